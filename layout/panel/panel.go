@@ -1,0 +1,70 @@
+// Package panel holds the card-face panels that layout/ produces and drivers/
+// consume: one density plane per ribbon panel, in design orientation.
+//
+// It is a leaf package of plain data so that layout/ (which knows nothing of
+// printers) and drivers/ (which knows nothing of jobs) can share it.
+package panel
+
+import (
+	"fmt"
+	"image"
+)
+
+// Card geometry at the printers' native 300 dpi, in design (landscape) orientation.
+// Drivers rotate to print order (648 x 1016) themselves.
+const (
+	Width  = 1016 // dots across an ID-1 card, landscape
+	Height = 648  // dots down an ID-1 card, landscape
+	DPI    = 300
+)
+
+// Ribbon names a ribbon type by its panels, as the Evolis `Pr` command does.
+type Ribbon string
+
+// Ribbon types printerd supports.
+const (
+	YMCKO  Ribbon = "ymcko"
+	YMCKOK Ribbon = "ymckok"
+	KO     Ribbon = "ko"
+	K      Ribbon = "k"
+)
+
+// Colour reports whether the ribbon has Y, M and C panels.
+func (r Ribbon) Colour() bool { return r == YMCKO || r == YMCKOK }
+
+// Overlay reports whether the ribbon has an O (overlay) panel.
+func (r Ribbon) Overlay() bool { return r == YMCKO || r == YMCKOK || r == KO }
+
+// Valid reports an error naming the ribbon if it is not one printerd supports.
+func (r Ribbon) Valid() error {
+	switch r {
+	case YMCKO, YMCKOK, KO, K:
+		return nil
+	}
+	return fmt.Errorf("panel: ribbon %q: want ymcko, ymckok, ko or k", string(r))
+}
+
+// Side is one printed side of a card. Every plane is Width x Height in design
+// orientation. A pixel value is the amount of that panel to transfer at that
+// dot: 0 none, 255 full. Y, M and C carry continuous densities; K and O are
+// 1-bit panels and hold only 0 or 255. A nil plane is not printed.
+type Side struct {
+	Y, M, C *image.Gray
+	K       *image.Gray // resin black: text and barcodes
+	O       *image.Gray // overlay varnish
+}
+
+// Card is what a driver prints: a front, an optional back, optional magnetic
+// tracks, and a label used only to name the card in simulator output and
+// diagnostics (a job id; never personal data).
+type Card struct {
+	Label  string
+	Ribbon Ribbon
+	Front  Side
+	Back   *Side
+	// Mag holds ISO 7811 tracks 1-3; an empty string leaves the track unwritten.
+	Mag [3]string
+}
+
+// NewPlane returns a blank (all zero) plane of card size.
+func NewPlane() *image.Gray { return image.NewGray(image.Rect(0, 0, Width, Height)) }

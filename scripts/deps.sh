@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what printerd needs to build (libusb-1.0 headers for gousb) and,
+# with the argument "test", what its tests need. Does nothing for what is
+# already there, so it is cheap to run before every build.
+set -euo pipefail
+
+need=()
+pkg-config --exists libusb-1.0 2>/dev/null || need+=(libusb-1.0-0-dev pkg-config)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+if [ "${1:-}" = test ]; then
+  command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+  [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx cpio || need+=(busybox-static)
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "deps: installing ${need[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
