@@ -1,0 +1,143 @@
+package drivers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"sync"
+)
+
+// Link is the byte stream between a driver and a printer: serial port, USB
+// bulk endpoints, TCP socket or an in-process pipe to drivers/sim. A driver
+// is handed a Link; it does not own it and never closes it.
+type Link interface {
+	// Write sends all of p to the printer or returns an error.
+	Write(ctx context.Context, p []byte) (int, error)
+	// Read returns the next bytes the printer sends (on USB, one bulk IN
+	// transfer). It blocks until at least one byte arrives, ctx is done or
+	// the link fails; it never blocks past ctx's deadline.
+	Read(ctx context.Context, p []byte) (int, error)
+	// Reset recovers a link after the printer stopped answering or went
+	// away: a USB soft reset or re-open after replug, a serial or TCP
+	// re-open. It returns within ctx.
+	Reset(ctx context.Context) error
+}
+
+// LinkCloser is a Link its opener owns and must close.
+type LinkCloser interface {
+	Link
+	io.Closer
+}
+
+// Labeler is implemented by in-process links to a simulated printer: the
+// driver passes the card's label (a job id) so that the simulator can name
+// its output files. Real links do not implement it.
+type Labeler interface {
+	SetLabel(label string)
+}
+
+// Transport opens a link from a printer URI (the scheme selects the transport).
+type Transport func(ctx context.Context, u *url.URL) (LinkCloser, error)
+
+// Language makes a driver for a command language over a link. params are
+// the URI's query parameters, for driver options.
+type Language func(link Link, params url.Values) (Printer, error)
+
+// Registry opens printers by URI. cmd/printerd fills it explicitly; names
+// are unique.
+type Registry struct {
+	mu         sync.Mutex
+	transports map[string]Transport
+	languages  map[string]Language
+}
+
+// RegisterTransport adds a transport for a URI scheme.
+func (r *Registry) RegisterTransport(scheme string, t Transport) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.transports == nil {
+		r.transports = map[string]Transport{}
+	}
+	if _, dup := r.transports[scheme]; dup {
+		return fmt.Errorf("drivers: transport %q registered twice", scheme)
+	}
+	r.transports[scheme] = t
+	return nil
+}
+
+// RegisterLanguage adds a printer command language, selected by the URI
+// parameter lang (default "evolis").
+func (r *Registry) RegisterLanguage(name string, l Language) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.languages == nil {
+		r.languages = map[string]Language{}
+	}
+	if _, dup := r.languages[name]; dup {
+		return fmt.Errorf("drivers: language %q registered twice", name)
+	}
+	r.languages[name] = l
+	return nil
+}
+
+// Opened is a printer opened from a URI, with the link it owns.
+type Opened struct {
+	Printer
+	URI  *url.URL
+	Link LinkCloser
+}
+
+// Close closes the link. It is safe to call twice.
+func (o *Opened) Close() error {
+	if o.Link == nil {
+		return nil
+	}
+	err := o.Link.Close()
+	o.Link = nil
+	return err
+}
+
+// Open opens the printer at uri, e.g. serial:///dev/ttyUSB0?baud=115200,
+// usb://auto, tcp://127.0.0.1:9100 or sim://front-desk?speed=0.
+func (r *Registry) Open(ctx context.Context, uri string) (*Opened, error) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return nil, fmt.Errorf("drivers: printer URI %q: %w", uri, err)
+	}
+	r.mu.Lock()
+	t, tok := r.transports[u.Scheme]
+	langName := u.Query().Get("lang")
+	if langName == "" {
+		langName = "evolis"
+	}
+	l, lok := r.languages[langName]
+	schemes := keys(r.transports)
+	r.mu.Unlock()
+	if !tok {
+		return nil, fmt.Errorf("drivers: printer URI %q: unknown scheme %q (have %v)", uri, u.Scheme, schemes)
+	}
+	if !lok {
+		return nil, fmt.Errorf("drivers: printer URI %q: unknown language %q", uri, langName)
+	}
+	link, err := t(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("drivers: open %s: %w", uri, err)
+	}
+	p, err := l(link, u.Query())
+	if err != nil {
+		link.Close()
+		return nil, fmt.Errorf("drivers: open %s: %w", uri, err)
+	}
+	return &Opened{Printer: p, URI: u, Link: link}, nil
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
