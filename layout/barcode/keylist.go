@@ -18,9 +18,9 @@ import (
 // KeyListEntry is one published verification key: what a verifier needs
 // to trust an issuer key during its validity.
 type KeyListEntry struct {
-	KID       string    `json:"kid"`                  // 16 lowercase hex digits
-	Alg       string    `json:"alg"`                  // "ES256" or "EdDSA"
-	Key       string    `json:"key"`                  // SubjectPublicKeyInfo PEM
+	KID       string    `json:"kid"`                 // 16 lowercase hex digits
+	Alg       string    `json:"alg"`                 // "ES256" or "EdDSA"
+	Key       string    `json:"key"`                 // SubjectPublicKeyInfo PEM
 	ValidFrom time.Time `json:"valid_from,omitzero"` // first day cards may be issued under the key
 	ValidTo   time.Time `json:"valid_to,omitzero"`   // last moment cards may be issued under the key
 }
