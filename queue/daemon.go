@@ -1,0 +1,181 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/queue/job"
+)
+
+// Approver checks a job's approval: the Ed25519 signature in the
+// Approval-Signature header (base64) by the key named in Approval-Key, over
+// the exact body bytes. cmd/printerd wires the job package's verifier here.
+// The error names the rule broken, never a value from the body.
+type Approver interface {
+	Verify(body []byte, keyID, signature string) error
+}
+
+// ApproverFunc adapts a function to Approver.
+type ApproverFunc func(body []byte, keyID, signature string) error
+
+// Verify calls f.
+func (f ApproverFunc) Verify(body []byte, keyID, signature string) error {
+	return f(body, keyID, signature)
+}
+
+// Maker turns a validated job into the card a driver prints. cmd/printerd
+// wires layout here. An error (layout self-check failed, bad photo) rejects
+// the job; it must name the field and rule, never a value.
+type Maker interface {
+	Make(ctx context.Context, j *job.Job) (panel.Card, error)
+}
+
+// MakerFunc adapts a function to Maker.
+type MakerFunc func(ctx context.Context, j *job.Job) (panel.Card, error)
+
+// Make calls f.
+func (f MakerFunc) Make(ctx context.Context, j *job.Job) (panel.Card, error) { return f(ctx, j) }
+
+// DiagFunc runs a diagnostic verb on a printer (drivers/diag.Run). The
+// result must be JSON-encodable.
+type DiagFunc func(ctx context.Context, dev drivers.Printer, verb, arg string) (any, error)
+
+// Printer is one configured printer: its name (a subject token, unique in
+// the site), the pool whose jobs it takes, and its driver. The daemon does
+// not close Dev.
+type Printer struct {
+	Name string
+	Pool string // "" means "default"
+	Dev  drivers.Printer
+}
+
+// Defaults for Config.
+const (
+	DefaultPool          = "default"
+	DefaultAckWait       = 30 * time.Second
+	DefaultRetryDelay    = 2 * time.Second
+	DefaultMaxAckPending = 64
+	DefaultFetchWait     = time.Second
+)
+
+// Config configures a Daemon. Site, JS, Approver, Maker and Printers are
+// required; every duration's zero value means its default.
+type Config struct {
+	Site string // subject token of the site; "" means "local"
+	JS   jetstream.JetStream
+	// NC, when set, is used for the micro services (diag and jobs).
+	NC       *nats.Conn
+	Approver Approver
+	Maker    Maker
+	Printers []Printer
+	// Diag runs technician verbs for the diag service; nil disables all
+	// verbs but pause and resume.
+	Diag   DiagFunc
+	Logger *slog.Logger // nil means slog.Default()
+	// Metrics collects counters; nil means a new NewMetrics().
+	Metrics *Metrics
+	// Setup tunes the streams and buckets Start creates or updates.
+	Setup SetupConfig
+	// StatusInterval is how often a worker polls its printer while it waits
+	// and publishes printer_status (default 5s).
+	StatusInterval time.Duration
+	// AckWait is the consumer's ack wait; while a card prints the worker
+	// sends in-progress acks every AckWait/4 (default 30s).
+	AckWait time.Duration
+	// RetryDelay is the redelivery delay after a failure before the card
+	// was fed (default 2s).
+	RetryDelay time.Duration
+	// MaxAckPending is the pool consumer's limit of unacknowledged jobs
+	// (default 64; each worker holds at most one).
+	MaxAckPending int
+	// FetchWait bounds one fetch, and so how fast Drain stops an idle
+	// worker (default 1s).
+	FetchWait time.Duration
+	// Now gives the time for ledger entries, events and audit records;
+	// nil means time.Now.
+	Now func() time.Time
+}
+
+// Daemon runs the printer workers and services of one printerd.
+type Daemon struct {
+	cfg     Config
+	st      *Stores
+	log     *slog.Logger
+	metrics *Metrics
+	audit   *auditLog
+	clerk   *Clerk
+	workers map[string]*worker
+
+	runCtx    context.Context // cancelled by Close: stops printing
+	cancelRun context.CancelFunc
+	drainOnce sync.Once
+	draining  chan struct{} // closed by Drain: no new fetch
+	wg        sync.WaitGroup
+	services  []serviceStopper
+	closeOnce sync.Once
+}
+
+type serviceStopper interface{ Stop() error }
+
+// ErrUnknownPrinter is returned for a printer name the daemon does not run.
+var ErrUnknownPrinter = errors.New("queue: unknown printer")
+
+// Start sets up the JetStream layout, creates the pool consumers, starts one
+// worker per printer and, when cfg.NC is set, the diag and jobs services.
+func Start(ctx context.Context, cfg Config) (*Daemon, error) {
+	// TODO: implemented in the next commit.
+	return nil, fmt.Errorf("queue: start: not implemented yet")
+}
+
+// Stores returns the daemon's stream and bucket handles.
+func (d *Daemon) Stores() *Stores { return d.st }
+
+// Metrics returns the daemon's metrics.
+func (d *Daemon) Metrics() *Metrics { return d.metrics }
+
+// Clerk returns a clerk on the daemon's stores and audit chain.
+func (d *Daemon) Clerk() *Clerk { return d.clerk }
+
+// Pause stops the named printer's worker from fetching new jobs; the card
+// in the printer, if any, finishes.
+func (d *Daemon) Pause(printer string) error {
+	w, ok := d.workers[printer]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownPrinter, printer)
+	}
+	w.setPaused(true)
+	return nil
+}
+
+// Resume lets a paused printer's worker fetch jobs again.
+func (d *Daemon) Resume(printer string) error {
+	w, ok := d.workers[printer]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownPrinter, printer)
+	}
+	w.setPaused(false)
+	return nil
+}
+
+// Drain is the SIGTERM path: every worker finishes the card in its printer
+// and fetches no new job. It returns when all workers stopped, or with
+// ctx's error. Drain then Close is the clean shutdown.
+func (d *Daemon) Drain(ctx context.Context) error {
+	// TODO
+	return nil
+}
+
+// Close stops the services and workers at once (a card being printed is
+// abandoned and will be held on redelivery). Safe to call twice.
+func (d *Daemon) Close() {
+	// TODO
+}

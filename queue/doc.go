@@ -1,0 +1,93 @@
+// Package queue is the heart of printerd: it takes approved card jobs from
+// NATS JetStream and turns each into exactly one card on a printer.
+//
+// # JetStream layout
+//
+// [Setup] creates, idempotently, the streams and buckets of DESIGN.md:
+//
+//	CARD_JOBS       stream  cards.jobs.<site>.<pool>    WorkQueue, file storage, Duplicates >= 1h
+//	card_ledger     KV      <job_id>                    issuance state (see [Entry])
+//	card_issues     KV      <card number>               highest issue reserved for printing (see [IssueMark])
+//	CARD_HELD       stream  cards.held.<site>.<job_id>  held job bodies, MaxAge = held retention (72h)
+//	CARD_EVENTS     stream  cards.events.<job_id>       [Event]s, no personal data
+//	CARD_AUDIT      stream  cards.audit.<site>.<action> hash-chained [AuditRecord]s, deny delete and purge
+//	printer_status  KV      <site>.<printer>            [PrinterStatus], TTL 3x the status interval
+//
+// # Exactly one card per job
+//
+// [Start] runs one worker per printer. Workers of a pool share one durable
+// pull consumer ("printerd-<site>-<pool>") on cards.jobs.<site>.<pool>. A
+// worker fetches one message, and only when its printer reports Ready and
+// it is not paused. For each message, in this order:
+//
+//  1. Approval: the exact body bytes are verified against the
+//     Approval-Key / Approval-Signature headers. Failure: rejected.
+//  2. job.Parse (strict v1 contract). Failure: rejected.
+//  3. Nats-Msg-Id must be the job_id, or "<job_id>/release-<n>" for a job a
+//     clerk released (n must equal the ledger's release counter).
+//  4. Ledger: Create <job_id> = claimed. If the entry exists: claimed goes
+//     on; printing means the daemon died mid-card, so the job is held
+//     (outcome unknown, never printed again automatically); printed, held,
+//     rejected and cancelled are acknowledged and skipped.
+//  5. Issue rule: card_issues[<card number>] holds the highest issue
+//     reserved for printing and the job that reserved it. A job whose issue
+//     is lower, or equal but reserved by another job, is REJECTED (rule
+//     "card.issue: must be higher than the highest issue already printed
+//     for this card number"): the enrollment system must approve a new
+//     issue. A job re-reserves its own issue (retry, release) freely. The
+//     reservation is made by compare-and-swap before the card is fed and is
+//     never rolled back, so two printers can never print the same issue
+//     and an issue whose job was cancelled is burnt.
+//  6. Maker.Make builds the card (its failure is a rejection, not a print).
+//  7. Ledger claimed -> printing by compare-and-swap; only the winner
+//     prints. In-progress acks keep the message alive while it prints.
+//  8. Print. Success: printing -> printed, audit "printed", event
+//     "printed", AckSync. Failure before feed (drivers.Fed false): back to
+//     claimed, NakWithDelay, retried. Failure after feed (or unknown): the
+//     card is spoiled: ledger held, body and approval headers copied to
+//     CARD_HELD, audit "spoiled", event "held", Term.
+//
+// Rejections: approval failures and Nats-Msg-Id mismatches never touch the
+// ledger (the job id of an unauthenticated or replayed message is not
+// trusted, and writing it would let anyone block a real job); rejections of
+// an authentic job (contract, issue rule, Make) set the ledger to rejected.
+// Every rejection publishes a "rejected" event whose reason names the field
+// and the rule, writes an audit record, and terminates the message.
+//
+// # Clerks
+//
+// [Clerk] moves held jobs. Release: ledger held -> claimed with the release
+// counter incremented, the held body republished to its jobs subject with
+// Nats-Msg-Id "<job_id>/release-<n>" and its original approval headers (the
+// worker verifies it again), then the CARD_HELD copy is purged. Cancel:
+// held -> cancelled and the CARD_HELD copy purged, so the personal data is
+// gone. Both write an audit record naming the operator and an event.
+//
+// # Services
+//
+// [Daemon.Services] adds two nats.go micro services. Every reply is JSON
+// {"result": <value>, "error": ""}; on failure result is null and error
+// says what went wrong (never personal data).
+//
+// printerd.diag.<site>.<printer>.<verb>: request {"arg": "..."} (may be
+// empty). Verbs pause and resume are handled by the worker (a paused
+// printer takes no new job; the card in the printer finishes). Every other
+// verb is passed to Config.Diag (drivers/diag.Run), serialised with
+// printing: it waits for the card in the printer, never interrupts it.
+//
+// printerd.jobs.<site>.<verb>:
+//
+//	status   {"job_id": "..."}                              -> Entry
+//	held     {}                                             -> []HeldJob
+//	release  {"job_id": "...", "operator": "..."}           -> Entry
+//	cancel   {"job_id": "...", "operator": "...", "reason": "..."} -> Entry
+//	history  {"card_number": "..."}                         -> []AuditRecord
+//
+// # Personal data
+//
+// Name, birth date, gender and photo exist only in the job message, in
+// memory while the card is made, and in CARD_HELD for at most its
+// retention. Ledger entries, events, audit records, printer status, metrics
+// and log lines carry job ids, card numbers, issue numbers, printer names
+// and serials, and rule descriptions only.
+package queue

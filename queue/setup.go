@@ -1,0 +1,148 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of the streams and buckets of DESIGN.md.
+const (
+	StreamJobs   = "CARD_JOBS"
+	StreamHeld   = "CARD_HELD"
+	StreamEvents = "CARD_EVENTS"
+	StreamAudit  = "CARD_AUDIT"
+	BucketLedger = "card_ledger"
+	BucketIssues = "card_issues"
+	BucketStatus = "printer_status"
+)
+
+// Defaults for SetupConfig.
+const (
+	DefaultHeldRetention  = 72 * time.Hour
+	DefaultDuplicates     = time.Hour
+	DefaultStatusInterval = 5 * time.Second
+)
+
+// SetupConfig tunes Setup. The zero value gives DESIGN.md's defaults.
+type SetupConfig struct {
+	// Replicas of every stream and bucket; 0 means 1.
+	Replicas int
+	// Memory puts every stream in memory instead of files (tests,
+	// benchmarks); the default, false, is file storage.
+	Memory bool
+	// HeldRetention is how long CARD_HELD keeps a job body; 0 means 72h.
+	HeldRetention time.Duration
+	// Duplicates is CARD_JOBS's duplicate window; 0 means 1h, less than
+	// 1h is raised to 1h.
+	Duplicates time.Duration
+	// StatusTTL is printer_status's TTL; 0 means 3x DefaultStatusInterval.
+	StatusTTL time.Duration
+}
+
+// Stores are handles on the streams and buckets Setup made.
+type Stores struct {
+	JS     jetstream.JetStream
+	Jobs   jetstream.Stream
+	Held   jetstream.Stream
+	Events jetstream.Stream
+	Audit  jetstream.Stream
+	Ledger jetstream.KeyValue
+	Issues jetstream.KeyValue
+	Status jetstream.KeyValue
+}
+
+// Setup creates or updates, idempotently, the streams and buckets of
+// DESIGN.md and returns handles on them. It is safe to run at every start
+// and from many daemons at once.
+func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) (*Stores, error) {
+	if js == nil {
+		return nil, fmt.Errorf("queue: setup: no JetStream context")
+	}
+	cfg = cfg.withDefaults()
+	storage := jetstream.FileStorage
+	if cfg.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	st := &Stores{JS: js}
+	var err error
+	streams := []struct {
+		dst *jetstream.Stream
+		cfg jetstream.StreamConfig
+	}{
+		{&st.Jobs, jetstream.StreamConfig{
+			Name: StreamJobs, Description: "printerd: approved card jobs",
+			Subjects: []string{"cards.jobs.>"}, Retention: jetstream.WorkQueuePolicy,
+			Storage: storage, Replicas: cfg.Replicas, Duplicates: cfg.Duplicates,
+		}},
+		{&st.Held, jetstream.StreamConfig{
+			Name: StreamHeld, Description: "printerd: held job bodies awaiting a clerk",
+			Subjects: []string{"cards.held.>"}, Storage: storage, Replicas: cfg.Replicas,
+			MaxAge: cfg.HeldRetention, MaxMsgsPerSubject: 1, Duplicates: 2 * time.Minute,
+		}},
+		{&st.Events, jetstream.StreamConfig{
+			Name: StreamEvents, Description: "printerd: job status events (no personal data)",
+			Subjects: []string{"cards.events.>"}, Storage: storage, Replicas: cfg.Replicas,
+		}},
+		{&st.Audit, jetstream.StreamConfig{
+			Name: StreamAudit, Description: "printerd: hash-chained audit records (no personal data)",
+			Subjects: []string{"cards.audit.>"}, Storage: storage, Replicas: cfg.Replicas,
+			DenyDelete: true, DenyPurge: true,
+		}},
+	}
+	for _, s := range streams {
+		if *s.dst, err = js.CreateOrUpdateStream(ctx, s.cfg); err != nil {
+			return nil, fmt.Errorf("queue: setup stream %s: %w", s.cfg.Name, err)
+		}
+	}
+	buckets := []struct {
+		dst *jetstream.KeyValue
+		cfg jetstream.KeyValueConfig
+	}{
+		{&st.Ledger, jetstream.KeyValueConfig{Bucket: BucketLedger, Description: "printerd: issuance state per job",
+			History: 8, Storage: storage, Replicas: cfg.Replicas}},
+		{&st.Issues, jetstream.KeyValueConfig{Bucket: BucketIssues, Description: "printerd: highest issue per card number",
+			History: 8, Storage: storage, Replicas: cfg.Replicas}},
+		{&st.Status, jetstream.KeyValueConfig{Bucket: BucketStatus, Description: "printerd: printer status",
+			TTL: cfg.StatusTTL, Storage: storage, Replicas: cfg.Replicas}},
+	}
+	for _, b := range buckets {
+		if *b.dst, err = js.CreateOrUpdateKeyValue(ctx, b.cfg); err != nil {
+			return nil, fmt.Errorf("queue: setup bucket %s: %w", b.cfg.Bucket, err)
+		}
+	}
+	return st, nil
+}
+
+func (c SetupConfig) withDefaults() SetupConfig {
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.HeldRetention <= 0 {
+		c.HeldRetention = DefaultHeldRetention
+	}
+	if c.Duplicates < DefaultDuplicates {
+		c.Duplicates = DefaultDuplicates
+	}
+	if c.StatusTTL <= 0 {
+		c.StatusTTL = 3 * DefaultStatusInterval
+	}
+	return c
+}
+
+// JobsSubject is the subject jobs for a site and pool are published to.
+func JobsSubject(site, pool string) string { return "cards.jobs." + site + "." + pool }
+
+// HeldSubject is the CARD_HELD subject of a held job.
+func HeldSubject(site, jobID string) string { return "cards.held." + site + "." + jobID }
+
+// EventSubject is the CARD_EVENTS subject of a job's events.
+func EventSubject(jobID string) string { return "cards.events." + jobID }
+
+// AuditSubject is the CARD_AUDIT subject of an action at a site.
+func AuditSubject(site, action string) string { return "cards.audit." + site + "." + action }
+
+// StatusKey is the printer_status key of a printer.
+func StatusKey(site, printer string) string { return site + "." + printer }
