@@ -1,0 +1,225 @@
+package embedded
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// DefaultListen is where the embedded server listens by default.
+const DefaultListen = "127.0.0.1:4222"
+
+// KeyFile is the name of the encryption key file in the state directory.
+const KeyFile = "jetstream.key"
+
+// StoreDir is the name of the JetStream store directory in the state directory.
+const StoreDir = "jetstream"
+
+// Options configure the embedded server. The zero value is not valid: State
+// is required.
+type Options struct {
+	// State is the state directory; the JetStream store goes to
+	// State/jetstream and the encryption key to State/jetstream.key.
+	State string
+	// Listen is host:port for NATS clients; "" means DefaultListen. Port 0
+	// picks a free port. Listen "none" accepts in-process connections only.
+	Listen string
+	// Logger receives the server's notices, warnings and errors; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// ReadyTimeout bounds the wait for the server to accept connections;
+	// 0 means 10s.
+	ReadyTimeout time.Duration
+	// ServerName names the server (and its JetStream node); "" means
+	// "printerd".
+	ServerName string
+}
+
+// Server is a running embedded nats-server.
+type Server struct {
+	ns   *server.Server
+	once sync.Once
+}
+
+// ErrPermissive is returned when the encryption key file can be read or
+// written by group or others.
+var ErrPermissive = errors.New("embedded: jetstream key is readable by group or others")
+
+// Start starts the server and waits until it accepts connections. It never
+// installs signal handlers (the daemon owns signals).
+func Start(ctx context.Context, o Options) (*Server, error) {
+	if o.State == "" {
+		return nil, errors.New("embedded: state directory not set")
+	}
+	if err := os.MkdirAll(o.State, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded: state directory: %w", err)
+	}
+	key, err := LoadOrCreateKey(filepath.Join(o.State, KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	sopts := &server.Options{
+		ServerName:      o.ServerName,
+		JetStream:       true,
+		StoreDir:        filepath.Join(o.State, StoreDir),
+		JetStreamKey:    key,
+		JetStreamCipher: server.ChaCha,
+		NoSigs:          true,
+		NoLog:           false,
+		MaxPayload:      4 << 20,
+	}
+	if sopts.ServerName == "" {
+		sopts.ServerName = "printerd"
+	}
+	listen := o.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
+	if listen == "none" {
+		sopts.DontListen = true
+	} else {
+		host, port, err := splitListen(listen)
+		if err != nil {
+			return nil, err
+		}
+		sopts.Host, sopts.Port = host, port
+	}
+	ns, err := server.NewServer(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: new server: %w", err)
+	}
+	lg := o.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	ns.SetLoggerV2(&logger{l: lg.With("component", "nats-server")}, false, false, false)
+	go ns.Start()
+	timeout := o.ReadyTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
+		timeout = time.Until(dl)
+	}
+	if !ns.ReadyForConnections(timeout) {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, fmt.Errorf("embedded: nats-server not ready after %s (is %s in use? set --nats-listen)", timeout, listen)
+	}
+	return &Server{ns: ns}, nil
+}
+
+// splitListen parses host:port; port 0 means a random free port.
+func splitListen(s string) (string, int, error) {
+	host, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", 0, fmt.Errorf("embedded: nats-listen %q: want host:port: %w", s, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("embedded: nats-listen %q: port must be 0-65535", s)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return host, port, nil
+}
+
+// LoadOrCreateKey reads the JetStream encryption key at path, or makes a
+// new random 256-bit key there (mode 0600) if the file does not exist. It
+// refuses a key file group or others can access, and an empty or short key.
+func LoadOrCreateKey(path string) (string, error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		var b [32]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", fmt.Errorf("embedded: make key: %w", err)
+		}
+		k := hex.EncodeToString(b[:])
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return "", fmt.Errorf("embedded: write key: %w", err)
+		}
+		if _, err := f.WriteString(k + "\n"); err != nil {
+			f.Close()
+			return "", fmt.Errorf("embedded: write key %s: %w", path, err)
+		}
+		if err := f.Close(); err != nil {
+			return "", fmt.Errorf("embedded: write key %s: %w", path, err)
+		}
+		return k, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("embedded: key: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%w: %s has mode %o; run chmod 600 %s", ErrPermissive, path, st.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("embedded: key: %w", err)
+	}
+	k := strings.TrimSpace(string(b))
+	if len(k) < 32 {
+		return "", fmt.Errorf("embedded: key %s: must hold at least 32 characters (the generated key is 64 hex digits)", path)
+	}
+	return k, nil
+}
+
+// ClientURL is the URL NATS clients outside the process connect to, or ""
+// when the server accepts in-process connections only.
+func (s *Server) ClientURL() string {
+	if s.ns.Addr() == nil {
+		return ""
+	}
+	return s.ns.ClientURL()
+}
+
+// Connect opens an in-process connection to the server (no socket).
+func (s *Server) Connect(name string, opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.InProcessServer(s.ns), nats.Name(name), nats.MaxReconnects(-1)}, opts...)
+	nc, err := nats.Connect("", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: connect: %w", err)
+	}
+	return nc, nil
+}
+
+// NATS returns the underlying server (for tests and leaf-node wiring).
+func (s *Server) NATS() *server.Server { return s.ns }
+
+// Shutdown stops the server and waits until it has stopped and flushed its
+// store. It is safe to call more than once.
+func (s *Server) Shutdown() {
+	s.once.Do(func() {
+		s.ns.Shutdown()
+	})
+	s.ns.WaitForShutdown()
+}
+
+// logger routes nats-server logging to slog. Debug and trace are dropped:
+// they can carry message payloads.
+type logger struct{ l *slog.Logger }
+
+func (g *logger) Noticef(format string, v ...any) { g.l.Info(fmt.Sprintf(format, v...)) }
+func (g *logger) Warnf(format string, v ...any)   { g.l.Warn(fmt.Sprintf(format, v...)) }
+func (g *logger) Fatalf(format string, v ...any)  { g.l.Error(fmt.Sprintf(format, v...)) }
+func (g *logger) Errorf(format string, v ...any)  { g.l.Error(fmt.Sprintf(format, v...)) }
+func (g *logger) Debugf(string, ...any)           {}
+func (g *logger) Tracef(string, ...any)           {}
