@@ -2,10 +2,187 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	_ "image/jpeg" // card photos taken with a phone
+	_ "image/png"  // rendered cards
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cityid/printerd/layout/barcode"
 )
 
-// cmdVerify is printerd verify. Owner: the layout work.
+// kvList is a repeatable string flag.
+type kvList []string
+
+func (l *kvList) String() string     { return strings.Join(*l, ",") }
+func (l *kvList) Set(v string) error { *l = append(*l, v); return nil }
+
+// verifyClaims is the signed fields as verify --json prints them.
+type verifyClaims struct {
+	Issuer  string `json:"issuer"`
+	Number  string `json:"card_number"`
+	Issue   int    `json:"issue"`
+	Name    string `json:"name"`
+	DOB     string `json:"birth_date"`
+	Gender  string `json:"gender"`
+	Issued  string `json:"issued"`
+	Expires string `json:"expires"`
+}
+
+// verifyResult is what verify --json prints.
+type verifyResult struct {
+	Valid   bool          `json:"valid"`
+	KID     string        `json:"kid,omitempty"`
+	Expired bool          `json:"expired"`
+	Claims  *verifyClaims `json:"claims,omitempty"`
+	Error   string        `json:"error,omitempty"`
+}
+
+// cmdVerify is printerd verify.
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return notYet("verify", stderr)
+	fs := kvFlagSet("printerd verify", "printerd verify (--image PNG | --text STRING) --keys FILE... [--json]", stderr)
+	imgPath := fs.String("image", "", "image of the card or of the barcode (PNG or JPEG)")
+	text := fs.String("text", "", "barcode text (Base45), as a scanner reads it")
+	var keyPaths kvList
+	fs.Var(&keyPaths, "keys", "trusted public keys: .pub PEM files, JSON key lists (printerd keys publish) or directories of them; repeatable, and further files may follow")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	pos, code, done := kvParseFlags(fs, args)
+	if done {
+		return code
+	}
+	// "--keys a.pub b.pub": files after --keys arrive as positional arguments.
+	keyPaths = append(keyPaths, pos...)
+	if (*imgPath == "") == (*text == "") {
+		return kvUsageError(fs, "give exactly one of --image or --text")
+	}
+	if len(keyPaths) == 0 {
+		return kvUsageError(fs, "--keys: name at least one trusted public key or key list")
+	}
+	fail := func(err error) int {
+		if *asJSON {
+			kvPrintJSON(stdout, stderr, verifyResult{Valid: false, Error: err.Error()})
+		} else {
+			fmt.Fprintln(stdout, "signature: INVALID")
+		}
+		fmt.Fprintf(stderr, "printerd verify: %v\n", err)
+		return exitFail
+	}
+	paths, err := verifyExpand(keyPaths)
+	if err != nil {
+		return fail(err)
+	}
+	keys, entries, err := barcode.LoadKeys(paths...)
+	if err != nil {
+		return fail(err)
+	}
+	if *imgPath != "" {
+		*text, err = verifyScan(*imgPath)
+		if err != nil {
+			return fail(err)
+		}
+	}
+	c, kid, err := barcode.Verify(strings.TrimSpace(*text), keys)
+	if err != nil {
+		return fail(err)
+	}
+	issued, _ := time.Parse("2006-01-02", c.Issued)
+	if e, ok := entries[kid]; ok {
+		if err := e.ValidAt(issued); err != nil {
+			return fail(err)
+		}
+	}
+	expires, _ := time.Parse("2006-01-02", c.Expires)
+	expired := !time.Now().Before(expires.AddDate(0, 0, 1))
+	res := verifyResult{
+		Valid:   true,
+		KID:     kid,
+		Expired: expired,
+		Claims: &verifyClaims{
+			Issuer: c.Issuer, Number: c.Number, Issue: c.Issue, Name: c.Name,
+			DOB: c.DOB, Gender: c.Gender, Issued: c.Issued, Expires: c.Expires,
+		},
+	}
+	if *asJSON {
+		return kvPrintJSON(stdout, stderr, res)
+	}
+	// Personal data goes to standard output only: the operator asked for it.
+	fmt.Fprintf(stdout, "issuer:      %s\ncard number: %s\nissue:       %d\nname:        %s\nbirth date:  %s\ngender:      %s\nissued:      %s\nexpires:     %s",
+		c.Issuer, c.Number, c.Issue, c.Name, c.DOB, c.Gender, c.Issued, c.Expires)
+	if expired {
+		fmt.Fprint(stdout, " (expired)")
+	}
+	fmt.Fprintf(stdout, "\nsignature: valid (kid %s)\n", kid)
+	return exitOK
+}
+
+// verifyExpand replaces each directory among paths by its *.pub and
+// *.json files.
+func verifyExpand(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("keys: %w", err)
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var found []string
+		for _, pat := range []string{"*.pub", "*.json"} {
+			m, _ := filepath.Glob(filepath.Join(p, pat))
+			found = append(found, m...)
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("keys: %s holds no *.pub or *.json file", p)
+		}
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// verifyScan reads the barcode text from an image file.
+func verifyScan(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("image: %w", err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", path, err)
+	}
+	text, err := barcode.Scan(img)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", path, err)
+	}
+	return text, nil
+}
+
+// kvParseFlags parses args with fs, letting flags and positional arguments
+// mix (package flag alone stops at the first positional). It returns the
+// positional arguments, and an exit status when parsing ends the command
+// (--help or a bad flag).
+func kvParseFlags(fs *flag.FlagSet, args []string) ([]string, int, bool) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, exitOK, true
+			}
+			return nil, exitUsage, true
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, 0, false
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
 }

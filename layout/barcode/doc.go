@@ -14,7 +14,8 @@
 // id of internal/keyfile (first 8 bytes of SHA-256 over the public key's
 // DER SubjectPublicKeyInfo). The unprotected header is empty. For ES256 the
 // signature is raw r||s (64 bytes) over the Sig_structure
-// ["Signature1", protected, h”, payload].
+//
+//	["Signature1", protected, h'', payload]
 //
 // The payload is the CWT claims set in deterministic CBOR (RFC 8949 core
 // deterministic encoding, fxamacker/cbor CoreDetEncOptions):
