@@ -1,15 +1,22 @@
-// Package job is the v1 card-job contract of DESIGN.md: the JSON body an
-// enrollment system publishes, its validation rules, and the approval
-// signature that proves the enrollment system approved it.
-//
-// It knows nothing of NATS: queue/ moves the bytes, this package judges them.
 package job
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
-	"fmt"
+	"errors"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"reflect"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Message headers that carry a job's identity and approval.
@@ -24,6 +31,36 @@ const (
 	KindIssue   = "issue"
 	KindReprint = "reprint"
 )
+
+// Limits of the v1 contract.
+const (
+	// MaxBody is the largest job body Parse reads: the photo limit plus
+	// room for the other fields.
+	MaxBody = 1 << 20
+	// MaxPhotoBase64 is the largest card.photo, in base64 characters.
+	MaxPhotoBase64 = 512 << 10
+	// MaxPhotoSide is the largest photo width or height in pixels.
+	MaxPhotoSide = 4096
+	// MaxName is the longest card.name in characters (NFC code points).
+	MaxName = 80
+	// MaxGender is the longest card.gender in characters.
+	MaxGender = 24
+	// MaxRequestedBy is the longest reprint.requested_by in characters.
+	MaxRequestedBy = 64
+)
+
+// Reprint reasons.
+const (
+	ReasonLost       = "lost"
+	ReasonStolen     = "stolen"
+	ReasonDamaged    = "damaged"
+	ReasonMisprint   = "misprint"
+	ReasonNameChange = "name-change"
+	ReasonSpoiled    = "spoiled"
+)
+
+// Reasons lists the valid reprint reasons.
+var Reasons = []string{ReasonLost, ReasonStolen, ReasonDamaged, ReasonMisprint, ReasonNameChange, ReasonSpoiled}
 
 // Job is one approved card job, v1.
 type Job struct {
@@ -65,50 +102,435 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return "job: " + e.Field + ": " + e.Rule }
 
-// Parse decodes a job body strictly (unknown fields are an error) and
-// validates it. The returned error is a *FieldError naming the field and the
-// rule; it never quotes personal data.
+// Rules, as FieldError.Rule says them. They are fixed text: a rule never
+// includes a value from the job.
+const (
+	RuleV           = "must be 1"
+	RuleUUID        = "must be a UUID in canonical lowercase form (8-4-4-4-12 hex digits, not all zero)"
+	RuleKind        = "must be issue or reprint"
+	RuleNumber      = "must be 4-24 of A-Z, 0-9 and -"
+	RuleIssueFirst  = "must be 1 for kind issue"
+	RuleIssueAgain  = "must be 2 or more for kind reprint"
+	RuleNameLen     = "must be 1-80 characters after Unicode NFC"
+	RuleGenderLen   = "must be 1-24 characters after Unicode NFC"
+	RulePrintable   = "must be printable text: no control or format characters, no spaces other than U+0020"
+	RuleSpaces      = "must not start or end with a space"
+	RuleNFC         = "must be in Unicode NFC (Parse normalises it)"
+	RuleDate        = "must be a real date YYYY-MM-DD"
+	RuleDOBFuture   = "must not be in the future"
+	RuleExpires     = "must not be before card.issued"
+	RulePhotoEmpty  = "must be a base64 JPEG or PNG; it is empty"
+	RulePhotoSize   = "must be at most 512 KiB of base64"
+	RuleBase64      = "must be standard base64 (RFC 4648 alphabet with padding, no line breaks)"
+	RulePhotoFormat = "must be a JPEG or PNG image (by its magic bytes)"
+	RulePhotoHeader = "must have a readable JPEG or PNG header"
+	RulePhotoPixels = "must be at most 4096x4096 pixels, and not empty"
+	RulePhotoBroken = "must be a complete, decodable image"
+	RuleTemplate    = "must be 1-64 of a-z, 0-9 and -"
+	RuleReprintReq  = "is required for kind reprint"
+	RuleReprintNo   = "must be absent for kind issue"
+	RuleOfJobSelf   = "must differ from job_id"
+	RuleReason      = "must be one of lost, stolen, damaged, misprint, name-change, spoiled"
+	RuleRequestedBy = "must be 1-64 printable characters"
+	RuleBodySize    = "must be at most 1 MiB"
+	RuleUTF8        = "must be valid UTF-8"
+	RuleObject      = "must be one JSON object"
+	RuleTrailing    = "must hold exactly one JSON object and nothing after it"
+	RuleUnknown     = "has an unknown field"
+	RuleCase        = "is spelt with the wrong case; field names are lower-case as in the contract"
+	RuleDuplicate   = "appears more than once"
+)
+
+// Parse decodes a job body strictly and validates it against the clock
+// now = time.Now(). The returned error is a *FieldError naming the field
+// and the rule; it never quotes personal data. See the package doc for the
+// rules; card.name and card.gender come back in NFC.
 func Parse(body []byte) (*Job, error) { return ParseAt(body, time.Now()) }
 
 // ParseAt is Parse with the clock given: now decides whether a birth date
 // is in the future.
 func ParseAt(body []byte, now time.Time) (*Job, error) {
-	_ = now
+	if len(body) > MaxBody {
+		return nil, &FieldError{"body", RuleBodySize}
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would silently turn bad bytes into U+FFFD.
+		return nil, &FieldError{"body", RuleUTF8}
+	}
+	if err := checkKeys(body, "", schema); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var j Job
 	if err := dec.Decode(&j); err != nil {
-		return nil, &FieldError{Field: "body", Rule: fmt.Sprintf("must be one JSON job object (%s)", jsonProblem(err))}
+		return nil, jsonError(err)
 	}
-	if dec.More() {
-		return nil, &FieldError{Field: "body", Rule: "must hold exactly one JSON object"}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &FieldError{"body", RuleTrailing}
 	}
-	if err := j.Validate(); err != nil {
+	j.Normalize()
+	if err := j.ValidateAt(now); err != nil {
 		return nil, err
 	}
 	return &j, nil
 }
 
-// jsonProblem describes a decoding error without echoing input values.
-func jsonProblem(err error) string {
-	switch e := err.(type) {
-	case *json.SyntaxError:
-		return fmt.Sprintf("syntax error at byte %d", e.Offset)
-	case *json.UnmarshalTypeError:
-		return fmt.Sprintf("field %s: wrong type %s, want %s", e.Field, e.Value, e.Type)
-	}
-	// DisallowUnknownFields gives `json: unknown field "x"`: the name is not personal data.
-	return err.Error()
+// Normalize puts card.name and card.gender in Unicode NFC, in place.
+func (j *Job) Normalize() {
+	j.Card.Name = norm.NFC.String(j.Card.Name)
+	j.Card.Gender = norm.NFC.String(j.Card.Gender)
 }
 
-// Validate checks every rule of the v1 contract.
-// TODO(queue): complete the rules of DESIGN.md; this first version checks the basics.
-func (j *Job) Validate() error {
-	if j.V != 1 {
-		return &FieldError{"v", "must be 1"}
+// schema is the set of field names of the v1 body, by object.
+type object map[string]object
+
+var schema = object{
+	"v": nil, "job_id": nil, "kind": nil, "template": nil,
+	"card": {
+		"number": nil, "issue": nil, "name": nil, "dob": nil, "gender": nil,
+		"issued": nil, "expires": nil, "photo": nil,
+	},
+	"reprint": {"of_job": nil, "reason": nil, "requested_by": nil},
+}
+
+// checkKeys walks one JSON object and refuses field names that are
+// unknown, spelt with another case (encoding/json would accept them) or
+// repeated. An unknown name is never echoed: it could be anything.
+func checkKeys(raw []byte, path string, want object) error {
+	where := path
+	if where == "" {
+		where = "body"
 	}
-	if j.ID == "" {
-		return &FieldError{"job_id", "must be a UUID"}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonError(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		if path == "" {
+			return &FieldError{"body", RuleObject}
+		}
+		return nil // a type error, reported by the struct decoder
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return jsonError(err)
+		}
+		key, _ := tok.(string)
+		field := join(path, key)
+		sub, known := want[key]
+		switch {
+		case known && seen[key]:
+			return &FieldError{field, RuleDuplicate}
+		case !known:
+			for k := range want {
+				if strings.EqualFold(k, key) {
+					return &FieldError{join(path, k), RuleCase}
+				}
+			}
+			return &FieldError{where, RuleUnknown}
+		}
+		seen[key] = true
+		var val json.RawMessage
+		if err := dec.Decode(&val); err != nil {
+			return jsonError(err)
+		}
+		if sub != nil {
+			if err := checkKeys(val, field, sub); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// knownFields are the JSON paths a FieldError may name.
+var knownFields = func() map[string]bool {
+	m := map[string]bool{"body": true}
+	for k, sub := range schema {
+		m[k] = true
+		for s := range sub {
+			m[k+"."+s] = true
+		}
+	}
+	return m
+}()
+
+// jsonError turns a decoding error into a FieldError without echoing input.
+func jsonError(err error) *FieldError {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return &FieldError{"body", "must be valid JSON (syntax error at byte " + itoa(syn.Offset) + ")"}
+	case errors.As(err, &typ):
+		field := typ.Field
+		if !knownFields[field] {
+			field = "body"
+		}
+		return &FieldError{field, "must be a JSON " + jsonType(typ.Type)}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &FieldError{"body", "must be one complete JSON object"}
+	}
+	return &FieldError{"body", RuleObject}
+}
+
+func jsonType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64:
+		return "integer"
+	case reflect.String:
+		return "string"
+	}
+	return "object"
+}
+
+func itoa(n int64) string {
+	var b [20]byte
+	i := len(b)
+	if n == 0 {
+		return "0"
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// Validate checks every rule of the v1 contract against the clock
+// time.Now(). See ValidateAt.
+func (j *Job) Validate() error { return j.ValidateAt(time.Now()) }
+
+// ValidateAt checks every rule of the v1 contract (DESIGN.md) and returns
+// the first broken one as a *FieldError. now decides whether a birth date
+// is in the future. Name and gender must already be NFC (see Normalize).
+// The photo is checked last because it is the costly check.
+func (j *Job) ValidateAt(now time.Time) error {
+	c := &j.Card
+	if j.V != 1 {
+		return &FieldError{"v", RuleV}
+	}
+	if !isUUID(j.ID) {
+		return &FieldError{"job_id", RuleUUID}
+	}
+	if j.Kind != KindIssue && j.Kind != KindReprint {
+		return &FieldError{"kind", RuleKind}
+	}
+	if !isCardNumber(c.Number) {
+		return &FieldError{"card.number", RuleNumber}
+	}
+	if j.Kind == KindIssue && c.Issue != 1 {
+		return &FieldError{"card.issue", RuleIssueFirst}
+	}
+	if j.Kind == KindReprint && c.Issue < 2 {
+		return &FieldError{"card.issue", RuleIssueAgain}
+	}
+	if rule := checkText(c.Name, MaxName, RuleNameLen); rule != "" {
+		return &FieldError{"card.name", rule}
+	}
+	dob, ok := parseDate(c.DOB)
+	if !ok {
+		return &FieldError{"card.dob", RuleDate}
+	}
+	if dob.After(latestToday(now)) {
+		return &FieldError{"card.dob", RuleDOBFuture}
+	}
+	if rule := checkText(c.Gender, MaxGender, RuleGenderLen); rule != "" {
+		return &FieldError{"card.gender", rule}
+	}
+	issued, ok := parseDate(c.Issued)
+	if !ok {
+		return &FieldError{"card.issued", RuleDate}
+	}
+	expires, ok := parseDate(c.Expires)
+	if !ok {
+		return &FieldError{"card.expires", RuleDate}
+	}
+	if expires.Before(issued) {
+		return &FieldError{"card.expires", RuleExpires}
+	}
+	if !isTemplate(j.Template) {
+		return &FieldError{"template", RuleTemplate}
+	}
+	if err := j.validateReprint(); err != nil {
+		return err
+	}
+	return c.checkPhoto()
+}
+
+func (j *Job) validateReprint() error {
+	r := j.Reprint
+	if j.Kind == KindIssue {
+		if r != nil {
+			return &FieldError{"reprint", RuleReprintNo}
+		}
+		return nil
+	}
+	if r == nil {
+		return &FieldError{"reprint", RuleReprintReq}
+	}
+	if !isUUID(r.OfJob) {
+		return &FieldError{"reprint.of_job", RuleUUID}
+	}
+	if r.OfJob == j.ID {
+		return &FieldError{"reprint.of_job", RuleOfJobSelf}
+	}
+	valid := false
+	for _, reason := range Reasons {
+		valid = valid || r.Reason == reason
+	}
+	if !valid {
+		return &FieldError{"reprint.reason", RuleReason}
+	}
+	n := utf8.RuneCountInString(r.RequestedBy)
+	if n < 1 || n > MaxRequestedBy || !printable(r.RequestedBy) || r.RequestedBy != strings.TrimSpace(r.RequestedBy) {
+		return &FieldError{"reprint.requested_by", RuleRequestedBy}
+	}
+	return nil
+}
+
+// checkText applies the name/gender rules and returns the broken rule, or "".
+func checkText(s string, max int, lenRule string) string {
+	if !utf8.ValidString(s) {
+		return RulePrintable
+	}
+	if s != norm.NFC.String(s) {
+		return RuleNFC
+	}
+	if n := utf8.RuneCountInString(s); n < 1 || n > max {
+		return lenRule
+	}
+	if !printable(s) {
+		return RulePrintable
+	}
+	if s[0] == ' ' || s[len(s)-1] == ' ' {
+		return RuleSpaces
+	}
+	return ""
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// isUUID accepts only the canonical lowercase 36-character form, not the
+// nil UUID.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	u, err := uuid.Parse(s)
+	return err == nil && u != uuid.Nil && u.String() == s
+}
+
+func isCardNumber(s string) bool {
+	if len(s) < 4 || len(s) > 24 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func isTemplate(s string) bool {
+	if len(s) < 1 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseDate parses YYYY-MM-DD strictly; time.Parse refuses 2023-02-30.
+func parseDate(s string) (time.Time, bool) {
+	if len(s) != 10 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	return t, err == nil
+}
+
+// latestToday is today's date (as UTC midnight) in the earliest time zone
+// on Earth, UTC+14.
+func latestToday(now time.Time) time.Time {
+	t := now.UTC().Add(14 * time.Hour)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// PhotoBytes returns the decoded photo bytes. The error, a *FieldError, says
+// why card.photo is not base64 of acceptable size; it does not check the
+// image itself (Validate does).
+func (c *Card) PhotoBytes() ([]byte, error) {
+	if c.Photo == "" {
+		return nil, &FieldError{"card.photo", RulePhotoEmpty}
+	}
+	if len(c.Photo) > MaxPhotoBase64 {
+		return nil, &FieldError{"card.photo", RulePhotoSize}
+	}
+	// StdEncoding ignores CR and LF; the contract does not allow them.
+	if strings.ContainsAny(c.Photo, "\r\n") {
+		return nil, &FieldError{"card.photo", RuleBase64}
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(c.Photo)
+	if err != nil {
+		return nil, &FieldError{"card.photo", RuleBase64}
+	}
+	return b, nil
+}
+
+var (
+	magicJPEG = []byte{0xff, 0xd8, 0xff}
+	magicPNG  = []byte("\x89PNG\r\n\x1a\n")
+)
+
+// checkPhoto: base64, magic bytes, header size, then a full decode.
+func (c *Card) checkPhoto() error {
+	b, err := c.PhotoBytes()
+	if err != nil {
+		return err
+	}
+	var decodeConfig func(io.Reader) (image.Config, error)
+	var decode func(io.Reader) (image.Image, error)
+	switch {
+	case bytes.HasPrefix(b, magicJPEG):
+		decodeConfig, decode = jpeg.DecodeConfig, jpeg.Decode
+	case bytes.HasPrefix(b, magicPNG):
+		decodeConfig, decode = png.DecodeConfig, png.Decode
+	default:
+		return &FieldError{"card.photo", RulePhotoFormat}
+	}
+	cfg, err := decodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return &FieldError{"card.photo", RulePhotoHeader}
+	}
+	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxPhotoSide || cfg.Height > MaxPhotoSide {
+		return &FieldError{"card.photo", RulePhotoPixels}
+	}
+	if _, err := decode(bytes.NewReader(b)); err != nil {
+		return &FieldError{"card.photo", RulePhotoBroken}
 	}
 	return nil
 }

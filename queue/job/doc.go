@@ -1,0 +1,45 @@
+// Package job is the v1 card-job contract of DESIGN.md: the JSON body an
+// enrollment system publishes, its validation rules, and the approval
+// signature that proves the enrollment system approved it.
+//
+// It knows nothing of NATS: queue/ moves the bytes, this package judges them.
+//
+// # Order of trust
+//
+// A worker first checks the approval over the exact body bytes
+// ((*Verifier).Verify, or (*Verifier).ParseAt which verifies and then
+// parses), and only then trusts what Parse says about the body.
+//
+// # Rules
+//
+// Parse decodes strictly: exactly one JSON object, valid UTF-8, at most
+// MaxBody bytes, field names exactly as in the contract (case-sensitive, no
+// unknown field, no field twice). It then normalises card.name and
+// card.gender to Unicode NFC in place (Normalize) and applies every rule of
+// the contract table (ValidateAt). Validate and ValidateAt on a Job built
+// in code require name and gender to be NFC already, so a valid Job always
+// carries NFC text: the layout prints it and the barcode signs it as is.
+//
+// "Characters" in length limits are Unicode code points of the NFC form.
+// "Printable" means unicode.IsPrint: letters, marks, numbers, punctuation,
+// symbols and the ASCII space; control and format characters (including
+// bidirectional overrides and zero-width joiners) and other spaces are
+// refused. Names and genders must not start or end with a space.
+//
+// A birth date is "in the future" when it is after today's date in the
+// earliest time zone on Earth (UTC+14), so no one born today anywhere is
+// refused.
+//
+// The photo is checked cheaply first: at most MaxPhotoBase64 bytes of
+// standard base64 (padding, no line breaks), JPEG or PNG by magic bytes,
+// width and height at most MaxPhotoSide from the image header, and only then
+// fully decoded so that a damaged image is refused before a card is fed.
+//
+// # Personal data
+//
+// Errors are *FieldError values naming the JSON path and the rule, never a
+// value. Job and Card format (fmt, any verb), GoString and log (slog) as
+// the job id, kind, card number, issue and template only; name, birth date,
+// gender and photo never appear. encoding/json still marshals everything:
+// that is the body, and it goes only to the printer path and CARD_HELD.
+package job
