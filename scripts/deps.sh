@@ -9,6 +9,7 @@ pkg-config --exists libusb-1.0 2>/dev/null || need+=(libusb-1.0-0-dev pkg-config
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 if [ "${1:-}" = test ]; then
   command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+  command -v openssl >/dev/null || need+=(openssl)
   [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx cpio || need+=(busybox-static)
 fi
 

@@ -83,9 +83,11 @@ func WritePair(dir, name string, key crypto.Signer) error {
 	}
 	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: privDER}); err != nil {
 		f.Close()
+		os.Remove(keyPath) // a half-written key would block the next try
 		return fmt.Errorf("keyfile: write %s: %w", keyPath, err)
 	}
 	if err := f.Close(); err != nil {
+		os.Remove(keyPath)
 		return fmt.Errorf("keyfile: write %s: %w", keyPath, err)
 	}
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
