@@ -1,0 +1,106 @@
+package layout
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // photo formats
+	_ "image/png"
+
+	"golang.org/x/image/draw"
+)
+
+// MaxPhotoSide is the largest photo width or height accepted, as the job
+// contract allows.
+const MaxPhotoSide = 4096
+
+// MaxPhotoBytes bounds the decoded photo file (the job allows 512 KiB of
+// base64, about 384 KiB of image).
+const MaxPhotoBytes = 1 << 20
+
+// decodeImage decodes a JPEG or PNG after checking its header: at most
+// maxSide pixels a side and maxBytes long. Errors never include image data.
+func decodeImage(b []byte, maxBytes, maxSide int) (image.Image, error) {
+	if len(b) == 0 {
+		return nil, errors.New("empty")
+	}
+	if len(b) > maxBytes {
+		return nil, fmt.Errorf("%d bytes, more than the %d allowed", len(b), maxBytes)
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("not a readable JPEG or PNG header (%w)", err)
+	}
+	if format != "jpeg" && format != "png" {
+		return nil, fmt.Errorf("format %s: want JPEG or PNG", format)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, fmt.Errorf("size %dx%d: empty image", cfg.Width, cfg.Height)
+	}
+	if cfg.Width > maxSide || cfg.Height > maxSide {
+		return nil, fmt.Errorf("size %dx%d: larger than %dx%d", cfg.Width, cfg.Height, maxSide, maxSide)
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("truncated or corrupt %s (%w)", format, err)
+	}
+	if img.Bounds().Dx() != cfg.Width || img.Bounds().Dy() != cfg.Height {
+		return nil, errors.New("image size differs from its header")
+	}
+	return img, nil
+}
+
+// fillBox scales src to cover dst's rectangle r exactly, cropping the excess
+// from the centre, without distortion (Catmull-Rom filter). A photo much
+// larger than its box is first halved with a cheap box-like filter so the
+// Catmull-Rom pass stays fast; the final pass keeps the quality.
+func fillBox(dst draw.Image, r image.Rectangle, src image.Image) {
+	sb := src.Bounds()
+	// crop src to r's aspect ratio
+	sw, sh := sb.Dx(), sb.Dy()
+	cw, ch := sw, sw*r.Dy()/r.Dx()
+	if ch > sh {
+		ch, cw = sh, sh*r.Dx()/r.Dy()
+	}
+	if cw < 1 {
+		cw = 1
+	}
+	if ch < 1 {
+		ch = 1
+	}
+	x0 := sb.Min.X + (sw-cw)/2
+	y0 := sb.Min.Y + (sh-ch)/2
+	crop := image.Rect(x0, y0, x0+cw, y0+ch)
+	for crop.Dx() > 3*r.Dx() && crop.Dy() > 3*r.Dy() {
+		half := image.NewRGBA(image.Rect(0, 0, crop.Dx()/2, crop.Dy()/2))
+		draw.ApproxBiLinear.Scale(half, half.Bounds(), src, crop, draw.Src, nil)
+		src, crop = half, half.Bounds()
+	}
+	draw.CatmullRom.Scale(dst, r, src, crop, draw.Src, nil)
+}
+
+// containBox scales src to fit inside r keeping its aspect ratio, centred,
+// blending over what is there (images may have transparency).
+func containBox(dst draw.Image, r image.Rectangle, src image.Image) image.Rectangle {
+	sb := src.Bounds()
+	w, h := r.Dx(), sb.Dy()*r.Dx()/sb.Dx()
+	if h > r.Dy() {
+		h, w = r.Dy(), sb.Dx()*r.Dy()/sb.Dy()
+	}
+	x0 := r.Min.X + (r.Dx()-w)/2
+	y0 := r.Min.Y + (r.Dy()-h)/2
+	to := image.Rect(x0, y0, x0+w, y0+h)
+	draw.CatmullRom.Scale(dst, to, src, sb, draw.Over, nil)
+	return to
+}
+
+// flatten returns img as opaque RGBA over white.
+func flatten(img image.Image) *image.RGBA {
+	b := img.Bounds()
+	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(out, out.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
+	draw.Draw(out, out.Bounds(), img, b.Min, draw.Over)
+	return out
+}

@@ -1,0 +1,593 @@
+package layout
+
+import (
+	"context"
+	"crypto"
+	"embed"
+	"errors"
+	"fmt"
+	"image"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/image/draw"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/layout/barcode"
+	"github.com/cityid/printerd/layout/panel"
+)
+
+//go:embed templates
+var builtin embed.FS
+
+// DefaultTemplate is the name of the built-in template.
+const DefaultTemplate = "municipal-id"
+
+// Fields are the printed fields of one card. Name, DOB, Gender and Photo are
+// personal data: they never appear in errors or logs.
+type Fields struct {
+	Number  string
+	Issue   int
+	Name    string
+	DOB     string // YYYY-MM-DD
+	Gender  string
+	Issued  string // YYYY-MM-DD
+	Expires string // YYYY-MM-DD
+	Photo   []byte // JPEG or PNG file bytes
+}
+
+// Options configure a Renderer. Zero values are documented per field.
+type Options struct {
+	// Templates is a directory of extra *.json templates (and the images
+	// they name); "" means only the built-in template.
+	Templates string
+	// Issuer signs the barcode (ECDSA P-256 -> ES256, Ed25519 -> EdDSA). Required.
+	Issuer crypto.Signer
+	// IssuerCode is the iss claim; "" means "CITY".
+	IssuerCode string
+	// Trusted are the keys the self-check verifies against; nil means the
+	// issuer's own public key.
+	Trusted []keyfile.Public
+	// Ribbon decides the panels; "" means ymcko.
+	Ribbon panel.Ribbon
+}
+
+// Renderer lays out cards from templates. It is safe for concurrent use.
+type Renderer struct {
+	opts      Options
+	tf        *typefaces
+	templates map[string]*Template
+	// scaled holds each image element pre-scaled into its box, keyed by
+	// template name + "/" + element id.
+	scaled map[string]*image.RGBA
+}
+
+// New loads the fonts and templates and checks the options.
+func New(opts Options) (*Renderer, error) {
+	if opts.Issuer == nil {
+		return nil, errors.New("layout: options: issuer key missing")
+	}
+	if opts.IssuerCode == "" {
+		opts.IssuerCode = "CITY"
+	}
+	if opts.Ribbon == "" {
+		opts.Ribbon = panel.YMCKO
+	}
+	if err := opts.Ribbon.Valid(); err != nil {
+		return nil, fmt.Errorf("layout: options: %w", err)
+	}
+	if opts.Trusted == nil {
+		kid, err := keyfile.KIDHex(opts.Issuer.Public())
+		if err != nil {
+			return nil, fmt.Errorf("layout: options: issuer key: %w", err)
+		}
+		opts.Trusted = []keyfile.Public{{KID: kid, Key: opts.Issuer.Public(), Path: "issuer"}}
+	}
+	tf, err := loadTypefaces()
+	if err != nil {
+		return nil, err
+	}
+	r := &Renderer{opts: opts, tf: tf, templates: map[string]*Template{}, scaled: map[string]*image.RGBA{}}
+	sub, err := fs.Sub(builtin, "templates")
+	if err != nil {
+		return nil, fmt.Errorf("layout: built-in templates: %w", err)
+	}
+	if err := r.loadDir(sub, "built-in"); err != nil {
+		return nil, err
+	}
+	if opts.Templates != "" {
+		if st, err := os.Stat(opts.Templates); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("layout: templates directory %s: not a readable directory", opts.Templates)
+		}
+		if err := r.loadDir(os.DirFS(opts.Templates), opts.Templates); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// LoadTemplateFile parses one template file; images it names are read from
+// the same directory. It is what New does for each file of a templates
+// directory, exposed for tools that check a template.
+func LoadTemplateFile(path string) (*Template, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("layout: %w", err)
+	}
+	dir := os.DirFS(filepath.Dir(path))
+	t, err := ParseTemplate(b, func(name string) ([]byte, error) { return fs.ReadFile(dir, name) })
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, path)
+	}
+	return t, nil
+}
+
+func (r *Renderer) loadDir(fsys fs.FS, where string) error {
+	names, err := fs.Glob(fsys, "*.json")
+	if err != nil {
+		return fmt.Errorf("layout: templates %s: %w", where, err)
+	}
+	for _, n := range names {
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return fmt.Errorf("layout: templates %s: %w", where, err)
+		}
+		t, err := ParseTemplate(b, func(name string) ([]byte, error) { return fs.ReadFile(fsys, name) })
+		if err != nil {
+			return fmt.Errorf("%w (in %s/%s)", err, where, n)
+		}
+		if _, dup := r.templates[t.Name]; dup {
+			return fmt.Errorf("layout: template %s (in %s/%s): a template of that name is already loaded", t.Name, where, n)
+		}
+		r.templates[t.Name] = t
+		for _, f := range []*Face{&t.Front, &t.Back} {
+			for i := range f.Elements {
+				e := &f.Elements[i]
+				if e.Type != ElemImage {
+					continue
+				}
+				box := e.Box.Rect()
+				dst := image.NewRGBA(image.Rect(0, 0, box.Dx(), box.Dy()))
+				containBox(dst, dst.Bounds(), t.images[e.Src])
+				r.scaled[t.Name+"/"+e.ID] = dst
+			}
+		}
+	}
+	return nil
+}
+
+// Templates lists the names of the loaded templates, sorted.
+func (r *Renderer) Templates() []string {
+	out := make([]string, 0, len(r.templates))
+	for n := range r.templates {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Template returns a loaded template by name, or nil.
+func (r *Renderer) Template(name string) *Template { return r.templates[name] }
+
+// Ribbon reports the ribbon the renderer makes panels for.
+func (r *Renderer) Ribbon() panel.Ribbon { return r.opts.Ribbon }
+
+// Card is a rendered, signed and self-checked card.
+type Card struct {
+	// Front and Back are previews: a composite of what would be printed.
+	Front, Back *image.RGBA
+	// Panels are the planes a driver prints. Panels.Label is left empty for
+	// the caller (a job id).
+	Panels panel.Card
+	// Barcode is the signed barcode text (Base45) printed on the card.
+	Barcode string
+
+	sides [2]*sideDraw // for the PDF proof
+}
+
+// FieldError is a render error that concerns one printed field or template
+// element. It names the field or element and the rule, never the value.
+type FieldError struct {
+	Field string // field name (e.g. "name") or "element <id>"
+	Rule  string
+	Err   error // cause, if any
+}
+
+func (e *FieldError) Error() string {
+	s := "layout: " + e.Field + ": " + e.Rule
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// ErrSelfCheck is wrapped by Render when the rendered card's barcode does
+// not scan, verify or match the fields.
+var ErrSelfCheck = errors.New("layout: self-check failed")
+
+// Render lays out a card from the template and fields, signs the barcode,
+// makes the panels for the renderer's ribbon and checks the barcode back
+// from the rendered K panel. A card that fails the check is not returned.
+func (r *Renderer) Render(ctx context.Context, template string, f Fields) (*Card, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("layout: render: %w", err)
+	}
+	if template == "" {
+		template = DefaultTemplate
+	}
+	t := r.templates[template]
+	if t == nil {
+		return nil, fmt.Errorf("layout: template %q unknown: have %s", template, strings.Join(r.Templates(), ", "))
+	}
+	f.Name = norm.NFC.String(f.Name)
+	f.Gender = norm.NFC.String(f.Gender)
+	values, err := fieldValues(f)
+	if err != nil {
+		return nil, err
+	}
+	claims := barcode.Claims{
+		Issuer: r.opts.IssuerCode, Issued: f.Issued, Expires: f.Expires,
+		Number: f.Number, Issue: f.Issue, Name: f.Name, DOB: f.DOB, Gender: f.Gender,
+	}
+	text, err := barcode.Sign(claims, r.opts.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("layout: sign barcode: %w", err)
+	}
+	var photo image.Image
+	if t.hasPhoto() {
+		photo, err = decodeImage(f.Photo, MaxPhotoBytes, MaxPhotoSide)
+		if err != nil {
+			return nil, &FieldError{Field: "photo", Rule: "must be a JPEG or PNG of at most 4096x4096 pixels", Err: err}
+		}
+	}
+	c := &Card{Barcode: text, Panels: panel.Card{Ribbon: r.opts.Ribbon}}
+	sh := r.newShapers()
+	var bcSide *sideDraw
+	for i, face := range []*Face{&t.Front, &t.Back} {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("layout: render: %w", err)
+		}
+		sd, err := r.drawSide(t, face, values, photo, text, sh)
+		if err != nil {
+			return nil, err
+		}
+		c.sides[i] = sd
+		if sd.barcode != nil {
+			bcSide = sd
+		}
+	}
+	mono := [2]bool{!r.opts.Ribbon.Colour(), !r.opts.Ribbon.Colour() || r.opts.Ribbon == panel.YMCKOK}
+	overlay := [2]bool{r.opts.Ribbon.Overlay(), r.opts.Ribbon.Overlay() && r.opts.Ribbon != panel.YMCKOK}
+	front := c.sides[0].panels(mono[0], overlay[0])
+	back := c.sides[1].panels(mono[1], overlay[1])
+	c.Panels.Front, c.Panels.Back = front, &back
+	c.Front = c.sides[0].preview(front)
+	c.Back = c.sides[1].preview(back)
+
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("layout: render: %w", err)
+	}
+	if err := r.selfCheck(bcSide, claims); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// fieldValues returns the printed text of each field, refusing empty ones.
+func fieldValues(f Fields) (map[string]string, error) {
+	v := map[string]string{
+		FieldName: f.Name, FieldDOB: f.DOB, FieldGender: f.Gender, FieldNumber: f.Number,
+		FieldIssued: f.Issued, FieldExpires: f.Expires, FieldIssue: strconv.Itoa(f.Issue),
+	}
+	for _, k := range []string{FieldNumber, FieldName, FieldDOB, FieldGender, FieldIssued, FieldExpires} {
+		if strings.TrimSpace(v[k]) == "" {
+			return nil, &FieldError{Field: k, Rule: "is empty"}
+		}
+	}
+	if f.Issue < 1 {
+		return nil, &FieldError{Field: FieldIssue, Rule: "must be 1 or more"}
+	}
+	return v, nil
+}
+
+func (t *Template) hasPhoto() bool {
+	for _, f := range []*Face{&t.Front, &t.Back} {
+		for _, e := range f.Elements {
+			if e.Type == ElemPhoto && e.Panel != PanelNone {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// shapers holds per-render text shapers (sfnt buffers are not shareable).
+type shapers struct{ regular, bold *shaper }
+
+func (r *Renderer) newShapers() *shapers {
+	return &shapers{
+		regular: &shaper{chain: []*typeface{r.tf.regular}},
+		bold:    &shaper{chain: []*typeface{r.tf.bold, r.tf.regular}},
+	}
+}
+
+// sideDraw is one rendered side: the colour layer, the K plane, the
+// overlay-free areas and what was placed where (for the PDF proof).
+type sideDraw struct {
+	colour  *image.RGBA // white where nothing colour is printed
+	k       *image.Gray // 0 or 255
+	oFree   []image.Rectangle
+	items   []item
+	barcode *image.Rectangle // where the QR is, if on this side
+}
+
+// item is one placed element, as the PDF proof redraws it.
+type item struct {
+	e     *Element
+	r     image.Rectangle
+	text  *textBlock
+	img   image.Image // photo, image or QR as placed (r's size)
+	field string      // for text: which field, "" for static text
+}
+
+func (r *Renderer) drawSide(t *Template, face *Face, values map[string]string, photo image.Image, bc string, sh *shapers) (*sideDraw, error) {
+	full := image.Rect(0, 0, panel.Width, panel.Height)
+	sd := &sideDraw{colour: image.NewRGBA(full), k: panel.NewPlane()}
+	for i := range sd.colour.Pix {
+		sd.colour.Pix[i] = 0xff
+	}
+	for _, a := range face.OverlayFree {
+		sd.oFree = append(sd.oFree, a.Box.Rect())
+	}
+	for i := range face.Elements {
+		e := &face.Elements[i]
+		if e.NoOverlay {
+			sd.oFree = append(sd.oFree, e.Box.Rect())
+		}
+		if e.Panel == PanelNone {
+			continue
+		}
+		box := e.Box.Rect()
+		it := item{e: e, r: box}
+		switch e.Type {
+		case ElemBackground, ElemRect:
+			if e.Panel == PanelK {
+				fillGray(sd.k, box, 255)
+			} else {
+				draw.Draw(sd.colour, box, image.NewUniform(e.rgb), image.Point{}, draw.Src)
+			}
+		case ElemPhoto:
+			img := image.NewRGBA(box)
+			fillBox(img, box, photo)
+			it.img = img
+			if e.Panel == PanelK {
+				ditherInto(sd.k, img, box)
+			} else {
+				draw.Draw(sd.colour, box, img, box.Min, draw.Src)
+			}
+		case ElemImage:
+			src := r.scaled[t.Name+"/"+e.ID]
+			it.img = src
+			if e.Panel == PanelK {
+				g := image.NewRGBA(box)
+				draw.Draw(g, box, image.White, image.Point{}, draw.Src)
+				draw.Draw(g, box, src, image.Point{}, draw.Over)
+				ditherInto(sd.k, g, box)
+			} else {
+				draw.Draw(sd.colour, box, src, image.Point{}, draw.Over)
+			}
+		case ElemField, ElemLabel, ElemText:
+			s := sh.regular
+			if e.Bold {
+				s = sh.bold
+			}
+			txt, name := e.Text, "element "+e.ID
+			if e.Type == ElemField {
+				txt, name = values[e.Field], e.Field
+				it.field = e.Field
+			}
+			tb, err := s.fit(txt, box, e.Size, e.MinSize, e.Lines, e.Align)
+			if err != nil {
+				return nil, &FieldError{Field: name, Rule: err.Error()}
+			}
+			it.text = tb
+			mask, err := tb.raster(box)
+			if err != nil {
+				return nil, &FieldError{Field: name, Rule: "cannot draw", Err: err}
+			}
+			if e.Panel == PanelK {
+				thresholdInto(sd.k, mask, box)
+			} else {
+				draw.DrawMask(sd.colour, box, image.NewUniform(e.rgb), image.Point{}, mask, box.Min, draw.Over)
+			}
+		case ElemBarcode:
+			qr, err := qrFor(bc, e, box)
+			if err != nil {
+				return nil, err
+			}
+			qb := qr.Bounds()
+			at := image.Rect(0, 0, qb.Dx(), qb.Dy()).Add(image.Pt(box.Min.X+(box.Dx()-qb.Dx())/2, box.Min.Y+(box.Dy()-qb.Dy())/2))
+			// black on white: no colour under the code, K exactly the modules
+			draw.Draw(sd.colour, at, image.White, image.Point{}, draw.Src)
+			for y := 0; y < qb.Dy(); y++ {
+				src := qr.Pix[qr.PixOffset(qb.Min.X, qb.Min.Y+y):]
+				dst := sd.k.Pix[sd.k.PixOffset(at.Min.X, at.Min.Y+y):]
+				for x := 0; x < qb.Dx(); x++ {
+					if src[x] < 128 {
+						dst[x] = 255
+					} else {
+						dst[x] = 0
+					}
+				}
+			}
+			it.r, it.img = at, qr
+			sd.barcode = &at
+		}
+		sd.items = append(sd.items, it)
+	}
+	return sd, nil
+}
+
+// qrFor draws the barcode at the element's preferred error correction,
+// falling back from Q to M when the box is too small.
+func qrFor(text string, e *Element, box image.Rectangle) (*image.Gray, error) {
+	levels := []barcode.ECLevel{barcode.ECQ, barcode.ECM}
+	if e.EC == "M" {
+		levels = levels[1:]
+	}
+	var need image.Rectangle
+	for _, l := range levels {
+		qr, err := barcode.QR(text, l, 4)
+		if err != nil {
+			return nil, &FieldError{Field: "element " + e.ID, Rule: "cannot draw the signed barcode", Err: err}
+		}
+		if qr.Bounds().Dx() <= box.Dx() && qr.Bounds().Dy() <= box.Dy() {
+			return qr, nil
+		}
+		need = qr.Bounds()
+	}
+	return nil, &FieldError{Field: "element " + e.ID,
+		Rule: fmt.Sprintf("box is %dx%d dots but the signed barcode needs %dx%d", box.Dx(), box.Dy(), need.Dx(), need.Dy())}
+}
+
+func fillGray(g *image.Gray, r image.Rectangle, v uint8) {
+	r = r.Intersect(g.Rect)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := g.Pix[g.PixOffset(r.Min.X, y):g.PixOffset(r.Max.X, y)]
+		for i := range row {
+			row[i] = v
+		}
+	}
+}
+
+// thresholdInto sets K to 255 where the text mask is at least half covered.
+func thresholdInto(k *image.Gray, mask *image.Alpha, r image.Rectangle) {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		m := mask.Pix[mask.PixOffset(r.Min.X, y):]
+		d := k.Pix[k.PixOffset(r.Min.X, y):]
+		for x := 0; x < r.Dx(); x++ {
+			if m[x] >= 128 {
+				d[x] = 255
+			}
+		}
+	}
+}
+
+// luma returns the grey level (0 black .. 255 white) of an RGBA pixel.
+func luma(p []uint8) int { return (299*int(p[0]) + 587*int(p[1]) + 114*int(p[2])) / 1000 }
+
+// ditherInto adds the dark parts of img (within r) to K with
+// Floyd-Steinberg error diffusion.
+func ditherInto(k *image.Gray, img *image.RGBA, r image.Rectangle) {
+	r = r.Intersect(k.Rect).Intersect(img.Rect)
+	w := r.Dx()
+	cur := make([]int, w+2)
+	next := make([]int, w+2)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := img.Pix[img.PixOffset(r.Min.X, y):]
+		d := k.Pix[k.PixOffset(r.Min.X, y):]
+		for x := 0; x < w; x++ {
+			v := luma(row[4*x:]) + cur[x+1]
+			e := v
+			if v < 128 {
+				d[x] = 255
+			} else {
+				e = v - 255
+			}
+			cur[x+2] += e * 7 / 16
+			next[x] += e * 3 / 16
+			next[x+1] += e * 5 / 16
+			next[x+2] += e / 16
+		}
+		cur, next = next, cur
+		for i := range next {
+			next[i] = 0
+		}
+	}
+}
+
+// panels makes the print planes of a side.
+func (sd *sideDraw) panels(mono, overlay bool) panel.Side {
+	var s panel.Side
+	k := panel.NewPlane()
+	copy(k.Pix, sd.k.Pix)
+	if mono {
+		ditherInto(k, sd.colour, k.Rect)
+	} else {
+		s.Y, s.M, s.C = panel.NewPlane(), panel.NewPlane(), panel.NewPlane()
+		p := sd.colour.Pix
+		for i, j := 0, 0; j < len(s.Y.Pix); i, j = i+4, j+1 {
+			s.C.Pix[j] = 255 - p[i]
+			s.M.Pix[j] = 255 - p[i+1]
+			s.Y.Pix[j] = 255 - p[i+2]
+		}
+	}
+	s.K = k
+	if overlay {
+		s.O = panel.NewPlane()
+		for i := range s.O.Pix {
+			s.O.Pix[i] = 255
+		}
+		for _, r := range sd.oFree {
+			fillGray(s.O, r, 0)
+		}
+	}
+	return s
+}
+
+// preview composes what the panels would print: colour (if any), then
+// resin black on top.
+func (sd *sideDraw) preview(s panel.Side) *image.RGBA {
+	out := image.NewRGBA(sd.colour.Rect)
+	if s.C != nil {
+		copy(out.Pix, sd.colour.Pix)
+	} else {
+		for i := range out.Pix {
+			out.Pix[i] = 0xff
+		}
+	}
+	for j, v := range s.K.Pix {
+		if v != 0 {
+			i := 4 * j
+			out.Pix[i], out.Pix[i+1], out.Pix[i+2] = 0, 0, 0
+		}
+	}
+	return out
+}
+
+// selfCheck scans the barcode back from the K panel raster, verifies it and
+// compares it with the signed claims.
+func (r *Renderer) selfCheck(sd *sideDraw, want barcode.Claims) error {
+	if sd == nil || sd.barcode == nil {
+		return fmt.Errorf("%w: no barcode drawn", ErrSelfCheck)
+	}
+	// the K panel as an image (K=255 -> black) around the code, with a margin
+	area := sd.barcode.Inset(-8).Intersect(sd.k.Rect)
+	img := image.NewGray(area)
+	for y := area.Min.Y; y < area.Max.Y; y++ {
+		src := sd.k.Pix[sd.k.PixOffset(area.Min.X, y):]
+		dst := img.Pix[img.PixOffset(area.Min.X, y):]
+		for x := 0; x < area.Dx(); x++ {
+			dst[x] = 255 - src[x]
+		}
+	}
+	text, err := barcode.Scan(img)
+	if err != nil {
+		return fmt.Errorf("%w: scan: %w", ErrSelfCheck, err)
+	}
+	got, _, err := barcode.Verify(text, r.opts.Trusted)
+	if err != nil {
+		return fmt.Errorf("%w: verify: %w", ErrSelfCheck, err)
+	}
+	if err := barcode.Compare(got, want); err != nil {
+		return fmt.Errorf("%w: %w", ErrSelfCheck, err)
+	}
+	return nil
+}
