@@ -1,0 +1,425 @@
+package evolis
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"image"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/drivers/playback"
+	"github.com/cityid/printerd/layout/panel"
+)
+
+var update = flag.Bool("update", false, "rewrite the generated fixtures in testdata/exchanges")
+
+const exchanges = "../../testdata/exchanges"
+
+// fast are options for tests: short time-outs, so that silences cost little.
+var fast = Options{ReplyTimeout: 100 * time.Millisecond, MotionTimeout: 200 * time.Millisecond, Quiet: 10 * time.Millisecond}
+
+func replay(t *testing.T, name string) *playback.Playback {
+	t.Helper()
+	pb, err := playback.Open(filepath.Join(exchanges, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pb
+}
+
+func TestStatusPlayback(t *testing.T) {
+	tests := []struct {
+		file     string
+		ready    bool
+		problems []drivers.Code
+		left     int
+	}{
+		{"status-ready.txt", true, nil, 150},
+		{"status-problems.txt", false, []drivers.Code{drivers.CoverOpen, drivers.FeederEmpty, drivers.RibbonOut}, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			pb := replay(t, tt.file)
+			st, err := New(pb, fast).Status(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Ready != tt.ready || !slices.Equal(st.Problems, tt.problems) || st.RibbonLeft != tt.left {
+				t.Errorf("Status = %+v, want ready=%v problems=%v left=%d", st, tt.ready, tt.problems, tt.left)
+			}
+			if err := pb.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestInfoPlayback(t *testing.T) {
+	for _, file := range []string{"info.txt", "info-silent-then-reset.txt"} {
+		t.Run(file, func(t *testing.T) {
+			pb := replay(t, file)
+			info, err := New(pb, fast).Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := drivers.Info{Model: "Dualys3", Serial: "D3A0001234", Firmware: "V2.05", Ribbon: panel.KO}
+			if info != want {
+				t.Errorf("Info = %+v, want %+v", info, want)
+			}
+			if err := pb.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestPlaybackCatchesUnexpectedBytes makes sure the fixtures would catch a
+// driver that sends something else.
+func TestPlaybackCatchesUnexpectedBytes(t *testing.T) {
+	pb := replay(t, "status-ready.txt")
+	p := New(pb, fast)
+	if _, err := p.Info(context.Background()); err == nil {
+		t.Fatal("Info against the status recording succeeded")
+	}
+	if err := pb.Close(); err == nil {
+		t.Fatal("Close after a mismatch returned nil")
+	}
+	pb = replay(t, "status-ready.txt")
+	if _, err := New(pb, fast).Counters(context.Background()); err == nil {
+		t.Fatal("Counters against the status recording succeeded")
+	}
+	// A recording whose end never happened fails Close.
+	pb = replay(t, "info.txt")
+	if err := pb.Close(); err == nil {
+		t.Fatal("Close of an unplayed recording returned nil")
+	}
+}
+
+// okLink answers OK to each write (the driver writes one command a Write),
+// except where fault says otherwise. It stands in for a printer only to
+// generate fixtures; the tests replay them with playback.
+type okLink struct {
+	mu      sync.Mutex
+	n       int
+	fault   func(n int, cmd []byte) string
+	pending []byte
+}
+
+func (l *okLink) Write(ctx context.Context, p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n++
+	r := "OK\r"
+	if l.fault != nil {
+		if f := l.fault(l.n, p); f != "" {
+			r = f
+		}
+	}
+	l.pending = []byte(r)
+	return len(p), nil
+}
+
+func (l *okLink) Read(ctx context.Context, p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.pending) == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(p, l.pending)
+	l.pending = l.pending[n:]
+	return n, nil
+}
+
+func (l *okLink) Reset(ctx context.Context) error { return nil }
+
+// fixture returns the playback of a generated fixture, regenerating it with
+// -update by recording a print of card against an okLink.
+func fixture(t *testing.T, name, comment string, card panel.Card, opts Options, fault func(int, []byte) string) *playback.Playback {
+	t.Helper()
+	path := filepath.Join(exchanges, name)
+	if *update {
+		rec := &playback.Record{Link: &okLink{fault: fault}}
+		_ = New(rec, opts).Print(context.Background(), card)
+		var b bytes.Buffer
+		b.WriteString(comment)
+		if err := playback.Format(&b, rec.Ops()); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return replay(t, name)
+}
+
+func TestPrintPlayback(t *testing.T) {
+	ko := testCard(panel.KO)
+	jamAt := func(n int, cmd []byte) string {
+		if bytes.HasPrefix(cmd, []byte("\x1bDbc;o;")) {
+			return "CARD JAM\r"
+		}
+		return ""
+	}
+	tests := []struct {
+		file, comment string
+		fault         func(int, []byte) string
+		code          drivers.Code
+		feed          drivers.Feed
+		ok            bool
+	}{
+		{"print-ko-card.txt", "# A KO card, compressed, printed without trouble.\n", nil, 0, 0, true},
+		{"print-ko-jam.txt", "# A KO card that jams: the printer answers the O panel with CARD JAM.\n", jamAt, drivers.CardJam, drivers.AfterFeed, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			opts := fast
+			opts.Compress = true
+			pb := fixture(t, tt.file, tt.comment, ko, opts, tt.fault)
+			err := New(pb, opts).Print(context.Background(), ko)
+			if tt.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				var pe *drivers.Error
+				if !errors.As(err, &pe) || pe.Code != tt.code || pe.Feed != tt.feed || !errors.Is(err, tt.code) {
+					t.Fatalf("Print = %v, want code %v feed %v", err, tt.code, tt.feed)
+				}
+			}
+			if err := pb.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// scriptLink is a printer whose answer to the n-th command (1-based, Pem;2
+// included) is scripted: a reply, silence, or a dead link.
+type scriptLink struct {
+	mu      sync.Mutex
+	names   []string
+	resets  int
+	pending []byte
+	silent  bool
+	dead    bool
+	script  func(n int, name string) (reply string, silent, dead bool)
+}
+
+func (l *scriptLink) Write(ctx context.Context, p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dead {
+		return 0, io.ErrClosedPipe
+	}
+	name := commandName(p)
+	if name == "Db" || name == "Dbc" {
+		name += ";" + string(p[len(name)+2])
+	}
+	l.names = append(l.names, name)
+	r, silent, dead := "OK\r", false, false
+	if l.script != nil {
+		if sr, s, d := l.script(len(l.names), name); sr != "" || s || d {
+			r, silent, dead = sr, s, d
+		}
+	}
+	l.silent, l.dead = silent, dead
+	if !silent && !dead {
+		l.pending = []byte(r)
+	}
+	return len(p), nil
+}
+
+func (l *scriptLink) Read(ctx context.Context, p []byte) (int, error) {
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		return 0, io.EOF
+	}
+	if len(l.pending) > 0 {
+		defer l.mu.Unlock()
+		n := copy(p, l.pending)
+		l.pending = l.pending[n:]
+		return n, nil
+	}
+	l.mu.Unlock()
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+func (l *scriptLink) Reset(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.resets++
+	l.dead, l.silent, l.pending = false, false, nil
+	return nil
+}
+
+// at scripts one answer at the command named name (its first occurrence, or
+// the occurrence-th).
+func at(name string, occurrence int, reply string, silent, dead bool) func(int, string) (string, bool, bool) {
+	seen := 0
+	return func(n int, got string) (string, bool, bool) {
+		if got == name {
+			seen++
+			if seen == occurrence {
+				return reply, silent, dead
+			}
+		}
+		return "", false, false
+	}
+}
+
+func TestPrintFeed(t *testing.T) {
+	tests := []struct {
+		name   string
+		mag    bool
+		script func(int, string) (string, bool, bool)
+		code   drivers.Code
+		feed   drivers.Feed
+		resets int
+	}{
+		{"ribbon out at Pr", false, at("Pr", 1, "ERROR RIBBON\r", false, false), drivers.RibbonOut, drivers.BeforeFeed, 0},
+		{"cover open at Ss", false, at("Ss", 1, "COVER OPEN\r", false, false), drivers.CoverOpen, drivers.BeforeFeed, 0},
+		{"silent at Pem", false, at("Pem", 1, "", true, false), drivers.Timeout, drivers.BeforeFeed, 1},
+		{"dead at Sr", false, at("Sr", 1, "", false, true), drivers.Offline, drivers.BeforeFeed, 1},
+		{"feeder empty at first Db", false, at("Dbc;k", 1, "FEEDER EMPTY\r", false, false), drivers.FeederEmpty, drivers.BeforeFeed, 0},
+		{"jam at first Db", false, at("Dbc;k", 1, "CARD JAM\r", false, false), drivers.CardJam, drivers.FeedUnknown, 0},
+		{"silent at first Db", false, at("Dbc;k", 1, "", true, false), drivers.Timeout, drivers.FeedUnknown, 1},
+		{"jam at second Db", false, at("Dbc;o", 1, "CARD JAM\r", false, false), drivers.CardJam, drivers.AfterFeed, 0},
+		{"cover open at Se", false, at("Se", 1, "COVER OPEN\r", false, false), drivers.CoverOpen, drivers.AfterFeed, 0},
+		{"dead mid-card", false, at("Dbc;o", 1, "", false, true), drivers.Offline, drivers.AfterFeed, 1},
+		{"silent at Se", false, at("Se", 1, "", true, false), drivers.Timeout, drivers.AfterFeed, 1},
+		{"garbage mid-card", false, at("Dbc;o", 1, "\xff\xfe\x01\r", false, false), drivers.Protocol, drivers.AfterFeed, 1},
+		{"feeder empty at Smw", true, at("Smw", 1, "FEEDER EMPTY\r", false, false), drivers.FeederEmpty, drivers.BeforeFeed, 0},
+		{"mag error at Smw", true, at("Smw", 1, "ERROR MAG\r", false, false), drivers.MagError, drivers.AfterFeed, 0},
+		{"jam after Smw", true, at("Dbc;k", 1, "CARD JAM\r", false, false), drivers.CardJam, drivers.AfterFeed, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &scriptLink{script: tt.script}
+			card := testCard(panel.KO)
+			if tt.mag {
+				card.Mag[1] = "1234567890=2512"
+			}
+			opts := fast
+			opts.Compress = true
+			err := New(l, opts).Print(context.Background(), card)
+			var pe *drivers.Error
+			if !errors.As(err, &pe) || pe.Code != tt.code || pe.Feed != tt.feed {
+				t.Fatalf("Print = %v (%#v), want code %v feed %v", err, pe, tt.code, tt.feed)
+			}
+			if got := drivers.Fed(err); got != (tt.feed != drivers.BeforeFeed) {
+				t.Errorf("drivers.Fed = %v", got)
+			}
+			if l.resets != tt.resets {
+				t.Errorf("link resets = %d, want %d", l.resets, tt.resets)
+			}
+		})
+	}
+}
+
+func TestPrintSequence(t *testing.T) {
+	l := &scriptLink{}
+	card := testCard(panel.YMCKO)
+	card.Back = &panel.Side{K: card.Front.K}
+	card.Mag = [3]string{"TEST CARD", "", "0123"}
+	p := New(l, fast)
+	if err := p.Print(context.Background(), card); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Pem", "Pr", "Ss", "Pmt", "Dm", "Pmt", "Dm", "Smw", "Sr", "Db;y", "Db;m", "Db;c", "Db;k", "Db;o", "Sv", "Db;y", "Db;m", "Db;c", "Db;k", "Db;o", "Se"}
+	if !slices.Equal(l.names, want) {
+		t.Fatalf("commands %v, want %v", l.names, want)
+	}
+	// A second card reuses the session: no second Pem.
+	l.names = nil
+	if err := p.Print(context.Background(), testCard(panel.YMCKO)); err != nil {
+		t.Fatal(err)
+	}
+	if l.names[0] != "Pr" {
+		t.Errorf("second card starts with %s, want Pr", l.names[0])
+	}
+}
+
+func TestPrintRefusesBadCards(t *testing.T) {
+	bad := testCard(panel.KO)
+	bad.Mag[0] = "lower case"
+	wrongSize := testCard(panel.KO)
+	wrongSize.Front.K = image.NewGray(image.Rect(0, 0, 648, 1016))
+	tests := []struct {
+		name string
+		card panel.Card
+		opts Options
+	}{
+		{"bad track 1", bad, fast},
+		{"wrong plane size", wrongSize, fast},
+		{"ribbon mismatch", testCard(panel.KO), Options{Ribbon: panel.YMCKO}},
+		{"bad ribbon", panel.Card{Ribbon: "rgb"}, fast},
+		{"bad levels", testCard(panel.YMCKO), Options{Levels: 48}},
+	}
+	for _, tt := range tests {
+		l := &scriptLink{}
+		err := New(l, tt.opts).Print(context.Background(), tt.card)
+		if !errors.Is(err, drivers.BadCommand) || drivers.Fed(err) {
+			t.Errorf("%s: Print = %v, want BadCommand before feed", tt.name, err)
+		}
+		if len(l.names) != 0 {
+			t.Errorf("%s: sent %v to the printer", tt.name, l.names)
+		}
+	}
+}
+
+func TestQueryRetriesBounded(t *testing.T) {
+	l := &scriptLink{script: func(n int, name string) (string, bool, bool) { return "", true, false }}
+	opts := fast
+	opts.MaxResets = 2
+	_, err := New(l, opts).Status(context.Background())
+	if !errors.Is(err, drivers.Timeout) {
+		t.Fatalf("Status = %v, want a time-out", err)
+	}
+	// Three attempts of Pem;2, a reset between each and one after.
+	if got := len(l.names); got != 3 || l.resets != 3 {
+		t.Errorf("sent %d commands with %d resets, want 3 and 3", got, l.resets)
+	}
+}
+
+func TestCountersAndRaw(t *testing.T) {
+	l := &scriptLink{script: func(n int, name string) (string, bool, bool) {
+		switch n {
+		case 2:
+			return "1234\r", false, false
+		case 3:
+			return "56\r", false, false
+		case 4:
+			return "ERROR PARAMETRES\r", false, false
+		case 5:
+			return "3\r", false, false
+		case 6:
+			return "ERROR CDE\r", false, false
+		}
+		return "", false, false
+	}}
+	p := New(l, fast)
+	c, err := p.Counters(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != (drivers.Counters{Printed: 1234, SinceCleaning: 56, Cleanings: 0, Rejected: 3}) {
+		t.Errorf("Counters = %+v", c)
+	}
+	reply, err := p.Raw(context.Background(), "Xyz;1")
+	if err != nil || reply != "ERROR CDE" {
+		t.Errorf("Raw = %q, %v; want the error string and nil", reply, err)
+	}
+	if _, err := p.Raw(context.Background(), "Rtp\r\x1bSe"); err == nil {
+		t.Error("Raw accepted CR and ESC inside the command")
+	}
+}
