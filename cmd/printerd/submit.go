@@ -2,10 +2,152 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/job"
 )
 
-// cmdSubmit is printerd submit. Owner: the queue work.
+// cmdSubmit is printerd submit: it signs a job's exact bytes with an
+// approver key and publishes it to cards.jobs.<site>.<pool> as an
+// enrollment system must, waiting for JetStream's acknowledgement.
 func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return notYet("submit", stderr)
+	fs := flag.NewFlagSet("printerd submit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: printerd submit JOB.json --approver-key FILE [--nats URL] [--site S] [--pool P] [--json]")
+		fs.PrintDefaults()
+	}
+	var nc natsClient
+	nc.addFlags(fs)
+	keyPath := fs.String("approver-key", os.Getenv("PRINTERD_APPROVER_KEY"), "approver private key (Ed25519 PEM, mode 0600)")
+	site := fs.String("site", envOr("PRINTERD_SITE", "local"), "site")
+	pool := fs.String("pool", queue.DefaultPool, "printer pool")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the acknowledgement")
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if len(files) != 1 || *keyPath == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	if !validToken(*site) || !validToken(*pool) {
+		fmt.Fprintln(stderr, "printerd submit: --site and --pool must be letters, digits, '-' or '_'")
+		return exitUsage
+	}
+	body, err := os.ReadFile(files[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "printerd submit: %v\n", err)
+		return exitFail
+	}
+	j, err := job.Parse(body)
+	if err != nil {
+		fmt.Fprintf(stderr, "printerd submit: %s: %v\n", files[0], err)
+		return exitFail
+	}
+	key, err := keyfile.LoadPrivate(*keyPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "printerd submit: %v\n", err)
+		return exitFail
+	}
+	msg, err := signedJobMsg(queue.JobsSubject(*site, *pool), j.ID, body, key)
+	if err != nil {
+		fmt.Fprintf(stderr, "printerd submit: %v\n", err)
+		return exitFail
+	}
+	conn, err := nc.connect("printerd submit")
+	if err != nil {
+		fmt.Fprintf(stderr, "printerd submit: %v\n", err)
+		return exitFail
+	}
+	defer conn.Close()
+	js, err := jetstream.New(conn)
+	if err != nil {
+		fmt.Fprintf(stderr, "printerd submit: %v\n", err)
+		return exitFail
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	ack, err := js.PublishMsg(ctx, msg)
+	if err != nil {
+		fmt.Fprintf(stderr, "printerd submit: publish to %s: %v\n", msg.Subject, err)
+		return exitFail
+	}
+	if *asJSON {
+		json.NewEncoder(stdout).Encode(map[string]any{
+			"job_id": j.ID, "subject": msg.Subject, "stream": ack.Stream, "seq": ack.Sequence, "duplicate": ack.Duplicate,
+		})
+		return exitOK
+	}
+	if ack.Duplicate {
+		fmt.Fprintf(stdout, "duplicate: job %s was already published; the stream dropped this copy\n", j.ID)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "published job %s to %s (stream %s, seq %d)\n", j.ID, msg.Subject, ack.Stream, ack.Sequence)
+	return exitOK
+}
+
+// signedJobMsg makes the message an enrollment system publishes: the exact
+// body bytes with Nats-Msg-Id, Approval-Key and Approval-Signature.
+func signedJobMsg(subject, jobID string, body []byte, key crypto.Signer) (*nats.Msg, error) {
+	kid, sig, err := signApproval(body, key)
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg(subject)
+	m.Data = body
+	m.Header.Set(job.HeaderMsgID, jobID)
+	m.Header.Set(job.HeaderKey, kid)
+	m.Header.Set(job.HeaderSignature, sig)
+	return m, nil
+}
+
+// signApproval signs body with an Ed25519 approver key (job.Sign): the key
+// id and the base64 signature for the approval headers.
+func signApproval(body []byte, key crypto.Signer) (kid, sig string, err error) {
+	priv, ok := key.(ed25519.PrivateKey)
+	if !ok {
+		return "", "", fmt.Errorf("approver key: want Ed25519, have %T (printerd keys new --kind approver)", key)
+	}
+	return job.Sign(priv, body)
+}
+
+// parseInterleaved parses flags that may come before or after positional
+// arguments, returning the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
 }
