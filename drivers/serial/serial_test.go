@@ -1,0 +1,140 @@
+package serial
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// openPTY returns a pseudo-terminal's master and the serial Port on its
+// slave side.
+func openPTY(t *testing.T) (*os.File, *Port) {
+	t.Helper()
+	master, slave, err := pty.Open()
+	if err != nil {
+		t.Fatalf("pty.Open: %v (the tests need /dev/ptmx and devpts)", err)
+	}
+	name := slave.Name()
+	slave.Close()
+	t.Cleanup(func() { master.Close() })
+	u, _ := url.Parse("serial://" + name + "?baud=115200")
+	l, err := Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return master, l.(*Port)
+}
+
+func TestPortOverPTY(t *testing.T) {
+	master, p := openPTY(t)
+	ctx := context.Background()
+
+	// Host to printer, with bytes a terminal would mangle (raw mode).
+	msg := []byte("\x1bDb;k;2;\r\n\x00\xff\x03\r")
+	if _, err := p.Write(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(master, got); err != nil || string(got) != string(msg) {
+		t.Fatalf("master read %q, %v; want %q", got, err, msg)
+	}
+
+	// Printer to host.
+	if _, err := master.Write([]byte("OK\r")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	n, err := p.Read(rctx, buf)
+	cancel()
+	if err != nil || string(buf[:n]) != "OK\r" {
+		t.Fatalf("Read = %q, %v; want OK\\r", buf[:n], err)
+	}
+
+	// Silence: Read ends with its context.
+	rctx, cancel = context.WithTimeout(ctx, 80*time.Millisecond)
+	_, err = p.Read(rctx, buf)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Read on a silent line = %v, want deadline exceeded", err)
+	}
+
+	// Reset reopens; the port still works.
+	if err := p.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	master.Write([]byte("X"))
+	rctx, cancel = context.WithTimeout(ctx, 2*time.Second)
+	n, err = p.Read(rctx, buf)
+	cancel()
+	if err != nil || string(buf[:n]) != "X" {
+		t.Fatalf("Read after reset = %q, %v", buf[:n], err)
+	}
+
+	// Close twice, then operations fail.
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Write(ctx, []byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after Close = %v", err)
+	}
+}
+
+func TestCloseWakesRead(t *testing.T) {
+	_, p := openPTY(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Read(context.Background(), make([]byte, 8))
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	p.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("Read after Close = %v, want ErrClosed", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not wake a blocked Read")
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	tests := []struct {
+		uri, want string
+	}{
+		{"serial:///dev/printerd-no-such-tty", "no device /dev/printerd-no-such-tty"},
+		{"serial:///dev/ttyUSB0?baud=fast", "baud"},
+		{"serial://", "names no device"},
+	}
+	for _, tt := range tests {
+		u, _ := url.Parse(tt.uri)
+		_, err := Open(context.Background(), u)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Open(%s) = %v, want an error containing %q", tt.uri, err, tt.want)
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	ports, err := List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ports {
+		if p.Name == "" || !strings.HasPrefix(p.URI(), "serial://") {
+			t.Errorf("List returned %+v", p)
+		}
+	}
+}

@@ -1,0 +1,118 @@
+package tcp
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"testing"
+	"time"
+)
+
+// echoPrinter accepts connections and answers each CR-terminated line with
+// "OK\r", counting connections.
+func echoPrinter(t *testing.T) (addr string, conns chan net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conns = make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c
+			go func() {
+				r := bufio.NewReader(c)
+				for {
+					if _, err := r.ReadString('\r'); err != nil {
+						return
+					}
+					c.Write([]byte("OK\r"))
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), conns
+}
+
+func TestConn(t *testing.T) {
+	addr, conns := echoPrinter(t)
+	u, _ := url.Parse("tcp://" + addr)
+	l, err := Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	first := <-conns
+
+	exchange := func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if _, err := l.Write(ctx, []byte("\x1bRtp\r")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 8)
+		n, err := l.Read(ctx, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(buf[:n])
+	}
+	if got := exchange(); got != "OK\r" {
+		t.Fatalf("reply %q", got)
+	}
+
+	// A read with nothing to read ends with its context.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err = l.Read(ctx, make([]byte, 8))
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("silent Read = %v, want deadline exceeded", err)
+	}
+
+	// Cancel wakes a read without a deadline.
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() { time.Sleep(30 * time.Millisecond); cancel() }()
+	if _, err := l.Read(ctx, make([]byte, 8)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Read = %v", err)
+	}
+
+	// The printer drops the connection; Reset redials and the link works.
+	first.Close()
+	if err := l.Reset(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-conns
+	if got := exchange(); got != "OK\r" {
+		t.Fatalf("reply after reset %q", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Write(context.Background(), []byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after Close = %v", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	u, _ := url.Parse("tcp://")
+	if _, err := Open(context.Background(), u); err == nil {
+		t.Error("Open(tcp://) succeeded")
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	u, _ = url.Parse("tcp://" + addr)
+	if _, err := Open(context.Background(), u); err == nil {
+		t.Error("Open of a closed port succeeded")
+	}
+}
