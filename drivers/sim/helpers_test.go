@@ -1,0 +1,92 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cityid/printerd/layout/panel"
+)
+
+// converse runs a device on a fixed input stream and returns its replies,
+// split at CR.
+func converse(t *testing.T, d *Device, in []byte) []string {
+	t.Helper()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(in), &out}
+	if err := d.Serve(ctx, rw); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	s := out.String()
+	if s == "" {
+		return nil
+	}
+	if !strings.HasSuffix(s, "\r") {
+		t.Fatalf("replies %q do not end in CR", s)
+	}
+	return strings.Split(strings.TrimSuffix(s, "\r"), "\r")
+}
+
+func cmd(name string, params ...string) []byte {
+	b := []byte{esc}
+	b = append(b, name...)
+	for _, p := range params {
+		b = append(b, ';')
+		b = append(b, p...)
+	}
+	return append(b, cr)
+}
+
+// download frames Db;<panel>;<levels>;<data> CR.
+func download(panelName string, levels string, data []byte) []byte {
+	b := []byte("\x1bDb;" + panelName + ";" + levels + ";")
+	b = append(b, data...)
+	return append(b, cr)
+}
+
+// testCard is an invented card: a colour gradient, a black bar, overlay
+// everywhere.
+func testCard(label string, back bool) panel.Card {
+	c := panel.Card{Label: label, Ribbon: panel.YMCKO}
+	side := func(shift int) panel.Side {
+		var s panel.Side
+		s.Y, s.M, s.C, s.K, s.O = panel.NewPlane(), panel.NewPlane(), panel.NewPlane(), panel.NewPlane(), panel.NewPlane()
+		for y := 0; y < panel.Height; y++ {
+			for x := 0; x < panel.Width; x++ {
+				s.Y.SetGray(x, y, color.Gray{Y: uint8((x + shift) * 255 / panel.Width)})
+				if x < 300 {
+					s.M.SetGray(x, y, color.Gray{Y: 200})
+				}
+				if y < 100 {
+					s.C.SetGray(x, y, color.Gray{Y: 255})
+				}
+				if x >= 600 && x < 900 && y >= 500 && y < 560 {
+					s.K.SetGray(x, y, color.Gray{Y: 255})
+				}
+				s.O.SetGray(x, y, color.Gray{Y: 255})
+			}
+		}
+		return s
+	}
+	c.Front = side(0)
+	if back {
+		b := side(500)
+		c.Back = &b
+	}
+	return c
+}
+
+func rgbAt(img image.Image, x, y int) [3]uint8 {
+	r, g, b, _ := img.At(x, y).RGBA()
+	return [3]uint8{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8)}
+}

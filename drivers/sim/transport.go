@@ -1,0 +1,289 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"sync"
+
+	"github.com/cityid/printerd/drivers"
+)
+
+// The registry of named in-process devices behind sim:// URIs.
+var registry = struct {
+	sync.Mutex
+	m map[string]*Device
+}{m: map[string]*Device{}}
+
+// Register makes d the device behind sim://<name>. It fails if the name is
+// taken.
+func Register(name string, d *Device) error {
+	registry.Lock()
+	defer registry.Unlock()
+	if _, dup := registry.m[name]; dup {
+		return fmt.Errorf("sim: device %q registered twice", name)
+	}
+	registry.m[name] = d
+	return nil
+}
+
+// Lookup returns the device behind sim://<name>, or nil. Tests use it to
+// count cards and inject faults behind a printer opened by URI.
+func Lookup(name string) *Device {
+	registry.Lock()
+	defer registry.Unlock()
+	return registry.m[name]
+}
+
+// Unregister forgets the device behind sim://<name>; the next open of that
+// name makes a new one.
+func Unregister(name string) {
+	registry.Lock()
+	defer registry.Unlock()
+	delete(registry.m, name)
+}
+
+// OptionsFromURI reads device options from a sim:// URI:
+// sim://<name>?out=DIR&speed=X&faults=SPEC (other parameters belong to the
+// driver and are ignored).
+func OptionsFromURI(u *url.URL) (Options, error) {
+	name := u.Host
+	if name == "" {
+		name = u.Opaque
+	}
+	if name == "" {
+		return Options{}, fmt.Errorf("sim: URI %q: want sim://<name>", u.Redacted())
+	}
+	q := u.Query()
+	o := Options{Name: name, Out: q.Get("out")}
+	if v := q.Get("speed"); v != "" {
+		s, err := strconv.ParseFloat(v, 64)
+		if err != nil || s < 0 {
+			return o, fmt.Errorf("sim: URI parameter speed=%q: want a number >= 0 (0 no delay, 1 a real printer's pace)", v)
+		}
+		o.Speed = s
+	}
+	if v := q.Get("faults"); v != "" {
+		f, err := ParseFaults(v)
+		if err != nil {
+			return o, fmt.Errorf("sim: URI parameter faults: %w", err)
+		}
+		o.Faults = f
+	}
+	return o, nil
+}
+
+// Transport opens sim://<name>?out=DIR&speed=X&faults=SPEC: an in-process
+// simulated printer. The first open of a name makes the device (with the
+// URI's options) and registers it; later opens connect to the same device,
+// whose options then stay as they were. The link implements
+// drivers.Labeler. It is a drivers.Transport.
+func Transport(ctx context.Context, u *url.URL) (drivers.LinkCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	o, err := OptionsFromURI(u)
+	if err != nil {
+		return nil, err
+	}
+	registry.Lock()
+	d := registry.m[o.Name]
+	if d == nil {
+		d = New(o)
+		registry.m[o.Name] = d
+	}
+	registry.Unlock()
+	return d.Connect(), nil
+}
+
+var _ drivers.Transport = Transport
+
+// Link is an in-process connection to a Device: the host side of a
+// buffered pipe whose device side a goroutine serves. It implements
+// drivers.LinkCloser and drivers.Labeler.
+type Link struct {
+	dev *Device
+
+	mu     sync.Mutex
+	toDev  *pipe
+	toHost *pipe
+	cancel context.CancelFunc
+	done   chan struct{}
+	closed bool
+}
+
+var (
+	_ drivers.LinkCloser = (*Link)(nil)
+	_ drivers.Labeler    = (*Link)(nil)
+)
+
+// Connect opens an in-process link to d and starts serving it. Close the
+// link to stop.
+func (d *Device) Connect() *Link {
+	l := &Link{dev: d}
+	l.start()
+	return l
+}
+
+func (l *Link) start() {
+	l.toDev, l.toHost = newPipe(), newPipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	l.done = make(chan struct{})
+	toDev, toHost, done := l.toDev, l.toHost, l.done
+	go func() {
+		defer close(done)
+		err := l.dev.Serve(ctx, &devSide{ctx: ctx, in: toDev, out: toHost})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			l.dev.opts.Logger.Debug("sim: link ended", "device", l.dev.opts.Name, "err", err)
+		}
+		// The link is down: the host sees end of stream.
+		toDev.close()
+		toHost.close()
+	}()
+}
+
+func (l *Link) stop() {
+	l.cancel()
+	l.toDev.close()
+	l.toHost.close()
+	<-l.done
+}
+
+func (l *Link) pipes() (*pipe, *pipe, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, nil, errors.New("sim: link closed")
+	}
+	return l.toDev, l.toHost, nil
+}
+
+// Write sends p to the device. It does not block on the device.
+func (l *Link) Write(ctx context.Context, p []byte) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	in, _, err := l.pipes()
+	if err != nil {
+		return 0, err
+	}
+	if err := in.write(p); err != nil {
+		return 0, fmt.Errorf("sim: write: %w", err)
+	}
+	return len(p), nil
+}
+
+// Read returns the next bytes the device sent, waiting until some arrive,
+// ctx ends or the link goes down (io.EOF).
+func (l *Link) Read(ctx context.Context, p []byte) (int, error) {
+	_, out, err := l.pipes()
+	if err != nil {
+		return 0, err
+	}
+	return out.read(ctx, p)
+}
+
+// Reset is a reconnect: the current connection is cut, the device is soft
+// reset (as a USB SOFT_RESET or a power cycle would) and a new connection
+// opened.
+func (l *Link) Reset(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return errors.New("sim: link closed")
+	}
+	l.stop()
+	l.dev.SoftReset()
+	l.start()
+	return ctx.Err()
+}
+
+// Close ends the connection. It is safe to call twice.
+func (l *Link) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	l.stop()
+	return nil
+}
+
+// SetLabel names the next card the device prints (drivers.Labeler).
+func (l *Link) SetLabel(label string) { l.dev.SetLabel(label) }
+
+// Device returns the device behind the link.
+func (l *Link) Device() *Device { return l.dev }
+
+// devSide is the device's end of the pipes, an io.ReadWriter for Serve.
+type devSide struct {
+	ctx context.Context
+	in  *pipe
+	out *pipe
+}
+
+func (s *devSide) Read(p []byte) (int, error)  { return s.in.read(s.ctx, p) }
+func (s *devSide) Write(p []byte) (int, error) { return len(p), s.out.write(p) }
+
+// pipe is a one-way, unbounded, in-memory byte pipe: writes never block,
+// reads wait for data, ctx or close, like a serial line with a big buffer.
+type pipe struct {
+	mu     sync.Mutex
+	buf    []byte
+	closed bool
+	wake   chan struct{}
+}
+
+func newPipe() *pipe { return &pipe{wake: make(chan struct{})} }
+
+func (p *pipe) write(b []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return io.ErrClosedPipe
+	}
+	p.buf = append(p.buf, b...)
+	close(p.wake)
+	p.wake = make(chan struct{})
+	return nil
+}
+
+func (p *pipe) read(ctx context.Context, b []byte) (int, error) {
+	for {
+		p.mu.Lock()
+		if len(p.buf) > 0 {
+			n := copy(b, p.buf)
+			p.buf = p.buf[n:]
+			if len(p.buf) == 0 {
+				p.buf = nil
+			}
+			p.mu.Unlock()
+			return n, nil
+		}
+		if p.closed {
+			p.mu.Unlock()
+			return 0, io.EOF
+		}
+		w := p.wake
+		p.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+func (p *pipe) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		close(p.wake)
+	}
+}
