@@ -18,7 +18,7 @@ import (
 // TestIndependentVerification checks a barcode the way an outside verifier
 // would, without go-cose or this package's decoder: Base45, zlib, a plain
 // CBOR decoder, and crypto/ecdsa or crypto/ed25519 over the Sig_structure
-// ["Signature1", protected, h'', payload], with raw r||s for ES256.
+// ["Signature1", protected, empty bstr, payload], with raw r||s for ES256.
 func TestIndependentVerification(t *testing.T) {
 	for _, alg := range []string{keyfile.ES256, keyfile.Ed25519} {
 		t.Run(alg, func(t *testing.T) {
