@@ -107,16 +107,23 @@ func (p *Printer) readReply(ctx context.Context, timeout time.Duration) ([]byte,
 	}
 }
 
-// resetLink resets the link after the printer stopped answering or sent
-// garbage, bounded by ReplyTimeout. The next command restarts the session.
+// resetLink recovers a printer that stopped answering or sent garbage: it
+// resets the link (bounded by ReplyTimeout), then soft-resets the printer
+// (Srs, which a silent printer still obeys; bounded by 2 x ReplyTimeout).
+// A card inside goes to the reject tray. The next command restarts the
+// session (Pem;2).
 func (p *Printer) resetLink(ctx context.Context, why error) error {
 	p.session = false
 	p.pending = nil
 	p.opts.Logger.Debug("evolis: resetting link", "cause", why)
 	rctx, cancel := context.WithTimeout(ctx, p.opts.ReplyTimeout)
-	defer cancel()
-	if err := p.link.Reset(rctx); err != nil {
+	err := p.link.Reset(rctx)
+	cancel()
+	if err != nil {
 		return fmt.Errorf("evolis: link reset: %w", err)
+	}
+	if _, err := p.exchange(ctx, Command("Srs"), 2*p.opts.ReplyTimeout); err != nil {
+		return fmt.Errorf("evolis: soft reset (Srs) after a link reset: %w", err)
 	}
 	return nil
 }

@@ -15,13 +15,15 @@ import (
 //
 // Time bounds: a command that moves nothing (status, identity, counters,
 // parameters) waits ReplyTimeout for its reply; when none comes, or the link
-// fails, the link is reset (each reset bounded by ReplyTimeout) and the
-// command retried, at most MaxResets times. Such a call therefore returns
-// within (MaxResets+1) x (write time + 2 x ReplyTimeout), 30 s with the
-// defaults. A command that moves a card or prints a panel waits
-// MotionTimeout and is never retried: the card fails, the link is reset once,
-// and the error says whether the card had been fed. Writes are bounded by
-// ReplyTimeout plus the payload at MinRate.
+// fails or sends garbage, the driver recovers (a link reset bounded by
+// ReplyTimeout, then a soft reset Srs bounded by 2 x ReplyTimeout) and
+// retries, at most MaxResets times. Such a command therefore fails within
+// (MaxResets+1) x (write + ReplyTimeout) + MaxResets x 3 x ReplyTimeout:
+// 45 s with the defaults (plus the write of a few bytes). A command that
+// moves a card or prints a panel waits MotionTimeout and is never retried:
+// the card fails, the driver recovers once, and the error says whether the
+// card had been fed. Writes are bounded by ReplyTimeout plus the payload at
+// MinRate.
 type Options struct {
 	// ReplyTimeout bounds the wait for a reply to a command that moves
 	// nothing. Zero means 5 s.

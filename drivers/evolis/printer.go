@@ -69,12 +69,6 @@ func (p *Printer) query(ctx context.Context, op string, cmd []byte) (string, err
 			break
 		}
 	}
-	if needsReset(err) && ctx.Err() == nil {
-		// Leave the link usable for the next call.
-		if rerr := p.resetLink(ctx, err); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-	}
 	return "", &drivers.Error{Op: op + " " + commandName(cmd), Code: codeFor(err), Feed: drivers.BeforeFeed, Err: err}
 }
 

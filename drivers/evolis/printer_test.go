@@ -385,9 +385,10 @@ func TestQueryRetriesBounded(t *testing.T) {
 	if !errors.Is(err, drivers.Timeout) {
 		t.Fatalf("Status = %v, want a time-out", err)
 	}
-	// Three attempts of Pem;2, a reset between each and one after.
-	if got := len(l.names); got != 3 || l.resets != 3 {
-		t.Errorf("sent %d commands with %d resets, want 3 and 3", got, l.resets)
+	// Three attempts of Pem;2 with a link reset and an Srs between them.
+	want := []string{"Pem", "Srs", "Pem", "Srs", "Pem"}
+	if !slices.Equal(l.names, want) || l.resets != 2 {
+		t.Errorf("sent %v with %d resets, want %v and 2", l.names, l.resets, want)
 	}
 }
 
