@@ -4,6 +4,7 @@ import (
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/serial"
+	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/drivers/tcp"
 )
 
@@ -17,6 +18,7 @@ func newRegistry() (*drivers.Registry, error) {
 		r.RegisterLanguage("evolis", evolis.Language),
 		r.RegisterTransport("serial", serial.Open),
 		r.RegisterTransport("tcp", tcp.Open),
+		r.RegisterTransport("sim", sim.Transport),
 	} {
 		if err != nil {
 			return nil, err
