@@ -42,6 +42,7 @@ type config struct {
 	Site          string   `json:"site"`
 	HTTP          string   `json:"http"`
 	HeldRetention duration `json:"held-retention"`
+	AckWait       duration `json:"ack-wait"`
 	LogLevel      string   `json:"log-level"`
 
 	// file is the config file the settings were read from, if any.
@@ -89,6 +90,7 @@ func defaultConfig() config {
 		Site:          "local",
 		HTTP:          "127.0.0.1:9464",
 		HeldRetention: duration(queue.DefaultHeldRetention),
+		AckWait:       duration(queue.DefaultAckWait),
 		LogLevel:      "info",
 		IssuerCode:    "CITY",
 	}
@@ -127,6 +129,7 @@ func (c *config) settings() []setting {
 		{name: "site", usage: "site name: the <site> token of subjects", str: &c.Site},
 		{name: "http", usage: "host:port for /metrics and /healthz; empty disables", str: &c.HTTP},
 		{name: "held-retention", usage: "how long CARD_HELD keeps a held job's body", dur: &c.HeldRetention},
+		{name: "ack-wait", usage: "how long JetStream waits for a worker's ack before redelivering (in-progress acks extend it while a card prints); after a crash, the job in the printer is redelivered, and held, after this", dur: &c.AckWait},
 		{name: "log-level", usage: "debug, info, warn or error", str: &c.LogLevel},
 	}
 }
@@ -298,6 +301,9 @@ func (c *config) validate() error {
 	}
 	if c.HeldRetention < duration(time.Minute) {
 		return bad("held-retention", "must be at least 1m")
+	}
+	if c.AckWait < duration(time.Second) {
+		return bad("ack-wait", "must be at least 1s")
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return bad("log-level", err.Error())
