@@ -77,3 +77,10 @@ func testdataJobs(t testing.TB) map[string]*job.Job {
 	}
 	return out
 }
+
+func samplePhotoHeader(format string, w, h uint32) []byte {
+	if format == "png" {
+		return sample.HugePNGHeader(w, h)
+	}
+	return sample.HugeJPEGHeader(uint16(w), uint16(h))
+}

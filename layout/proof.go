@@ -1,10 +1,24 @@
 package layout
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"image/png"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
+
+	"codeberg.org/go-pdf/fpdf"
+
+	"github.com/cityid/printerd/layout/fonts"
+	"github.com/cityid/printerd/layout/panel"
 )
 
 // WritePNGs writes the previews as dir/front.png and dir/back.png
@@ -14,24 +28,194 @@ func (c *Card) WritePNGs(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("layout: %w", err)
 	}
-	for name, img := range map[string]any{"front.png": c.Front, "back.png": c.Back} {
-		_ = img
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			return fmt.Errorf("layout: %w", err)
-		}
-		src := c.Front
-		if name == "back.png" {
-			src = c.Back
-		}
-		enc := png.Encoder{CompressionLevel: png.BestSpeed}
-		if err := enc.Encode(f, src); err != nil {
-			f.Close()
-			return fmt.Errorf("layout: write %s: %w", name, err)
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("layout: write %s: %w", name, err)
+	for _, f := range []struct {
+		name string
+		img  *image.RGBA
+	}{{"front.png", c.Front}, {"back.png", c.Back}} {
+		if err := writePNG(filepath.Join(dir, f.name), f.img); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// Proof page geometry (A4 portrait, mm).
+const (
+	proofLeft     = 25.0
+	proofFrontTop = 62.0
+	proofBackTop  = 142.0
+)
+
+// WriteProofPDF writes a one-page A4 PDF proof for a clerk to check before
+// printing: the front and the back at true size (85.60 x 53.98 mm), text as
+// vector text in the embedded fonts, the photo, images and barcode as
+// images, and the page marked PROOF. Nothing is written to disk but w.
+func (c *Card) WriteProofPDF(w io.Writer) error {
+	if c.sides[0] == nil || c.sides[1] == nil {
+		return errors.New("layout: proof: card was not rendered by Render")
+	}
+	pdf := fpdf.New("P", "mm", "A4", "")
+	pdf.SetCreator("printerd", false)
+	pdf.SetTitle("Card proof", false)
+	pdf.SetAutoPageBreak(false, 0)
+	pdf.AddUTF8FontFromBytes("dejavu", "", fonts.Regular)
+	pdf.AddUTF8FontFromBytes("dejavu", "B", fonts.Bold)
+	pdf.AddPage()
+
+	pdf.SetTextColor(180, 20, 20)
+	pdf.SetFont("dejavu", "B", 28)
+	pdf.Text(proofLeft, 30, "PROOF")
+	pdf.SetFont("dejavu", "", 11)
+	pdf.Text(proofLeft, 38, "Not a valid identity card. Check every field before printing.")
+	pdf.SetTextColor(60, 60, 60)
+	pdf.SetFont("dejavu", "", 9)
+	pdf.Text(proofLeft, 45, fmt.Sprintf("Ribbon %s. Cards at true size: %.2f x %.2f mm (ID-1).", c.Panels.Ribbon, CardWidthMM, CardHeightMM))
+
+	mono := [2]bool{c.Panels.Front.C == nil, c.Panels.Back == nil || c.Panels.Back.C == nil}
+	previews := [2]*image.RGBA{c.Front, c.Back}
+	for i, top := range []float64{proofFrontTop, proofBackTop} {
+		pdf.SetTextColor(60, 60, 60)
+		pdf.SetFont("dejavu", "B", 10)
+		pdf.Text(proofLeft, top-3, []string{"Front", "Back"}[i])
+		if err := c.sides[i].proof(pdf, proofLeft, top, mono[i], previews[i], i); err != nil {
+			return err
+		}
+		// card outline and a PROOF watermark across the card
+		pdf.SetDrawColor(150, 150, 150)
+		pdf.SetLineWidth(0.2)
+		pdf.RoundedRect(proofLeft, top, CardWidthMM, CardHeightMM, 3.18, "1234", "D")
+		pdf.SetAlpha(0.22, "Normal")
+		pdf.SetTextColor(200, 0, 0)
+		pdf.SetFont("dejavu", "B", 44)
+		pdf.TransformBegin()
+		pdf.TransformRotate(25, proofLeft+CardWidthMM/2, top+CardHeightMM/2)
+		pdf.Text(proofLeft+CardWidthMM/2-26, top+CardHeightMM/2+6, "PROOF")
+		pdf.TransformEnd()
+		pdf.SetAlpha(1, "Normal")
+	}
+	if err := pdf.Output(w); err != nil {
+		return fmt.Errorf("layout: proof: %w", err)
+	}
+	return nil
+}
+
+// dotMM converts dots at 300 dpi to millimetres.
+func dotMM(d float64) float64 { return d / panel.DPI * 25.4 }
+
+// proof redraws one side on the PDF page with its top-left at (x0, y0) mm.
+func (sd *sideDraw) proof(pdf *fpdf.Fpdf, x0, y0 float64, mono bool, preview *image.RGBA, side int) error {
+	rgb := func(c color.RGBA) (int, int, int) {
+		if mono {
+			l := luma([]uint8{c.R, c.G, c.B})
+			return l, l, l
+		}
+		return int(c.R), int(c.G), int(c.B)
+	}
+	at := func(r image.Rectangle) (x, y, w, h float64) {
+		return x0 + dotMM(float64(r.Min.X)), y0 + dotMM(float64(r.Min.Y)), dotMM(float64(r.Dx())), dotMM(float64(r.Dy()))
+	}
+	for n, it := range sd.items {
+		e := it.e
+		switch e.Type {
+		case ElemBackground, ElemRect:
+			c := e.rgb
+			if e.Panel == PanelK {
+				c = color.RGBA{0, 0, 0, 255}
+			}
+			r, g, b := rgb(c)
+			pdf.SetFillColor(r, g, b)
+			x, y, w, h := at(it.r)
+			pdf.Rect(x, y, w, h, "F")
+		case ElemPhoto, ElemImage, ElemBarcode:
+			var src image.Image = it.img
+			if mono && e.Type != ElemBarcode {
+				src = preview.SubImage(it.r) // what the K panel prints
+			}
+			var buf bytes.Buffer
+			typ := "PNG"
+			if e.Type == ElemPhoto && !mono {
+				typ = "JPG"
+				if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 92}); err != nil {
+					return fmt.Errorf("layout: proof: element %s: %w", e.ID, err)
+				}
+			} else if err := png.Encode(&buf, src); err != nil {
+				return fmt.Errorf("layout: proof: element %s: %w", e.ID, err)
+			}
+			name := fmt.Sprintf("side%d-%d", side, n)
+			pdf.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: typ}, &buf)
+			x, y, w, h := at(it.r)
+			if e.Type == ElemImage && !mono {
+				b := it.img.Bounds()
+				w, h = dotMM(float64(b.Dx())), dotMM(float64(b.Dy()))
+			}
+			pdf.ImageOptions(name, x, y, w, h, false, fpdf.ImageOptions{ImageType: typ}, 0, "")
+		case ElemField, ElemLabel, ElemText:
+			style := ""
+			if e.Bold {
+				style = "B"
+			}
+			c := e.rgb
+			if e.Panel == PanelK {
+				c = color.RGBA{0, 0, 0, 255}
+			}
+			r, g, b := rgb(c)
+			pdf.SetTextColor(r, g, b)
+			pdf.SetFont("dejavu", style, it.text.pt)
+			it.text.glyphs(func(g glyph, x, y float64) {
+				st := style
+				if g.tf != it.text.style.chain[0] {
+					st = "" // fell back to the regular face
+				}
+				pdf.SetFontStyle(st)
+				pdf.Text(x0+dotMM(x), y0+dotMM(y), string(g.r))
+			})
+		}
+		if err := pdf.Error(); err != nil {
+			return fmt.Errorf("layout: proof: element %s: %w", e.ID, err)
+		}
+	}
+	return nil
+}
+
+// writePNG writes img to path, readable by the owner only.
+func writePNG(path string, img image.Image) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("layout: %w", err)
+	}
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(&buf, img); err != nil {
+		f.Close()
+		return fmt.Errorf("layout: write %s: %w", path, err)
+	}
+	if _, err := f.Write(withDPI(buf.Bytes(), panel.DPI)); err != nil {
+		f.Close()
+		return fmt.Errorf("layout: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("layout: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// withDPI inserts a pHYs chunk after the IHDR chunk of an encoded PNG so
+// viewers and printers know the image is dpi dots per inch.
+func withDPI(p []byte, dpi int) []byte {
+	const ihdrEnd = 8 + 4 + 4 + 13 + 4 // signature, length, type, data, crc
+	if len(p) < ihdrEnd || string(p[12:16]) != "IHDR" {
+		return p
+	}
+	ppm := uint32(math.Round(float64(dpi) / 0.0254))
+	chunk := make([]byte, 0, 21)
+	chunk = binary.BigEndian.AppendUint32(chunk, 9)
+	chunk = append(chunk, "pHYs"...)
+	chunk = binary.BigEndian.AppendUint32(chunk, ppm)
+	chunk = binary.BigEndian.AppendUint32(chunk, ppm)
+	chunk = append(chunk, 1) // unit: metre
+	chunk = binary.BigEndian.AppendUint32(chunk, crc32.ChecksumIEEE(chunk[4:]))
+	out := make([]byte, 0, len(p)+len(chunk))
+	out = append(out, p[:ihdrEnd]...)
+	out = append(out, chunk...)
+	return append(out, p[ihdrEnd:]...)
 }

@@ -144,6 +144,9 @@ func (r *Renderer) loadDir(fsys fs.FS, where string) error {
 		if _, dup := r.templates[t.Name]; dup {
 			return fmt.Errorf("layout: template %s (in %s/%s): a template of that name is already loaded", t.Name, where, n)
 		}
+		if err := r.checkStatic(t); err != nil {
+			return fmt.Errorf("%w (in %s/%s)", err, where, n)
+		}
 		r.templates[t.Name] = t
 		for _, f := range []*Face{&t.Front, &t.Back} {
 			for i := range f.Elements {
@@ -155,6 +158,32 @@ func (r *Renderer) loadDir(fsys fs.FS, where string) error {
 				dst := image.NewRGBA(image.Rect(0, 0, box.Dx(), box.Dy()))
 				containBox(dst, dst.Bounds(), t.images[e.Src])
 				r.scaled[t.Name+"/"+e.ID] = dst
+			}
+		}
+	}
+	return nil
+}
+
+// checkStatic lays out every label and static text of t once, so that a
+// template whose fixed text cannot be drawn or does not fit is refused when
+// it is loaded, not when a card is due.
+func (r *Renderer) checkStatic(t *Template) error {
+	sh := r.newShapers()
+	for _, side := range []struct {
+		name string
+		f    *Face
+	}{{"front", &t.Front}, {"back", &t.Back}} {
+		for i := range side.f.Elements {
+			e := &side.f.Elements[i]
+			if e.Type != ElemLabel && e.Type != ElemText {
+				continue
+			}
+			s := sh.regular
+			if e.Bold {
+				s = sh.bold
+			}
+			if _, err := s.fit(e.Text, e.Box.Rect(), e.Size, e.MinSize, e.Lines, e.Align); err != nil {
+				return fmt.Errorf("layout: template %s: %s element %d (%q): text %w", t.Name, side.name, i, e.ID, err)
 			}
 		}
 	}
@@ -568,17 +597,8 @@ func (r *Renderer) selfCheck(sd *sideDraw, want barcode.Claims) error {
 	if sd == nil || sd.barcode == nil {
 		return fmt.Errorf("%w: no barcode drawn", ErrSelfCheck)
 	}
-	// the K panel as an image (K=255 -> black) around the code, with a margin
-	area := sd.barcode.Inset(-8).Intersect(sd.k.Rect)
-	img := image.NewGray(area)
-	for y := area.Min.Y; y < area.Max.Y; y++ {
-		src := sd.k.Pix[sd.k.PixOffset(area.Min.X, y):]
-		dst := img.Pix[img.PixOffset(area.Min.X, y):]
-		for x := 0; x < area.Dx(); x++ {
-			dst[x] = 255 - src[x]
-		}
-	}
-	text, err := barcode.Scan(img)
+	// the K panel around the code, with a margin
+	text, err := ScanPanel(sd.k, sd.barcode.Inset(-8))
 	if err != nil {
 		return fmt.Errorf("%w: scan: %w", ErrSelfCheck, err)
 	}
@@ -590,4 +610,38 @@ func (r *Renderer) selfCheck(sd *sideDraw, want barcode.Claims) error {
 		return fmt.Errorf("%w: %w", ErrSelfCheck, err)
 	}
 	return nil
+}
+
+// ScanPanel reads the QR code printed on a K plane (255 = ink) within area
+// (the whole plane if area is empty) and returns its text. It reads the
+// plane as a scanner sees the card (ink black on white) at full resolution,
+// then at half and quarter resolution: the QR decoder misses the finder
+// patterns of a few per cent of perfectly sharp symbols at one scale but not
+// at another.
+func ScanPanel(k *image.Gray, area image.Rectangle) (string, error) {
+	if area.Empty() {
+		area = k.Rect
+	}
+	area = area.Intersect(k.Rect)
+	img := image.NewGray(area)
+	for y := area.Min.Y; y < area.Max.Y; y++ {
+		src := k.Pix[k.PixOffset(area.Min.X, y):]
+		dst := img.Pix[img.PixOffset(area.Min.X, y):]
+		for x := 0; x < area.Dx(); x++ {
+			dst[x] = 255 - src[x]
+		}
+	}
+	text, err := barcode.Scan(img)
+	for _, div := range []int{2, 4} {
+		if err == nil {
+			break
+		}
+		small := image.NewGray(image.Rect(0, 0, area.Dx()/div, area.Dy()/div))
+		draw.ApproxBiLinear.Scale(small, small.Rect, img, img.Rect, draw.Src, nil)
+		var e error
+		if text, e = barcode.Scan(small); e == nil {
+			err = nil
+		}
+	}
+	return text, err
 }
