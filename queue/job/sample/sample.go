@@ -53,7 +53,9 @@ var People = []Person{
 // (derived from the index and today's date), unique card numbers
 // SAMPLE-000001..., issue 1, issued today, expiring five years later,
 // template "municipal-id". Job i holds People[i%len(People)] and Photo(i).
+// n <= 0 gives no jobs.
 func Jobs(n int, today time.Time) []*job.Job {
+	n = max(n, 0)
 	day := today.Format(dateLayout)
 	expires := today.AddDate(5, 0, 0).Format(dateLayout)
 	out := make([]*job.Job, 0, n)
