@@ -122,11 +122,15 @@ func Scan(img image.Image) (text string, err error) {
 	if img == nil || img.Bounds().Empty() {
 		return "", fmt.Errorf("%w: empty image", ErrNotFound)
 	}
-	src := gozxing.NewLuminanceSourceFromImage(img)
+	src := luminance(img)
 	reader := qrcode.NewQRCodeReader()
 	hints := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
 	var last error
-	for _, s := range []gozxing.LuminanceSource{src, src.Invert()} {
+	order := []gozxing.LuminanceSource{src, src.Invert()}
+	if mostlyDark(img) { // a K panel plane: 255 is ink, the card is 0
+		order[0], order[1] = order[1], order[0]
+	}
+	for _, s := range order {
 		for _, bin := range []gozxing.Binarizer{gozxing.NewHybridBinarizer(s), gozxing.NewGlobalHistgramBinarizer(s)} {
 			bmp, err := gozxing.NewBinaryBitmap(bin)
 			if err != nil {
@@ -142,4 +146,39 @@ func Scan(img image.Image) (text string, err error) {
 		}
 	}
 	return "", fmt.Errorf("%w: %v", ErrNotFound, last)
+}
+
+// luminance returns a gozxing luminance source for img, reading the pixels
+// of an *image.Gray directly (the K panel and QR's output) instead of
+// through At.
+func luminance(img image.Image) gozxing.LuminanceSource {
+	if g, ok := img.(*image.Gray); ok {
+		w, h := g.Rect.Dx(), g.Rect.Dy()
+		if g.Stride >= w && len(g.Pix) >= g.Stride*(h-1)+w {
+			// the plane's rows as one Y plane of width Stride
+			src, err := gozxing.NewPlanarYUVLuminanceSource(g.Pix, g.Stride, len(g.Pix)/g.Stride, 0, 0, w, h, false)
+			if err == nil {
+				return src
+			}
+		}
+	}
+	return gozxing.NewLuminanceSourceFromImage(img)
+}
+
+// mostlyDark reports whether a grey image is mostly dark, as a K panel
+// plane (255 = ink) is, so Scan tries it inverted first.
+func mostlyDark(img image.Image) bool {
+	g, ok := img.(*image.Gray)
+	if !ok {
+		return false
+	}
+	var sum, n uint64
+	for y := g.Rect.Min.Y; y < g.Rect.Max.Y; y += 4 {
+		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride:]
+		for x := 0; x < g.Rect.Dx(); x += 4 {
+			sum += uint64(row[x])
+			n++
+		}
+	}
+	return n > 0 && sum/n < 128
 }

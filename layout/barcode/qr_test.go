@@ -195,6 +195,7 @@ func TestScan(t *testing.T) {
 		{"colour card", rgbaCard(card)},
 		{"K panel plane", kPlane(sym)},
 		{"half resolution card", halfSize(card)},
+		{"sub-image", card.SubImage(image.Rect(500, 200, 1016, 648))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Scan(tc.img)
@@ -222,4 +223,26 @@ func TestScan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzScan feeds arbitrary pixels to Scan: it must return text or
+// ErrNotFound, never panic or hang.
+func FuzzScan(f *testing.F) {
+	small, err := QR("HELLO 123", ECM, 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint8(small.Rect.Dx()), small.Pix)
+	f.Add(uint8(3), []byte{0, 255, 0, 255, 0, 255, 0, 255, 0})
+	f.Add(uint8(0), []byte{})
+	f.Fuzz(func(t *testing.T, w uint8, pix []byte) {
+		if w == 0 || len(pix) < int(w) {
+			return
+		}
+		h := len(pix) / int(w)
+		img := &image.Gray{Pix: pix[:int(w)*h], Stride: int(w), Rect: image.Rect(0, 0, int(w), h)}
+		if _, err := Scan(img); err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatalf("untyped error: %v", err)
+		}
+	})
 }
