@@ -90,3 +90,11 @@ func rgbAt(img image.Image, x, y int) [3]uint8 {
 	r, g, b, _ := img.At(x, y).RGBA()
 	return [3]uint8{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8)}
 }
+
+// newBytesSource is a source over fixed bytes, for the parser alone.
+func newBytesSource(b []byte) *source {
+	s := &source{ctx: context.Background(), ch: make(chan chunk), done: make(chan struct{}), timeout: time.Second}
+	s.buf = b
+	s.err = io.EOF
+	return s
+}

@@ -238,6 +238,10 @@ func readCommand(src *source) (command, error) {
 		if b == cr {
 			break
 		}
+		if b == esc { // a new command cuts this one short
+			src.unread(b)
+			return cmd, &parseError{reply: replyParams}
+		}
 		if len(text) == maxParams {
 			src.unread(b)
 			return cmd, skipLine(src, replyParams)
@@ -250,12 +254,17 @@ func readCommand(src *source) (command, error) {
 
 func isLetter(b byte) bool { return b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' }
 
-// skipLine discards up to the next CR and returns the parse error reply.
+// skipLine discards up to the next CR (or ESC, which starts the next
+// command) and returns the parse error reply.
 func skipLine(src *source, reply string) error {
 	for {
 		b, err := src.byte(true)
 		if err != nil {
 			return err
+		}
+		if b == esc {
+			src.unread(b)
+			return &parseError{reply: reply}
 		}
 		if b == cr {
 			return &parseError{reply: reply}
