@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -156,37 +155,48 @@ func walkAudit(ctx context.Context, st *Stores, site string, fn func(r AuditReco
 		return fmt.Errorf("queue: audit reader: %w", err)
 	}
 	for {
-		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(2*time.Second), jetstream.FetchContext(ctx))
-		if err != nil {
-			return fmt.Errorf("queue: audit read: %w", err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			md, err := m.Metadata()
-			if err != nil {
-				return fmt.Errorf("queue: audit read: %w", err)
-			}
-			var r AuditRecord
-			dec := json.NewDecoder(bytes.NewReader(m.Data()))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&r); err != nil {
-				return fmt.Errorf("%w: stream seq %d: not an audit record: %v", ErrChainBroken, md.Sequence.Stream, err)
-			}
-			if err := fn(r, m.Data(), m.Subject(), md.Sequence.Stream); err != nil {
-				return err
-			}
-			if md.Sequence.Stream >= last.Sequence {
-				return nil
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return fmt.Errorf("queue: audit read: %w", err)
-		}
-		if n == 0 {
-			return fmt.Errorf("queue: audit read: stream ended before sequence %d", last.Sequence)
+		done, err := walkBatch(ctx, cons, last.Sequence, fn)
+		if err != nil || done {
+			return err
 		}
 	}
+}
+
+// walkBatch reads one batch of audit records; done when lastSeq was seen.
+func walkBatch(ctx context.Context, cons jetstream.Consumer, lastSeq uint64, fn func(r AuditRecord, raw []byte, subject string, streamSeq uint64) error) (bool, error) {
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	batch, err := cons.Fetch(256, jetstream.FetchContext(fctx))
+	if err != nil {
+		return false, fmt.Errorf("queue: audit read: %w", err)
+	}
+	n := 0
+	for m := range batch.Messages() {
+		n++
+		md, err := m.Metadata()
+		if err != nil {
+			return false, fmt.Errorf("queue: audit read: %w", err)
+		}
+		var r AuditRecord
+		dec := json.NewDecoder(bytes.NewReader(m.Data()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			return false, fmt.Errorf("%w: stream seq %d: not an audit record: %v", ErrChainBroken, md.Sequence.Stream, err)
+		}
+		if err := fn(r, m.Data(), m.Subject(), md.Sequence.Stream); err != nil {
+			return false, err
+		}
+		if md.Sequence.Stream >= lastSeq {
+			return true, nil
+		}
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+		return false, fmt.Errorf("queue: audit read: %w", err)
+	}
+	if n == 0 {
+		return false, fmt.Errorf("queue: audit read: stream ended before sequence %d", lastSeq)
+	}
+	return false, nil
 }
 
 // VerifyAudit walks a site's audit chain from the first record and checks
@@ -213,12 +223,4 @@ func VerifyAudit(ctx context.Context, st *Stores, site string) (int, error) {
 		return nil
 	})
 	return n, err
-}
-
-// auditAction extracts the action token of an audit subject.
-func auditAction(subject string) string {
-	if i := strings.LastIndexByte(subject, '.'); i >= 0 {
-		return subject[i+1:]
-	}
-	return subject
 }

@@ -2,7 +2,16 @@ package queue
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/queue/job"
 )
 
 // HeldJob is a job waiting in CARD_HELD for a clerk. It carries no
@@ -38,35 +47,153 @@ func NewClerk(st *Stores, site string) *Clerk {
 
 // Status returns a job's ledger entry, or an error wrapping ErrNotFound.
 func (c *Clerk) Status(ctx context.Context, jobID string) (Entry, error) {
+	if !isUUID(jobID) {
+		return Entry{}, fmt.Errorf("queue: job_id: must be a UUID")
+	}
 	return getEntry(ctx, c.st.Ledger, jobID)
 }
 
 // Held lists the site's held jobs that still have a body in CARD_HELD.
 func (c *Clerk) Held(ctx context.Context) ([]HeldJob, error) {
-	// TODO
-	return nil, nil
+	info, err := c.st.Held.Info(ctx, jetstream.WithSubjectFilter(HeldSubject(c.site, ">")))
+	if err != nil {
+		return nil, fmt.Errorf("queue: held: %w", err)
+	}
+	out := []HeldJob{}
+	for subj := range info.State.Subjects {
+		jobID := subj[strings.LastIndexByte(subj, '.')+1:]
+		msg, err := c.st.Held.GetLastMsgForSubject(ctx, subj)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // expired meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("queue: held %s: %w", jobID, err)
+		}
+		h := HeldJob{JobID: jobID, Reason: msg.Header.Get(HeaderHeldReason), Since: msg.Time.UTC(),
+			Expires: msg.Time.Add(info.Config.MaxAge).UTC()}
+		if e, err := getEntry(ctx, c.st.Ledger, jobID); err == nil {
+			h.CardNumber, h.Issue, h.Printer = e.CardNumber, e.Issue, e.Printer
+			if e.State != Held {
+				continue // being released, or printed after all
+			}
+		}
+		out = append(out, h)
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].Since.Before(out[k].Since) })
+	return out, nil
+}
+
+// checkOperator validates a clerk's operator id.
+func checkOperator(op string) error {
+	if op == "" || len(op) > 64 || strings.ContainsFunc(op, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("queue: operator: must be 1-64 printable characters naming the clerk")
+	}
+	return nil
 }
 
 // Release prints a held job again: ledger held -> claimed (release counter
 // +1), the held body republished with its approval headers and Nats-Msg-Id
 // "<job_id>/release-<n>", the CARD_HELD copy purged, audit and event
-// "released". operator names the clerk in the audit record.
+// "released". operator names the clerk in the audit record. A release cut
+// short (the ledger already claimed for release n, the held copy still
+// there) is completed by calling Release again.
 func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, error) {
-	// TODO
-	return Entry{}, nil
+	if err := checkOperator(operator); err != nil {
+		return Entry{}, err
+	}
+	e, err := c.Status(ctx, jobID)
+	if err != nil {
+		return Entry{}, err
+	}
+	if e.State != Held && !(e.State == Claimed && e.Releases > 0) {
+		return Entry{}, fmt.Errorf("queue: release %s: job is %s, not held: %w", jobID, e.State, ErrConflict)
+	}
+	held, err := c.st.Held.GetLastMsgForSubject(ctx, HeldSubject(c.site, jobID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Entry{}, fmt.Errorf("queue: release %s: the held job body is gone (retention passed); cancel it and ask for a new job: %w", jobID, ErrNotFound)
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("queue: release %s: %w", jobID, err)
+	}
+	subject := held.Header.Get(HeaderJobsSubject)
+	if !strings.HasPrefix(subject, "cards.jobs."+c.site+".") {
+		return Entry{}, fmt.Errorf("queue: release %s: held copy has no jobs subject of site %s", jobID, c.site)
+	}
+	prev := e
+	if e.State == Held {
+		e.State, e.Releases, e.Updated, e.Reason = Claimed, e.Releases+1, c.now().UTC(), "released by "+operator
+		if e, err = swapEntry(ctx, c.st.Ledger, jobID, prev.Revision, e); err != nil {
+			return Entry{}, fmt.Errorf("queue: release %s: %w", jobID, err)
+		}
+	}
+	msg := &nats.Msg{Subject: subject, Data: held.Data, Header: nats.Header{}}
+	msg.Header.Set(job.HeaderKey, held.Header.Get(job.HeaderKey))
+	msg.Header.Set(job.HeaderSignature, held.Header.Get(job.HeaderSignature))
+	msg.Header.Set(job.HeaderMsgID, ReleaseMsgID(jobID, e.Releases))
+	if _, err := c.st.JS.PublishMsg(ctx, msg); err != nil {
+		if prev.State == Held {
+			if _, rerr := swapEntry(ctx, c.st.Ledger, jobID, e.Revision, prev); rerr == nil {
+				return Entry{}, fmt.Errorf("queue: release %s: republish failed, still held: %w", jobID, err)
+			}
+		}
+		return Entry{}, fmt.Errorf("queue: release %s: republish failed; call release again: %w", jobID, err)
+	}
+	if err := c.st.Held.Purge(ctx, jetstream.WithPurgeSubject(HeldSubject(c.site, jobID))); err != nil {
+		return e, fmt.Errorf("queue: release %s: re-queued, but the held copy was not purged: %w", jobID, err)
+	}
+	if _, err := c.audit.Append(ctx, AuditRecord{Action: AuditReleased, JobID: jobID, CardNumber: e.CardNumber,
+		Issue: e.Issue, Printer: e.Printer, Operator: operator, At: c.now().UTC()}); err != nil {
+		return e, err
+	}
+	if err := c.st.publishEvent(ctx, Event{JobID: jobID, State: EventReleased, CardNumber: e.CardNumber, At: c.now().UTC()}); err != nil {
+		return e, err
+	}
+	return e, nil
 }
 
 // Cancel ends a held job: ledger held -> cancelled, the CARD_HELD copy
-// purged (the personal data is gone), audit and event "cancelled".
+// purged (the personal data is gone), audit and event "cancelled". reason
+// is the clerk's reason code (e.g. "duplicate", "customer-gone"); it must
+// not hold personal data.
 func (c *Clerk) Cancel(ctx context.Context, jobID, operator, reason string) (Entry, error) {
-	// TODO
-	return Entry{}, nil
+	if err := checkOperator(operator); err != nil {
+		return Entry{}, err
+	}
+	if reason == "" || len(reason) > 200 || strings.ContainsFunc(reason, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return Entry{}, fmt.Errorf("queue: reason: must be 1-200 printable characters")
+	}
+	e, err := c.Status(ctx, jobID)
+	if err != nil {
+		return Entry{}, err
+	}
+	if e.State != Held {
+		return Entry{}, fmt.Errorf("queue: cancel %s: job is %s, not held: %w", jobID, e.State, ErrConflict)
+	}
+	prev := e
+	e.State, e.Updated, e.Reason = Cancelled, c.now().UTC(), reason
+	if e, err = swapEntry(ctx, c.st.Ledger, jobID, prev.Revision, e); err != nil {
+		return Entry{}, fmt.Errorf("queue: cancel %s: %w", jobID, err)
+	}
+	if err := c.st.Held.Purge(ctx, jetstream.WithPurgeSubject(HeldSubject(c.site, jobID))); err != nil {
+		return e, fmt.Errorf("queue: cancel %s: cancelled, but the held copy was not purged: %w", jobID, err)
+	}
+	if _, err := c.audit.Append(ctx, AuditRecord{Action: AuditCancelled, JobID: jobID, CardNumber: e.CardNumber,
+		Issue: e.Issue, Printer: e.Printer, Operator: operator, Reason: reason, At: c.now().UTC()}); err != nil {
+		return e, err
+	}
+	if err := c.st.publishEvent(ctx, Event{JobID: jobID, State: EventCancelled, Reason: reason, CardNumber: e.CardNumber, At: c.now().UTC()}); err != nil {
+		return e, err
+	}
+	return e, nil
 }
 
 // History returns the site's audit records for a card number, oldest
 // first: the card's issuance history without personal data.
 func (c *Clerk) History(ctx context.Context, cardNumber string) ([]AuditRecord, error) {
-	var out []AuditRecord
+	if cardNumber == "" || !validToken(cardNumber) {
+		return nil, fmt.Errorf("queue: card_number: must be [A-Z0-9-]{4,24}")
+	}
+	out := []AuditRecord{}
 	err := walkAudit(ctx, c.st, c.site, func(r AuditRecord, _ []byte, _ string, _ uint64) error {
 		if r.CardNumber == cardNumber {
 			out = append(out, r)

@@ -131,9 +131,160 @@ var ErrUnknownPrinter = errors.New("queue: unknown printer")
 
 // Start sets up the JetStream layout, creates the pool consumers, starts one
 // worker per printer and, when cfg.NC is set, the diag and jobs services.
+// ctx bounds start-up only; the daemon runs until Drain or Close.
 func Start(ctx context.Context, cfg Config) (*Daemon, error) {
-	// TODO: implemented in the next commit.
-	return nil, fmt.Errorf("queue: start: not implemented yet")
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	st, err := Setup(ctx, cfg.JS, cfg.Setup)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		cfg:      cfg,
+		st:       st,
+		log:      cfg.Logger,
+		metrics:  cfg.Metrics,
+		audit:    newAuditLog(st, cfg.Site),
+		workers:  map[string]*worker{},
+		draining: make(chan struct{}),
+	}
+	d.clerk = &Clerk{st: st, site: cfg.Site, audit: d.audit, now: cfg.Now}
+	d.runCtx, d.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
+	pools := map[string]jetstream.Consumer{}
+	for _, p := range cfg.Printers {
+		if _, ok := pools[p.Pool]; ok {
+			continue
+		}
+		cons, err := cfg.JS.CreateOrUpdateConsumer(ctx, StreamJobs, jetstream.ConsumerConfig{
+			Durable:       ConsumerName(cfg.Site, p.Pool),
+			Description:   "printerd workers of pool " + p.Pool,
+			FilterSubject: JobsSubject(cfg.Site, p.Pool),
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       cfg.AckWait,
+			MaxAckPending: cfg.MaxAckPending,
+			MaxDeliver:    -1,
+		})
+		if err != nil {
+			d.cancelRun()
+			return nil, fmt.Errorf("queue: consumer for pool %s: %w", p.Pool, err)
+		}
+		pools[p.Pool] = cons
+	}
+	for _, p := range cfg.Printers {
+		d.workers[p.Name] = newWorker(d, p, pools[p.Pool])
+	}
+	if cfg.NC != nil {
+		if err := d.addServices(); err != nil {
+			d.cancelRun()
+			return nil, err
+		}
+	}
+	for _, w := range d.workers {
+		d.wg.Add(1)
+		go w.run()
+	}
+	for pool, cons := range pools {
+		d.wg.Add(1)
+		go d.watchDepth(pool, cons)
+	}
+	d.log.Info("queue: started", "site", cfg.Site, "printers", len(cfg.Printers), "pools", len(pools))
+	return d, nil
+}
+
+// ConsumerName is the durable pull consumer shared by a pool's workers.
+func ConsumerName(site, pool string) string { return "printerd-" + site + "-" + pool }
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Site == "" {
+		c.Site = "local"
+	}
+	if !validToken(c.Site) {
+		return c, fmt.Errorf("queue: config: site must be letters, digits, '-' or '_' (1-64)")
+	}
+	switch {
+	case c.JS == nil:
+		return c, fmt.Errorf("queue: config: JS is required")
+	case c.Approver == nil:
+		return c, fmt.Errorf("queue: config: Approver is required: no job is printed without an approval check")
+	case c.Maker == nil:
+		return c, fmt.Errorf("queue: config: Maker is required")
+	case len(c.Printers) == 0:
+		return c, fmt.Errorf("queue: config: at least one printer is required")
+	}
+	seen := map[string]bool{}
+	ps := make([]Printer, len(c.Printers))
+	for i, p := range c.Printers {
+		if p.Pool == "" {
+			p.Pool = DefaultPool
+		}
+		switch {
+		case !validToken(p.Name):
+			return c, fmt.Errorf("queue: config: printer %d: name must be letters, digits, '-' or '_' (1-64)", i)
+		case !validToken(p.Pool):
+			return c, fmt.Errorf("queue: config: printer %s: pool must be letters, digits, '-' or '_' (1-64)", p.Name)
+		case p.Dev == nil:
+			return c, fmt.Errorf("queue: config: printer %s: no driver", p.Name)
+		case seen[p.Name]:
+			return c, fmt.Errorf("queue: config: printer %s: name used twice", p.Name)
+		}
+		seen[p.Name] = true
+		ps[i] = p
+	}
+	c.Printers = ps
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics()
+	}
+	if c.StatusInterval <= 0 {
+		c.StatusInterval = DefaultStatusInterval
+	}
+	if c.Setup.StatusTTL <= 0 {
+		c.Setup.StatusTTL = 3 * c.StatusInterval
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = DefaultAckWait
+	}
+	if c.RetryDelay <= 0 {
+		c.RetryDelay = DefaultRetryDelay
+	}
+	if c.MaxAckPending <= 0 {
+		c.MaxAckPending = DefaultMaxAckPending
+	}
+	if c.FetchWait <= 0 {
+		c.FetchWait = DefaultFetchWait
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
+
+// now returns the configured time in UTC.
+func (d *Daemon) now() time.Time { return d.cfg.Now().UTC() }
+
+// watchDepth keeps the queue-depth gauge of a pool current.
+func (d *Daemon) watchDepth(pool string, cons jetstream.Consumer) {
+	defer d.wg.Done()
+	t := time.NewTicker(d.cfg.StatusInterval)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(d.runCtx, 5*time.Second)
+		if info, err := cons.Info(ctx); err == nil {
+			d.metrics.QueueDepth.WithLabelValues(pool).Set(float64(info.NumPending))
+		}
+		cancel()
+		select {
+		case <-t.C:
+		case <-d.draining:
+			return
+		case <-d.runCtx.Done():
+			return
+		}
+	}
 }
 
 // Stores returns the daemon's stream and bucket handles.
@@ -170,12 +321,29 @@ func (d *Daemon) Resume(printer string) error {
 // and fetches no new job. It returns when all workers stopped, or with
 // ctx's error. Drain then Close is the clean shutdown.
 func (d *Daemon) Drain(ctx context.Context) error {
-	// TODO
-	return nil
+	d.drainOnce.Do(func() {
+		close(d.draining)
+		d.log.Info("queue: draining: finishing cards in the printers, taking no new job")
+	})
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("queue: drain: %w", ctx.Err())
+	}
 }
 
 // Close stops the services and workers at once (a card being printed is
 // abandoned and will be held on redelivery). Safe to call twice.
 func (d *Daemon) Close() {
-	// TODO
+	d.closeOnce.Do(func() {
+		for _, s := range d.services {
+			_ = s.Stop()
+		}
+		d.drainOnce.Do(func() { close(d.draining) })
+		d.cancelRun()
+		d.wg.Wait()
+	})
 }

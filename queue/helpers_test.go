@@ -1,0 +1,330 @@
+package queue
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/queue/internal/natstest"
+	"github.com/cityid/printerd/queue/job"
+	"github.com/cityid/printerd/queue/job/sample"
+)
+
+// Invented people only. These strings must never appear outside the job
+// bodies and CARD_HELD.
+var people = []struct{ name, dob, gender string }{
+	{"Zephyrine Quillfeather", "1987-03-14", "Nonbinary-Q"},
+	{"Bartholomew Xanthopoulos-Wick", "1950-12-01", "Manfluid-X"},
+	{"Oriel Vantablack", "2001-07-30", "Womanly-Z"},
+}
+
+// signer signs jobs as an enrollment system does.
+type signer struct {
+	kid  string
+	priv ed25519.PrivateKey
+}
+
+func newSigner(t testing.TB) signer {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, err := keyfile.KIDHex(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer{kid: kid, priv: priv}
+}
+
+func (s signer) sign(body []byte) string {
+	return base64.StdEncoding.EncodeToString(ed25519.Sign(s.priv, body))
+}
+
+// verifierFor is the real job.Verifier trusting the signers' keys.
+func verifierFor(t testing.TB, ss ...signer) *job.Verifier {
+	t.Helper()
+	var keys []keyfile.Public
+	for _, s := range ss {
+		keys = append(keys, keyfile.Public{KID: s.kid, Key: s.priv.Public()})
+	}
+	v, err := job.NewVerifier(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// blankMaker makes blank cards with a K panel.
+type blankMaker struct{ fail error }
+
+func (m blankMaker) Make(ctx context.Context, j *job.Job) (panel.Card, error) {
+	if m.fail != nil {
+		return panel.Card{}, m.fail
+	}
+	return panel.Card{Ribbon: panel.YMCKO, Front: panel.Side{K: panel.NewPlane()}}, nil
+}
+
+// fakePrinter is a drivers.Printer for queue tests.
+// TODO(queue): replace with drivers/sim + drivers/evolis once they land.
+type fakePrinter struct {
+	serial string
+	mu     sync.Mutex
+	labels []string
+	faults []error // returned by the next Print calls, in order
+	block  chan struct{}
+	delay  time.Duration
+}
+
+func (f *fakePrinter) Info(ctx context.Context) (drivers.Info, error) {
+	return drivers.Info{Model: "Fake", Serial: f.serial}, nil
+}
+func (f *fakePrinter) Status(ctx context.Context) (drivers.Status, error) {
+	return drivers.Status{Ready: true, RibbonLeft: -1}, nil
+}
+func (f *fakePrinter) Counters(ctx context.Context) (drivers.Counters, error) {
+	return drivers.Counters{}, nil
+}
+func (f *fakePrinter) Clean(ctx context.Context) error { return nil }
+func (f *fakePrinter) Reset(ctx context.Context) error { return nil }
+func (f *fakePrinter) Print(ctx context.Context, c panel.Card) error {
+	f.mu.Lock()
+	var err error
+	if len(f.faults) > 0 {
+		err, f.faults = f.faults[0], f.faults[1:]
+	}
+	block, delay := f.block, f.delay
+	f.mu.Unlock()
+	if block != nil {
+		<-block
+	}
+	time.Sleep(delay)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.labels = append(f.labels, c.Label)
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakePrinter) printed() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.labels...)
+}
+func (f *fakePrinter) inject(err error) {
+	f.mu.Lock()
+	f.faults = append(f.faults, err)
+	f.mu.Unlock()
+}
+
+// env is a running daemon on a real nats-server.
+type env struct {
+	t      *testing.T
+	srv    *natstest.Server
+	d      *Daemon
+	st     *Stores
+	signer signer
+	devs   []*fakePrinter
+	logs   *syncBuffer
+}
+
+// syncBuffer collects log output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	s.b = append(s.b, p...)
+	s.mu.Unlock()
+	return len(p), nil
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return string(s.b) }
+
+var _ io.Writer = (*syncBuffer)(nil)
+
+func newEnv(t *testing.T, nPrinters int, tweak func(*Config)) *env {
+	t.Helper()
+	e := &env{t: t, srv: natstest.Start(t), signer: newSigner(t), logs: &syncBuffer{}}
+	cfg := Config{
+		Site: "test", JS: e.srv.JS, NC: e.srv.NC,
+		Approver:       verifierFor(t, e.signer),
+		Maker:          blankMaker{},
+		Logger:         slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Setup:          SetupConfig{},
+		StatusInterval: 200 * time.Millisecond,
+		RetryDelay:     100 * time.Millisecond,
+		FetchWait:      200 * time.Millisecond,
+		AckWait:        2 * time.Second,
+	}
+	for i := 0; i < nPrinters; i++ {
+		f := &fakePrinter{serial: fmt.Sprintf("FAKE%03d", i)}
+		e.devs = append(e.devs, f)
+		cfg.Printers = append(cfg.Printers, Printer{Name: fmt.Sprintf("p%d", i), Dev: f})
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	ctx := natstest.Context(t, 10*time.Second)
+	d, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(d.Close)
+	e.d, e.st = d, d.Stores()
+	return e
+}
+
+// newJob returns a job id and a valid v1 body for an invented person.
+func newJob(number string, issue int, person int) (string, []byte) {
+	id := uuid.NewString()
+	p := people[person%len(people)]
+	j := job.Job{
+		V: 1, ID: id, Kind: job.KindIssue, Template: "city-v1",
+		Card: job.Card{Number: number, Issue: issue, Name: p.name, DOB: p.dob, Gender: p.gender,
+			Issued: "2026-11-25", Expires: "2031-11-24", Photo: base64.StdEncoding.EncodeToString(sample.Photo(person))},
+	}
+	if issue > 1 {
+		j.Kind = job.KindReprint
+		j.Reprint = &job.Reprint{OfJob: uuid.NewString(), Reason: "lost", RequestedBy: "clerk-7"}
+	}
+	b, _ := json.Marshal(j)
+	return id, b
+}
+
+// publish publishes a job body with the given headers to the default pool.
+func (e *env) publish(body []byte, msgID, kid, sig string) {
+	e.t.Helper()
+	m := &nats.Msg{Subject: JobsSubject("test", DefaultPool), Data: body, Header: nats.Header{}}
+	if msgID != "" {
+		m.Header.Set(job.HeaderMsgID, msgID)
+	}
+	if kid != "" {
+		m.Header.Set(job.HeaderKey, kid)
+	}
+	if sig != "" {
+		m.Header.Set(job.HeaderSignature, sig)
+	}
+	ctx := natstest.Context(e.t, 5*time.Second)
+	if _, err := e.srv.JS.PublishMsg(ctx, m); err != nil {
+		e.t.Fatalf("publish: %v", err)
+	}
+}
+
+// submit signs and publishes a job as an enrollment system does.
+func (e *env) submit(id string, body []byte) {
+	e.t.Helper()
+	e.publish(body, id, e.signer.kid, e.signer.sign(body))
+}
+
+// waitState waits until the job's ledger entry is in state.
+func (e *env) waitState(id string, want State) Entry {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var last Entry
+	for time.Now().Before(deadline) {
+		ent, err := getEntry(context.Background(), e.st.Ledger, id)
+		if err == nil {
+			last = ent
+			if ent.State == want {
+				return ent
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("job %s: ledger state %q, want %q (reason %q)", id, last.State, want, last.Reason)
+	return last
+}
+
+// waitEvent waits for an event of a job in a state and returns it.
+func (e *env) waitEvent(id, state string) Event {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, ev := range e.events(id) {
+			if ev.State == state {
+				return ev
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("job %s: no %q event; have %+v", id, state, e.events(id))
+	return Event{}
+}
+
+// events returns all events of a job so far.
+func (e *env) events(id string) []Event {
+	e.t.Helper()
+	raw := e.streamData(StreamEvents, EventSubject(id))
+	var out []Event
+	for _, b := range raw {
+		var ev Event
+		if err := json.Unmarshal(b, &ev); err != nil {
+			e.t.Fatalf("event: %v", err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// streamData returns the bodies of every message on a stream subject.
+func (e *env) streamData(stream, filter string) [][]byte {
+	e.t.Helper()
+	ctx := natstest.Context(e.t, 5*time.Second)
+	s, err := e.srv.JS.Stream(ctx, stream)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := 0
+	for _, c := range info.State.Subjects {
+		n += int(c)
+	}
+	if n == 0 {
+		return nil
+	}
+	cons, err := e.srv.JS.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out [][]byte
+	for len(out) < n {
+		m, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
+		if err != nil {
+			e.t.Fatalf("read %s %s: %v", stream, filter, err)
+		}
+		out = append(out, m.Data())
+	}
+	return out
+}
+
+// allPrinted returns every label printed by every printer.
+func (e *env) allPrinted() map[string]int {
+	out := map[string]int{}
+	for _, d := range e.devs {
+		for _, l := range d.printed() {
+			out[l]++
+		}
+	}
+	return out
+}

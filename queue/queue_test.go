@@ -1,0 +1,599 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/queue/internal/natstest"
+	"github.com/cityid/printerd/queue/job"
+)
+
+func TestSetupIdempotent(t *testing.T) {
+	srv := natstest.Start(t)
+	ctx := natstest.Context(t, 10*time.Second)
+	for i := 0; i < 2; i++ {
+		st, err := Setup(ctx, srv.JS, SetupConfig{HeldRetention: time.Hour})
+		if err != nil {
+			t.Fatalf("Setup #%d: %v", i+1, err)
+		}
+		info, err := st.Jobs.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Config.Retention != jetstream.WorkQueuePolicy || info.Config.Duplicates < time.Hour || info.Config.Storage != jetstream.FileStorage {
+			t.Errorf("CARD_JOBS config %+v: want WorkQueue, file storage, duplicates >= 1h", info.Config)
+		}
+		ai, _ := st.Audit.Info(ctx)
+		if !ai.Config.DenyDelete || !ai.Config.DenyPurge {
+			t.Errorf("CARD_AUDIT must deny delete and purge")
+		}
+		hi, _ := st.Held.Info(ctx)
+		if hi.Config.MaxAge != time.Hour {
+			t.Errorf("CARD_HELD MaxAge %v, want 1h", hi.Config.MaxAge)
+		}
+	}
+}
+
+func TestPrintsApprovedJobsExactlyOnce(t *testing.T) {
+	e := newEnv(t, 3, nil)
+	var ids []string
+	for i := 0; i < 12; i++ {
+		id, body := newJob(fmt.Sprintf("C-%04d", i), 1, i)
+		e.submit(id, body)
+		if i%4 == 0 {
+			e.submit(id, body) // a duplicate publish
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		ent := e.waitState(id, Printed)
+		if ent.Printer == "" || ent.CardNumber == "" {
+			t.Errorf("ledger %s: %+v: want printer and card number", id, ent)
+		}
+		e.waitEvent(id, EventPrinted)
+	}
+	printed := e.allPrinted()
+	for _, id := range ids {
+		if printed[id] != 1 {
+			t.Errorf("job %s printed %d times, want 1", id, printed[id])
+		}
+	}
+	if len(printed) != len(ids) {
+		t.Errorf("printed %d distinct cards, want %d", len(printed), len(ids))
+	}
+	// card_issues marks the issue printed.
+	kve, err := e.st.Issues.Get(context.Background(), "C-0003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m IssueMark
+	_ = json.Unmarshal(kve.Value(), &m)
+	if m.Issue != 1 || !m.Printed || m.JobID != ids[3] {
+		t.Errorf("card_issues C-0003 = %+v, want issue 1 printed by %s", m, ids[3])
+	}
+	n, err := VerifyAudit(context.Background(), e.st, "test")
+	if err != nil || n != len(ids) {
+		t.Errorf("VerifyAudit = %d, %v; want %d records, nil", n, err, len(ids))
+	}
+	got := testutil.ToFloat64(e.d.Metrics().Cards.WithLabelValues("p0", "printed")) +
+		testutil.ToFloat64(e.d.Metrics().Cards.WithLabelValues("p1", "printed")) +
+		testutil.ToFloat64(e.d.Metrics().Cards.WithLabelValues("p2", "printed"))
+	if got != float64(len(ids)) {
+		t.Errorf("printed metric %v, want %d", got, len(ids))
+	}
+	// The job stream is empty: every job was acked.
+	info, _ := e.st.Jobs.Info(context.Background())
+	if info.State.Msgs != 0 {
+		t.Errorf("CARD_JOBS holds %d messages after all printed, want 0", info.State.Msgs)
+	}
+}
+
+func TestRejectedJobsNeverPrint(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	other := newSigner(t)
+	tests := []struct {
+		name    string
+		publish func(id string, body []byte)
+		ledger  State // "" means no ledger entry
+		reason  string
+	}{
+		{"unsigned", func(id string, b []byte) { e.publish(b, id, "", "") }, "", "approval"},
+		{"unknown key", func(id string, b []byte) { e.publish(b, id, other.kid, other.sign(b)) }, "", "Approval-Key"},
+		{"forged with trusted key id", func(id string, b []byte) { e.publish(b, id, e.signer.kid, other.sign(b)) }, "", "Approval-Signature"},
+		{"altered body", func(id string, b []byte) {
+			sig := e.signer.sign(b)
+			alt := []byte(strings.Replace(string(b), `"issue":1`, `"issue":2`, 1))
+			e.publish(alt, id, e.signer.kid, sig)
+		}, "", "Approval-Signature"},
+		{"bad base64 signature", func(id string, b []byte) { e.publish(b, id, e.signer.kid, "%%%") }, "", "approval"},
+		{"malformed signed", func(id string, b []byte) {
+			bad := []byte(`{"v":1,"job_id":"` + id + `","kind":"issue","extra":true}`)
+			e.publish(bad, id, e.signer.kid, e.signer.sign(bad))
+		}, Rejected, "unknown field"},
+		{"not json signed", func(id string, b []byte) {
+			bad := []byte("Zephyrine")
+			e.publish(bad, id, e.signer.kid, e.signer.sign(bad))
+		}, "", "body"},
+		{"msg id mismatch", func(id string, b []byte) { e.publish(b, "not-the-job-id", e.signer.kid, e.signer.sign(b)) }, "", "Nats-Msg-Id"},
+		{"no msg id", func(id string, b []byte) { e.publish(b, "", e.signer.kid, e.signer.sign(b)) }, "", "Nats-Msg-Id"},
+		{"release id of unknown job", func(id string, b []byte) { e.publish(b, ReleaseMsgID(id, 1), e.signer.kid, e.signer.sign(b)) }, "", "Nats-Msg-Id"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id, body := newJob(fmt.Sprintf("R-%04d", i), 1, i)
+			tc.publish(id, body)
+			// Rejections whose job id is the Nats-Msg-Id show on its events.
+			var ev Event
+			deadline := time.Now().Add(10 * time.Second)
+			for ev.State == "" && time.Now().Before(deadline) {
+				for _, x := range e.events(id) {
+					if x.State == EventRejected {
+						ev = x
+					}
+				}
+				if ev.State == "" {
+					for _, x := range e.events(invalidJobID) {
+						if strings.Contains(x.Reason, tc.reason) && x.At.After(time.Now().Add(-5*time.Second)) {
+							ev = x
+						}
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if ev.State != EventRejected {
+				t.Fatalf("no rejected event")
+			}
+			if !strings.Contains(ev.Reason, tc.reason) {
+				t.Errorf("reason %q, want it to name %q", ev.Reason, tc.reason)
+			}
+			ent, err := getEntry(context.Background(), e.st.Ledger, id)
+			if tc.ledger == "" && !errors.Is(err, ErrNotFound) {
+				t.Errorf("ledger entry %+v, %v: want none (an untrusted job id must not touch the ledger)", ent, err)
+			}
+			if tc.ledger != "" && ent.State != tc.ledger {
+				t.Errorf("ledger %q, want %q", ent.State, tc.ledger)
+			}
+		})
+	}
+	// Now a good job goes through, so everything before it was handled.
+	id, body := newJob("R-GOOD", 1, 0)
+	e.submit(id, body)
+	e.waitState(id, Printed)
+	if p := e.allPrinted(); len(p) != 1 || p[id] != 1 {
+		t.Errorf("printed %v, want only the good job once", p)
+	}
+	if got := testutil.ToFloat64(e.d.Metrics().Cards.WithLabelValues("p0", "rejected")); got != float64(len(tests)) {
+		t.Errorf("rejected metric %v, want %d", got, len(tests))
+	}
+	if n, err := VerifyAudit(context.Background(), e.st, "test"); err != nil || n != len(tests)+1 {
+		t.Errorf("VerifyAudit = %d, %v; want %d, nil", n, err, len(tests)+1)
+	}
+}
+
+func TestFailureBeforeFeedRetries(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	e.devs[0].inject(&drivers.Error{Op: "print", Code: drivers.RibbonOut, Feed: drivers.BeforeFeed})
+	e.devs[0].inject(&drivers.Error{Op: "print", Code: drivers.Offline, Feed: drivers.BeforeFeed})
+	id, body := newJob("B-0001", 1, 0)
+	e.submit(id, body)
+	e.waitState(id, Printed)
+	if p := e.allPrinted(); p[id] != 1 || len(p) != 1 {
+		t.Errorf("printed %v, want %s once", p, id)
+	}
+	if got := testutil.ToFloat64(e.d.Metrics().Cards.WithLabelValues("p0", "retried")); got != 2 {
+		t.Errorf("retried metric %v, want 2", got)
+	}
+}
+
+func TestSpoiledCardHeldThenReleased(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	e.devs[0].inject(&drivers.Error{Op: "print", Code: drivers.CardJam, Feed: drivers.AfterFeed})
+	id, body := newJob("S-0001", 1, 1)
+	e.submit(id, body)
+	ent := e.waitState(id, Held)
+	if !strings.Contains(ent.Reason, "card-jam") {
+		t.Errorf("held reason %q, want card-jam", ent.Reason)
+	}
+	ev := e.waitEvent(id, EventHeld)
+	if ev.Reason == "" {
+		t.Errorf("held event has no reason")
+	}
+	if p := e.allPrinted(); len(p) != 0 {
+		t.Fatalf("printed %v after a jam, want nothing", p)
+	}
+	held := e.streamData(StreamHeld, HeldSubject("test", id))
+	if len(held) != 1 || string(held[0]) != string(body) {
+		t.Fatalf("CARD_HELD holds %d copies, want the exact job body once", len(held))
+	}
+	ctx := natstest.Context(t, 10*time.Second)
+	c := e.d.Clerk()
+	hl, err := c.Held(ctx)
+	if err != nil || len(hl) != 1 || hl[0].JobID != id || hl[0].CardNumber != "S-0001" {
+		t.Fatalf("Held = %+v, %v; want the one held job", hl, err)
+	}
+	if _, err := c.Release(ctx, id, ""); err == nil {
+		t.Errorf("Release without operator: want an error")
+	}
+	rel, err := c.Release(ctx, id, "clerk-7")
+	if err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if rel.Releases != 1 {
+		t.Errorf("release counter %d, want 1", rel.Releases)
+	}
+	e.waitState(id, Printed)
+	e.waitEvent(id, EventReleased)
+	if p := e.allPrinted(); p[id] != 1 || len(p) != 1 {
+		t.Errorf("printed %v, want %s exactly once", p, id)
+	}
+	if held := e.streamData(StreamHeld, HeldSubject("test", id)); len(held) != 0 {
+		t.Errorf("CARD_HELD still holds the released job")
+	}
+	if _, err := c.Release(ctx, id, "clerk-7"); !errors.Is(err, ErrConflict) {
+		t.Errorf("Release of a printed job: %v, want ErrConflict", err)
+	}
+	// The original message id re-published (a replay) is skipped.
+	e.publish(body, ReleaseMsgID(id, 1), e.signer.kid, e.signer.sign(body))
+	hist, err := c.History(ctx, "S-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, r := range hist {
+		actions = append(actions, r.Action)
+	}
+	if strings.Join(actions, ",") != "spoiled,released,printed" {
+		t.Errorf("history actions %v, want spoiled,released,printed", actions)
+	}
+	if hist[1].Operator != "clerk-7" {
+		t.Errorf("release record operator %q, want clerk-7", hist[1].Operator)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if p := e.allPrinted(); p[id] != 1 {
+		t.Errorf("replayed release printed %d times, want 1", p[id])
+	}
+}
+
+func TestCancelPurgesHeldBody(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	e.devs[0].inject(&drivers.Error{Op: "print", Code: drivers.RibbonOut, Feed: drivers.AfterFeed})
+	id, body := newJob("X-0001", 1, 2)
+	e.submit(id, body)
+	e.waitState(id, Held)
+	ctx := natstest.Context(t, 10*time.Second)
+	c := e.d.Clerk()
+	ent, err := c.Cancel(ctx, id, "clerk-9", "customer-withdrew")
+	if err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	if ent.State != Cancelled {
+		t.Errorf("state %s, want cancelled", ent.State)
+	}
+	if held := e.streamData(StreamHeld, HeldSubject("test", id)); len(held) != 0 {
+		t.Errorf("CARD_HELD still holds the cancelled job's body")
+	}
+	e.waitEvent(id, EventCancelled)
+	if _, err := c.Release(ctx, id, "clerk-9"); !errors.Is(err, ErrConflict) {
+		t.Errorf("Release of a cancelled job: %v, want ErrConflict", err)
+	}
+	// A replay of the job is dropped, never printed.
+	e.publish(body, id+"-again", e.signer.kid, e.signer.sign(body))
+	e.publish(body, id, e.signer.kid, e.signer.sign(body))
+	time.Sleep(300 * time.Millisecond)
+	if p := e.allPrinted(); len(p) != 0 {
+		t.Errorf("printed %v, want nothing", p)
+	}
+}
+
+func TestRedeliveryWhilePrintingIsHeld(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	id, body := newJob("D-0001", 1, 0)
+	// The ledger as a daemon killed mid-card left it.
+	ctx := natstest.Context(t, 10*time.Second)
+	if _, err := createEntry(ctx, e.st.Ledger, id, Entry{State: Printing, Printer: "p0", CardNumber: "D-0001", Issue: 1}); err != nil {
+		t.Fatal(err)
+	}
+	e.submit(id, body)
+	ent := e.waitState(id, Held)
+	if !strings.Contains(ent.Reason, "unknown outcome") {
+		t.Errorf("reason %q, want unknown outcome", ent.Reason)
+	}
+	if p := e.allPrinted(); len(p) != 0 {
+		t.Errorf("printed %v, want nothing", p)
+	}
+	if held := e.streamData(StreamHeld, HeldSubject("test", id)); len(held) != 1 {
+		t.Errorf("CARD_HELD has %d copies, want 1", len(held))
+	}
+}
+
+func TestSameIssueNeverPrintedTwice(t *testing.T) {
+	e := newEnv(t, 2, nil)
+	id1, b1 := newJob("I-0001", 1, 0)
+	id2, b2 := newJob("I-0001", 1, 1) // another job, same card number and issue
+	e.submit(id1, b1)
+	e.submit(id2, b2)
+	deadline := time.Now().Add(10 * time.Second)
+	var s1, s2 Entry
+	for time.Now().Before(deadline) {
+		s1, _ = getEntry(context.Background(), e.st.Ledger, id1)
+		s2, _ = getEntry(context.Background(), e.st.Ledger, id2)
+		if (s1.State == Printed || s1.State == Rejected) && (s2.State == Printed || s2.State == Rejected) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !(s1.State == Printed && s2.State == Rejected || s1.State == Rejected && s2.State == Printed) {
+		t.Fatalf("states %s / %s: want one printed and one rejected", s1.State, s2.State)
+	}
+	loser := id2
+	if s2.State == Printed {
+		loser = id1
+	}
+	ev := e.waitEvent(loser, EventRejected)
+	if !strings.Contains(ev.Reason, "card.issue") {
+		t.Errorf("reason %q, want it to name card.issue", ev.Reason)
+	}
+	// A lower issue is refused, a higher one printed.
+	id0, b0 := newJob("I-0001", 0, 2)
+	e.submit(id0, b0)
+	id3, b3 := newJob("I-0001", 2, 2)
+	e.submit(id3, b3)
+	e.waitState(id0, Rejected)
+	e.waitState(id3, Printed)
+	p := e.allPrinted()
+	if len(p) != 2 || p[id3] != 1 || p[loser] != 0 {
+		t.Errorf("printed %v, want one issue 1 and the issue 2", p)
+	}
+}
+
+func TestAuditChainDetectsTampering(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	for i := 0; i < 3; i++ {
+		id, body := newJob(fmt.Sprintf("A-%04d", i), 1, i)
+		e.submit(id, body)
+		e.waitState(id, Printed)
+	}
+	ctx := natstest.Context(t, 10*time.Second)
+	if n, err := VerifyAudit(ctx, e.st, "test"); err != nil || n != 3 {
+		t.Fatalf("VerifyAudit = %d, %v; want 3, nil", n, err)
+	}
+	// The stream refuses deletion.
+	if err := e.st.Audit.DeleteMsg(ctx, 1); err == nil {
+		t.Errorf("CARD_AUDIT allowed deleting a record")
+	}
+	// A record appended outside the chain writer breaks the chain.
+	forged := AuditRecord{Seq: 4, Prev: "00", Site: "test", Action: AuditPrinted, JobID: uuid.NewString(), At: time.Now().UTC()}
+	forged.Hash = forged.ComputeHash()
+	b, _ := json.Marshal(forged)
+	if _, err := e.srv.JS.Publish(ctx, AuditSubject("test", AuditPrinted), b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyAudit(ctx, e.st, "test"); !errors.Is(err, ErrChainBroken) {
+		t.Errorf("VerifyAudit after a forged record: %v, want ErrChainBroken", err)
+	}
+}
+
+func TestAuditChainRecordTampered(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(r *AuditRecord)
+	}{
+		{"field changed", func(r *AuditRecord) { r.CardNumber = "OTHER" }},
+		{"hash recomputed but prev wrong", func(r *AuditRecord) { r.Prev = strings.Repeat("0", 64); r.Hash = r.ComputeHash() }},
+		{"seq skipped", func(r *AuditRecord) { r.Seq++; r.Hash = r.ComputeHash() }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := natstest.Start(t)
+			ctx := natstest.Context(t, 10*time.Second)
+			st, err := Setup(ctx, srv.JS, SetupConfig{Memory: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := newAuditLog(st, "s1")
+			first, err := a.Append(ctx, AuditRecord{Action: AuditPrinted, JobID: uuid.NewString(), CardNumber: "T-0001", Issue: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Two writers on one chain do not fork it.
+			b := newAuditLog(st, "s1")
+			if _, err := b.Append(ctx, AuditRecord{Action: AuditPrinted, CardNumber: "T-0002"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Append(ctx, AuditRecord{Action: AuditPrinted, CardNumber: "T-0003"}); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := VerifyAudit(ctx, st, "s1"); err != nil || n != 3 {
+				t.Fatalf("VerifyAudit = %d, %v; want 3, nil", n, err)
+			}
+			// A copy of a chain with one record changed, as on a tampered store.
+			rec := first
+			rec.Seq, rec.Prev = 4, a.hash
+			rec.Hash = rec.ComputeHash()
+			tc.tamper(&rec)
+			raw, _ := json.Marshal(rec)
+			if _, err := srv.JS.Publish(ctx, AuditSubject("s1", rec.Action), raw); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := VerifyAudit(ctx, st, "s1"); !errors.Is(err, ErrChainBroken) {
+				t.Errorf("VerifyAudit: %v, want ErrChainBroken", err)
+			}
+		})
+	}
+}
+
+func TestNoPersonalDataOutside(t *testing.T) {
+	e := newEnv(t, 2, nil)
+	e.devs[0].inject(&drivers.Error{Op: "print", Code: drivers.CardJam, Feed: drivers.AfterFeed})
+	var ids []string
+	for i := 0; i < 6; i++ {
+		id, body := newJob(fmt.Sprintf("P-%04d", i), 1, i)
+		e.submit(id, body)
+		ids = append(ids, id)
+	}
+	bad := []byte(`{"v":1,"job_id":"` + uuid.NewString() + `","card":{"name":"Zephyrine Quillfeather"},"zz":1}`)
+	e.publish(bad, "x", e.signer.kid, e.signer.sign(bad))
+	for _, id := range ids {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			ent, _ := getEntry(context.Background(), e.st.Ledger, id)
+			if ent.State == Printed || ent.State == Held {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	var texts []string
+	texts = append(texts, e.logs.String())
+	for _, s := range []string{StreamEvents, StreamAudit} {
+		for _, b := range e.streamData(s, ">") {
+			texts = append(texts, string(b))
+		}
+	}
+	for _, kv := range []jetstream.KeyValue{e.st.Ledger, e.st.Issues, e.st.Status} {
+		keys, err := kv.Keys(context.Background())
+		if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			v, err := kv.Get(context.Background(), k)
+			if err == nil {
+				texts = append(texts, k, string(v.Value()))
+			}
+		}
+	}
+	all := strings.Join(texts, "\n")
+	if len(all) < 1000 {
+		t.Fatalf("collected only %d bytes of output; the search would prove nothing", len(all))
+	}
+	for _, p := range people {
+		for _, s := range []string{p.name, p.dob, p.gender, "Zephyrine", "Quillfeather"} {
+			if strings.Contains(all, s) {
+				t.Errorf("personal data %q found outside the job and CARD_HELD", s)
+			}
+		}
+	}
+}
+
+func TestDrainFinishesCardAndTakesNoNewJob(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	e.devs[0].block = make(chan struct{})
+	id1, b1 := newJob("G-0001", 1, 0)
+	e.submit(id1, b1)
+	e.waitState(id1, Printing)
+	id2, b2 := newJob("G-0002", 1, 1)
+	e.submit(id2, b2)
+	done := make(chan error, 1)
+	go func() { done <- e.d.Drain(natstest.Context(t, 10*time.Second)) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Drain returned %v with a card in the printer", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(e.devs[0].block)
+	if err := <-done; err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	e.waitState(id1, Printed)
+	if _, err := getEntry(context.Background(), e.st.Ledger, id2); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second job touched after drain: %v", err)
+	}
+	info, _ := e.st.Jobs.Info(context.Background())
+	if info.State.Msgs != 1 {
+		t.Errorf("CARD_JOBS holds %d messages after drain, want the untouched second job", info.State.Msgs)
+	}
+}
+
+func TestServices(t *testing.T) {
+	var diagCalls []string
+	e := newEnv(t, 1, func(c *Config) {
+		c.Diag = func(ctx context.Context, dev drivers.Printer, verb, arg string) (any, error) {
+			diagCalls = append(diagCalls, verb+":"+arg)
+			if verb == "info" {
+				return dev.Info(ctx)
+			}
+			return nil, fmt.Errorf("diag: unknown verb %s", verb)
+		}
+	})
+	id, body := newJob("V-0001", 1, 0)
+	e.submit(id, body)
+	e.waitState(id, Printed)
+	call := func(subject string, req any) Reply {
+		t.Helper()
+		b, _ := json.Marshal(req)
+		m, err := e.srv.NC.Request(subject, b, 5*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", subject, err)
+		}
+		var r Reply
+		if err := json.Unmarshal(m.Data, &r); err != nil {
+			t.Fatalf("%s: reply %s: %v", subject, m.Data, err)
+		}
+		return r
+	}
+	r := call(JobsServiceSubject("test", "status"), JobsRequest{JobID: id})
+	if r.Error != "" || r.Result.(map[string]any)["state"] != "printed" {
+		t.Errorf("status reply %+v, want printed", r)
+	}
+	r = call(JobsServiceSubject("test", "status"), JobsRequest{JobID: uuid.NewString()})
+	if !strings.Contains(r.Error, "not found") {
+		t.Errorf("status of unknown job: %+v, want not found", r)
+	}
+	r = call(JobsServiceSubject("test", "held"), struct{}{})
+	if r.Error != "" {
+		t.Errorf("held: %s", r.Error)
+	}
+	r = call(JobsServiceSubject("test", "history"), JobsRequest{CardNumber: "V-0001"})
+	if hist, _ := r.Result.([]any); r.Error != "" || len(hist) != 1 {
+		t.Errorf("history %+v, want one record", r)
+	}
+	r = call(JobsServiceSubject("test", "frobnicate"), struct{}{})
+	if r.Error == "" {
+		t.Errorf("unknown verb: want an error")
+	}
+	r = call(JobsServiceSubject("test", "status"), map[string]any{"name": "x"})
+	if r.Error == "" {
+		t.Errorf("unknown request field: want an error")
+	}
+	r = call(DiagSubject("test", "p0", "info"), DiagRequest{})
+	if r.Error != "" || r.Result.(map[string]any)["serial"] != "FAKE000" {
+		t.Errorf("diag info %+v, want the fake's serial", r)
+	}
+	// Pause: a new job waits until resume.
+	if r = call(DiagSubject("test", "p0", "pause"), nil); r.Error != "" {
+		t.Fatalf("pause: %s", r.Error)
+	}
+	time.Sleep(300 * time.Millisecond) // let an in-flight fetch finish
+	id2, b2 := newJob("V-0002", 1, 1)
+	e.submit(id2, b2)
+	time.Sleep(500 * time.Millisecond)
+	if _, err := getEntry(context.Background(), e.st.Ledger, id2); !errors.Is(err, ErrNotFound) {
+		t.Errorf("paused printer took a job")
+	}
+	kve, err := e.st.Status.Get(context.Background(), StatusKey("test", "p0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps PrinterStatus
+	_ = json.Unmarshal(kve.Value(), &ps)
+	if !ps.Paused || ps.Ready {
+		t.Errorf("printer status %+v, want paused and not ready", ps)
+	}
+	if r = call(DiagSubject("test", "p0", "resume"), nil); r.Error != "" {
+		t.Fatalf("resume: %s", r.Error)
+	}
+	e.waitState(id2, Printed)
+	_ = nats.ErrTimeout
+	_ = job.HeaderKey
+}
