@@ -122,10 +122,30 @@ func (p *Printer) resetLink(ctx context.Context, why error) error {
 	if err != nil {
 		return fmt.Errorf("evolis: link reset: %w", err)
 	}
+	p.drain(ctx)
 	if _, err := p.exchange(ctx, Command("Srs"), 2*p.opts.ReplyTimeout); err != nil {
 		return fmt.Errorf("evolis: soft reset (Srs) after a link reset: %w", err)
 	}
 	return nil
+}
+
+// drain discards what the printer sends until the line has been quiet for
+// Options.Quiet (at most ReplyTimeout): late replies to commands the driver
+// gave up on must not be taken for the answers to the next ones.
+func (p *Printer) drain(ctx context.Context) {
+	end := time.Now().Add(p.opts.ReplyTimeout)
+	buf := make([]byte, 256)
+	for time.Now().Before(end) {
+		rctx, cancel := context.WithTimeout(ctx, p.opts.Quiet)
+		n, err := p.link.Read(rctx, buf)
+		cancel()
+		if n > 0 {
+			p.opts.Logger.Debug("evolis: discarded late bytes", "bytes", n)
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // codeFor returns the problem code an exchange error stands for.

@@ -1,0 +1,198 @@
+package diag
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"strings"
+
+	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/layout/panel"
+)
+
+// Verbs are the diagnostics verbs, in the order the CLI lists them.
+var Verbs = []string{"status", "info", "counters", "clean", "test-card", "reset", "pause", "resume", "raw"}
+
+// ErrDaemonOnly is Run's answer to pause and resume.
+var ErrDaemonOnly = errors.New("diag: pause and resume act on the daemon's queue: use --nats with a running daemon")
+
+// ErrNoRaw is returned by raw on a printer whose driver cannot send raw
+// commands.
+var ErrNoRaw = errors.New("diag: this printer's driver does not take raw commands")
+
+// Done is the result of a verb that returns no data.
+type Done struct {
+	Verb string `json:"verb"`
+	OK   bool   `json:"ok"`
+}
+
+// TestCardResult is the result of test-card.
+type TestCardResult struct {
+	Printed bool         `json:"printed"`
+	Ribbon  panel.Ribbon `json:"ribbon"`
+}
+
+// RawResult is the result of raw: the command and the printer's reply.
+type RawResult struct {
+	Command string `json:"command"`
+	Reply   string `json:"reply"`
+}
+
+// Run runs one diagnostics verb on p. arg is the ribbon for test-card
+// (default: the ribbon the printer reports, else ymcko) and the command for
+// raw (e.g. "Rco;p"); other verbs take none. The result marshals to JSON.
+func Run(ctx context.Context, p drivers.Printer, verb, arg string) (any, error) {
+	switch verb {
+	case "status":
+		return p.Status(ctx)
+	case "info":
+		return p.Info(ctx)
+	case "counters":
+		return p.Counters(ctx)
+	case "clean":
+		if err := p.Clean(ctx); err != nil {
+			return nil, err
+		}
+		return Done{Verb: verb, OK: true}, nil
+	case "reset":
+		if err := p.Reset(ctx); err != nil {
+			return nil, err
+		}
+		return Done{Verb: verb, OK: true}, nil
+	case "test-card":
+		r := panel.Ribbon(strings.ToLower(arg))
+		if r == "" {
+			if info, err := p.Info(ctx); err == nil {
+				r = info.Ribbon
+			}
+		}
+		if r == "" {
+			r = panel.YMCKO
+		}
+		if err := r.Valid(); err != nil {
+			return nil, fmt.Errorf("diag: test-card: %w", err)
+		}
+		if err := p.Print(ctx, TestCard(r)); err != nil {
+			return nil, err
+		}
+		return TestCardResult{Printed: true, Ribbon: r}, nil
+	case "raw":
+		rc, ok := p.(drivers.RawCommander)
+		if !ok {
+			return nil, ErrNoRaw
+		}
+		if arg == "" {
+			return nil, errors.New("diag: raw needs a command, e.g. Rco;p")
+		}
+		reply, err := rc.Raw(ctx, arg)
+		if err != nil {
+			return nil, err
+		}
+		return RawResult{Command: arg, Reply: reply}, nil
+	case "pause", "resume":
+		return nil, ErrDaemonOnly
+	}
+	return nil, fmt.Errorf("diag: unknown verb %q: want one of %s", verb, strings.Join(Verbs, ", "))
+}
+
+// TestCardLabel labels the test card in simulator output.
+const TestCardLabel = "test-card"
+
+// TestCard returns a test pattern for ribbon r: colour bars (white, yellow,
+// cyan, green, magenta, red, blue, black) and a grey ramp on Y, M and C; a
+// border and a 50-dot grid on K, without text; O full. Panels the ribbon
+// lacks are nil.
+func TestCard(r panel.Ribbon) panel.Card {
+	c := panel.Card{Label: TestCardLabel, Ribbon: r}
+	if r.Colour() {
+		c.Front.Y, c.Front.M, c.Front.C = panel.NewPlane(), panel.NewPlane(), panel.NewPlane()
+		// Bars as Y, M, C amounts: white, yellow, cyan, green, magenta, red, blue, black.
+		bars := [8][3]uint8{{0, 0, 0}, {255, 0, 0}, {0, 0, 255}, {255, 0, 255}, {0, 255, 0}, {255, 255, 0}, {0, 255, 255}, {255, 255, 255}}
+		barW := panel.Width / len(bars)
+		for y := 0; y < panel.Height*3/5; y++ {
+			for x := 0; x < panel.Width; x++ {
+				b := bars[min(x/barW, len(bars)-1)]
+				c.Front.Y.SetGray(x, y, color.Gray{Y: b[0]})
+				c.Front.M.SetGray(x, y, color.Gray{Y: b[1]})
+				c.Front.C.SetGray(x, y, color.Gray{Y: b[2]})
+			}
+		}
+		for y := panel.Height * 3 / 5; y < panel.Height; y++ {
+			for x := 0; x < panel.Width; x++ {
+				v := color.Gray{Y: uint8(x * 255 / (panel.Width - 1))}
+				c.Front.Y.SetGray(x, y, v)
+				c.Front.M.SetGray(x, y, v)
+				c.Front.C.SetGray(x, y, v)
+			}
+		}
+	}
+	c.Front.K = panel.NewPlane()
+	fill(c.Front.K, func(x, y int) bool {
+		border := x < 6 || y < 6 || x >= panel.Width-6 || y >= panel.Height-6
+		grid := x%50 == 0 || y%50 == 0
+		return border || grid
+	})
+	if r.Overlay() {
+		c.Front.O = panel.NewPlane()
+		fill(c.Front.O, func(x, y int) bool { return true })
+	}
+	return c
+}
+
+func fill(p *image.Gray, on func(x, y int) bool) {
+	for y := 0; y < panel.Height; y++ {
+		for x := 0; x < panel.Width; x++ {
+			if on(x, y) {
+				p.Pix[y*p.Stride+x] = 255
+			}
+		}
+	}
+}
+
+// Subject is the NATS subject of the daemon's diagnostics service for one
+// printer and verb: printerd.diag.<site>.<printer>.<verb>.
+func Subject(site, printer, verb string) string {
+	return "printerd.diag." + site + "." + printer + "." + verb
+}
+
+// Request is the JSON body of a diagnostics request.
+type Request struct {
+	Arg string `json:"arg"`
+}
+
+// Reply is the JSON body of a diagnostics reply: the verb's result, or the
+// error's text (empty on success).
+type Reply struct {
+	Result any    `json:"result"`
+	Error  string `json:"error"`
+}
+
+// Handle serves one diagnostics request for the daemon: it decodes body (a
+// Request; an empty body means no argument), runs the verb on p and returns
+// the JSON Reply. The daemon answers pause and resume itself before calling
+// Handle.
+func Handle(ctx context.Context, p drivers.Printer, verb string, body []byte) []byte {
+	var req Request
+	var rep Reply
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			rep.Error = fmt.Sprintf("diag: request body is not JSON {\"arg\": \"...\"}: %v", err)
+		}
+	}
+	if rep.Error == "" {
+		res, err := Run(ctx, p, verb, req.Arg)
+		if err != nil {
+			rep.Error = err.Error()
+		} else {
+			rep.Result = res
+		}
+	}
+	out, err := json.Marshal(rep)
+	if err != nil {
+		out, _ = json.Marshal(Reply{Error: "diag: result does not marshal to JSON: " + err.Error()})
+	}
+	return out
+}
