@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"image"
-	"io"
 	"image/color"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -310,4 +310,3 @@ func contains(cs []drivers.Code, c drivers.Code) bool {
 	}
 	return false
 }
-
