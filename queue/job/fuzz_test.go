@@ -62,6 +62,13 @@ func FuzzParse(f *testing.F) {
 	for _, b := range seedBodies(f) {
 		f.Add(b)
 	}
+	// Small seeds let the fuzzer reach every rule quickly.
+	small := validReprint()
+	small.Card.Photo = pngOf(1, 1)
+	f.Add(sample.Body(small))
+	for _, s := range []string{`{}`, `[]`, `{"card":{}}`, `{"v":1,"reprint":null}`, `{"v":1,"v":1}`} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		j, err := job.ParseAt(body, now)
 		if err == nil {
