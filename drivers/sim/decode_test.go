@@ -14,7 +14,7 @@ import (
 func TestDecodeHandBuilt(t *testing.T) {
 	t.Run("mono MSB first", func(t *testing.T) {
 		data := make([]byte, monoPanelBytes)
-		data[0] = 0x80             // line 0, dot 0
+		data[0] = 0x80               // line 0, dot 0
 		data[monoLineBytes+1] = 0x01 // line 1, dot 15
 		plane := make([]byte, planeSize)
 		if err := decodeMono(data, plane); err != nil {

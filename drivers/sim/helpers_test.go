@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"context"
+	"errors"
 	"image"
 	"image/color"
 	"io"
@@ -97,4 +98,20 @@ func newBytesSource(b []byte) *source {
 	s.buf = b
 	s.err = io.EOF
 	return s
+}
+
+// converseErr is converse for a stream Serve ends with wantErr.
+func converseErr(t *testing.T, d *Device, in []byte, wantErr error) []string {
+	t.Helper()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := d.Serve(ctx, struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(in), &out})
+	if !errors.Is(err, wantErr) {
+		t.Fatalf("Serve: %v, want %v", err, wantErr)
+	}
+	return strings.Split(strings.TrimSuffix(out.String(), "\r"), "\r")
 }
