@@ -9,6 +9,7 @@ import (
 	"github.com/boombuler/barcode/qr"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
+	"golang.org/x/image/draw"
 )
 
 // ECLevel is a QR error-correction level.
@@ -110,7 +111,13 @@ func qrMatrix(text string, level ECLevel) ([][]bool, error) {
 
 // Scan finds and decodes one QR code in img and returns its text. img may
 // be a bare symbol or a whole card (black on white), or a K panel plane
-// (255 = ink), which Scan reads inverted when the plain reading fails.
+// (255 = ink), which Scan reads inverted first when it is mostly dark.
+//
+// gozxing's detector misreads the module size of a few per cent of
+// perfectly sharp, integer-scaled symbols (false finder patterns in the
+// data), and reads them at another scale; so when the image at its own
+// size fails, Scan tries it as a pure symbol and then rescaled to 1/2, 2/3
+// and 3/4, as a scanner at another distance would see it.
 func Scan(img image.Image) (text string, err error) {
 	defer func() {
 		// gozxing is a port from Java and may panic on odd images; a
@@ -122,16 +129,50 @@ func Scan(img image.Image) (text string, err error) {
 	if img == nil || img.Bounds().Empty() {
 		return "", fmt.Errorf("%w: empty image", ErrNotFound)
 	}
+	dark := mostlyDark(img)
+	text, last := scanOnce(img, dark, false)
+	if last == nil {
+		return text, nil
+	}
+	if text, err := scanOnce(img, dark, true); err == nil {
+		return text, nil
+	}
+	b := img.Bounds()
+	for _, f := range [][2]int{{1, 2}, {2, 3}, {3, 4}} {
+		w, h := b.Dx()*f[0]/f[1], b.Dy()*f[0]/f[1]
+		if w < 21 || h < 21 { // smaller than a version 1 symbol
+			break
+		}
+		small := image.NewGray(image.Rect(0, 0, w, h))
+		draw.ApproxBiLinear.Scale(small, small.Rect, img, b, draw.Src, nil)
+		if text, err := scanOnce(small, dark, false); err == nil {
+			return text, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %v", ErrNotFound, last)
+}
+
+// scanOnce tries both polarities (dark images inverted first) with the
+// hybrid and the global-histogram binarizer, or only the hybrid one as a
+// pure symbol.
+func scanOnce(img image.Image, dark, pure bool) (string, error) {
 	src := luminance(img)
 	reader := qrcode.NewQRCodeReader()
 	hints := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
-	var last error
+	if pure {
+		hints[gozxing.DecodeHintType_PURE_BARCODE] = true
+	}
 	order := []gozxing.LuminanceSource{src, src.Invert()}
-	if mostlyDark(img) { // a K panel plane: 255 is ink, the card is 0
+	if dark {
 		order[0], order[1] = order[1], order[0]
 	}
+	var last error
 	for _, s := range order {
-		for _, bin := range []gozxing.Binarizer{gozxing.NewHybridBinarizer(s), gozxing.NewGlobalHistgramBinarizer(s)} {
+		bins := []gozxing.Binarizer{gozxing.NewHybridBinarizer(s), gozxing.NewGlobalHistgramBinarizer(s)}
+		if pure {
+			bins = bins[:1]
+		}
+		for _, bin := range bins {
 			bmp, err := gozxing.NewBinaryBitmap(bin)
 			if err != nil {
 				last = err
@@ -145,7 +186,7 @@ func Scan(img image.Image) (text string, err error) {
 			return res.GetText(), nil
 		}
 	}
-	return "", fmt.Errorf("%w: %v", ErrNotFound, last)
+	return "", last
 }
 
 // luminance returns a gozxing luminance source for img, reading the pixels

@@ -1,7 +1,9 @@
 package barcode
 
 import (
+	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"strings"
@@ -245,4 +247,36 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("untyped error: %v", err)
 		}
 	})
+}
+
+// TestScanHardSymbols signs 100 cards with a fixed Ed25519 key (so the
+// symbols are the same on every run) and scans each as a bare symbol and
+// on a card. A few of them defeat gozxing's detector at their own scale;
+// Scan must read them all through its fallbacks.
+func TestScanHardSymbols(t *testing.T) {
+	seed := make([]byte, ed25519.SeedSize)
+	copy(seed, "printerd barcode test key seed!")
+	key := ed25519.NewKeyFromSeed(seed)
+	hard := 0
+	for i := range 100 {
+		c := fixture
+		c.Number = fmt.Sprintf("C-%06d-1", i)
+		text, err := Sign(c, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sym, err := QR(text, ECQ, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := scanOnce(sym, false, false); err != nil {
+			hard++
+		}
+		for _, img := range []*image.Gray{sym, onCard(sym)} {
+			if got, err := Scan(img); err != nil || got != text {
+				t.Fatalf("card %d (%dx%d): %v", i, img.Rect.Dx(), img.Rect.Dy(), err)
+			}
+		}
+	}
+	t.Logf("%d of 100 symbols needed a fallback", hard)
 }
