@@ -232,8 +232,8 @@ var _ drivers.Link = (*Record)(nil)
 const blobAbove = 256
 
 // Write records and forwards b. A large write (a bitmap download) is kept
-// as its readable head up to the last ';' in its first 40 bytes, a blob, and
-// its tail of CR and NUL bytes.
+// as its readable head (the command and its parameters), a blob, and its
+// tail of CR and NUL bytes.
 func (r *Record) Write(ctx context.Context, b []byte) (int, error) {
 	n, err := r.Link.Write(ctx, b)
 	r.add(writeOps(b[:n])...)
@@ -247,7 +247,7 @@ func writeOps(b []byte) []Op {
 	if len(b) <= blobAbove {
 		return []Op{{Kind: Write, Data: bytes.Clone(b)}}
 	}
-	head := bytes.LastIndexByte(b[:40], ';') + 1
+	head := headLen(b)
 	end := len(b)
 	for end > head && (b[end-1] == 0 || b[end-1] == '\r') {
 		end--
@@ -263,6 +263,30 @@ func writeOps(b []byte) []Op {
 		ops = append(ops, Op{Kind: Write, Data: bytes.Clone(b[end:])})
 	}
 	return ops
+}
+
+// headLen returns the length of a large write's readable head: through the
+// parameter separators of a bitmap download (3 for Db, 4 for Dbc), else up
+// to the last ';' in its first 40 bytes.
+func headLen(b []byte) int {
+	fields := 0
+	switch {
+	case bytes.HasPrefix(b, []byte("\x1bDbc;")):
+		fields = 4
+	case bytes.HasPrefix(b, []byte("\x1bDb;")):
+		fields = 3
+	default:
+		return bytes.LastIndexByte(b[:min(len(b), 40)], ';') + 1
+	}
+	for i := 0; i < min(len(b), 40); i++ {
+		if b[i] == ';' {
+			fields--
+			if fields == 0 {
+				return i + 1
+			}
+		}
+	}
+	return 0
 }
 
 // Read forwards and records what the printer sent, or a silence when the
