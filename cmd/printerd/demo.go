@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/layout"
 	"github.com/cityid/printerd/queue"
@@ -72,6 +73,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "\n%d card(s) printed by the simulator; open %s\n", len(res), abs)
 	return exitOK
 }
+
+// demoPrinter is the demo's simulated printer.
+const demoPrinter = "demo"
 
 // demoOptions configure runDemo.
 type demoOptions struct {
@@ -132,7 +136,10 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 	cfg.ApproverKeys = approvers
 	cfg.IssuerKey = filepath.Join(keys, "issuer.key")
 	q := url.Values{"out": {out}, "speed": {"0"}}
-	cfg.Printers = []string{"sim://demo?" + q.Encode()}
+	cfg.Printers = []string{"sim://" + demoPrinter + "?" + q.Encode()}
+	// A simulated printer lives in a process-wide registry: start fresh.
+	sim.Unregister(demoPrinter)
+	defer sim.Unregister(demoPrinter)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cityid/printerd/layout/panel"
+)
+
+// TestDemo runs printerd demo as a newcomer would and checks what it leaves:
+// a front and back PNG per job, as the simulator printed them (card-sized),
+// a proof PDF, a summary naming every job printed, and exit status 0.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := runCLI(ctx, "demo", "--out", out, "--jobs", "2")
+	if code != exitOK {
+		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if n := strings.Count(stdout, "  printed  "); n != 2 {
+		t.Errorf("summary shows %d printed jobs, want 2:\n%s", n, stdout)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*"))
+	var fronts, backs, proofs int
+	for _, f := range files {
+		switch {
+		case strings.HasSuffix(f, "-front.png"), strings.HasSuffix(f, "-back.png"):
+			r, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := png.Decode(r)
+			r.Close()
+			if err != nil {
+				t.Errorf("%s: %v", f, err)
+				continue
+			}
+			if b := img.Bounds(); b.Dx() != panel.Width || b.Dy() != panel.Height {
+				t.Errorf("%s: %dx%d, want %dx%d", f, b.Dx(), b.Dy(), panel.Width, panel.Height)
+			}
+			if strings.HasSuffix(f, "-front.png") {
+				fronts++
+			} else {
+				backs++
+			}
+		case strings.HasSuffix(f, "-proof.pdf"):
+			b, _ := os.ReadFile(f)
+			if !strings.HasPrefix(string(b), "%PDF-") {
+				t.Errorf("%s is not a PDF", f)
+			}
+			proofs++
+		default:
+			t.Errorf("unexpected file %s", f)
+		}
+	}
+	if fronts != 2 || backs != 2 || proofs != 2 {
+		t.Errorf("%d fronts, %d backs, %d proofs; want 2 each", fronts, backs, proofs)
+	}
+	if code, _, _ := runCLI(ctx, "demo", "--jobs", "0"); code != exitUsage {
+		t.Errorf("demo --jobs 0: exit %d, want 2", code)
+	}
+}
