@@ -16,6 +16,7 @@ import (
 
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/playback"
+	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/layout/panel"
 )
 
@@ -103,50 +104,19 @@ func TestPlaybackCatchesUnexpectedBytes(t *testing.T) {
 	}
 }
 
-// okLink answers OK to each write (the driver writes one command a Write),
-// except where fault says otherwise. It stands in for a printer only to
-// generate fixtures; the tests replay them with playback.
-type okLink struct {
-	mu      sync.Mutex
-	n       int
-	fault   func(n int, cmd []byte) string
-	pending []byte
-}
-
-func (l *okLink) Write(ctx context.Context, p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.n++
-	r := "OK\r"
-	if l.fault != nil {
-		if f := l.fault(l.n, p); f != "" {
-			r = f
-		}
-	}
-	l.pending = []byte(r)
-	return len(p), nil
-}
-
-func (l *okLink) Read(ctx context.Context, p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.pending) == 0 {
-		return 0, io.ErrUnexpectedEOF
-	}
-	n := copy(p, l.pending)
-	l.pending = l.pending[n:]
-	return n, nil
-}
-
-func (l *okLink) Reset(ctx context.Context) error { return nil }
-
-// fixture returns the playback of a generated fixture, regenerating it with
-// -update by recording a print of card against an okLink.
-func fixture(t *testing.T, name, comment string, card panel.Card, opts Options, fault func(int, []byte) string) *playback.Playback {
+// fixture returns the playback of a recorded fixture. With -update it
+// records it first: a print of card on drivers/sim with the given faults.
+func fixture(t *testing.T, name, comment string, card panel.Card, opts Options, faults string) *playback.Playback {
 	t.Helper()
 	path := filepath.Join(exchanges, name)
 	if *update {
-		rec := &playback.Record{Link: &okLink{fault: fault}}
+		f, err := sim.ParseFaults(faults)
+		if err != nil {
+			t.Fatal(err)
+		}
+		link := sim.New(sim.Options{Ribbon: card.Ribbon, Faults: f}).Connect()
+		defer link.Close()
+		rec := &playback.Record{Link: link}
 		_ = New(rec, opts).Print(context.Background(), card)
 		var b bytes.Buffer
 		b.WriteString(comment)
@@ -162,28 +132,29 @@ func fixture(t *testing.T, name, comment string, card panel.Card, opts Options, 
 
 func TestPrintPlayback(t *testing.T) {
 	ko := testCard(panel.KO)
-	jamAt := func(n int, cmd []byte) string {
-		if bytes.HasPrefix(cmd, []byte("\x1bDbc;o;")) {
-			return "CARD JAM\r"
-		}
-		return ""
-	}
+	duplex := testCard(panel.YMCKO)
+	duplex.Back = &panel.Side{K: ko.Front.K}
+	duplex.Mag = [3]string{"CITY ID", "0001=2512", ""}
 	tests := []struct {
 		file, comment string
-		fault         func(int, []byte) string
+		card          panel.Card
+		compress      bool
+		faults        string
 		code          drivers.Code
 		feed          drivers.Feed
 		ok            bool
 	}{
-		{"print-ko-card.txt", "# A KO card, compressed, printed without trouble.\n", nil, 0, 0, true},
-		{"print-ko-jam.txt", "# A KO card that jams: the printer answers the O panel with CARD JAM.\n", jamAt, drivers.CardJam, drivers.AfterFeed, false},
+		{"print-ko-card.txt", "# A KO card, compressed, printed without trouble (recorded from drivers/sim).\n", ko, true, "", 0, 0, true},
+		{"print-ymcko-duplex-mag.txt", "# A two-sided YMCKO card with tracks 1 and 2, uncompressed (recorded from drivers/sim).\n", duplex, false, "", 0, 0, true},
+		{"print-ymcko-cover-open.txt", "# A YMCKO card whose cover opens while M prints (recorded from drivers/sim with cover-open=m).\n", duplex, true, "cover-open=m", drivers.CoverOpen, drivers.AfterFeed, false},
+		{"print-ko-jam.txt", "# A KO card that jams while K prints: the printer answers the O download\n# with CARD JAM (recorded from drivers/sim with jam=k).\n", ko, true, "jam=k", drivers.CardJam, drivers.AfterFeed, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			opts := fast
-			opts.Compress = true
-			pb := fixture(t, tt.file, tt.comment, ko, opts, tt.fault)
-			err := New(pb, opts).Print(context.Background(), ko)
+			opts.Compress = tt.compress
+			pb := fixture(t, tt.file, tt.comment, tt.card, opts, tt.faults)
+			err := New(pb, opts).Print(context.Background(), tt.card)
 			if tt.ok {
 				if err != nil {
 					t.Fatal(err)
