@@ -130,8 +130,8 @@ func Scan(img image.Image) (text string, err error) {
 		return "", fmt.Errorf("%w: empty image", ErrNotFound)
 	}
 	dark := mostlyDark(img)
-	text, last := scanOnce(img, dark, false)
-	if last == nil {
+	text, err = scanOnce(img, dark, false)
+	if err == nil {
 		return text, nil
 	}
 	if text, err := scanOnce(img, dark, true); err == nil {
@@ -149,7 +149,7 @@ func Scan(img image.Image) (text string, err error) {
 			return text, nil
 		}
 	}
-	return "", fmt.Errorf("%w: %v", ErrNotFound, last)
+	return "", fmt.Errorf("%w (%dx%d pixels, read at 4 scales and both polarities)", ErrNotFound, b.Dx(), b.Dy())
 }
 
 // scanOnce tries both polarities (dark images inverted first) with the

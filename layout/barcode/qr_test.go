@@ -249,16 +249,17 @@ func FuzzScan(f *testing.F) {
 	})
 }
 
-// TestScanHardSymbols signs 100 cards with a fixed Ed25519 key (so the
-// symbols are the same on every run) and scans each as a bare symbol and
-// on a card. A few of them defeat gozxing's detector at their own scale;
-// Scan must read them all through its fallbacks.
+// TestScanHardSymbols signs cards with a fixed Ed25519 key (so the symbols
+// are the same on every run) and scans each as a bare symbol and on a card.
+// Cards 25 and 31 defeat gozxing's detector at their own scale (found by
+// running numbers 0-99; about 2 % of symbols do); Scan must read them
+// through its fallbacks, and the others directly.
 func TestScanHardSymbols(t *testing.T) {
 	seed := make([]byte, ed25519.SeedSize)
 	copy(seed, "printerd barcode test key seed!")
 	key := ed25519.NewKeyFromSeed(seed)
 	hard := 0
-	for i := range 100 {
+	for _, i := range []int{0, 1, 2, 25, 31, 50} {
 		c := fixture
 		c.Number = fmt.Sprintf("C-%06d-1", i)
 		text, err := Sign(c, key)
@@ -271,6 +272,7 @@ func TestScanHardSymbols(t *testing.T) {
 		}
 		if _, err := scanOnce(sym, false, false); err != nil {
 			hard++
+			t.Logf("card %d needs a fallback", i)
 		}
 		for _, img := range []*image.Gray{sym, onCard(sym)} {
 			if got, err := Scan(img); err != nil || got != text {
@@ -278,5 +280,7 @@ func TestScanHardSymbols(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d of 100 symbols needed a fallback", hard)
+	if hard == 0 {
+		t.Log("no symbol needed a fallback: the encoder or decoder changed; find new hard numbers to keep the fallback tested")
+	}
 }
