@@ -17,7 +17,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/drivers/evolis"
+	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue/internal/natstest"
@@ -80,57 +81,70 @@ func (m blankMaker) Make(ctx context.Context, j *job.Job) (panel.Card, error) {
 	return panel.Card{Ribbon: panel.YMCKO, Front: panel.Side{K: panel.NewPlane()}}, nil
 }
 
-// fakePrinter is a drivers.Printer for queue tests.
-// TODO(queue): replace with drivers/sim + drivers/evolis once they land.
-type fakePrinter struct {
-	serial string
-	mu     sync.Mutex
-	labels []string
-	faults []error // returned by the next Print calls, in order
-	block  chan struct{}
-	delay  time.Duration
+// simPrinter is a simulated Evolis printer (drivers/sim) driven by the
+// real Evolis driver over an in-process link.
+type simPrinter struct {
+	dev *sim.Device
+	drv *armedPrinter
+
+	mu      sync.Mutex
+	onPrint string // a fault spec to set as the next Print starts
 }
 
-func (f *fakePrinter) Info(ctx context.Context) (drivers.Info, error) {
-	return drivers.Info{Model: "Fake", Serial: f.serial}, nil
+// armedPrinter is the Evolis driver with one test hook: a fault spec armed
+// with armPrint is set on the simulator as Print starts, i.e. after the
+// worker saw the printer Ready. Everything else is the real driver.
+type armedPrinter struct {
+	*evolis.Printer
+	p *simPrinter
 }
-func (f *fakePrinter) Status(ctx context.Context) (drivers.Status, error) {
-	return drivers.Status{Ready: true, RibbonLeft: -1}, nil
-}
-func (f *fakePrinter) Counters(ctx context.Context) (drivers.Counters, error) {
-	return drivers.Counters{}, nil
-}
-func (f *fakePrinter) Clean(ctx context.Context) error { return nil }
-func (f *fakePrinter) Reset(ctx context.Context) error { return nil }
-func (f *fakePrinter) Print(ctx context.Context, c panel.Card) error {
-	f.mu.Lock()
-	var err error
-	if len(f.faults) > 0 {
-		err, f.faults = f.faults[0], f.faults[1:]
+
+// Print sets the armed fault, then prints with the real driver.
+func (a *armedPrinter) Print(ctx context.Context, c panel.Card) error {
+	a.p.mu.Lock()
+	spec := a.p.onPrint
+	a.p.onPrint = ""
+	a.p.mu.Unlock()
+	if spec != "" {
+		if err := a.p.dev.SetFault(spec); err != nil {
+			return err
+		}
 	}
-	block, delay := f.block, f.delay
-	f.mu.Unlock()
-	if block != nil {
-		<-block
-	}
-	time.Sleep(delay)
-	if err != nil {
-		return err
-	}
-	f.mu.Lock()
-	f.labels = append(f.labels, c.Label)
-	f.mu.Unlock()
-	return nil
+	return a.Printer.Print(ctx, c)
 }
-func (f *fakePrinter) printed() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.labels...)
+
+// armPrint sets a fault spec on the simulator when the next Print starts.
+func (p *simPrinter) armPrint(spec string) {
+	p.mu.Lock()
+	p.onPrint = spec
+	p.mu.Unlock()
 }
-func (f *fakePrinter) inject(err error) {
-	f.mu.Lock()
-	f.faults = append(f.faults, err)
-	f.mu.Unlock()
+
+func newSimPrinter(t testing.TB, name string, speed float64) *simPrinter {
+	t.Helper()
+	dev := sim.New(sim.Options{Name: name, Speed: speed})
+	link := dev.Connect()
+	t.Cleanup(func() { link.Close() })
+	p := &simPrinter{dev: dev}
+	p.drv = &armedPrinter{Printer: evolis.New(link, evolis.Options{}), p: p}
+	return p
+}
+
+// printed returns the labels (job ids) of the cards the simulator ejected.
+func (p *simPrinter) printed() []string {
+	var out []string
+	for _, c := range p.dev.Cards() {
+		out = append(out, c.Label)
+	}
+	return out
+}
+
+// fault injects a sim fault spec, e.g. "jam=y".
+func (p *simPrinter) fault(t testing.TB, spec string) {
+	t.Helper()
+	if err := p.dev.SetFault(spec); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // env is a running daemon on a real nats-server.
@@ -140,7 +154,7 @@ type env struct {
 	d      *Daemon
 	st     *Stores
 	signer signer
-	devs   []*fakePrinter
+	devs   []*simPrinter
 	logs   *syncBuffer
 }
 
@@ -175,9 +189,10 @@ func newEnv(t *testing.T, nPrinters int, tweak func(*Config)) *env {
 		AckWait:        2 * time.Second,
 	}
 	for i := 0; i < nPrinters; i++ {
-		f := &fakePrinter{serial: fmt.Sprintf("FAKE%03d", i)}
-		e.devs = append(e.devs, f)
-		cfg.Printers = append(cfg.Printers, Printer{Name: fmt.Sprintf("p%d", i), Dev: f})
+		name := fmt.Sprintf("p%d", i)
+		p := newSimPrinter(t, t.Name()+"-"+name, 0)
+		e.devs = append(e.devs, p)
+		cfg.Printers = append(cfg.Printers, Printer{Name: name, Dev: p.drv})
 	}
 	if tweak != nil {
 		tweak(&cfg)

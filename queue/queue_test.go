@@ -183,22 +183,41 @@ func TestRejectedJobsNeverPrint(t *testing.T) {
 
 func TestFailureBeforeFeedRetries(t *testing.T) {
 	e := newEnv(t, 1, nil)
-	e.devs[0].inject(&drivers.Error{Op: "print", Code: drivers.RibbonOut, Feed: drivers.BeforeFeed})
-	e.devs[0].inject(&drivers.Error{Op: "print", Code: drivers.Offline, Feed: drivers.BeforeFeed})
+	// The ribbon runs out once the worker saw the printer ready, before the
+	// card is fed (the printer refuses it at Ss): no card moved.
+	e.devs[0].armPrint("ribbon-out-after=0")
 	id, body := newJob("B-0001", 1, 0)
 	e.submit(id, body)
+	retried := e.d.Metrics().Cards.WithLabelValues("p0", "retried")
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(retried) < 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := testutil.ToFloat64(retried); got != 1 {
+		t.Fatalf("retried metric %v, want 1; log:\n%s", got, e.logs)
+	}
+	ent := e.waitState(id, Claimed)
+	if !strings.Contains(ent.Reason, "ribbon-out") {
+		t.Errorf("ledger reason %q, want ribbon-out", ent.Reason)
+	}
+	if p := e.allPrinted(); len(p) != 0 {
+		t.Fatalf("printed %v without ribbon", p)
+	}
+	// The worker waits for the printer; the operator changes the ribbon.
+	time.Sleep(300 * time.Millisecond)
+	if got := testutil.ToFloat64(retried); got != 1 {
+		t.Errorf("retried %v times while the printer was not ready; a worker must wait for Ready", got)
+	}
+	e.devs[0].dev.SetRibbon(300)
 	e.waitState(id, Printed)
 	if p := e.allPrinted(); p[id] != 1 || len(p) != 1 {
 		t.Errorf("printed %v, want %s once", p, id)
-	}
-	if got := testutil.ToFloat64(e.d.Metrics().Cards.WithLabelValues("p0", "retried")); got != 2 {
-		t.Errorf("retried metric %v, want 2", got)
 	}
 }
 
 func TestSpoiledCardHeldThenReleased(t *testing.T) {
 	e := newEnv(t, 1, nil)
-	e.devs[0].inject(&drivers.Error{Op: "print", Code: drivers.CardJam, Feed: drivers.AfterFeed})
+	e.devs[0].fault(t, "jam=m")
 	id, body := newJob("S-0001", 1, 1)
 	e.submit(id, body)
 	ent := e.waitState(id, Held)
@@ -216,6 +235,7 @@ func TestSpoiledCardHeldThenReleased(t *testing.T) {
 	if len(held) != 1 || string(held[0]) != string(body) {
 		t.Fatalf("CARD_HELD holds %d copies, want the exact job body once", len(held))
 	}
+	e.devs[0].dev.SoftReset() // the technician clears the jam
 	ctx := natstest.Context(t, 10*time.Second)
 	c := e.d.Clerk()
 	hl, err := c.Held(ctx)
@@ -267,7 +287,7 @@ func TestSpoiledCardHeldThenReleased(t *testing.T) {
 
 func TestCancelPurgesHeldBody(t *testing.T) {
 	e := newEnv(t, 1, nil)
-	e.devs[0].inject(&drivers.Error{Op: "print", Code: drivers.RibbonOut, Feed: drivers.AfterFeed})
+	e.devs[0].fault(t, "ribbon-out=c")
 	id, body := newJob("X-0001", 1, 2)
 	e.submit(id, body)
 	e.waitState(id, Held)
@@ -435,7 +455,7 @@ func TestAuditChainRecordTampered(t *testing.T) {
 
 func TestNoPersonalDataOutside(t *testing.T) {
 	e := newEnv(t, 2, nil)
-	e.devs[0].inject(&drivers.Error{Op: "print", Code: drivers.CardJam, Feed: drivers.AfterFeed})
+	e.devs[0].fault(t, "jam=k")
 	var ids []string
 	for i := 0; i < 6; i++ {
 		id, body := newJob(fmt.Sprintf("P-%04d", i), 1, i)
@@ -487,8 +507,9 @@ func TestNoPersonalDataOutside(t *testing.T) {
 }
 
 func TestDrainFinishesCardAndTakesNoNewJob(t *testing.T) {
-	e := newEnv(t, 1, nil)
-	e.devs[0].block = make(chan struct{})
+	slow := newSimPrinter(t, t.Name()+"-slow", 0.1) // about 1.6 s a card
+	e := newEnv(t, 1, func(c *Config) { c.Printers[0].Dev = slow.drv })
+	e.devs[0] = slow
 	id1, b1 := newJob("G-0001", 1, 0)
 	e.submit(id1, b1)
 	e.waitState(id1, Printing)
@@ -501,7 +522,6 @@ func TestDrainFinishesCardAndTakesNoNewJob(t *testing.T) {
 		t.Fatalf("Drain returned %v with a card in the printer", err)
 	case <-time.After(300 * time.Millisecond):
 	}
-	close(e.devs[0].block)
 	if err := <-done; err != nil {
 		t.Fatalf("Drain: %v", err)
 	}
@@ -567,8 +587,8 @@ func TestServices(t *testing.T) {
 		t.Errorf("unknown request field: want an error")
 	}
 	r = call(DiagSubject("test", "p0", "info"), DiagRequest{})
-	if r.Error != "" || r.Result.(map[string]any)["serial"] != "FAKE000" {
-		t.Errorf("diag info %+v, want the fake's serial", r)
+	if r.Error != "" || r.Result.(map[string]any)["serial"] != e.devs[0].dev.Options().Serial {
+		t.Errorf("diag info %+v, want the simulator's serial", r)
 	}
 	// Pause: a new job waits until resume.
 	if r = call(DiagSubject("test", "p0", "pause"), nil); r.Error != "" {
