@@ -512,6 +512,10 @@ func thresholdInto(k *image.Gray, mask *image.Alpha, r image.Rectangle) {
 // luma returns the grey level (0 black .. 255 white) of an RGBA pixel.
 func luma(p []uint8) int { return (299*int(p[0]) + 587*int(p[1]) + 114*int(p[2])) / 1000 }
 
+// lightTint is the grey level from which colour prints nothing on a mono
+// ribbon (luma 0-255).
+const lightTint = 220
+
 // ditherInto adds the dark parts of img (within r) to K with
 // Floyd-Steinberg error diffusion.
 func ditherInto(k *image.Gray, img *image.RGBA, r image.Rectangle) {
@@ -523,7 +527,11 @@ func ditherInto(k *image.Gray, img *image.RGBA, r image.Rectangle) {
 		row := img.Pix[img.PixOffset(r.Min.X, y):]
 		d := k.Pix[k.PixOffset(r.Min.X, y):]
 		for x := 0; x < w; x++ {
-			v := luma(row[4*x:]) + cur[x+1]
+			l := luma(row[4*x:])
+			if l >= lightTint {
+				continue // pale tints and white stay blank: no noise behind text
+			}
+			v := l + cur[x+1]
 			e := v
 			if v < 128 {
 				d[x] = 255
