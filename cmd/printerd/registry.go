@@ -6,6 +6,7 @@ import (
 	"github.com/cityid/printerd/drivers/serial"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/drivers/tcp"
+	"github.com/cityid/printerd/drivers/usb"
 )
 
 // newRegistry returns the registry of printer transports and languages that
@@ -19,6 +20,7 @@ func newRegistry() (*drivers.Registry, error) {
 		r.RegisterTransport("serial", serial.Open),
 		r.RegisterTransport("tcp", tcp.Open),
 		r.RegisterTransport("sim", sim.Transport),
+		r.RegisterTransport("usb", usb.Transport),
 	} {
 		if err != nil {
 			return nil, err
