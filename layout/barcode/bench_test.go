@@ -52,22 +52,49 @@ func BenchmarkQR(b *testing.B) {
 }
 
 func BenchmarkScan(b *testing.B) {
-	key, _ := newKey(b, keyfile.ES256)
-	text, err := Sign(fixture, key)
-	if err != nil {
-		b.Fatal(err)
+	// fixed symbols: card 0 of TestScanHardSymbols reads directly, card 25
+	// only through the fallbacks
+	key := seededKey()
+	symbolFor := func(n string) (string, *image.Gray) {
+		c := fixture
+		c.Number = n
+		text, err := Sign(c, key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sym, err := QR(text, ECQ, 4)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return text, sym
 	}
-	sym, err := QR(text, ECQ, 4)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for name, img := range map[string]*image.Gray{"symbol": sym, "card": onCard(sym), "kplane": kPlane(sym)} {
-		b.Run(name, func(b *testing.B) {
+	text, sym := symbolFor("C-000000-1")
+	hardText, hardSym := symbolFor("C-000025-1")
+	for _, tc := range []struct {
+		name string
+		img  image.Image
+		want string
+	}{
+		{"symbol", sym, text},
+		{"card", onCard(sym), text},
+		{"colour-card", rgbaCard(onCard(sym)), text},
+		{"kplane", kPlane(sym), text},
+		{"hard-card", onCard(hardSym), hardText},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {
-				if got, err := Scan(img); err != nil || got != text {
+				if got, err := Scan(tc.img); err != nil || got != tc.want {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
+	b.Run("no-code-card", func(b *testing.B) {
+		blank := onCard(image.NewGray(image.Rect(0, 0, 10, 10)))
+		for b.Loop() {
+			if _, err := Scan(blank); err == nil {
+				b.Fatal("found a code on a blank card")
+			}
+		}
+	})
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/boombuler/barcode/qr"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
-	"golang.org/x/image/draw"
 )
 
 // ECLevel is a QR error-correction level.
@@ -129,23 +128,22 @@ func Scan(img image.Image) (text string, err error) {
 	if img == nil || img.Bounds().Empty() {
 		return "", fmt.Errorf("%w: empty image", ErrNotFound)
 	}
-	dark := mostlyDark(img)
-	text, err = scanOnce(img, dark, false)
+	g := toGray(img)
+	dark := mostlyDark(g)
+	text, err = scanOnce(g, dark, false)
 	if err == nil {
 		return text, nil
 	}
-	if text, err := scanOnce(img, dark, true); err == nil {
+	if text, err := scanOnce(g, dark, true); err == nil {
 		return text, nil
 	}
-	b := img.Bounds()
+	b := g.Bounds()
 	for _, f := range [][2]int{{1, 2}, {2, 3}, {3, 4}} {
 		w, h := b.Dx()*f[0]/f[1], b.Dy()*f[0]/f[1]
 		if w < 21 || h < 21 { // smaller than a version 1 symbol
 			break
 		}
-		small := image.NewGray(image.Rect(0, 0, w, h))
-		draw.ApproxBiLinear.Scale(small, small.Rect, img, b, draw.Src, nil)
-		if text, err := scanOnce(small, dark, false); err == nil {
+		if text, err := scanOnce(scaleGray(g, w, h), dark, false); err == nil {
 			return text, nil
 		}
 	}
@@ -155,7 +153,7 @@ func Scan(img image.Image) (text string, err error) {
 // scanOnce tries both polarities (dark images inverted first) with the
 // hybrid and the global-histogram binarizer, or only the hybrid one as a
 // pure symbol.
-func scanOnce(img image.Image, dark, pure bool) (string, error) {
+func scanOnce(img *image.Gray, dark, pure bool) (string, error) {
 	src := luminance(img)
 	reader := qrcode.NewQRCodeReader()
 	hints := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
@@ -189,30 +187,87 @@ func scanOnce(img image.Image, dark, pure bool) (string, error) {
 	return "", last
 }
 
-// luminance returns a gozxing luminance source for img, reading the pixels
-// of an *image.Gray directly (the K panel and QR's output) instead of
-// through At.
-func luminance(img image.Image) gozxing.LuminanceSource {
-	if g, ok := img.(*image.Gray); ok {
-		w, h := g.Rect.Dx(), g.Rect.Dy()
-		if g.Stride >= w && len(g.Pix) >= g.Stride*(h-1)+w {
-			// the plane's rows as one Y plane of width Stride
-			src, err := gozxing.NewPlanarYUVLuminanceSource(g.Pix, g.Stride, len(g.Pix)/g.Stride, 0, 0, w, h, false)
-			if err == nil {
-				return src
-			}
+// luminance returns a gozxing luminance source reading g's pixels
+// directly.
+func luminance(g *image.Gray) gozxing.LuminanceSource {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	if g.Stride >= w && len(g.Pix) >= g.Stride*(h-1)+w {
+		// the plane's rows as one Y plane of width Stride
+		src, err := gozxing.NewPlanarYUVLuminanceSource(g.Pix, g.Stride, len(g.Pix)/g.Stride, 0, 0, w, h, false)
+		if err == nil {
+			return src
 		}
 	}
-	return gozxing.NewLuminanceSourceFromImage(img)
+	return gozxing.NewLuminanceSourceFromImage(g)
+}
+
+// toGray returns img as grey levels; transparent pixels count as white
+// (paper).
+func toGray(img image.Image) *image.Gray {
+	switch m := img.(type) {
+	case *image.Gray:
+		return m
+	case *image.RGBA:
+		return rgbaToGray(m.Pix, m.Stride, m.Rect, false)
+	case *image.NRGBA:
+		return rgbaToGray(m.Pix, m.Stride, m.Rect, true)
+	}
+	b := img.Bounds()
+	g := image.NewGray(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, gg, bb, a := img.At(x, y).RGBA() // premultiplied, 16 bit
+			lum := (19595*r + 38470*gg + 7471*bb + 1<<15) >> 24
+			g.Pix[g.PixOffset(x, y)] = uint8(lum + (0xffff-a)>>8)
+		}
+	}
+	return g
+}
+
+func rgbaToGray(pix []byte, stride int, r image.Rectangle, straight bool) *image.Gray {
+	g := image.NewGray(r)
+	for y := 0; y < r.Dy(); y++ {
+		src := pix[y*stride:]
+		dst := g.Pix[y*g.Stride:]
+		for x := 0; x < r.Dx(); x++ {
+			p := src[4*x : 4*x+4]
+			lum := (19595*uint32(p[0]) + 38470*uint32(p[1]) + 7471*uint32(p[2]) + 1<<15) >> 16
+			a := uint32(p[3])
+			if straight {
+				lum = lum * a / 255
+			}
+			dst[x] = uint8(lum + 255 - a)
+		}
+	}
+	return g
+}
+
+// scaleGray resamples g to w x h bilinearly.
+func scaleGray(g *image.Gray, w, h int) *image.Gray {
+	out := image.NewGray(image.Rect(0, 0, w, h))
+	sw, sh := g.Rect.Dx(), g.Rect.Dy()
+	for y := 0; y < h; y++ {
+		fy := (float64(y)+0.5)*float64(sh)/float64(h) - 0.5
+		y0 := max(int(fy), 0)
+		y1 := min(y0+1, sh-1)
+		wy := min(max(fy-float64(y0), 0), 1)
+		r0, r1 := g.Pix[y0*g.Stride:], g.Pix[y1*g.Stride:]
+		for x := 0; x < w; x++ {
+			fx := (float64(x)+0.5)*float64(sw)/float64(w) - 0.5
+			x0 := max(int(fx), 0)
+			x1 := min(x0+1, sw-1)
+			wx := min(max(fx-float64(x0), 0), 1)
+			top := float64(r0[x0])*(1-wx) + float64(r0[x1])*wx
+			bot := float64(r1[x0])*(1-wx) + float64(r1[x1])*wx
+			out.Pix[y*out.Stride+x] = uint8(top*(1-wy) + bot*wy + 0.5)
+		}
+	}
+	return out
 }
 
 // mostlyDark reports whether a grey image is mostly dark, as a K panel
 // plane (255 = ink) is, so Scan tries it inverted first.
-func mostlyDark(img image.Image) bool {
-	g, ok := img.(*image.Gray)
-	if !ok {
-		return false
-	}
+func mostlyDark(g *image.Gray) bool {
 	var sum, n uint64
 	for y := g.Rect.Min.Y; y < g.Rect.Max.Y; y += 4 {
 		row := g.Pix[(y-g.Rect.Min.Y)*g.Stride:]
