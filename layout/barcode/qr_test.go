@@ -1,11 +1,13 @@
 package barcode
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"strings"
 	"testing"
 
@@ -198,6 +200,8 @@ func TestScan(t *testing.T) {
 		{"K panel plane", kPlane(sym)},
 		{"half resolution card", halfSize(card)},
 		{"sub-image", card.SubImage(image.Rect(500, 200, 1016, 648))},
+		{"JPEG photo of the card", jpegOf(t, rgbaCard(card))},
+		{"transparent background", transparent(card)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Scan(tc.img)
@@ -289,4 +293,31 @@ func seededKey() ed25519.PrivateKey {
 	seed := make([]byte, ed25519.SeedSize)
 	copy(seed, "printerd barcode test key seed!")
 	return ed25519.NewKeyFromSeed(seed)
+}
+
+// jpegOf encodes and decodes img as a JPEG (an *image.YCbCr, read through
+// the generic path).
+func jpegOf(t *testing.T, img image.Image) image.Image {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 80}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := jpeg.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// transparent makes white pixels fully transparent (ink on nothing), as
+// some PNG exports do.
+func transparent(g *image.Gray) *image.NRGBA {
+	out := image.NewNRGBA(g.Rect)
+	for i, v := range g.Pix {
+		if v < 128 {
+			out.Pix[4*i+3] = 255 // opaque black
+		}
+	}
+	return out
 }
