@@ -28,6 +28,9 @@ func TestReplies(t *testing.T) {
 		{"ESC left out at start", []byte("Rtp\r"), []string{"Evolis Primacy"}},
 		{"NUL padding and noise skipped", []byte("\x00\x00\x1bRtp\r\x00\x00\x00\x1bRfv\r"), []string{"Evolis Primacy", "1.0.0-sim"}},
 		{"ESC restarts after noise", []byte("\x1bRtp\x1bRfv\r"), []string{"ERROR CDE", "1.0.0-sim"}},
+		{"ESC ESC", []byte("\x1b\x1b\x1bRtp\r\x1b\x1b"), []string{"Evolis Primacy"}},
+		{"ESC cuts a name", []byte("\x1bRt\x1bRtp\r"), []string{"ERROR CDE", "Evolis Primacy"}},
+		{"ESC after a bad byte", []byte("\x1bR#\x1bRtp\r"), []string{"ERROR CDE", "Evolis Primacy"}},
 		{"CR after CR", []byte("\x1bRtp\r\r\r\x1bRfv\r"), []string{"Evolis Primacy", "1.0.0-sim"}},
 		{"unknown command", cmd("Xyz"), []string{"ERROR CDE"}},
 		{"empty command", []byte("\x1b\r\x1b;x;y\r"), []string{"ERROR CDE", "ERROR CDE"}},
@@ -139,6 +142,7 @@ func FuzzServe(f *testing.F) {
 	f.Add([]byte("\x1bDbc;c;64;10;1;\xff\x05\x80\r"))
 	f.Add([]byte("\x1bDm;1;ABC\r\x1bSmw\r\x1bSmr\r\x1bRmb;1\r\x00\x00"))
 	f.Add([]byte("Srs\rScs\rSer\rSi\rSe\rScp\r"))
+	f.Add([]byte("\x1b\x1b\x1b#\x1b;\x1b"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		d := New(Options{ReadTimeout: 10 * time.Millisecond, Faults: Faults{Jam: []Trigger{{Stage: StageK}}}})
 		var out bytes.Buffer

@@ -20,6 +20,10 @@ const (
 	maxName   = 8    // longest command name
 	maxParams = 1024 // longest parameter text of a command without payload
 	maxField  = 16   // longest numeric field before a payload
+	// maxDbc bounds a Dbc byte count: twice the largest uncompressed
+	// panel; the compressed forms take at most one byte a dot and two a
+	// line end, far less.
+	maxDbc = 2 * 576072
 )
 
 // ErrDropped is returned by Serve when a drop fault cut the link.
@@ -206,6 +210,15 @@ func readCommand(src *source) (command, error) {
 			term = b
 			break
 		}
+		if b == esc {
+			if len(name) == 0 {
+				continue // ESC ESC: one start
+			}
+			// A new command cuts this one short.
+			cmd.name = string(name)
+			src.unread(b)
+			return cmd, &parseError{reply: replyCDE}
+		}
 		if !isLetter(b) || len(name) == maxName {
 			cmd.name = string(name)
 			src.unread(b)
@@ -345,7 +358,7 @@ func readDownload(src *source, cmd command) (command, error) {
 			return cmd, err
 		}
 		size, perr = strconv.Atoi(cs)
-		if t != ';' || perr != nil || size < 1 || size > 2*576072 {
+		if t != ';' || perr != nil || size < 1 || size > maxDbc {
 			return cmd, bad
 		}
 		// The four-parameter form: a second number and ';' before the data.
@@ -359,7 +372,7 @@ func readDownload(src *source, cmd command) (command, error) {
 			if second >= lines {
 				size, second = second, size
 			}
-			if second >= lines || size < 1 {
+			if second >= lines || size < 1 || size > maxDbc {
 				return cmd, bad
 			}
 			first = second

@@ -1,0 +1,88 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"image"
+	"testing"
+
+	"github.com/cityid/printerd/drivers/evolis"
+)
+
+// cardStream is the driver's command stream for the test card.
+func cardStream(b *testing.B, compress bool) []byte {
+	b.Helper()
+	s, err := evolis.EncodeCard(testCard("bench", false), evolis.Options{Compress: compress})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkServeCard runs a whole one-sided YMCKO card (32 levels) through
+// the simulator: parsing, decoding the five panels, compositing; no files.
+func BenchmarkServeCard(b *testing.B) {
+	for _, tc := range []struct {
+		name     string
+		compress bool
+	}{{"raw", false}, {"compressed", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			stream := cardStream(b, tc.compress)
+			b.SetBytes(int64(len(stream)))
+			d := New(Options{FeederCards: 1 << 30, RibbonCards: 1 << 30})
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := d.Serve(context.Background(), struct {
+					io.Reader
+					io.Writer
+				}{bytes.NewReader(stream), io.Discard}); err != nil {
+					b.Fatal(err)
+				}
+				d.mu.Lock()
+				d.cards = d.cards[:0]
+				d.mu.Unlock()
+			}
+		})
+	}
+}
+
+// BenchmarkDecodePanels parses and decodes the five panel downloads of a
+// YMCKO side (32 levels) alone, without the card's other commands.
+func BenchmarkDecodePanels(b *testing.B) {
+	card := testCard("bench", false)
+	for _, compress := range []bool{false, true} {
+		name := "raw"
+		if compress {
+			name = "compressed"
+		}
+		b.Run(name, func(b *testing.B) {
+			var cmds [][]byte
+			total := 0
+			for _, pl := range []struct {
+				name  string
+				plane *image.Gray
+			}{{"y", card.Front.Y}, {"m", card.Front.M}, {"c", card.Front.C}, {"k", card.Front.K}, {"o", card.Front.O}} {
+				po, err := evolis.ToPrintOrder(pl.plane, 270)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, err := evolis.PanelCommand(pl.name, po, 32, compress)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cmds = append(cmds, c[1:]) // without ESC, as readCommand sees it
+				total += len(c)
+			}
+			b.SetBytes(int64(total))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, c := range cmds {
+					if _, err := readCommand(newBytesSource(c)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
