@@ -2,10 +2,113 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+
+	"github.com/cityid/printerd/drivers/evolis"
+	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/layout"
+	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/queue/job"
 )
 
-// cmdEncode is printerd encode. Owner: the drivers work.
+const encodeSynopsis = "printerd encode JOB.json --issuer-key FILE [--ribbon ymcko|ymckok|ko|k] [--compress] [--levels 32|64|128] [--rotate 270|90] [--template NAME] [--templates DIR] [--issuer-code CODE]"
+
+// cmdEncode is printerd encode: it lays the job's card out, signs it, and
+// writes the Evolis command stream for it to standard output, as a print
+// filter would (no replies are read). Nothing else goes to standard output.
 func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return notYet("encode", stderr)
+	fs := flag.NewFlagSet("printerd encode", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: %s\n\nWrites the printer command stream for the card of JOB.json to standard output.\n"+
+			"The stream holds the card's personal data: send it to a printer, not to a file nobody asked for.\n\nflags:\n", encodeSynopsis)
+		fs.PrintDefaults()
+	}
+	keyPath := fs.String("issuer-key", "", "issuer private key that signs the barcode (PKCS#8 PEM, mode 0600)")
+	ribbon := fs.String("ribbon", string(panel.YMCKO), "ribbon: ymcko, ymckok, ko or k")
+	compress := fs.Bool("compress", false, "compressed downloads (Dbc) instead of Db")
+	levels := fs.Int("levels", 32, "levels for Y, M and C: 32, 64 or 128")
+	rotate := fs.Int("rotate", 270, "rotation from the landscape design to print order: 270 or 90")
+	tmpl := fs.String("template", "", "card template; default: the one the job names")
+	tdir := fs.String("templates", "", "directory of extra card templates (*.json)")
+	code := fs.String("issuer-code", "CITY", "issuer code signed into the barcode (iss)")
+	var pos []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK
+			}
+			return exitUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	usageErr := func(msg string) int {
+		fmt.Fprintf(stderr, "printerd encode: %s\n", msg)
+		fs.Usage()
+		return exitUsage
+	}
+	opts := evolis.Options{Compress: *compress, Levels: *levels, Rotation: *rotate, Ribbon: panel.Ribbon(*ribbon)}
+	switch {
+	case len(pos) != 1:
+		return usageErr("name exactly one JOB.json")
+	case *keyPath == "":
+		return usageErr("--issuer-key is required")
+	}
+	if err := opts.Validate(); err != nil {
+		return usageErr(err.Error())
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "printerd encode: %v\n", err)
+		return exitFail
+	}
+	body, err := os.ReadFile(pos[0])
+	if err != nil {
+		return fail(err)
+	}
+	j, err := job.Parse(body)
+	if err != nil {
+		return fail(err)
+	}
+	photo, err := j.Card.PhotoBytes()
+	if err != nil {
+		return fail(err)
+	}
+	key, err := keyfile.LoadPrivate(*keyPath)
+	if err != nil {
+		return fail(err)
+	}
+	r, err := layout.New(layout.Options{Issuer: key, IssuerCode: *code, Templates: *tdir, Ribbon: opts.Ribbon})
+	if err != nil {
+		return fail(err)
+	}
+	name := j.Template
+	if *tmpl != "" {
+		name = *tmpl
+	}
+	c, err := r.Render(ctx, name, layout.Fields{
+		Number: j.Card.Number, Issue: j.Card.Issue, Name: j.Card.Name, DOB: j.Card.DOB,
+		Gender: j.Card.Gender, Issued: j.Card.Issued, Expires: j.Card.Expires, Photo: photo,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	card := c.Panels
+	card.Label = j.ID
+	stream, err := evolis.EncodeCard(card, opts)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := stdout.Write(stream); err != nil {
+		return fail(fmt.Errorf("write the stream: %w", err))
+	}
+	return exitOK
 }
