@@ -3,8 +3,8 @@ package sim
 import (
 	"bytes"
 	"context"
-	"io"
 	"image"
+	"io"
 	"testing"
 
 	"github.com/cityid/printerd/drivers/evolis"
