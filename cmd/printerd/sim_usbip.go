@@ -3,12 +3,60 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 
 	"github.com/cityid/printerd/drivers/sim"
+	"github.com/cityid/printerd/drivers/usbip"
 )
 
-// serveUSBIP serves dev as a USB printer-class device over USB/IP on addr.
-// Owner: the USB work, which replaces this stub.
+// serveUSBIP serves dev as a USB printer-class device over USB/IP on addr:
+// a TCP address (127.0.0.1:3240) for `usbip attach -r 127.0.0.1 -b 1-1`,
+// or "vhci" / "vhci:PORT" to attach it to this machine's own vhci-hcd
+// directly (root, modprobe vhci-hcd).
 func serveUSBIP(ctx context.Context, dev *sim.Device, addr string) error {
-	return errors.New("usbip: not built yet")
+	opts := dev.Options()
+	gadget := usbip.New(usbip.Config{Serial: opts.Serial, Product: strings.TrimPrefix(opts.Model, "Evolis ")}, dev)
+	defer gadget.Close()
+	go func() {
+		for ctx.Err() == nil {
+			err := dev.Serve(ctx, gadget.Stream())
+			if err == nil && ctx.Err() == nil && !gadget.Plugged() {
+				continue
+			}
+			if err != nil && !errors.Is(err, sim.ErrDropped) && ctx.Err() == nil {
+				slog.Warn("usbip: simulator stopped", "err", err)
+				return
+			}
+			if err == nil {
+				return // the gadget was closed
+			}
+		}
+	}()
+	cfg := gadget.Config()
+	if port, ok := strings.CutPrefix(addr, "vhci"); ok {
+		n := 0
+		if p := strings.TrimPrefix(port, ":"); p != "" {
+			var err error
+			if n, err = strconv.Atoi(p); err != nil {
+				return fmt.Errorf("--usbip %q: want vhci:PORT with a port number", addr)
+			}
+		}
+		fmt.Fprintf(os.Stdout, "printerd sim: USB printer %04x:%04x serial %s attached to vhci-hcd port %d (usb://%04x:%04x?serial=%s)\n",
+			cfg.VendorID, cfg.ProductID, cfg.Serial, n, cfg.VendorID, cfg.ProductID, cfg.Serial)
+		return usbip.AttachVHCI(ctx, gadget, n, nil)
+	}
+	fmt.Fprintf(os.Stdout, "printerd sim: USB/IP on %s: sudo modprobe vhci-hcd && sudo usbip attach -r %s -b %s (then usb://%04x:%04x?serial=%s)\n",
+		addr, hostOf(addr), cfg.BusID, cfg.VendorID, cfg.ProductID, cfg.Serial)
+	return usbip.ListenAndServe(ctx, gadget, addr)
+}
+
+func hostOf(addr string) string {
+	if i := strings.LastIndex(addr, ":"); i > 0 {
+		return addr[:i]
+	}
+	return addr
 }
