@@ -73,6 +73,13 @@ func fillBox(dst draw.Image, r image.Rectangle, src image.Image) {
 	x0 := sb.Min.X + (sw-cw)/2
 	y0 := sb.Min.Y + (sh-ch)/2
 	crop := image.Rect(x0, y0, x0+cw, y0+ch)
+	if _, ok := src.(*image.RGBA); !ok {
+		// the scaler's RGBA path is several times faster than its generic
+		// (e.g. YCbCr) one; converting the crop first is cheap
+		rgba := image.NewRGBA(crop)
+		draw.Draw(rgba, crop, src, crop.Min, draw.Src)
+		src = rgba
+	}
 	for crop.Dx() > 3*r.Dx() && crop.Dy() > 3*r.Dy() {
 		half := image.NewRGBA(image.Rect(0, 0, crop.Dx()/2, crop.Dy()/2))
 		draw.ApproxBiLinear.Scale(half, half.Bounds(), src, crop, draw.Src, nil)

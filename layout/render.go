@@ -347,12 +347,22 @@ func (r *Renderer) newShapers() *shapers {
 	}
 }
 
+// whiteCard is the pixels of a blank (white, opaque) RGBA card.
+var whiteCard = func() []uint8 {
+	p := make([]uint8, 4*panel.Width*panel.Height)
+	for i := range p {
+		p[i] = 0xff
+	}
+	return p
+}()
+
 // sideDraw is one rendered side: the colour layer, the K plane, the
 // overlay-free areas and what was placed where (for the PDF proof).
 type sideDraw struct {
 	colour  *image.RGBA // white where nothing colour is printed
 	k       *image.Gray // 0 or 255
 	oFree   []image.Rectangle
+	dirty   []image.Rectangle // where the colour layer may not be white
 	items   []item
 	barcode *image.Rectangle // where the QR is, if on this side
 }
@@ -369,9 +379,7 @@ type item struct {
 func (r *Renderer) drawSide(t *Template, face *Face, values map[string]string, photo image.Image, bc string, sh *shapers) (*sideDraw, error) {
 	full := image.Rect(0, 0, panel.Width, panel.Height)
 	sd := &sideDraw{colour: image.NewRGBA(full), k: panel.NewPlane()}
-	for i := range sd.colour.Pix {
-		sd.colour.Pix[i] = 0xff
-	}
+	copy(sd.colour.Pix, whiteCard)
 	for _, a := range face.OverlayFree {
 		sd.oFree = append(sd.oFree, a.Box.Rect())
 	}
@@ -391,6 +399,7 @@ func (r *Renderer) drawSide(t *Template, face *Face, values map[string]string, p
 				fillGray(sd.k, box, 255)
 			} else {
 				draw.Draw(sd.colour, box, image.NewUniform(e.rgb), image.Point{}, draw.Src)
+				sd.dirty = append(sd.dirty, box)
 			}
 		case ElemPhoto:
 			img := image.NewRGBA(box)
@@ -400,6 +409,7 @@ func (r *Renderer) drawSide(t *Template, face *Face, values map[string]string, p
 				ditherInto(sd.k, img, box)
 			} else {
 				draw.Draw(sd.colour, box, img, box.Min, draw.Src)
+				sd.dirty = append(sd.dirty, box)
 			}
 		case ElemImage:
 			src := r.scaled[t.Name+"/"+e.ID]
@@ -411,6 +421,7 @@ func (r *Renderer) drawSide(t *Template, face *Face, values map[string]string, p
 				ditherInto(sd.k, g, box)
 			} else {
 				draw.Draw(sd.colour, box, src, image.Point{}, draw.Over)
+				sd.dirty = append(sd.dirty, box)
 			}
 		case ElemField, ElemLabel, ElemText:
 			s := sh.regular
@@ -435,6 +446,7 @@ func (r *Renderer) drawSide(t *Template, face *Face, values map[string]string, p
 				thresholdInto(sd.k, mask, box)
 			} else {
 				draw.DrawMask(sd.colour, box, image.NewUniform(e.rgb), image.Point{}, mask, box.Min, draw.Over)
+				sd.dirty = append(sd.dirty, box)
 			}
 		case ElemBarcode:
 			qr, err := qrFor(bc, e, box)
@@ -551,27 +563,32 @@ func ditherInto(k *image.Gray, img *image.RGBA, r image.Rectangle) {
 }
 
 // panels makes the print planes of a side.
+// The K plane is the side's own (text and barcode, plus the dithered
+// colour layer on a mono ribbon), so the self-check reads the final K.
 func (sd *sideDraw) panels(mono, overlay bool) panel.Side {
 	var s panel.Side
-	k := panel.NewPlane()
-	copy(k.Pix, sd.k.Pix)
+	k := sd.k
 	if mono {
-		ditherInto(k, sd.colour, k.Rect)
+		for _, r := range sd.dirty {
+			ditherInto(k, sd.colour, r)
+		}
 	} else {
 		s.Y, s.M, s.C = panel.NewPlane(), panel.NewPlane(), panel.NewPlane()
 		p := sd.colour.Pix
-		for i, j := 0, 0; j < len(s.Y.Pix); i, j = i+4, j+1 {
-			s.C.Pix[j] = 255 - p[i]
-			s.M.Pix[j] = 255 - p[i+1]
-			s.Y.Pix[j] = 255 - p[i+2]
+		y, m, c := s.Y.Pix, s.M.Pix, s.C.Pix
+		for _, r := range sd.dirty {
+			for row := r.Min.Y; row < r.Max.Y; row++ {
+				for j := row*panel.Width + r.Min.X; j < row*panel.Width+r.Max.X; j++ {
+					px := p[4*j : 4*j+3 : 4*j+3]
+					c[j], m[j], y[j] = 255-px[0], 255-px[1], 255-px[2]
+				}
+			}
 		}
 	}
 	s.K = k
 	if overlay {
 		s.O = panel.NewPlane()
-		for i := range s.O.Pix {
-			s.O.Pix[i] = 255
-		}
+		copy(s.O.Pix, whiteCard[:len(s.O.Pix)])
 		for _, r := range sd.oFree {
 			fillGray(s.O, r, 0)
 		}
@@ -580,15 +597,12 @@ func (sd *sideDraw) panels(mono, overlay bool) panel.Side {
 }
 
 // preview composes what the panels would print: colour (if any), then
-// resin black on top.
+// resin black on top. It reuses the colour layer, so call it after panels.
 func (sd *sideDraw) preview(s panel.Side) *image.RGBA {
-	out := image.NewRGBA(sd.colour.Rect)
-	if s.C != nil {
-		copy(out.Pix, sd.colour.Pix)
-	} else {
-		for i := range out.Pix {
-			out.Pix[i] = 0xff
-		}
+	out := sd.colour
+	sd.colour = nil
+	if s.C == nil {
+		copy(out.Pix, whiteCard)
 	}
 	for j, v := range s.K.Pix {
 		if v != 0 {
