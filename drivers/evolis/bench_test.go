@@ -1,0 +1,109 @@
+package evolis
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/layout"
+	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/queue/job/sample"
+)
+
+// Link speeds for the time-on-the-wire metrics.
+const (
+	serialBytesPerSec = 115200 / 10 // 115200 baud, 10 bits a byte (8N1)
+	usbFSBytesPerSec  = 1_000_000   // USB 2.0 full speed (12 Mbit/s): ~1 MB/s of bulk data in practice
+	usbHSBytesPerSec  = 35_000_000  // USB 2.0 high speed (480 Mbit/s): ~35 MB/s of bulk data in practice
+)
+
+// municipalCard renders sample person 0 on the built-in municipal-id
+// template, two-sided YMCKO, as the daemon would.
+func municipalCard(b *testing.B) panel.Card {
+	b.Helper()
+	key, err := keyfile.New(keyfile.ES256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := layout.New(layout.Options{Issuer: key, Ribbon: panel.YMCKO})
+	if err != nil {
+		b.Fatal(err)
+	}
+	j := sample.Jobs(1, time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC))[0]
+	photo, err := j.Card.PhotoBytes()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := r.Render(context.Background(), j.Template, layout.Fields{Number: j.Card.Number, Issue: j.Card.Issue,
+		Name: j.Card.Name, DOB: j.Card.DOB, Gender: j.Card.Gender, Issued: j.Card.Issued, Expires: j.Card.Expires, Photo: photo})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c.Panels
+}
+
+// BenchmarkEncodeCard encodes a whole card (EncodeCard: rotation, packing,
+// compression, framing) and reports the bytes on the wire and what they
+// take at 115200 baud and over USB 2.0.
+func BenchmarkEncodeCard(b *testing.B) {
+	cards := []struct {
+		name string
+		card func(*testing.B) panel.Card
+	}{
+		{"pattern-1side", func(*testing.B) panel.Card { return testCard(panel.YMCKO) }},
+		{"municipal-2sides", municipalCard},
+	}
+	for _, c := range cards {
+		card := c.card(b)
+		for _, compress := range []bool{false, true} {
+			name := c.name + "/raw"
+			if compress {
+				name = c.name + "/compressed"
+			}
+			b.Run(name, func(b *testing.B) {
+				opts := Options{Compress: compress}
+				var n int
+				for b.Loop() {
+					s, err := EncodeCard(card, opts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n = len(s)
+				}
+				b.SetBytes(int64(n))
+				b.ReportMetric(float64(n), "wire-B/card")
+				b.ReportMetric(float64(n)/serialBytesPerSec, "s@115200")
+				b.ReportMetric(float64(n)/usbFSBytesPerSec*1000, "ms@USB-FS")
+				b.ReportMetric(float64(n)/usbHSBytesPerSec*1000, "ms@USB-HS")
+			})
+		}
+	}
+}
+
+// BenchmarkPanel breaks EncodeCard down: one colour panel and one K panel.
+func BenchmarkPanel(b *testing.B) {
+	c := testCard(panel.YMCKO)
+	y, _ := ToPrintOrder(c.Front.C, 270)
+	k, _ := ToPrintOrder(c.Front.K, 270)
+	b.Run("rotate", func(b *testing.B) {
+		for b.Loop() {
+			ToPrintOrder(c.Front.C, 270)
+		}
+	})
+	b.Run("colour-pack", func(b *testing.B) {
+		for b.Loop() {
+			EncodeColour(y, 32)
+		}
+	})
+	b.Run("colour-compress", func(b *testing.B) {
+		for b.Loop() {
+			CompressColour(y, 32)
+		}
+	})
+	b.Run("mono-pack+compress", func(b *testing.B) {
+		for b.Loop() {
+			CompressMono(EncodeMono(k))
+		}
+	})
+}
