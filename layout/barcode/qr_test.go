@@ -247,6 +247,15 @@ func FuzzScan(f *testing.F) {
 		}
 		h := len(pix) / int(w)
 		img := &image.Gray{Pix: pix[:int(w)*h], Stride: int(w), Rect: image.Rect(0, 0, int(w), h)}
+		// printerd's own pixel code, outside Scan's recover
+		mostlyDark(img)
+		if sw, sh := int(w)*2/3, h*3/4; sw > 0 && sh > 0 {
+			if s := scaleGray(img, sw, sh); s.Rect.Dx() != sw || s.Rect.Dy() != sh {
+				t.Fatalf("scaleGray gave %v", s.Rect)
+			}
+		}
+		nrgba := &image.NRGBA{Pix: pix[:int(w)/4*4*(h/4)], Stride: int(w) / 4 * 4, Rect: image.Rect(0, 0, int(w)/4, h/4)}
+		toGray(nrgba)
 		if _, err := Scan(img); err != nil && !errors.Is(err, ErrNotFound) {
 			t.Fatalf("untyped error: %v", err)
 		}
