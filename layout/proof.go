@@ -107,6 +107,9 @@ func (sd *sideDraw) proof(pdf *fpdf.Fpdf, x0, y0 float64, mono bool, preview *im
 	rgb := func(c color.RGBA) (int, int, int) {
 		if mono {
 			l := luma([]uint8{c.R, c.G, c.B})
+			if l >= lightTint {
+				l = 255 // pale tints print nothing on a mono ribbon
+			}
 			return l, l, l
 		}
 		return int(c.R), int(c.G), int(c.B)
