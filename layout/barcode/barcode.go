@@ -231,6 +231,9 @@ func toCWT(c Claims) (cwt, error) {
 	if err != nil {
 		return w, err
 	}
+	if iat < 0 {
+		return w, errors.New("barcode: claims: Issued: must be 1970-01-01 or later")
+	}
 	if exp < iat {
 		return w, errors.New("barcode: claims: Expires: must not be before Issued")
 	}
@@ -238,8 +241,8 @@ func toCWT(c Claims) (cwt, error) {
 	if err != nil {
 		return w, errors.New("barcode: claims: DOB: want a date YYYY-MM-DD")
 	}
-	if c.Issue < 0 {
-		return w, errors.New("barcode: claims: Issue: must not be negative")
+	if c.Issue < 0 || c.Issue > math.MaxInt32 {
+		return w, fmt.Errorf("barcode: claims: Issue: must be 0 to %d", math.MaxInt32)
 	}
 	w = cwt{
 		Iss: c.Issuer,

@@ -27,7 +27,9 @@ func TestSignRefuses(t *testing.T) {
 		{"expires before issued", func(c *Claims) { c.Expires = "2020-01-01" }, "Expires: must not be before Issued"},
 		{"dob compact", func(c *Claims) { c.DOB = "19900228" }, "DOB: want a date YYYY-MM-DD"},
 		{"dob impossible", func(c *Claims) { c.DOB = "1990-02-30" }, "DOB: want a date"},
-		{"negative issue", func(c *Claims) { c.Issue = -1 }, "Issue: must not be negative"},
+		{"negative issue", func(c *Claims) { c.Issue = -1 }, "Issue: must be 0 to 2147483647"},
+		{"huge issue", func(c *Claims) { c.Issue = 1 << 40 }, "Issue: must be 0 to"},
+		{"issued before 1970", func(c *Claims) { c.Issued = "1969-12-31" }, "Issued: must be 1970-01-01 or later"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := fixture
