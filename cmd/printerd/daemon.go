@@ -39,6 +39,9 @@ type daemonDeps struct {
 	onCard func(jobID string, c *layout.Card)
 	// tune adjusts the queue configuration (tests, benchmarks).
 	tune func(*queue.Config)
+	// wrap, if set, wraps each opened printer (the load harness times
+	// Print calls).
+	wrap func(name string, p drivers.Printer) drivers.Printer
 }
 
 // daemon is a running printerd: NATS (embedded or joined), the queue
@@ -138,7 +141,11 @@ func startDaemon(ctx context.Context, cfg config, deps daemonDeps) (_ *daemon, e
 			return nil, fmt.Errorf("config: printer %s: %w", s.Name, err)
 		}
 		d.printers = append(d.printers, op)
-		qps = append(qps, queue.Printer{Name: s.Name, Pool: s.Pool, Dev: op})
+		var dev drivers.Printer = op
+		if deps.wrap != nil {
+			dev = deps.wrap(s.Name, op)
+		}
+		qps = append(qps, queue.Printer{Name: s.Name, Pool: s.Pool, Dev: dev})
 		d.log.Info("printerd: printer opened", "printer", s.Name, "pool", s.Pool, "scheme", op.URI.Scheme)
 	}
 
