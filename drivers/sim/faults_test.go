@@ -61,7 +61,13 @@ func TestFaultsThroughDriver(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := New(Options{Faults: f})
-			p, _ := newDriver(t, d, evolis.Options{ReplyTimeout: 200 * time.Millisecond, MotionTimeout: 500 * time.Millisecond, MaxResets: -1})
+			// Short time-outs where the fault is silence; generous ones
+			// otherwise (the race detector slows decoding tenfold).
+			motion := 10 * time.Second
+			if tc.code == drivers.Timeout {
+				motion = 500 * time.Millisecond
+			}
+			p, l := newDriver(t, d, evolis.Options{ReplyTimeout: 200 * time.Millisecond, MotionTimeout: motion, MaxResets: -1})
 			ctx := context.Background()
 			card := testCard("job", tc.twoSided)
 			if tc.magnetics {
@@ -97,6 +103,7 @@ func TestFaultsThroughDriver(t *testing.T) {
 				}
 			}
 			// Recovery: reset (and clean, refill) as an operator would.
+			p = evolis.New(l, evolis.Options{ReplyTimeout: 2 * time.Second, MotionTimeout: 10 * time.Second})
 			if err := p.Reset(ctx); err != nil {
 				t.Fatalf("reset: %v", err)
 			}
