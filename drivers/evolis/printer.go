@@ -105,8 +105,8 @@ func (p *Printer) Info(ctx context.Context) (drivers.Info, error) {
 	}
 	if v, err := p.query(ctx, "info", Command("Rr")); err == nil {
 		info.Ribbon, _ = parseRibbon(v)
-	} else if drivers.CodeOf(err) != drivers.RibbonOut {
-		return info, err
+	} else if c := drivers.CodeOf(err); c != drivers.RibbonOut && c != drivers.BadCommand {
+		return info, err // no ribbon, or a model without Rr: Ribbon stays empty
 	}
 	return info, nil
 }

@@ -112,6 +112,9 @@ func ParseReply(b []byte) (string, error) {
 		}
 	}
 	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("evolis: reply of %d blanks: %w", len(b), drivers.Protocol)
+	}
 	if c, isErr := Classify(s); isErr {
 		return s, &ReplyError{Reply: s, Code: c}
 	}

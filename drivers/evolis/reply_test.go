@@ -1,8 +1,12 @@
 package evolis
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/cityid/printerd/layout/panel"
 
 	"github.com/cityid/printerd/drivers"
 )
@@ -123,4 +127,50 @@ func TestParseRibbon(t *testing.T) {
 			t.Errorf("parseRibbon(%q) = %q, %d, want %q, %d", tt.in, r, left, tt.want, tt.left)
 		}
 	}
+}
+
+// FuzzPrinterReplies plays arbitrary bytes as a printer's answers to a
+// status read and a print: the driver must return (an error or a result),
+// never panic or hang.
+func FuzzPrinterReplies(f *testing.F) {
+	f.Add([]byte("OK\rOK\r5,00 Volts\r5,00 Volts\rYMCKO;9\r"))
+	f.Add([]byte("OK\rCARD JAM\r\x15C\x06\x00\x00garbage\xff\r"))
+	f.Add([]byte("OK"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		opts := Options{ReplyTimeout: 2 * time.Millisecond, MotionTimeout: 2 * time.Millisecond, Quiet: time.Millisecond, MaxResets: -1}
+		l := &bytesLink{out: b}
+		p := New(l, opts)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st, err := p.Status(ctx)
+		if err == nil && st.Ready && len(st.Problems) > 0 && st.Problems[0] != drivers.RibbonLow {
+			t.Fatalf("Status ready with problems %v", st.Problems)
+		}
+		card := panel.Card{Ribbon: panel.K, Front: panel.Side{K: panel.NewPlane()}}
+		if err := p.Print(ctx, card); err != nil {
+			var pe *drivers.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("Print error %v is not a *drivers.Error", err)
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the driver did not return within its bounds")
+		}
+	})
+}
+
+// bytesLink answers with a fixed byte stream, a few bytes a read, then
+// silence; writes and resets succeed.
+type bytesLink struct{ out []byte }
+
+func (l *bytesLink) Write(ctx context.Context, p []byte) (int, error) { return len(p), nil }
+func (l *bytesLink) Reset(ctx context.Context) error                  { return nil }
+func (l *bytesLink) Read(ctx context.Context, p []byte) (int, error) {
+	if len(l.out) == 0 {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	n := copy(p[:min(len(p), 7)], l.out)
+	l.out = l.out[n:]
+	return n, nil
 }
