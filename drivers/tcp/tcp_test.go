@@ -8,6 +8,10 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/cityid/printerd/drivers/evolis"
+	"github.com/cityid/printerd/drivers/sim"
+	"github.com/cityid/printerd/layout/panel"
 )
 
 // echoPrinter accepts connections and answers each CR-terminated line with
@@ -114,5 +118,49 @@ func TestOpenErrors(t *testing.T) {
 	u, _ = url.Parse("tcp://" + addr)
 	if _, err := Open(context.Background(), u); err == nil {
 		t.Error("Open of a closed port succeeded")
+	}
+}
+
+// TestTCPWithSimulator prints a card through the Evolis driver over TCP to
+// drivers/sim, then drops the connection from the printer side and checks
+// that the driver's recovery (Reset = redial) brings the printer back.
+func TestTCPWithSimulator(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dev := sim.New(sim.Options{Model: "Evolis Primacy"})
+	conns := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c
+			dev.Serve(context.Background(), c) // one connection at a time, as a printer
+			c.Close()
+		}
+	}()
+	ctx := context.Background()
+	u, _ := url.Parse("tcp://" + ln.Addr().String())
+	link, err := Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	p := evolis.New(link, evolis.Options{Compress: true, ReplyTimeout: time.Second})
+	card := panel.Card{Ribbon: panel.KO, Front: panel.Side{K: panel.NewPlane(), O: panel.NewPlane()}}
+	if err := p.Print(ctx, card); err != nil {
+		t.Fatal(err)
+	}
+	(<-conns).Close() // the printer side drops the connection
+	st, err := p.Status(ctx)
+	if err != nil || !st.Ready {
+		t.Fatalf("Status after a dropped connection = %+v, %v; want ready after a redial", st, err)
+	}
+	if n := len(dev.Cards()); n != 1 {
+		t.Fatalf("simulator printed %d cards, want 1", n)
 	}
 }
