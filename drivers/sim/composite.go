@@ -96,8 +96,10 @@ func (d *Device) toDesign(pl []byte) *image.Gray {
 }
 
 // writeImages writes a card's faces as <label>-front.png and -back.png.
+// A card carries personal data: the directory is made private (0700) and
+// the files are readable by their owner only (0600).
 func writeImages(dir string, p Printed) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sim: output directory: %w", err)
 	}
 	var files []string
@@ -111,7 +113,7 @@ func writeImages(dir string, p Printed) ([]string, error) {
 			continue
 		}
 		path := filepath.Join(dir, p.Label+"-"+f.name+".png")
-		fh, err := os.Create(path)
+		fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			return files, fmt.Errorf("sim: card image: %w", err)
 		}
