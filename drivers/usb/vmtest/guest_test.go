@@ -1,0 +1,307 @@
+//go:build usbvmguest
+
+package vmtest
+
+// These tests run inside the QEMU guest that TestUSBVM boots, as root, with
+// usbcore, vhci-hcd and usblp loaded and no udev. They talk to the kernel
+// through libusb (gousb) exactly as printerd does on a real machine.
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/drivers/evolis"
+	"github.com/cityid/printerd/drivers/sim"
+	"github.com/cityid/printerd/drivers/usb"
+	"github.com/cityid/printerd/drivers/usbip"
+	"github.com/cityid/printerd/layout/panel"
+)
+
+const (
+	guestVID    = 0x0f49
+	guestPID    = 0x1234
+	guestSerial = "USBVM0001"
+)
+
+// testCard is a YMCKO card with a distinct pattern on every panel.
+func testCard(label string) panel.Card {
+	c := panel.Card{Label: label, Ribbon: panel.YMCKO}
+	var s panel.Side
+	s.Y, s.M, s.C, s.K, s.O = panel.NewPlane(), panel.NewPlane(), panel.NewPlane(), panel.NewPlane(), panel.NewPlane()
+	for y := 0; y < panel.Height; y++ {
+		for x := 0; x < panel.Width; x++ {
+			s.Y.SetGray(x, y, color.Gray{Y: uint8(x * 255 / panel.Width)})
+			if x < 300 {
+				s.M.SetGray(x, y, color.Gray{Y: 200})
+			}
+			if y < 100 {
+				s.C.SetGray(x, y, color.Gray{Y: 255})
+			}
+			if x >= 600 && x < 900 && y >= 500 && y < 560 {
+				s.K.SetGray(x, y, color.Gray{Y: 255})
+			}
+			if (x/40+y/40)%2 == 0 {
+				s.O.SetGray(x, y, color.Gray{Y: 255})
+			}
+		}
+	}
+	c.Front = s
+	return c
+}
+
+// samePlanes compares the panels the simulator received with the card's:
+// K and O exactly, Y, M and C within one step of the levels sent.
+func samePlanes(t *testing.T, want, got panel.Side, levels int) {
+	t.Helper()
+	tol := 255/(levels-1) + 1
+	for _, pl := range []struct {
+		name      string
+		want, got *image.Gray
+		tol       int
+	}{
+		{"y", want.Y, got.Y, tol}, {"m", want.M, got.M, tol}, {"c", want.C, got.C, tol},
+		{"k", want.K, got.K, 0}, {"o", want.O, got.O, 0},
+	} {
+		if pl.got == nil || len(pl.got.Pix) != len(pl.want.Pix) {
+			t.Errorf("panel %s not received whole", pl.name)
+			continue
+		}
+		for i := range pl.want.Pix {
+			if d := int(pl.want.Pix[i]) - int(pl.got.Pix[i]); d > pl.tol || -d > pl.tol {
+				t.Errorf("panel %s: dot (%d,%d) = %d, want %d", pl.name, i%panel.Width, i/panel.Width, pl.got.Pix[i], pl.want.Pix[i])
+				break
+			}
+		}
+	}
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// usbBusID returns the sysfs name (e.g. "1-1") of our device, or "".
+func usbBusID() string {
+	m, _ := filepath.Glob("/sys/bus/usb/devices/*/idVendor")
+	for _, f := range m {
+		b, err := os.ReadFile(f)
+		if err == nil && strings.TrimSpace(string(b)) == "0f49" {
+			return filepath.Base(filepath.Dir(f))
+		}
+	}
+	return ""
+}
+
+// usblpBound reports whether usblp holds the printer interface.
+func usblpBound(busid string) bool {
+	_, err := os.Lstat("/sys/bus/usb/drivers/usblp/" + busid + ":1.0")
+	return err == nil
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestGuest(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	printer := sim.New(sim.Options{Name: "usbvm", Serial: guestSerial, Speed: 0.05})
+	gadget := usbip.New(usbip.Config{VendorID: guestVID, ProductID: guestPID, Serial: guestSerial, Product: "Primacy (usbvm)"}, printer)
+	defer gadget.Close()
+	go func() {
+		for ctx.Err() == nil {
+			if err := printer.Serve(ctx, gadget.Stream()); err == nil {
+				return
+			}
+		}
+	}()
+	attachErr := make(chan error, 1)
+	go func() { attachErr <- usbip.AttachVHCI(ctx, gadget, 0, nil) }()
+
+	var busid string
+	waitFor(t, "the kernel to enumerate the simulated printer", 10*time.Second, func() bool {
+		select {
+		case err := <-attachErr:
+			t.Fatalf("attach to vhci-hcd: %v", err)
+		default:
+		}
+		busid = usbBusID()
+		return busid != ""
+	})
+	t.Logf("simulated printer enumerated as %s", busid)
+
+	t.Run("usblp-bound-first", func(t *testing.T) {
+		waitFor(t, "usblp to bind the printer interface", 10*time.Second, func() bool { return usblpBound(busid) })
+	})
+
+	t.Run("list", func(t *testing.T) {
+		devs, err := usb.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(devs) != 1 {
+			t.Fatalf("List = %+v, want one printer", devs)
+		}
+		d := devs[0]
+		if d.VendorID != guestVID || d.Serial != guestSerial || !d.Bidirectional || d.DeviceID != printer.DeviceID() {
+			t.Fatalf("List = %+v, want %04x serial %s id %q", d, guestVID, guestSerial, printer.DeviceID())
+		}
+	})
+
+	t.Run("discovery-auto", func(t *testing.T) {
+		c, err := usb.Open(ctx, mustURL(t, "usb://auto"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if info := c.Info(); info.Serial != guestSerial || info.VendorID != guestVID || info.ProductID != guestPID {
+			t.Fatalf("usb://auto opened %+v", info)
+		}
+		if usblpBound(busid) {
+			t.Fatal("usblp still bound after open: the driver did not detach it")
+		}
+	})
+
+	t.Run("discovery-wrong-serial", func(t *testing.T) {
+		_, err := usb.Open(ctx, mustURL(t, "usb://0f49:1234?serial=NOPE"))
+		if !errors.Is(err, drivers.Offline) || !strings.Contains(err.Error(), "no printer-class device matching") {
+			t.Fatalf("open with a wrong serial: %v, want Offline", err)
+		}
+	})
+
+	conn, err := usb.Open(ctx, mustURL(t, "usb://0f49:1234?serial="+guestSerial))
+	if err != nil {
+		t.Fatalf("discovery by vid:pid?serial=: %v", err)
+	}
+	defer conn.Close()
+	t.Run("discovery-vid-pid-serial", func(t *testing.T) {
+		if info := conn.Info(); info.Serial != guestSerial {
+			t.Fatalf("opened %+v", info)
+		}
+	})
+
+	t.Run("device-id-and-port-status", func(t *testing.T) {
+		id, err := conn.DeviceID(ctx)
+		if err != nil || id != printer.DeviceID() {
+			t.Fatalf("GET_DEVICE_ID = %q, %v; want %q", id, err, printer.DeviceID())
+		}
+		ps, err := conn.PortStatus(ctx)
+		if err != nil || ps != printer.PortStatus() || ps&(usb.PortNotError|usb.PortSelected) != usb.PortNotError|usb.PortSelected {
+			t.Fatalf("GET_PORT_STATUS = %#x, %v; want %#x", ps, err, printer.PortStatus())
+		}
+	})
+
+	opts := evolis.Options{ReplyTimeout: 3 * time.Second, MotionTimeout: 20 * time.Second}
+	p := evolis.New(conn, opts)
+
+	t.Run("print-ymcko-card", func(t *testing.T) {
+		info, err := p.Info(ctx)
+		if err != nil || info.Serial != guestSerial {
+			t.Fatalf("Info = %+v, %v", info, err)
+		}
+		card := testCard("usbvm-1")
+		start := time.Now()
+		if err := p.Print(ctx, card); err != nil {
+			t.Fatalf("Print: %v", err)
+		}
+		t.Logf("YMCKO card printed over USB in %v (%d bytes out)", time.Since(start), gadget.Stats().OutBytes)
+		cards := printer.Cards()
+		if len(cards) != 1 || cards[0].Label != "usbvm-1" && cards[0].Label != "card-0001" {
+			t.Fatalf("simulator printed %d cards", len(cards))
+		}
+		samePlanes(t, card.Front, cards[0].FrontPanels, 32)
+	})
+
+	t.Run("status-and-counters", func(t *testing.T) {
+		st, err := p.Status(ctx)
+		if err != nil || !st.Ready {
+			t.Fatalf("Status = %+v, %v; want ready", st, err)
+		}
+		c, err := p.Counters(ctx)
+		if err != nil || c.Printed != 1 {
+			t.Fatalf("Counters = %+v, %v; want 1 printed", c, err)
+		}
+	})
+
+	t.Run("read-timeout-recovers", func(t *testing.T) {
+		before := gadget.Stats().Unlinks
+		rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		_, err := conn.Read(rctx, make([]byte, 64))
+		cancel()
+		if !errors.Is(err, drivers.Timeout) {
+			t.Fatalf("Read with nothing to read: %v, want Timeout", err)
+		}
+		waitFor(t, "the kernel's CMD_UNLINK for the cancelled read", 2*time.Second, func() bool { return gadget.Stats().Unlinks > before })
+		if _, err := p.Status(ctx); err != nil {
+			t.Fatalf("Status after a read time-out: %v", err)
+		}
+	})
+
+	t.Run("unplug-mid-card", func(t *testing.T) {
+		printed := len(printer.Cards())
+		errc := make(chan error, 1)
+		go func() { errc <- p.Print(ctx, testCard("usbvm-2")) }()
+		// Unplug once the printer has answered the command that feeds the
+		// card (the first panel download): its OK is the first bulk IN
+		// reply after the card went in.
+		var replies int
+		waitFor(t, "the card to be fed", 20*time.Second, func() bool {
+			replies = gadget.Stats().BulkIn
+			return printer.State().CardInside
+		})
+		end := time.Now().Add(10 * time.Second)
+		for gadget.Stats().BulkIn <= replies && time.Now().Before(end) {
+			time.Sleep(time.Millisecond)
+		}
+		gadget.Unplug()
+		err := <-errc
+		var de *drivers.Error
+		if err == nil || !errors.As(err, &de) || de.Feed != drivers.AfterFeed {
+			t.Fatalf("Print across an unplug: %v, want an after-feed failure", err)
+		}
+		if len(printer.Cards()) != printed {
+			t.Fatalf("a card was completed across an unplug")
+		}
+		t.Logf("unplugged mid-card: %v", err)
+		waitFor(t, "the device to leave the bus", 10*time.Second, func() bool { return usbBusID() == "" })
+		gadget.Plug()
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if err := conn.Reset(rctx); err != nil {
+			t.Fatalf("Reset after replug: %v", err)
+		}
+		if info, err := p.Info(ctx); err != nil || info.Serial != guestSerial {
+			t.Fatalf("Info after replug = %+v, %v", info, err)
+		}
+		if st, err := p.Status(ctx); err != nil || !st.Ready {
+			t.Fatalf("Status after replug = %+v, %v", st, err)
+		}
+		if err := p.Print(ctx, testCard("usbvm-3")); err != nil {
+			t.Fatalf("Print after replug: %v", err)
+		}
+		if len(printer.Cards()) != printed+1 {
+			t.Fatalf("cards printed %d, want %d", len(printer.Cards()), printed+1)
+		}
+	})
+}
