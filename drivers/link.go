@@ -102,6 +102,14 @@ func (o *Opened) Close() error {
 // Open opens the printer at uri, e.g. serial:///dev/ttyUSB0?baud=115200,
 // usb://auto, tcp://127.0.0.1:9100 or sim://front-desk?speed=0.
 func (r *Registry) Open(ctx context.Context, uri string) (*Opened, error) {
+	return r.OpenWrapped(ctx, uri, nil)
+}
+
+// OpenWrapped is Open with the link passed through wrap before the driver
+// gets it, e.g. to record the exchange (drivers/playback.Record) for
+// `printerd diag --record`. A nil wrap is Open. Opened.Link stays the
+// transport's link, which Close closes.
+func (r *Registry) OpenWrapped(ctx context.Context, uri string, wrap func(Link) Link) (*Opened, error) {
 	u, err := url.Parse(uri)
 	if err != nil {
 		return nil, fmt.Errorf("drivers: printer URI %q: %w", uri, err)
@@ -125,7 +133,11 @@ func (r *Registry) Open(ctx context.Context, uri string) (*Opened, error) {
 	if err != nil {
 		return nil, fmt.Errorf("drivers: open %s: %w", uri, err)
 	}
-	p, err := l(link, u.Query())
+	var dl Link = link
+	if wrap != nil {
+		dl = wrap(link)
+	}
+	p, err := l(dl, u.Query())
 	if err != nil {
 		link.Close()
 		return nil, fmt.Errorf("drivers: open %s: %w", uri, err)

@@ -1,22 +1,26 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/diag"
+	"github.com/cityid/printerd/drivers/playback"
 	"github.com/cityid/printerd/drivers/serial"
 	"github.com/cityid/printerd/drivers/usb"
 )
 
-const diagSynopsis = "printerd diag list|status|info|counters|clean|test-card|reset|pause|resume|raw PRINTER [ARG] [--nats URL [--site S] | --device URI] [--json]"
+const diagSynopsis = "printerd diag list|status|info|counters|clean|test-card|reset|pause|resume|raw PRINTER [ARG] [--nats URL [--site S] | --device URI [--record FILE]] [--json]"
 
 // cmdDiag is printerd diag: technician diagnostics, through the daemon's
 // service (--nats, the default) or directly on a device no daemon holds
@@ -37,6 +41,7 @@ func cmdDiag(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	device := fs.String("device", "", "printer URI to open directly, e.g. serial:///dev/ttyUSB0?baud=115200")
 	site := fs.String("site", "local", "site of the daemon (--nats)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	record := fs.String("record", "", "with --device: write the exchange with the printer to FILE, as a test fixture (testdata/exchanges format)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (default 30s; 3m for clean and test-card)")
 	var pos []string
 	rest := args
@@ -107,12 +112,23 @@ func cmdDiag(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(err)
 		}
-		op, err := reg.Open(ctx, *device)
+		var rec *playback.Record
+		var wrap func(drivers.Link) drivers.Link
+		if *record != "" {
+			wrap = func(l drivers.Link) drivers.Link { rec = &playback.Record{Link: l}; return rec }
+		}
+		op, err := reg.OpenWrapped(ctx, *device, wrap)
 		if err != nil {
 			return fail(err)
 		}
 		defer op.Close()
-		if result, err = diag.Run(ctx, op.Printer, verb, arg); err != nil {
+		result, err = diag.Run(ctx, op.Printer, verb, arg)
+		if rec != nil {
+			if werr := writeRecording(*record, verb, rec); werr != nil {
+				fmt.Fprintf(stderr, "printerd diag %s: %v\n", verb, werr)
+			}
+		}
+		if err != nil {
 			return fail(err)
 		}
 	} else {
@@ -132,6 +148,20 @@ func cmdDiag(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	return exitOK
+}
+
+// writeRecording writes a recorded exchange to path (mode 0600: a print's
+// magnetic tracks are in it).
+func writeRecording(path, verb string, rec *playback.Record) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# printerd diag %s, recorded %s\n", verb, time.Now().UTC().Format(time.RFC3339))
+	if err := playback.Format(&b, rec.Ops()); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	return nil
 }
 
 func validVerb(v string) bool {

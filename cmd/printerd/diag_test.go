@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cityid/printerd/drivers/diag"
 	"github.com/cityid/printerd/drivers/evolis"
+	"github.com/cityid/printerd/drivers/playback"
 	"github.com/cityid/printerd/drivers/sim"
 )
 
@@ -42,6 +44,27 @@ func TestDiagDevice(t *testing.T) {
 		if code != tt.code || !strings.Contains(out+errOut, tt.out) {
 			t.Errorf("%v: exit %d, output %q %q; want exit %d and %q", tt.args[1:], code, out, errOut, tt.code, tt.out)
 		}
+	}
+}
+
+// TestDiagRecord records an exchange with --record and replays it against
+// the driver with drivers/playback.
+func TestDiagRecord(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "info.txt")
+	if code, _, errOut := runCLI(ctx, "diag", "info", "--device=sim://diag-rec", "--record", file); code != exitOK {
+		t.Fatalf("diag info --record: %s", errOut)
+	}
+	pb, err := playback.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := evolis.New(pb, evolis.Options{}).Info(ctx)
+	if err != nil || info.Model != "Evolis Primacy" {
+		t.Fatalf("replayed Info = %+v, %v", info, err)
+	}
+	if err := pb.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
