@@ -85,6 +85,67 @@ func TestDriverPrintsCard(t *testing.T) {
 	}
 }
 
+// Every ribbon type, one- and two-sided: the panels the driver sends are
+// the ones composited, and each side printed uses one set of ribbon panels.
+func TestDriverRibbons(t *testing.T) {
+	for _, tc := range []struct {
+		ribbon panel.Ribbon
+		back   bool
+		panels string // panels received on the front
+	}{{panel.K, false, "k"}, {panel.KO, true, "ko"}, {panel.YMCKO, false, "ymcko"}, {panel.YMCKOK, true, "ymcko"}} {
+		t.Run(fmt.Sprintf("%s-back%v", tc.ribbon, tc.back), func(t *testing.T) {
+			d := New(Options{Ribbon: tc.ribbon, RibbonCards: 10, CleaningEvery: 2})
+			p, _ := newDriver(t, d, evolis.Options{})
+			card := testCard("r", tc.back)
+			card.Ribbon = tc.ribbon
+			ctx := context.Background()
+			for i := 0; i < 2; i++ {
+				if err := p.Print(ctx, card); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := d.Cards()[0]
+			fp := got.FrontPanels
+			received := ""
+			for _, x := range []struct {
+				n string
+				p *image.Gray
+			}{{"y", fp.Y}, {"m", fp.M}, {"c", fp.C}, {"k", fp.K}, {"o", fp.O}} {
+				if x.p != nil {
+					received += x.n
+				}
+			}
+			if received != tc.panels {
+				t.Errorf("front panels %q, want %q", received, tc.panels)
+			}
+			if (got.Back != nil) != tc.back {
+				t.Errorf("back printed %v, want %v", got.Back != nil, tc.back)
+			}
+			sides := 2
+			if tc.back {
+				sides = 4
+			}
+			if st := d.State(); st.RibbonLeft != 10-sides {
+				t.Errorf("ribbon left %d, want %d", st.RibbonLeft, 10-sides)
+			}
+			info, err := p.Info(ctx)
+			if err != nil || info.Ribbon != tc.ribbon {
+				t.Errorf("info ribbon %q, %v", info.Ribbon, err)
+			}
+			// Cleaning is due after two cards.
+			if err := p.Print(ctx, card); !errors.Is(err, drivers.NeedsCleaning) || drivers.Fed(err) {
+				t.Fatalf("third card: %v, want needs-cleaning before feed", err)
+			}
+			if err := p.Clean(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Print(ctx, card); err != nil {
+				t.Fatalf("after cleaning: %v", err)
+			}
+		})
+	}
+}
+
 // comparePlanes checks received panels against the design: K and O exact,
 // Y, M and C within one level.
 func comparePlanes(t *testing.T, side string, want, got panel.Side, levels int) {
@@ -117,6 +178,3 @@ func pix(g interface{ Bounds() image.Rectangle }) []byte {
 	}
 	return nil
 }
-
-var _ = errors.Is
-var _ drivers.Code

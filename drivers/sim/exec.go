@@ -258,11 +258,7 @@ func (e *run) do(cmd command) string {
 		d.cleanings++
 		d.sinceClean = 0
 		d.cleanDue = false
-		if d.cleanAt > 0 && d.opts.CleaningEvery == 0 {
-			d.cleanAt = 0 // a need-cleaning-after fault is used up
-		} else {
-			d.cleanAt = d.opts.CleaningEvery
-		}
+		d.cleanAt = d.opts.CleaningEvery // a need-cleaning-after fault is used up
 		e.delay += d.scaled(10 * time.Second)
 		return replyOK
 	case "Srs":
