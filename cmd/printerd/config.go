@@ -391,7 +391,7 @@ func parseLevel(s string) (slog.Level, error) {
 
 // liveSettings are the settings SIGHUP applies; every other change needs a
 // restart.
-var liveSettings = map[string]bool{"approver-keys": true, "log-level": true}
+var liveSettings = map[string]bool{"approver-keys": true, "log-level": true, "held-retention": true}
 
 // diffSettings names the settings whose values differ between a and b, sorted.
 func diffSettings(a, b config) []string {

@@ -245,6 +245,15 @@ func (d *daemon) reload(next config) {
 			}
 			d.level.Set(l)
 			d.cfg.LogLevel = next.LogLevel
+		case "held-retention":
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, err := queue.Setup(ctx, d.js, queue.SetupConfig{HeldRetention: time.Duration(next.HeldRetention)})
+			cancel()
+			if err != nil {
+				d.log.Error("printerd: reload: held-retention not changed", "err", err)
+				continue
+			}
+			d.cfg.HeldRetention = next.HeldRetention
 		}
 		applied = append(applied, name)
 	}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/embedded"
+	"github.com/cityid/printerd/queue/job/sample"
+)
+
+func TestRunUsage(t *testing.T) {
+	ctx := context.Background()
+	if code, _, _ := runCLI(ctx, "run", "--help"); code != exitOK {
+		t.Errorf("run --help: exit %d", code)
+	}
+	code, _, errs := runCLI(ctx, "run", "--state", t.TempDir(), "--printer", "sim://x", "--approver-keys", "")
+	if code != exitUsage || !strings.Contains(errs, "config: approver-keys:") {
+		t.Errorf("run without approver keys: exit %d, %q", code, errs)
+	}
+	if code, _, _ := runCLI(ctx, "run", "--no-such-flag"); code != exitUsage {
+		t.Errorf("run --no-such-flag: exit %d", code)
+	}
+	code, _, errs = runCLI(ctx, "submit", "job.json")
+	if code != exitUsage {
+		t.Errorf("submit without --approver-key: exit %d, %q", code, errs)
+	}
+	if code, _, _ := runCLI(ctx, "jobs", "frobnicate"); code != exitUsage {
+		t.Errorf("jobs frobnicate: exit %d", code)
+	}
+}
+
+// TestReload: SIGHUP's work, in-process. A job signed by a key that is
+// not trusted yet is rejected; after the key file is added and the
+// configuration reloaded, the next job signed by it prints. A change that
+// needs a restart is reported, not applied.
+func TestReload(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	f := newE2EFixture(t)
+	cfg := f.config(simURI(t, "reload", f.out, nil))
+	p := startInProcess(t, cfg, daemonDeps{})
+	nc, err := nats.Connect(p.d.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	evs := watchEvents(t, nc)
+
+	newKey, _ := keyfile.New(keyfile.Ed25519)
+	jobs := sample.Jobs(2, time.Now())
+	subject := queue.JobsSubject("local", "default")
+	if _, err := js.PublishMsg(ctx, signed(subject, jobs[0].ID, sample.Body(jobs[0]), newKey.(ed25519.PrivateKey))); err != nil {
+		t.Fatal(err)
+	}
+	if err := evs.waitFor(ctx, []string{jobs[0].ID}, queue.EventRejected); err != nil {
+		t.Fatal(err)
+	}
+	if err := keyfile.WritePair(filepath.Join(f.dir, "new"), "approver2", newKey); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := os.ReadFile(filepath.Join(f.dir, "new", "approver2.pub"))
+	os.WriteFile(filepath.Join(f.approvers, "approver2.pub"), pub, 0o644)
+
+	next := cfg
+	next.LogLevel = "debug"
+	next.State = filepath.Join(f.dir, "elsewhere")
+	p.d.reload(next)
+	if _, err := js.PublishMsg(ctx, signed(subject, jobs[1].ID, sample.Body(jobs[1]), newKey.(ed25519.PrivateKey))); err != nil {
+		t.Fatal(err)
+	}
+	if err := evs.waitFor(ctx, []string{jobs[1].ID}, queue.EventPrinted); err != nil {
+		t.Fatal(err)
+	}
+	log := string(p.log.Bytes())
+	if !strings.Contains(log, `need a restart","settings":["state"]`) {
+		t.Errorf("reload did not report that state needs a restart:\n%s", log)
+	}
+	if p.d.level.Level() != slog.LevelDebug || p.d.cfg.State != cfg.State {
+		t.Errorf("log level not applied or state applied: level %v, state %s", p.d.level.Level(), p.d.cfg.State)
+	}
+}
+
+// TestDrainFinishesCard: stopping the daemon (SIGTERM's path) while a card
+// prints lets that card finish, prints it once, and takes no new job.
+func TestDrainFinishesCard(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	f := newE2EFixture(t)
+	cfg := f.config(simURI(t, "drain", f.out, url.Values{"speed": {"0.1"}})) // ~1.6 s a card
+	p := startInProcess(t, cfg, daemonDeps{})
+	nc, _ := nats.Connect(p.d.natsURL)
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	evs := watchEvents(t, nc)
+	jobs := sample.Jobs(3, time.Now())
+	for _, j := range jobs {
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := evs.waitFor(ctx, []string{jobs[0].ID}, queue.EventPrinting); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.shutdown(t); code != exitOK {
+		t.Errorf("exit %d after drain", code)
+	}
+	if got := evs.states(jobs[0].ID); got[len(got)-1] != queue.EventPrinted {
+		t.Errorf("card in the printer at shutdown: events %v, want it printed", got)
+	}
+	files := outFiles(t, f.out)
+	if !files[jobs[0].ID+"-front.png"] {
+		t.Error("the card in the printer was not finished")
+	}
+	for _, j := range jobs[1:] {
+		for _, s := range evs.states(j.ID) {
+			if s == queue.EventPrinting || s == queue.EventPrinted {
+				t.Errorf("job %s started after the drain began: %v", j.ID, evs.states(j.ID))
+			}
+		}
+	}
+}
+
+// TestJoinDeployment: with --nats the daemon joins an existing server
+// (here a separate nats-server with JetStream) instead of embedding one.
+func TestJoinDeployment(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ext, err := embedded.Start(ctx, embedded.Options{State: t.TempDir(), Listen: "127.0.0.1:0", ServerName: "deployment"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ext.Shutdown()
+	f := newE2EFixture(t)
+	cfg := f.config(simURI(t, "join", f.out, nil))
+	cfg.NATS = ext.ClientURL()
+	p := startInProcess(t, cfg, daemonDeps{})
+	if p.d.ns != nil {
+		t.Fatal("daemon embedded a server although nats was set")
+	}
+	if _, err := os.Stat(filepath.Join(f.state, embedded.KeyFile)); err == nil {
+		t.Error("joined daemon made an embedded store key")
+	}
+	nc, _ := nats.Connect(ext.ClientURL())
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	evs := watchEvents(t, nc)
+	j := sample.Jobs(1, time.Now())[0]
+	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+		t.Fatal(err)
+	}
+	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinted); err != nil {
+		t.Fatal(err)
+	}
+}
