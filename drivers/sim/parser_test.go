@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -166,3 +167,14 @@ func FuzzServe(f *testing.F) {
 type w struct{ b *bytes.Buffer }
 
 func (x w) Write(p []byte) (int, error) { return x.b.Write(p) }
+
+// The debug log names commands and status replies, never parameters,
+// payloads or values read back (magnetic data may be personal).
+func TestLogCarriesNoData(t *testing.T) {
+	var logs bytes.Buffer
+	d := New(Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	converse(t, d, join(cmd("Dm", "1", "SECRET NAME"), cmd("Si"), cmd("Smw"), cmd("Smr"), cmd("Rmb", "1"), cmd("Dm", "2", "98765"), cmd("Xx", "SECRET")))
+	if s := logs.String(); strings.Contains(s, "SECRET") || strings.Contains(s, "98765") || !strings.Contains(s, "command=Rmb") {
+		t.Fatalf("log:\n%s", s)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -141,7 +142,7 @@ func (d *Device) serve(ctx context.Context, src *source, w io.Writer) error {
 			lineStart = true
 			var reply string
 			reply, delay, drop = d.exec(cmd)
-			d.opts.Logger.Debug("sim: command", "device", d.opts.Name, "command", cmd.name, "reply", reply)
+			d.opts.Logger.Debug("sim: command", "device", d.opts.Name, "command", cmd.name, "reply", logged(reply))
 			out = d.answer(cmd.name, reply)
 		}
 		if delay > 0 {
@@ -162,6 +163,23 @@ func (d *Device) serve(ctx context.Context, src *source, w io.Writer) error {
 			}
 		}
 	}
+}
+
+// logged is a reply as logs may show it: OK and error strings as they are,
+// values (which may be magnetic data read back) never.
+func logged(reply string) string {
+	if reply == replyOK || strings.HasPrefix(reply, "ERR") || isStatusWord(reply) {
+		return reply
+	}
+	return "(value)"
+}
+
+func isStatusWord(r string) bool {
+	switch r {
+	case replyCard, replyJam, replyCover, replyFeeder, replyCleaning, replyNoCard:
+		return true
+	}
+	return false
 }
 
 // admit applies the silence fault: a silent printer ignores every command

@@ -75,7 +75,7 @@ func TestSimURI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer op2.Close()
-	if st, err := op2.Status(ctx); err != nil || !st.Busy {
+	if st, err := op2.Status(ctx); err != nil || !showsCardInside(st) {
 		t.Fatalf("status after reopen: %+v, %v; want the jammed card inside", st, err)
 	}
 	if Lookup(name) != d || len(d.Cards()) != 1 {
