@@ -406,3 +406,35 @@ func hugePNG(w, h uint32) []byte { return samplePhotoHeader("png", w, h) }
 
 // hugeJPEG is a JPEG header claiming w x h pixels.
 func hugeJPEG(w, h uint32) []byte { return samplePhotoHeader("jpeg", w, h) }
+
+func TestConcurrentRender(t *testing.T) {
+	r := newRenderer(t, Options{Issuer: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32))})
+	want := make([]*Card, 4)
+	for i := range want {
+		c, err := r.Render(context.Background(), DefaultTemplate, sampleFields(t, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = c
+	}
+	got := make([]*Card, 4)
+	errs := make([]error, 4)
+	done := make(chan int)
+	for i := range got {
+		go func() {
+			got[i], errs[i] = r.Render(context.Background(), DefaultTemplate, sampleFields(t, i))
+			done <- i
+		}()
+	}
+	for range got {
+		<-done
+	}
+	for i := range got {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if !bytes.Equal(got[i].Front.Pix, want[i].Front.Pix) || !bytes.Equal(got[i].Panels.Back.K.Pix, want[i].Panels.Back.K.Pix) {
+			t.Fatalf("card %d rendered concurrently differs from the serial render", i)
+		}
+	}
+}

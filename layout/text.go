@@ -98,6 +98,7 @@ var errNoGlyph = errors.New("contains a character the card fonts cannot draw")
 type shaper struct {
 	chain []*typeface // first that has the glyph wins
 	buf   sfnt.Buffer
+	z     *vector.Rasterizer // reused between text blocks
 }
 
 func (s *shaper) lookup(r rune) (*typeface, sfnt.GlyphIndex, rectF, float64, error) {
@@ -351,7 +352,13 @@ func (b *textBlock) raster(r image.Rectangle) (*image.Alpha, error) {
 	if b.ink.Empty() {
 		return mask, nil
 	}
-	z := vector.NewRasterizer(r.Dx(), r.Dy())
+	z := b.style.z
+	if z == nil {
+		z = vector.NewRasterizer(r.Dx(), r.Dy())
+		b.style.z = z
+	} else {
+		z.Reset(r.Dx(), r.Dy())
+	}
 	ox, oy := float64(r.Min.X), float64(r.Min.Y)
 	var err error
 	var buf sfnt.Buffer
