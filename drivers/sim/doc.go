@@ -93,4 +93,19 @@
 // A card left inside by a dropped link or a lost connection goes to the
 // reject tray when the next Ss comes. A sim:// link's Reset reconnects and
 // soft-resets the device.
+//
+// # sim:// URIs and printerd sim
+//
+// sim://<name>?out=DIR&speed=X&faults=SPEC opens an in-process device; the
+// driver's ribbon= and rotate= parameters set the device's ribbon and the
+// rotation it undoes. The first open of a name makes the device, later
+// opens reach the same one (Lookup, Register, Unregister). The link passes
+// the card's label (the job id) to the device, which names its images
+// <label>-front.png and <label>-back.png; over a real link (TCP, pty, USB)
+// no label arrives and cards are named card-0001, card-0002, ...
+//
+// `printerd sim --listen tcp://127.0.0.1:9100` serves one TCP connection at
+// a time (others wait); `printerd sim --pty` prints the path of a new
+// pseudo-terminal for serial:///dev/pts/N; --faults, --speed and --out are
+// the options above. Serve calls must not overlap on one Device.
 package sim

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/layout/panel"
 )
 
 // The registry of named in-process devices behind sim:// URIs.
@@ -47,8 +48,9 @@ func Unregister(name string) {
 }
 
 // OptionsFromURI reads device options from a sim:// URI:
-// sim://<name>?out=DIR&speed=X&faults=SPEC (other parameters belong to the
-// driver and are ignored).
+// sim://<name>?out=DIR&speed=X&faults=SPEC. Of the driver's parameters,
+// ribbon (the ribbon loaded) and rotate (the rotation the driver applies,
+// which the simulator undoes) set the device's too; others are ignored.
 func OptionsFromURI(u *url.URL) (Options, error) {
 	name := u.Host
 	if name == "" {
@@ -65,6 +67,21 @@ func OptionsFromURI(u *url.URL) (Options, error) {
 			return o, fmt.Errorf("sim: URI parameter speed=%q: want a number >= 0 (0 no delay, 1 a real printer's pace)", v)
 		}
 		o.Speed = s
+	}
+	// The driver's own parameters describe the printer too: the ribbon
+	// loaded and the rotation the driver applies.
+	if v := q.Get("ribbon"); v != "" {
+		o.Ribbon = panel.Ribbon(v)
+		if err := o.Ribbon.Valid(); err != nil {
+			return o, fmt.Errorf("sim: URI parameter ribbon: %w", err)
+		}
+	}
+	if v := q.Get("rotate"); v != "" {
+		r, err := strconv.Atoi(v)
+		if err != nil || (r != 90 && r != 270) {
+			return o, fmt.Errorf("sim: URI parameter rotate=%q: want 90 or 270", v)
+		}
+		o.Rotation = r
 	}
 	if v := q.Get("faults"); v != "" {
 		f, err := ParseFaults(v)

@@ -87,6 +87,15 @@ func TestSimURI(t *testing.T) {
 	if _, err := r.Open(ctx, "sim://x?speed=fast"); err == nil {
 		t.Fatal("bad speed accepted")
 	}
+	o, err := OptionsFromURI(&url.URL{Scheme: "sim", Host: "y", RawQuery: "ribbon=ko&rotate=90&speed=0.5"})
+	if err != nil || o.Ribbon != "ko" || o.Rotation != 90 || o.Speed != 0.5 || o.Name != "y" {
+		t.Fatalf("options from URI: %+v, %v", o, err)
+	}
+	for _, q := range []string{"ribbon=rgb", "rotate=180", "speed=-1"} {
+		if _, err := OptionsFromURI(&url.URL{Scheme: "sim", Host: "y", RawQuery: q}); err == nil {
+			t.Errorf("URI parameters %q accepted", q)
+		}
+	}
 }
 
 // The in-process link honours ctx, reports a dropped link as end of stream
