@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cityid/printerd/drivers"
@@ -20,6 +21,8 @@ import (
 type Printer struct {
 	link drivers.Link
 	opts Options
+
+	printing atomic.Bool // a Print is under way
 
 	mu      sync.Mutex
 	session bool   // Pem;2 sent on this link since the last reset
@@ -137,9 +140,15 @@ func parseRibbon(s string) (panel.Ribbon, int) {
 const RibbonLowAt = 10
 
 // Status reads the card position (Rlr;p), the cover (Rse;o), the feeder
-// (Rse;f) and the ribbon (Rr). Error replies become Problems. When the
-// printer does not answer, Status returns Problems [offline] and the error.
+// (Rse;f) and the ribbon (Rr). Error replies become Problems; a card inside
+// the printer is CardJam, since Status never runs during a Print of this
+// driver. During a Print, Status answers at once, Busy and not Ready,
+// without disturbing the printer. When the printer does not answer, Status
+// returns Problems [offline] and the error.
 func (p *Printer) Status(ctx context.Context) (drivers.Status, error) {
+	if p.printing.Load() {
+		return drivers.Status{Busy: true, RibbonLeft: -1}, nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st := drivers.Status{RibbonLeft: -1}
@@ -155,8 +164,10 @@ func (p *Printer) Status(ctx context.Context) (drivers.Status, error) {
 		parse func(string)
 	}{
 		{Command("Rlr", "p"), func(v string) {
+			// The driver prints one card at a time and Status waits for
+			// it: a card inside the printer now is stuck there.
 			if strings.Contains(strings.ToUpper(v), "CARD") {
-				st.Busy = true
+				add(drivers.CardJam)
 			}
 		}},
 		{Command("Rse", "o"), func(v string) {
@@ -460,6 +471,8 @@ func (p *Printer) Print(ctx context.Context, card panel.Card) error {
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.printing.Store(true)
+	defer p.printing.Store(false)
 	if l, ok := p.link.(drivers.Labeler); ok {
 		l.SetLabel(card.Label)
 	}

@@ -395,3 +395,35 @@ func TestCountersAndRaw(t *testing.T) {
 		t.Error("Raw accepted CR and ESC inside the command")
 	}
 }
+
+// TestStatusDuringPrint checks that Status answers Busy at once while a
+// card prints, without a command to the printer.
+func TestStatusDuringPrint(t *testing.T) {
+	hold := make(chan struct{})
+	l := &scriptLink{}
+	l.script = func(n int, name string) (string, bool, bool) {
+		if name == "Se" {
+			<-hold // the printer takes its time with the last panel
+		}
+		return "", false, false
+	}
+	p := New(l, Options{ReplyTimeout: time.Second, MotionTimeout: 5 * time.Second})
+	done := make(chan error, 1)
+	go func() { done <- p.Print(context.Background(), testCard(panel.K)) }()
+	for !p.printing.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	st, err := p.Status(context.Background())
+	close(hold)
+	if err != nil || !st.Busy || st.Ready {
+		t.Fatalf("Status during Print = %+v, %v; want busy", st, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if slices.Contains(l.names, "Rlr") {
+		t.Errorf("Status sent commands during the print: %v", l.names)
+	}
+}

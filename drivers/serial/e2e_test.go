@@ -247,13 +247,13 @@ func TestSerialFaults(t *testing.T) {
 		{"garbage=1", panel.KO, drivers.Protocol, drivers.BeforeFeed, 0, -1},
 		// The command that feeds (the first Db) failing is ambiguous to the
 		// driver: the simulator fed the jammed card, not the one whose cover opened.
-		{"jam=feed", panel.KO, drivers.CardJam, drivers.FeedUnknown, 1, -1},
+		{"jam=feed", panel.KO, drivers.CardJam, drivers.FeedUnknown, 1, drivers.CardJam},
 		{"cover-open=feed", panel.KO, drivers.CoverOpen, drivers.FeedUnknown, 0, drivers.CoverOpen},
-		{"jam=k", panel.KO, drivers.CardJam, drivers.AfterFeed, 1, -1},
-		{"jam=y", panel.YMCKO, drivers.CardJam, drivers.AfterFeed, 1, -1},
+		{"jam=k", panel.KO, drivers.CardJam, drivers.AfterFeed, 1, drivers.CardJam},
+		{"jam=y", panel.YMCKO, drivers.CardJam, drivers.AfterFeed, 1, drivers.CardJam},
 		{"cover-open=m", panel.YMCKO, drivers.CoverOpen, drivers.AfterFeed, 1, drivers.CoverOpen},
-		{"ribbon-out=o", panel.KO, drivers.RibbonOut, drivers.AfterFeed, 1, -1},
-		{"jam=eject", panel.KO, drivers.CardJam, drivers.AfterFeed, 1, -1},
+		{"ribbon-out=o", panel.KO, drivers.RibbonOut, drivers.AfterFeed, 1, drivers.CardJam},
+		{"jam=eject", panel.KO, drivers.CardJam, drivers.AfterFeed, 1, drivers.CardJam},
 		{"silent-after=5", panel.KO, drivers.Timeout, drivers.AfterFeed, 1, -1},
 		{"garbage=5", panel.KO, drivers.Protocol, drivers.AfterFeed, 1, -1},
 		{"drop=k", panel.KO, drivers.Timeout, drivers.AfterFeed, 1, -1},
