@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/drivers/diag"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/layout"
 	"github.com/cityid/printerd/queue"
@@ -160,6 +161,7 @@ func startDaemon(ctx context.Context, cfg config, deps daemonDeps) (_ *daemon, e
 		Printers: qps,
 		Logger:   d.log,
 		Metrics:  metrics,
+		Diag:     diag.Run, // technician verbs of the printerd.diag service
 		Setup:    queue.SetupConfig{HeldRetention: time.Duration(cfg.HeldRetention)},
 		AckWait:  time.Duration(cfg.AckWait),
 	}

@@ -140,3 +140,32 @@ func TestDiagNATS(t *testing.T) {
 		}
 	}
 }
+
+// TestDiagDaemon sends diagnostics to a running daemon (in-process, with
+// its embedded NATS and a simulated printer) through the queue's service.
+func TestDiagDaemon(t *testing.T) {
+	f := newE2EFixture(t)
+	p := startInProcess(t, f.config("sim://diagdesk?speed=0&out="+f.out), daemonDeps{})
+	ctx := context.Background()
+	url := "--nats=" + p.d.natsURL
+	tests := []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"diag", "info", "diagdesk", url, "--json"}, exitOK, `"model":"Evolis Primacy"`},
+		{[]string{"diag", "status", "diagdesk", url}, exitOK, "ready: true"},
+		{[]string{"diag", "raw", "diagdesk", "Rco;p", url}, exitOK, "reply: 0"},
+		{[]string{"diag", "counters", "diagdesk", url, "--json"}, exitOK, `"printed":0`},
+		{[]string{"diag", "test-card", "diagdesk", "ko", url}, exitOK, "printed: true"},
+		{[]string{"diag", "pause", "diagdesk", url}, exitOK, ""},
+		{[]string{"diag", "resume", "diagdesk", url}, exitOK, ""},
+		{[]string{"diag", "status", "nosuch", url, "--timeout=2s"}, exitFail, ""},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(ctx, tt.args...)
+		if code != tt.code || !strings.Contains(out+errOut, tt.out) {
+			t.Errorf("%v: exit %d, output %q %q; want exit %d and %q", tt.args[1:], code, out, errOut, tt.code, tt.out)
+		}
+	}
+}

@@ -80,7 +80,7 @@ func Run(ctx context.Context, p drivers.Printer, verb, arg string) (any, error) 
 		}
 		return TestCardResult{Printed: true, Ribbon: r}, nil
 	case "raw":
-		rc, ok := p.(drivers.RawCommander)
+		rc, ok := rawCommander(p)
 		if !ok {
 			return nil, ErrNoRaw
 		}
@@ -96,6 +96,25 @@ func Run(ctx context.Context, p drivers.Printer, verb, arg string) (any, error) 
 		return nil, ErrDaemonOnly
 	}
 	return nil, fmt.Errorf("diag: unknown verb %q: want one of %s", verb, strings.Join(Verbs, ", "))
+}
+
+// rawCommander finds the RawCommander behind p: p itself, the driver
+// inside a *drivers.Opened, or behind a wrapper with Unwrap() drivers.Printer.
+func rawCommander(p drivers.Printer) (drivers.RawCommander, bool) {
+	for i := 0; i < 8 && p != nil; i++ {
+		if rc, ok := p.(drivers.RawCommander); ok {
+			return rc, true
+		}
+		switch w := p.(type) {
+		case *drivers.Opened:
+			p = w.Printer
+		case interface{ Unwrap() drivers.Printer }:
+			p = w.Unwrap()
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
 }
 
 // TestCardLabel labels the test card in simulator output.
