@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/google/gousb"
@@ -127,12 +128,12 @@ func (d *gousbDevice) setAutoDetach(on bool) error { return d.dev.SetAutoDetach(
 func (d *gousbDevice) claim(cfgNum, intf, alt, out, in int) (libInterface, error) {
 	cfg, err := d.dev.Config(cfgNum)
 	if err != nil {
-		return nil, err
+		return nil, typed(err)
 	}
 	i, err := cfg.Interface(intf, alt)
 	if err != nil {
 		cfg.Close()
-		return nil, err
+		return nil, typed(err)
 	}
 	gi := &gousbInterface{cfg: cfg, intf: i}
 	if gi.out, err = i.OutEndpoint(out); err != nil {
@@ -183,4 +184,15 @@ func (i *gousbInterface) maxPacket() int {
 func (i *gousbInterface) close() {
 	i.intf.Close()
 	i.cfg.Close()
+}
+
+// typed restores the libusb error code that gousb formats into some of its
+// errors with %v, so that errors.Is works on them.
+func typed(err error) error {
+	for _, code := range []gousb.Error{gousb.ErrorBusy, gousb.ErrorAccess, gousb.ErrorNoDevice, gousb.ErrorNotFound} {
+		if !errors.Is(err, code) && strings.Contains(err.Error(), code.Error()) {
+			return fmt.Errorf("%w: %v", code, err)
+		}
+	}
+	return err
 }

@@ -298,7 +298,7 @@ func openProblem(desc *gousb.DeviceDesc, err error) string {
 
 func claimProblem(desc *gousb.DeviceDesc, err error) string {
 	if errors.Is(err, gousb.ErrorBusy) {
-		return fmt.Sprintf("%s (%04x:%04x) is claimed by another program (is another printerd or CUPS using it?)",
+		return fmt.Sprintf("%s (%04x:%04x) is claimed by another program or kernel driver (another printerd, CUPS, or usblp not detached)",
 			devPath(desc), uint16(desc.Vendor), uint16(desc.Product))
 	}
 	if errors.Is(err, gousb.ErrorAccess) {

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/png"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -286,6 +288,7 @@ func TestGuest(t *testing.T) {
 		t.Logf("unplugged mid-card: %v", err)
 		waitFor(t, "the device to leave the bus", 10*time.Second, func() bool { return usbBusID() == "" })
 		gadget.Plug()
+		replugged := time.Now()
 		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		if err := conn.Reset(rctx); err != nil {
@@ -294,8 +297,17 @@ func TestGuest(t *testing.T) {
 		if info, err := p.Info(ctx); err != nil || info.Serial != guestSerial {
 			t.Fatalf("Info after replug = %+v, %v", info, err)
 		}
+		t.Logf("printer found again %v after replug", time.Since(replugged).Round(time.Millisecond))
+		// The spoiled card is still inside (the printer reports a jam)
+		// until the printer is reset, as the queue does before the next job.
+		if st, err := p.Status(ctx); err != nil || !st.Ready && !slices.Contains(st.Problems, drivers.CardJam) {
+			t.Fatalf("Status after replug = %+v, %v; want ready or the spoiled card reported", st, err)
+		}
+		if err := p.Reset(ctx); err != nil {
+			t.Fatalf("printer Reset after replug: %v", err)
+		}
 		if st, err := p.Status(ctx); err != nil || !st.Ready {
-			t.Fatalf("Status after replug = %+v, %v", st, err)
+			t.Fatalf("Status after replug and reset = %+v, %v", st, err)
 		}
 		if err := p.Print(ctx, testCard("usbvm-3")); err != nil {
 			t.Fatalf("Print after replug: %v", err)
@@ -304,4 +316,48 @@ func TestGuest(t *testing.T) {
 			t.Fatalf("cards printed %d, want %d", len(printer.Cards()), printed+1)
 		}
 	})
+}
+
+// TestGuestTCP runs after /init started `printerd sim --usbip 127.0.0.1:3240
+// --out /tmp/cards` and attached it with Debian's `usbip attach -r
+// 127.0.0.1 -b 1-1`, as a new user would.
+func TestGuestTCP(t *testing.T) {
+	ctx := context.Background()
+	var conn *usb.Conn
+	waitFor(t, "usb://auto to open the printer attached with usbip", 10*time.Second, func() bool {
+		c, err := usb.Open(ctx, mustURL(t, "usb://auto"))
+		if err != nil {
+			return false
+		}
+		conn = c
+		return true
+	})
+	defer conn.Close()
+	info := conn.Info()
+	id, err := conn.DeviceID(ctx)
+	if err != nil || !strings.Contains(id, "MFG:Evolis;") || !strings.Contains(id, "SN:"+info.Serial+";") {
+		t.Fatalf("GET_DEVICE_ID = %q, %v; want an Evolis id with serial %q", id, err, info.Serial)
+	}
+	p := evolis.New(conn, evolis.Options{ReplyTimeout: 3 * time.Second, MotionTimeout: 20 * time.Second})
+	if err := p.Print(ctx, testCard("tcp-1")); err != nil {
+		t.Fatalf("Print over usbip TCP: %v", err)
+	}
+	c, err := p.Counters(ctx)
+	if err != nil || c.Printed != 1 {
+		t.Fatalf("Counters = %+v, %v; want 1 printed", c, err)
+	}
+	files, _ := filepath.Glob("/tmp/cards/*-front.png")
+	if len(files) != 1 {
+		t.Fatalf("printerd sim wrote %v, want one front image", files)
+	}
+	f, err := os.Open(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil || img.Bounds().Dx() != panel.Width || img.Bounds().Dy() != panel.Height {
+		t.Fatalf("front image: %v, %v", img.Bounds(), err)
+	}
+	t.Logf("printed over usbip TCP: %s (%s, serial %s)", filepath.Base(files[0]), id, info.Serial)
 }

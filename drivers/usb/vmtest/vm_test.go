@@ -28,7 +28,7 @@ var guestSubtests = []string{
 	"status-and-counters", "read-timeout-recovers", "unplug-mid-card",
 }
 
-const installHint = "run scripts/deps.sh test (it installs qemu-system-x86 and busybox-static with apt-get)"
+const installHint = "run scripts/deps.sh test (it installs qemu-system-x86, busybox-static and usbip with apt-get)"
 
 // TestUSBVM boots Debian's kernel under QEMU (TCG) with the guest tests
 // (guest_test.go) in its initramfs and checks that every one passed.
@@ -41,6 +41,13 @@ func TestUSBVM(t *testing.T) {
 		t.Fatalf("usbvm: qemu-system-x86_64 not found: %s", installHint)
 	}
 	busybox := staticBusybox(t)
+	usbipTool, err := exec.LookPath("usbip")
+	if err != nil {
+		usbipTool = firstExisting("/usr/sbin/usbip", "/sbin/usbip")
+	}
+	if usbipTool == "" {
+		t.Fatalf("usbvm: Debian's usbip tool not found (package usbip): %s", installHint)
+	}
 	cache := cacheDir(t)
 	tmp := t.TempDir()
 
@@ -51,11 +58,13 @@ func TestUSBVM(t *testing.T) {
 	start = time.Now()
 	guest := filepath.Join(tmp, "guest.test")
 	goBuild(t, "test", "-c", "-tags", "usbvmguest", "-o", guest, ".")
-	t.Logf("usbvm: guest test binary built in %v", time.Since(start).Round(time.Millisecond))
+	printerd := filepath.Join(tmp, "printerd")
+	goBuild(t, "build", "-o", printerd, "github.com/cityid/printerd/cmd/printerd")
+	t.Logf("usbvm: guest test binary and printerd built in %v", time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
 	initrd := filepath.Join(tmp, "initramfs.gz")
-	size := buildInitramfs(t, initrd, busybox, guest, mods)
+	size := buildInitramfs(t, initrd, busybox, guest, printerd, usbipTool, mods)
 	t.Logf("usbvm: initramfs built in %v (%d KiB)", time.Since(start).Round(time.Millisecond), size>>10)
 
 	start = time.Now()
@@ -75,7 +84,7 @@ func checkGuest(t *testing.T, out []byte) {
 	failed := false
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimRight(line, "\r")
-		if strings.Contains(line, "USBVM:") || strings.Contains(line, "--- ") || strings.Contains(line, "usbvm:") ||
+		if strings.Contains(line, "USBVM") || strings.Contains(line, "--- ") || strings.Contains(line, "usbvm:") ||
 			strings.Contains(line, "guest_test.go") || strings.Contains(line, "panic") {
 			t.Log("guest| " + line)
 		}
@@ -95,9 +104,27 @@ func checkGuest(t *testing.T, out []byte) {
 			t.Errorf("usbvm: guest subtest %s did not pass", name)
 		}
 	}
+	if m := regexp.MustCompile(`USBVM-TCP-RESULT rc=(\d+)`).FindStringSubmatch(text); m == nil || m[1] != "0" ||
+		!strings.Contains(text, "--- PASS: TestGuestTCP ") {
+		failed = true
+		t.Errorf("usbvm: the usbip TCP mode (printerd sim --usbip, usbip attach) failed in the guest")
+	}
+	if !strings.Contains(text, "(0f49:1234)") {
+		failed = true
+		t.Errorf("usbvm: usbip list -r 127.0.0.1 did not list the simulated printer 0f49:1234")
+	}
 	if failed {
 		t.Logf("usbvm: console tail:\n%s", tail(text, 80))
 	}
+}
+
+func firstExisting(paths ...string) string {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
 }
 
 func tail(s string, n int) string {
@@ -285,12 +312,26 @@ cd /tmp
 rc=$?
 echo "USBVM: guest tests done at $(cut -d' ' -f1 /proc/uptime) s"
 echo "USBVM-RESULT rc=$rc"
+
+# USB/IP over TCP, as a new user does it: printerd sim --usbip, then
+# Debian's usbip tools attach it to this machine's vhci-hcd.
+ip link set lo up
+mkdir -p /var/run/vhci_hcd /tmp/cards
+/printerd sim --usbip 127.0.0.1:3240 --out /tmp/cards --name tcp >/tmp/sim.log 2>&1 &
+for i in 1 2 3 4 5 6 7 8 9 10; do usbip list -r 127.0.0.1 >/tmp/list.log 2>&1 && break; sleep 0.5; done
+sed 's/^/USBVM-TCP list| /' /tmp/list.log
+usbip attach -r 127.0.0.1 -b 1-1 2>&1 | sed 's/^/USBVM-TCP attach| /'
+/guest.test -test.run '^TestGuestTCP$' -test.v -test.timeout 60s
+rc=$?
+usbip port 2>&1 | sed 's/^/USBVM-TCP port| /'
+sed 's/^/USBVM-TCP sim| /' /tmp/sim.log
+echo "USBVM-TCP-RESULT rc=$rc"
 sync
 poweroff -f
 `
 
 // buildInitramfs writes the gzipped newc initramfs and returns its size.
-func buildInitramfs(t *testing.T, path, busybox, guest string, mods map[string]string) int64 {
+func buildInitramfs(t *testing.T, path, busybox, guest, printerd, usbipTool string, mods map[string]string) int64 {
 	t.Helper()
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
@@ -305,7 +346,18 @@ func buildInitramfs(t *testing.T, path, busybox, guest string, mods map[string]s
 	for _, m := range modules {
 		w.fileFrom(t, "modules/"+m+".ko", mods[m], 0o644)
 	}
-	for _, lib := range sharedLibs(t, guest) {
+	w.fileFrom(t, "printerd", printerd, 0o755)
+	w.fileFrom(t, "bin/usbip", usbipTool, 0o755)
+	if ids := firstExisting("/usr/share/misc/usb.ids", "/usr/share/hwdata/usb.ids"); ids != "" {
+		w.mkdirs("usr/share/misc")
+		w.fileFrom(t, "usr/share/misc/usb.ids", ids, 0o644)
+	}
+	seen := map[string]bool{}
+	for _, lib := range append(append(sharedLibs(t, guest), sharedLibs(t, printerd)...), sharedLibs(t, usbipTool)...) {
+		if seen[lib] {
+			continue
+		}
+		seen[lib] = true
 		w.mkdirs(filepath.Dir(strings.TrimPrefix(lib, "/")))
 		w.fileFrom(t, strings.TrimPrefix(lib, "/"), lib, 0o755)
 	}
