@@ -8,6 +8,7 @@ import (
 	"image/color"
 	_ "image/jpeg" // photo formats
 	_ "image/png"
+	"sync"
 
 	"golang.org/x/image/draw"
 )
@@ -56,7 +57,7 @@ func decodeImage(b []byte, maxBytes, maxSide int) (image.Image, error) {
 // from the centre, without distortion (Catmull-Rom filter). A photo much
 // larger than its box is first halved with a cheap box-like filter so the
 // Catmull-Rom pass stays fast; the final pass keeps the quality.
-func fillBox(dst draw.Image, r image.Rectangle, src image.Image) {
+func fillBox(dst draw.Image, r image.Rectangle, src image.Image, sc *scalers) {
 	sb := src.Bounds()
 	// crop src to r's aspect ratio
 	sw, sh := sb.Dx(), sb.Dy()
@@ -85,7 +86,35 @@ func fillBox(dst draw.Image, r image.Rectangle, src image.Image) {
 		draw.ApproxBiLinear.Scale(half, half.Bounds(), src, crop, draw.Src, nil)
 		src, crop = half, half.Bounds()
 	}
-	draw.CatmullRom.Scale(dst, r, src, crop, draw.Src, nil)
+	sc.get(r.Dx(), r.Dy(), crop.Dx(), crop.Dy()).Scale(dst, r, src, crop, draw.Src, nil)
+}
+
+// scalers caches Catmull-Rom scalers by size: photos from one camera share
+// their size, and a cached scaler keeps its filter weights and its
+// (several MB) work buffer. It is safe for concurrent use.
+type scalers struct {
+	mu sync.Mutex
+	m  map[[4]int]draw.Scaler
+}
+
+// maxScalers bounds the cache; past it, scalers are made per call.
+const maxScalers = 16
+
+func (s *scalers) get(dw, dh, sw, sh int) draw.Scaler {
+	k := [4]int{dw, dh, sw, sh}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if z, ok := s.m[k]; ok {
+		return z
+	}
+	z := draw.CatmullRom.NewScaler(dw, dh, sw, sh)
+	if s.m == nil {
+		s.m = map[[4]int]draw.Scaler{}
+	}
+	if len(s.m) < maxScalers {
+		s.m[k] = z
+	}
+	return z
 }
 
 // containBox scales src to fit inside r keeping its aspect ratio, centred,

@@ -77,9 +77,12 @@ func (c *Card) WriteProofPDF(w io.Writer) error {
 		pdf.SetTextColor(60, 60, 60)
 		pdf.SetFont("dejavu", "B", 10)
 		pdf.Text(proofLeft, top-3, []string{"Front", "Back"}[i])
+		// ID-1 corners are rounded (radius 3.18 mm): clip to the card shape
+		pdf.ClipRoundedRect(proofLeft, top, CardWidthMM, CardHeightMM, 3.18, false)
 		if err := c.sides[i].proof(pdf, proofLeft, top, mono[i], previews[i], i); err != nil {
 			return err
 		}
+		pdf.ClipEnd()
 		// card outline and a PROOF watermark across the card
 		pdf.SetDrawColor(150, 150, 150)
 		pdf.SetLineWidth(0.2)

@@ -65,6 +65,8 @@ type Renderer struct {
 	// scaled holds each image element pre-scaled into its box, keyed by
 	// template name + "/" + element id.
 	scaled map[string]*image.RGBA
+	// scalers caches photo scalers by size.
+	scalers scalers
 }
 
 // New loads the fonts and templates and checks the options.
@@ -403,7 +405,7 @@ func (r *Renderer) drawSide(t *Template, face *Face, values map[string]string, p
 			}
 		case ElemPhoto:
 			img := image.NewRGBA(box)
-			fillBox(img, box, photo)
+			fillBox(img, box, photo, &r.scalers)
 			it.img = img
 			if e.Panel == PanelK {
 				ditherInto(sd.k, img, box)

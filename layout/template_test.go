@@ -129,6 +129,14 @@ func TestTemplatesDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkBarcode(t, c.Panels.Front.K, trusted(t, key), f) // the code is on the front here
+	// the title is colour text: on Y/M/C, not on K
+	title := r.Template("compact-qr-front").element("title").Box.Rect()
+	if n := count(c.Panels.Front.K, title, func(v uint8) bool { return v != 0 }); n != 0 {
+		t.Fatalf("colour title put %d dots on K", n)
+	}
+	if n := count(c.Panels.Front.C, title, func(v uint8) bool { return v > 128 }); n < 500 {
+		t.Fatalf("colour title has %d strong cyan dots", n)
+	}
 	chip := r.Template("compact-qr-front").element("chip").Box.Rect()
 	if n := count(c.Panels.Back.O, chip, func(v uint8) bool { return v != 0 }); n != 0 {
 		t.Fatalf("overlay on %d dots of the chip area", n)
