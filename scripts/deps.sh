@@ -11,6 +11,10 @@ if [ "${1:-}" = test ]; then
   command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
   command -v openssl >/dev/null || need+=(openssl)
   [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx cpio || need+=(busybox-static)
+  [ -x /usr/sbin/usbip ] || need+=(usbip) # drivers/usb/vmtest: Debian's usbip tools in the guest
+  ldd /bin/busybox >/dev/null 2>&1 && need+=(busybox-static) # the VM guest needs a static busybox
+  # drivers/usb/vmtest downloads Debian's kernel package with apt-get download: it needs package lists.
+  apt-cache show linux-image-amd64 >/dev/null 2>&1 || { if [ "$(id -u)" -eq 0 ]; then apt-get update -qq; else sudo apt-get update -qq; fi; }
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
