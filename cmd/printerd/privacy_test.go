@@ -57,6 +57,7 @@ func TestPrivacy(t *testing.T) {
 	defer cancel()
 	bin := buildPrinterd(t)
 	f := newE2EFixture(t)
+	started := time.Now()
 	port, httpPort := freePort(t), freePort(t)
 	httpAddr := "127.0.0.1:" + strconv.Itoa(httpPort)
 	// The second card fed jams at the yellow panel: that job is held.
@@ -204,10 +205,14 @@ func TestPrivacy(t *testing.T) {
 		t.Errorf("unexpected file in the out dir: %s", name)
 		sources = append(sources, source{"out file " + name, b})
 	}
-	// Temporary files the daemon may have left.
+	// Temporary files the daemon may have left (made since it started).
 	for _, dir := range []string{f.dir, os.TempDir()} {
 		es, _ := os.ReadDir(dir)
 		for _, e := range es {
+			info, err := e.Info()
+			if err != nil || !info.ModTime().After(started) {
+				continue
+			}
 			if strings.HasPrefix(e.Name(), "printerd") && !e.IsDir() && filepath.Join(dir, e.Name()) != p.logPath {
 				b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
 				sources = append(sources, source{"temp file " + e.Name(), b})

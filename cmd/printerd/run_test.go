@@ -138,7 +138,7 @@ func TestDrainFinishesCard(t *testing.T) {
 func TestJoinDeployment(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ext, err := embedded.Start(ctx, embedded.Options{State: t.TempDir(), Listen: "127.0.0.1:0", ServerName: "deployment"})
+	ext, err := embedded.Start(ctx, embedded.Options{State: t.TempDir(), Listen: "127.0.0.1:0", ServerName: "deployment", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
