@@ -140,3 +140,30 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzParse checks that any fixture text parses or fails with an error, and
+// that what parses formats and parses back to the same operations.
+func FuzzParse(f *testing.F) {
+	f.Add(sample)
+	f.Add("> \"\\x00\"\n< silence\n= reset\n")
+	f.Add("> blob 1 sha256:" + strings.Repeat("0", 64))
+	f.Fuzz(func(t *testing.T, in string) {
+		ops, err := Parse(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		var b bytes.Buffer
+		if err := Format(&b, ops); err != nil {
+			t.Fatal(err)
+		}
+		again, err := Parse(&b)
+		if err != nil || len(again) != len(ops) {
+			t.Fatalf("formatted ops do not parse back: %v", err)
+		}
+		for i := range ops {
+			if ops[i].String() != again[i].String() {
+				t.Fatalf("op %d: %s became %s", i, ops[i], again[i])
+			}
+		}
+	})
+}
