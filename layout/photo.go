@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	_ "image/jpeg" // photo formats
 	_ "image/png"
 	"sync"
@@ -74,12 +73,14 @@ func fillBox(dst draw.Image, r image.Rectangle, src image.Image, sc *scalers) {
 	x0 := sb.Min.X + (sw-cw)/2
 	y0 := sb.Min.Y + (sh-ch)/2
 	crop := image.Rect(x0, y0, x0+cw, y0+ch)
-	if _, ok := src.(*image.RGBA); !ok {
-		// the scaler's RGBA path is several times faster than its generic
-		// (e.g. YCbCr) one; converting the crop first is cheap
-		rgba := image.NewRGBA(crop)
-		draw.Draw(rgba, crop, src, crop.Min, draw.Src)
-		src = rgba
+	if rgba, ok := src.(*image.RGBA); !ok || !rgba.Opaque() {
+		// Flatten over white (a transparent background prints as blank
+		// card, not as black) into RGBA: the scaler's RGBA path is several
+		// times faster than its generic (e.g. YCbCr) one.
+		flat := image.NewRGBA(crop)
+		draw.Draw(flat, crop, image.White, image.Point{}, draw.Src)
+		draw.Draw(flat, crop, src, crop.Min, draw.Over)
+		src = flat
 	}
 	for crop.Dx() > 3*r.Dx() && crop.Dy() > 3*r.Dy() {
 		half := image.NewRGBA(image.Rect(0, 0, crop.Dx()/2, crop.Dy()/2))
@@ -130,13 +131,4 @@ func containBox(dst draw.Image, r image.Rectangle, src image.Image) image.Rectan
 	to := image.Rect(x0, y0, x0+w, y0+h)
 	draw.CatmullRom.Scale(dst, to, src, sb, draw.Over, nil)
 	return to
-}
-
-// flatten returns img as opaque RGBA over white.
-func flatten(img image.Image) *image.RGBA {
-	b := img.Bounds()
-	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(out, out.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-	draw.Draw(out, out.Bounds(), img, b.Min, draw.Over)
-	return out
 }

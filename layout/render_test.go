@@ -438,3 +438,36 @@ func TestConcurrentRender(t *testing.T) {
 		}
 	}
 }
+
+func TestTransparentPhotoPrintsBlank(t *testing.T) {
+	// a PNG whose left half is transparent: that half must print nothing
+	img := image.NewNRGBA(image.Rect(0, 0, 300, 400))
+	for y := 0; y < 400; y++ {
+		for x := 150; x < 300; x++ {
+			img.Pix[img.PixOffset(x, y)+0] = 200
+			img.Pix[img.PixOffset(x, y)+3] = 255
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	f := sampleFields(t, 0)
+	f.Photo = buf.Bytes()
+	r := newRenderer(t, Options{})
+	c, err := r.Render(context.Background(), DefaultTemplate, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box := r.Template(DefaultTemplate).element("photo").Box.Rect()
+	left := image.Rect(box.Min.X, box.Min.Y, box.Min.X+box.Dx()/3, box.Max.Y)
+	right := image.Rect(box.Max.X-box.Dx()/3, box.Min.Y, box.Max.X, box.Max.Y)
+	for _, p := range []*image.Gray{c.Panels.Front.Y, c.Panels.Front.M, c.Panels.Front.C} {
+		if n := count(p, left, func(v uint8) bool { return v > 8 }); n != 0 {
+			t.Fatalf("transparent part of the photo prints %d colour dots", n)
+		}
+	}
+	if n := count(c.Panels.Front.C, right, func(v uint8) bool { return v > 8 }); n == 0 {
+		t.Fatal("opaque part of the photo prints no cyan")
+	}
+}
