@@ -92,6 +92,15 @@ func TestRenderCommand(t *testing.T) {
 		t.Fatalf("card number %q", claims.Number)
 	}
 
+	// printerd verify --image reads the card printerd render made
+	for _, side := range []string{"back.png"} {
+		var vout, verr bytes.Buffer
+		code := dispatch(context.Background(), []string{"verify", "--image", filepath.Join(out, side), "--keys", filepath.Join(dir, "issuer.pub")}, &vout, &verr)
+		if code != exitOK || !strings.Contains(vout.String(), "SAMPLE-000002") {
+			t.Fatalf("verify --image %s: exit %d\n%s%s", side, code, vout.String(), verr.String())
+		}
+	}
+
 	loose := filepath.Join(dir, "loose.key")
 	b, _ := os.ReadFile(keyPath)
 	os.WriteFile(loose, b, 0o644)
