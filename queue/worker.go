@@ -64,6 +64,7 @@ type worker struct {
 	info       drivers.Info
 	haveInfo   bool
 	printing   string
+	pending    []pendingEvent // owned by the run goroutine
 	lastStatus time.Time
 	lastReady  bool
 	wake       chan struct{}
@@ -245,6 +246,8 @@ type rejection struct {
 func (w *worker) handle(msg jetstream.Msg) {
 	ctx := w.d.runCtx
 	start := time.Now()
+	defer w.keepAlive(msg)()
+	defer w.flushEvents()
 	defer func() { w.d.metrics.JobSeconds.WithLabelValues(w.p.Name).Observe(time.Since(start).Seconds()) }()
 	log := w.d.log.With("printer", w.p.Name)
 	hdr := msg.Headers()
@@ -323,11 +326,13 @@ func (w *worker) handle(msg jetstream.Msg) {
 	card.Label = j.ID
 
 	// Reserve the issue (compare-and-swap); a lost race re-checks the rule.
-	if ok, err := w.reserveIssue(ctx, j); err != nil {
+	ok, mark, markRev, err := w.reserveIssue(ctx, j)
+	if err != nil {
 		log.Warn("queue: card_issues unavailable, retrying the job", "err", err)
 		_ = msg.NakWithDelay(w.d.cfg.RetryDelay)
 		return
-	} else if !ok {
+	}
+	if !ok {
 		w.rejectEntry(ctx, msg, e, j, "issue", issueRule)
 		return
 	}
@@ -349,9 +354,9 @@ func (w *worker) handle(msg jetstream.Msg) {
 	w.event(ctx, Event{JobID: j.ID, State: EventPrinting, Printer: w.p.Name, CardNumber: j.Card.Number})
 
 	// 8. Print, keeping the message alive.
-	perr := w.print(ctx, msg, j.ID, card)
+	perr := w.print(ctx, j.ID, card)
 	if perr == nil {
-		w.printed(ctx, msg, pe, j)
+		w.printed(ctx, msg, pe, j, mark, markRev)
 		return
 	}
 	code := drivers.CodeOf(perr).String()
@@ -372,9 +377,11 @@ func (w *worker) handle(msg jetstream.Msg) {
 	w.hold(ctx, msg, pe, j, AuditSpoiled, "spoiled: "+code)
 }
 
-// print prints card while sending in-progress acks for msg.
-func (w *worker) print(ctx context.Context, msg jetstream.Msg, jobID string, card panel.Card) error {
-	stop := make(chan struct{})
+// keepAlive sends in-progress acks for msg every AckWait/4 until the
+// returned stop function is called, so that a job being made or printed is
+// never redelivered to another worker.
+func (w *worker) keepAlive(msg jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -385,12 +392,18 @@ func (w *worker) print(ctx context.Context, msg jetstream.Msg, jobID string, car
 			select {
 			case <-t.C:
 				_ = msg.InProgress()
-			case <-stop:
+			case <-done:
 				return
 			}
 		}
 	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// print prints card, holding the printer against diag verbs.
+func (w *worker) print(ctx context.Context, jobID string, card panel.Card) error {
 	w.dev.Lock()
+	defer w.dev.Unlock()
 	w.smu.Lock()
 	w.printing = jobID
 	w.smu.Unlock()
@@ -400,9 +413,6 @@ func (w *worker) print(ctx context.Context, msg jetstream.Msg, jobID string, car
 	w.smu.Lock()
 	w.printing = ""
 	w.smu.Unlock()
-	w.dev.Unlock()
-	close(stop)
-	wg.Wait()
 	return err
 }
 
@@ -434,7 +444,7 @@ func (w *worker) resume(ctx context.Context, msg jetstream.Msg, j *job.Job, e En
 }
 
 // printed records a printed card: ledger, card_issues, audit, event, ack.
-func (w *worker) printed(ctx context.Context, msg jetstream.Msg, pe Entry, j *job.Job) {
+func (w *worker) printed(ctx context.Context, msg jetstream.Msg, pe Entry, j *job.Job, mark IssueMark, markRev uint64) {
 	log := w.d.log.With("printer", w.p.Name, "job_id", j.ID)
 	done := pe
 	done.State, done.Updated, done.Reason = Printed, w.d.now(), ""
@@ -459,7 +469,7 @@ func (w *worker) printed(ctx context.Context, msg jetstream.Msg, pe Entry, j *jo
 			break
 		}
 	}
-	if err := w.markPrinted(ctx, j); err != nil {
+	if err := w.markPrinted(ctx, j, mark, markRev); err != nil {
 		log.Error("queue: could not mark the issue printed", "err", err)
 	}
 	w.auditLog(ctx, AuditRecord{Action: AuditPrinted, JobID: j.ID, CardNumber: j.Card.Number, Issue: j.Card.Issue})
@@ -539,11 +549,47 @@ func (w *worker) auditLog(ctx context.Context, r AuditRecord) {
 	}
 }
 
+// event publishes ev asynchronously; flushEvents waits for the acks, so
+// that a job's events cost about one round trip together.
 func (w *worker) event(ctx context.Context, ev Event) {
 	ev.At = w.d.now()
-	if err := w.d.st.publishEvent(ctx, ev); err != nil {
-		w.d.log.Warn("queue: event lost", "state", ev.State, "job_id", ev.JobID, "err", err)
+	b, _ := json.Marshal(ev)
+	id := ev.JobID
+	if !validToken(id) {
+		id = invalidJobID
 	}
+	f, err := w.d.st.JS.PublishAsync(EventSubject(id), b)
+	if err != nil {
+		w.d.log.Warn("queue: event lost", "state", ev.State, "job_id", ev.JobID, "err", err)
+		return
+	}
+	w.pending = append(w.pending, pendingEvent{f, ev.State, ev.JobID})
+}
+
+// pendingEvent is an event whose publish ack has not been seen yet.
+type pendingEvent struct {
+	f     jetstream.PubAckFuture
+	state string
+	jobID string
+}
+
+// flushEvents waits for the acks of the events published so far.
+func (w *worker) flushEvents() {
+	if len(w.pending) == 0 {
+		return
+	}
+	t := time.NewTimer(10 * time.Second)
+	defer t.Stop()
+	for _, p := range w.pending {
+		select {
+		case <-p.f.Ok():
+		case err := <-p.f.Err():
+			w.d.log.Warn("queue: event lost", "state", p.state, "job_id", p.jobID, "err", err)
+		case <-t.C:
+			w.d.log.Warn("queue: event not acknowledged in time", "state", p.state, "job_id", p.jobID)
+		}
+	}
+	w.pending = w.pending[:0]
 }
 
 // issueRule is the reason of an issue-rule rejection.
@@ -570,62 +616,69 @@ func (w *worker) getIssue(ctx context.Context, number string) (IssueMark, uint64
 	return m, kve.Revision(), nil
 }
 
-// putIssue writes a mark by compare-and-swap (create when rev is 0).
-func (w *worker) putIssue(ctx context.Context, number string, rev uint64, m IssueMark) (bool, error) {
+// putIssue writes a mark by compare-and-swap (create when rev is 0). It
+// returns the new revision, or 0 when another writer got there first.
+func (w *worker) putIssue(ctx context.Context, number string, rev uint64, m IssueMark) (uint64, error) {
 	b, _ := json.Marshal(m)
 	var err error
+	var nrev uint64
 	if rev == 0 {
-		_, err = w.d.st.Issues.Create(ctx, number, b)
+		nrev, err = w.d.st.Issues.Create(ctx, number, b)
 	} else {
-		_, err = w.d.st.Issues.Update(ctx, number, b, rev)
+		nrev, err = w.d.st.Issues.Update(ctx, number, b, rev)
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return false, nil
+		return 0, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("queue: card_issues put: %w", err)
+		return 0, fmt.Errorf("queue: card_issues put: %w", err)
 	}
-	return true, nil
+	return nrev, nil
 }
 
 // reserveIssue reserves the job's issue of its card number. It reports
 // false when the issue rule refuses the job.
-func (w *worker) reserveIssue(ctx context.Context, j *job.Job) (bool, error) {
+// The returned mark and revision let markPrinted skip a read.
+func (w *worker) reserveIssue(ctx context.Context, j *job.Job) (bool, IssueMark, uint64, error) {
 	for try := 0; try < 10; try++ {
 		m, rev, err := w.getIssue(ctx, j.Card.Number)
 		if err != nil {
-			return false, err
+			return false, m, 0, err
 		}
 		if !issueAllowed(m, j) {
-			return false, nil
+			return false, m, 0, nil
 		}
 		if m.Issue == j.Card.Issue && m.JobID == j.ID {
-			return true, nil // already ours (a retry or a release)
+			return true, m, rev, nil // already ours (a retry or a release)
 		}
-		ok, err := w.putIssue(ctx, j.Card.Number, rev, IssueMark{Issue: j.Card.Issue, JobID: j.ID, Updated: w.d.now()})
+		m = IssueMark{Issue: j.Card.Issue, JobID: j.ID, Updated: w.d.now()}
+		nrev, err := w.putIssue(ctx, j.Card.Number, rev, m)
 		if err != nil {
-			return false, err
+			return false, m, 0, err
 		}
-		if ok {
-			return true, nil
+		if nrev != 0 {
+			return true, m, nrev, nil
 		}
 	}
-	return false, fmt.Errorf("queue: card_issues: too much contention on one card number")
+	return false, IssueMark{}, 0, fmt.Errorf("queue: card_issues: too much contention on one card number")
 }
 
-// markPrinted sets Printed on the job's own reservation.
-func (w *worker) markPrinted(ctx context.Context, j *job.Job) error {
+// markPrinted sets Printed on the job's own reservation, read as m at rev
+// (re-read if it changed since).
+func (w *worker) markPrinted(ctx context.Context, j *job.Job, m IssueMark, rev uint64) error {
 	for try := 0; try < 10; try++ {
-		m, rev, err := w.getIssue(ctx, j.Card.Number)
-		if err != nil {
-			return err
+		if try > 0 {
+			var err error
+			if m, rev, err = w.getIssue(ctx, j.Card.Number); err != nil {
+				return err
+			}
 		}
 		if m.JobID != j.ID || m.Issue != j.Card.Issue || m.Printed {
 			return nil
 		}
 		m.Printed, m.Updated = true, w.d.now()
-		ok, err := w.putIssue(ctx, j.Card.Number, rev, m)
-		if err != nil || ok {
+		nrev, err := w.putIssue(ctx, j.Card.Number, rev, m)
+		if err != nil || nrev != 0 {
 			return err
 		}
 	}
