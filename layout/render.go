@@ -440,15 +440,21 @@ func (r *Renderer) drawSide(t *Template, face *Face, values map[string]string, p
 				return nil, &FieldError{Field: name, Rule: err.Error()}
 			}
 			it.text = tb
-			mask, err := tb.raster(box)
+			// rasterise only around the ink (with a dot for anti-aliasing):
+			// boxes are often much larger than their text
+			area := tb.ink.Inset(-1).Intersect(box)
+			if area.Empty() {
+				break
+			}
+			mask, err := tb.raster(area)
 			if err != nil {
 				return nil, &FieldError{Field: name, Rule: "cannot draw", Err: err}
 			}
 			if e.Panel == PanelK {
-				thresholdInto(sd.k, mask, box)
+				thresholdInto(sd.k, mask, area)
 			} else {
-				draw.DrawMask(sd.colour, box, image.NewUniform(e.rgb), image.Point{}, mask, box.Min, draw.Over)
-				sd.dirty = append(sd.dirty, box)
+				draw.DrawMask(sd.colour, area, image.NewUniform(e.rgb), image.Point{}, mask, area.Min, draw.Over)
+				sd.dirty = append(sd.dirty, area)
 			}
 		case ElemBarcode:
 			qr, err := qrFor(bc, e, box)
