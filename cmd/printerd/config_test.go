@@ -151,3 +151,10 @@ func TestDiffSettings(t *testing.T) {
 		t.Errorf("diff = %s", got)
 	}
 }
+
+func TestRedactURLs(t *testing.T) {
+	got := redactURLs("nats://alice:s3cret@h1:4222, nats://h2:4222")
+	if strings.Contains(got, "s3cret") || !strings.Contains(got, "h2:4222") {
+		t.Errorf("redactURLs = %q", got)
+	}
+}

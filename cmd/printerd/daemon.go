@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,8 +179,19 @@ func startDaemon(ctx context.Context, cfg config, deps daemonDeps) (_ *daemon, e
 			return nil, err
 		}
 	}
-	d.log.Info("printerd: running", "site", cfg.Site, "printers", len(qps), "nats", d.natsURL, "http", d.httpAddr)
+	d.log.Info("printerd: running", "site", cfg.Site, "printers", len(qps), "nats", redactURLs(d.natsURL), "http", d.httpAddr)
 	return d, nil
+}
+
+// redactURLs hides passwords in a comma-separated list of NATS URLs.
+func redactURLs(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // connHandlers log connection trouble (no payloads).

@@ -62,7 +62,7 @@ func (n natsClient) connect(name string, extra ...nats.Option) (*nats.Conn, erro
 	opts = append(opts, extra...)
 	nc, err := nats.Connect(n.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("nats %s: %w", n.URL, err)
+		return nil, fmt.Errorf("nats %s: %w", redactURLs(n.URL), err)
 	}
 	return nc, nil
 }
