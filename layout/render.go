@@ -365,6 +365,7 @@ type sideDraw struct {
 	k       *image.Gray // 0 or 255
 	oFree   []image.Rectangle
 	dirty   []image.Rectangle // where the colour layer may not be white
+	photos  []image.Rectangle // photos in the colour layer (also not white)
 	items   []item
 	barcode *image.Rectangle // where the QR is, if on this side
 }
@@ -408,10 +409,10 @@ func (r *Renderer) drawSide(t *Template, face *Face, values map[string]string, p
 			fillBox(img, box, photo, &r.scalers)
 			it.img = img
 			if e.Panel == PanelK {
-				ditherInto(sd.k, img, box)
+				ditherInto(sd.k, img, box, false)
 			} else {
 				draw.Draw(sd.colour, box, img, box.Min, draw.Src)
-				sd.dirty = append(sd.dirty, box)
+				sd.photos = append(sd.photos, box)
 			}
 		case ElemImage:
 			src := r.scaled[t.Name+"/"+e.ID]
@@ -420,7 +421,7 @@ func (r *Renderer) drawSide(t *Template, face *Face, values map[string]string, p
 				g := image.NewRGBA(box)
 				draw.Draw(g, box, image.White, image.Point{}, draw.Src)
 				draw.Draw(g, box, src, image.Point{}, draw.Over)
-				ditherInto(sd.k, g, box)
+				ditherInto(sd.k, g, box, true)
 			} else {
 				draw.Draw(sd.colour, box, src, image.Point{}, draw.Over)
 				sd.dirty = append(sd.dirty, box)
@@ -538,17 +539,32 @@ const lightTint = 220
 
 // ditherInto adds the dark parts of img (within r) to K with
 // Floyd-Steinberg error diffusion.
-func ditherInto(k *image.Gray, img *image.RGBA, r image.Rectangle) {
+//
+// With clipLight, pale tints (luma from lightTint up) print nothing, so
+// light backgrounds stay clean behind text; photos are dithered without it
+// so that light skin and hair keep their shape.
+//
+// Photos (without clipLight) get their levels stretched first: the 2nd
+// to 98th percentile of grey spread over the full range, so a pale or flat
+// photo still shows a face in black dots.
+func ditherInto(k *image.Gray, img *image.RGBA, r image.Rectangle, clipLight bool) {
 	r = r.Intersect(k.Rect).Intersect(img.Rect)
 	w := r.Dx()
+	var lut [256]uint8
+	for i := range lut {
+		lut[i] = uint8(i)
+	}
+	if !clipLight && !r.Empty() {
+		lut = levels(img, r)
+	}
 	cur := make([]int, w+2)
 	next := make([]int, w+2)
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		row := img.Pix[img.PixOffset(r.Min.X, y):]
 		d := k.Pix[k.PixOffset(r.Min.X, y):]
 		for x := 0; x < w; x++ {
-			l := luma(row[4*x:])
-			if l >= lightTint {
+			l := int(lut[luma(row[4*x:])])
+			if clipLight && l >= lightTint {
 				continue // pale tints and white stay blank: no noise behind text
 			}
 			v := l + cur[x+1]
@@ -570,6 +586,45 @@ func ditherInto(k *image.Gray, img *image.RGBA, r image.Rectangle) {
 	}
 }
 
+// levels returns a table that stretches the grey levels of img within r
+// from their 2nd..98th percentile to 0..255 (identity if the range is
+// already wide or the image flat).
+func levels(img *image.RGBA, r image.Rectangle) [256]uint8 {
+	var hist [256]int
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := img.Pix[img.PixOffset(r.Min.X, y):]
+		for x := 0; x < r.Dx(); x++ {
+			hist[luma(row[4*x:])]++
+		}
+	}
+	n := r.Dx() * r.Dy()
+	lo, hi, acc := 0, 255, 0
+	for i, c := range hist {
+		acc += c
+		if acc <= n/50 {
+			lo = i
+		}
+		if acc < n-n/50 {
+			hi = i + 1
+		}
+	}
+	var lut [256]uint8
+	for i := range lut {
+		lut[i] = uint8(i)
+	}
+	if hi > 255 {
+		hi = 255
+	}
+	if hi-lo < 32 || (lo < 8 && hi > 247) {
+		return lut
+	}
+	for i := range lut {
+		v := (i - lo) * 255 / (hi - lo)
+		lut[i] = uint8(max(0, min(255, v)))
+	}
+	return lut
+}
+
 // panels makes the print planes of a side.
 // The K plane is the side's own (text and barcode, plus the dithered
 // colour layer on a mono ribbon), so the self-check reads the final K.
@@ -578,13 +633,16 @@ func (sd *sideDraw) panels(mono, overlay bool) panel.Side {
 	k := sd.k
 	if mono {
 		for _, r := range sd.dirty {
-			ditherInto(k, sd.colour, r)
+			ditherInto(k, sd.colour, r, true)
+		}
+		for _, r := range sd.photos {
+			ditherInto(k, sd.colour, r, false)
 		}
 	} else {
 		s.Y, s.M, s.C = panel.NewPlane(), panel.NewPlane(), panel.NewPlane()
 		p := sd.colour.Pix
 		y, m, c := s.Y.Pix, s.M.Pix, s.C.Pix
-		for _, r := range sd.dirty {
+		for _, r := range append(sd.dirty, sd.photos...) {
 			for row := r.Min.Y; row < r.Max.Y; row++ {
 				for j := row*panel.Width + r.Min.X; j < row*panel.Width+r.Max.X; j++ {
 					px := p[4*j : 4*j+3 : 4*j+3]
