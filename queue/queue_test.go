@@ -42,6 +42,10 @@ func TestSetupIdempotent(t *testing.T) {
 		if hi.Config.MaxAge != time.Hour {
 			t.Errorf("CARD_HELD MaxAge %v, want 1h", hi.Config.MaxAge)
 		}
+		ss, _ := st.Status.Status(ctx)
+		if ss.TTL() != 3*DefaultStatusInterval {
+			t.Errorf("printer_status TTL %v, want %v", ss.TTL(), 3*DefaultStatusInterval)
+		}
 	}
 }
 
@@ -616,4 +620,46 @@ func TestServices(t *testing.T) {
 	e.waitState(id2, Printed)
 	_ = nats.ErrTimeout
 	_ = job.HeaderKey
+}
+
+func TestTwoDaemonsShareTheQueue(t *testing.T) {
+	e := newEnv(t, 2, nil)
+	// A second daemon on the same NATS, site and pool, with its own printers.
+	var devs2 []*simPrinter
+	cfg2 := Config{Site: "test", JS: e.srv.JS, Approver: verifierFor(t, e.signer), Maker: blankMaker{},
+		Logger: e.d.log, StatusInterval: 200 * time.Millisecond, FetchWait: 200 * time.Millisecond}
+	for i := 0; i < 2; i++ {
+		p := newSimPrinter(t, fmt.Sprintf("%s-q%d", t.Name(), i), 0)
+		devs2 = append(devs2, p)
+		cfg2.Printers = append(cfg2.Printers, Printer{Name: fmt.Sprintf("q%d", i), Dev: p.drv})
+	}
+	d2, err := Start(natstest.Context(t, 10*time.Second), cfg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d2.Close)
+	e.devs = append(e.devs, devs2...)
+	var ids []string
+	for i := 0; i < 24; i++ {
+		id, body := newJob(fmt.Sprintf("T-%04d", i), 1, i)
+		e.submit(id, body)
+		ids = append(ids, id)
+	}
+	byPrinter := map[string]int{}
+	for _, id := range ids {
+		byPrinter[e.waitState(id, Printed).Printer]++
+	}
+	p := e.allPrinted()
+	for _, id := range ids {
+		if p[id] != 1 {
+			t.Errorf("job %s printed %d times, want 1", id, p[id])
+		}
+	}
+	if byPrinter["q0"]+byPrinter["q1"] == 0 || byPrinter["p0"]+byPrinter["p1"] == 0 {
+		t.Logf("one daemon printed everything (%v); allowed, but the test proves less", byPrinter)
+	}
+	// Both daemons appended to one site chain; it must not fork.
+	if n, err := VerifyAudit(natstest.Context(t, 10*time.Second), e.st, "test"); err != nil || n != len(ids) {
+		t.Errorf("VerifyAudit = %d, %v; want %d, nil", n, err, len(ids))
+	}
 }

@@ -146,7 +146,7 @@ func (w *worker) run() {
 	w.serial(w.d.runCtx)
 	for !w.stopping() {
 		if w.isPaused() {
-			w.publishStatus(drivers.Status{}, nil, true)
+			w.publishStatus(drivers.Status{}, nil, true, false)
 			if !w.sleep(w.d.cfg.StatusInterval) {
 				break
 			}
@@ -175,7 +175,7 @@ func (w *worker) run() {
 		}
 		w.handle(msg)
 	}
-	w.publishStatus(drivers.Status{}, errors.New("daemon stopped"), w.isPaused())
+	w.publishStatus(drivers.Status{}, errors.New("queue: daemon stopped"), w.isPaused(), true)
 	log.Info("queue: worker stopped")
 }
 
@@ -189,7 +189,7 @@ func (w *worker) checkReady() bool {
 	cancel()
 	ready := err == nil && st.Ready
 	w.d.metrics.PrinterReady.WithLabelValues(w.p.Name).Set(b2f(ready))
-	w.publishStatus(st, err, false)
+	w.publishStatus(st, err, false, false)
 	return ready
 }
 
@@ -200,13 +200,13 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// publishStatus writes printer_status when the readiness changed or the
-// status interval passed.
-func (w *worker) publishStatus(st drivers.Status, err error, paused bool) {
+// publishStatus writes printer_status when forced, the readiness changed
+// or the status interval passed.
+func (w *worker) publishStatus(st drivers.Status, err error, paused, force bool) {
 	now := w.d.now()
 	w.smu.Lock()
 	ready := err == nil && st.Ready && !paused
-	due := ready != w.lastReady || now.Sub(w.lastStatus) >= w.d.cfg.StatusInterval || err != nil && err.Error() == "daemon stopped"
+	due := force || ready != w.lastReady || now.Sub(w.lastStatus) >= w.d.cfg.StatusInterval
 	if !due {
 		w.smu.Unlock()
 		return
