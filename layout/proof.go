@@ -118,7 +118,7 @@ func (sd *sideDraw) proof(pdf *fpdf.Fpdf, x0, y0 float64, mono bool, preview *im
 		return int(c.R), int(c.G), int(c.B)
 	}
 	at := func(r image.Rectangle) (x, y, w, h float64) {
-		return x0 + dotMM(float64(r.Min.X)), y0 + dotMM(float64(r.Min.Y)), dotMM(float64(r.Dx())), dotMM(float64(r.Dy()))
+		return x0 - BleedXMM + dotMM(float64(r.Min.X)), y0 - BleedYMM + dotMM(float64(r.Min.Y)), dotMM(float64(r.Dx())), dotMM(float64(r.Dy()))
 	}
 	for n, it := range sd.items {
 		e := it.e
@@ -173,7 +173,7 @@ func (sd *sideDraw) proof(pdf *fpdf.Fpdf, x0, y0 float64, mono bool, preview *im
 					st = "" // fell back to the regular face
 				}
 				pdf.SetFontStyle(st)
-				pdf.Text(x0+dotMM(x), y0+dotMM(y), string(g.r))
+				pdf.Text(x0-BleedXMM+dotMM(x), y0-BleedYMM+dotMM(y), string(g.r))
 			})
 		}
 		if err := pdf.Error(); err != nil {

@@ -257,9 +257,31 @@ func (b Box) check() error {
 	return nil
 }
 
-// Rect returns the box in dots at 300 dpi, clipped to the card.
+// The printers' 1016 x 648 dots at 300 dpi (86.02 x 54.86 mm) are a little
+// larger than the card: the card sits centred in them, and what touches a
+// card edge bleeds to the edge of the plane.
+const (
+	BleedXMM = (panel.Width*25.4/panel.DPI - CardWidthMM) / 2   // about 0.21 mm
+	BleedYMM = (panel.Height*25.4/panel.DPI - CardHeightMM) / 2 // about 0.44 mm
+)
+
+// Rect returns the box in dots at 300 dpi on the card plane. A box that
+// touches a card edge extends over the bleed to the plane's edge.
 func (b Box) Rect() image.Rectangle {
-	r := image.Rect(mmToDot(b.X), mmToDot(b.Y), mmToDot(b.X+b.W), mmToDot(b.Y+b.H))
+	const eps = 1e-6
+	r := image.Rect(mmToDot(b.X+BleedXMM), mmToDot(b.Y+BleedYMM), mmToDot(b.X+b.W+BleedXMM), mmToDot(b.Y+b.H+BleedYMM))
+	if b.X <= eps {
+		r.Min.X = 0
+	}
+	if b.Y <= eps {
+		r.Min.Y = 0
+	}
+	if b.X+b.W >= CardWidthMM-eps {
+		r.Max.X = panel.Width
+	}
+	if b.Y+b.H >= CardHeightMM-eps {
+		r.Max.Y = panel.Height
+	}
 	return r.Intersect(image.Rect(0, 0, panel.Width, panel.Height))
 }
 

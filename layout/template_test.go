@@ -2,6 +2,7 @@ package layout
 
 import (
 	"context"
+	"image"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,4 +180,21 @@ func FuzzParseTemplate(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestBoxRectBleeds(t *testing.T) {
+	for _, tc := range []struct {
+		box  Box
+		want image.Rectangle
+	}{
+		{Box{0, 0, CardWidthMM, CardHeightMM}, image.Rect(0, 0, 1016, 648)}, // whole card: whole plane
+		{Box{0, 0, 10, 10}, image.Rect(0, 0, 121, 123)},                     // touches top-left: bleeds there
+		{Box{10, 10, 10, 10}, image.Rect(121, 123, 239, 241)},               // inside: card centred in the plane
+		{Box{75.6, 43.98, 10, 10}, image.Rect(895, 525, 1016, 648)},         // touches bottom-right
+		{Box{51, 9.2, 32, 32}, image.Rect(605, 114, 983, 492)},              // the built-in barcode box
+	} {
+		if got := tc.box.Rect(); got != tc.want {
+			t.Errorf("%+v: %v, want %v", tc.box, got, tc.want)
+		}
+	}
 }
