@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -21,21 +19,7 @@ func serveUSBIP(ctx context.Context, dev *sim.Device, addr string) error {
 	opts := dev.Options()
 	gadget := usbip.New(usbip.Config{Serial: opts.Serial, Product: strings.TrimPrefix(opts.Model, "Evolis ")}, dev)
 	defer gadget.Close()
-	go func() {
-		for ctx.Err() == nil {
-			err := dev.Serve(ctx, gadget.Stream())
-			if err == nil && ctx.Err() == nil && !gadget.Plugged() {
-				continue
-			}
-			if err != nil && !errors.Is(err, sim.ErrDropped) && ctx.Err() == nil {
-				slog.Warn("usbip: simulator stopped", "err", err)
-				return
-			}
-			if err == nil {
-				return // the gadget was closed
-			}
-		}
-	}()
+	go gadget.Run(ctx, dev.Serve)
 	cfg := gadget.Config()
 	if port, ok := strings.CutPrefix(addr, "vhci"); ok {
 		n := 0

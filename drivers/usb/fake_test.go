@@ -24,6 +24,7 @@ type fakeDev struct {
 	manuf, prod, serial  string
 	deviceID             []byte // raw GET_DEVICE_ID reply
 	portStatus           byte
+	softResetErr         error // SOFT_RESET fails with this
 	openErr, claimErr    error
 	maxWrite             int // >0: bulk OUT accepts at most this many bytes per transfer
 	plugged              bool
@@ -201,6 +202,8 @@ func (h *fakeHandle) control(timeout time.Duration, rType, req uint8, val, idx u
 		return copy(data, h.d.deviceID), nil
 	case rType == rtClassIn && req == reqGetPortStatus:
 		return copy(data, []byte{h.d.portStatus}), nil
+	case rType == rtClassOut && req == reqSoftReset && h.d.softResetErr != nil:
+		return 0, h.d.softResetErr
 	case rType == rtClassOut && req == reqSoftReset:
 		h.d.softResets++
 		return 0, nil

@@ -526,8 +526,20 @@ func (c *Conn) Reset(ctx context.Context) error {
 	}
 	if !c.gone && c.intf != nil {
 		err := c.softReset(ctx)
-		if err == nil || !c.gone {
-			return err
+		if err == nil {
+			return nil
+		}
+		if !c.gone {
+			// The printer is there but refused or ignored SOFT_RESET
+			// (stalled, hung): release and reopen it once.
+			slog.Info("usb: soft reset failed, reopening the printer", "uri", c.info.URI, "err", err)
+			c.teardown()
+			cerr := c.connect(ctx, c.pin)
+			if cerr == nil {
+				return nil
+			}
+			c.gone = true
+			return &drivers.Error{Op: "reset", Code: drivers.CodeOf(cerr), Err: fmt.Errorf("usb: reset %s: soft reset failed (%v) and reopening failed: %w", c.pin, err, cerr)}
 		}
 	}
 	// The device went away: re-find it.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -410,4 +411,41 @@ func TestList(t *testing.T) {
 			t.Fatalf("unopenable printer's problem = %q, want a udev hint", devs[3].Problem)
 		}
 	})
+}
+
+func TestTypedRestoresLibusbCodes(t *testing.T) {
+	// gousb formats claim errors with %v; typed makes errors.Is work again
+	// so that a busy interface gets its hint.
+	wrapped := fmt.Errorf("failed to claim interface 0 on vid=0f49: %v", gousb.ErrorBusy)
+	if err := typed(wrapped); !errors.Is(err, gousb.ErrorBusy) || !strings.Contains(err.Error(), "failed to claim") {
+		t.Fatalf("typed(%v) = %v, want it to match ErrorBusy", wrapped, err)
+	}
+	if msg := claimProblem(&gousb.DeviceDesc{Bus: 1, Address: 2, Vendor: 0x0f49, Product: 0x1234}, typed(wrapped)); !strings.Contains(msg, "usblp not detached") {
+		t.Fatalf("claim problem %q has no hint", msg)
+	}
+	other := errors.New("something else")
+	if typed(other) != other {
+		t.Fatal("typed changed an unrelated error")
+	}
+}
+
+func TestResetReopensWhenSoftResetFails(t *testing.T) {
+	l := bus()
+	dev := l.devs[1]
+	dev.softResetErr = gousb.ErrorPipe // a printer that stalls SOFT_RESET
+	c, err := openWith(context.Background(), l, mustURL(t, "usb://auto"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	opens := l.opens
+	if err := c.Reset(context.Background()); err != nil {
+		t.Fatalf("Reset: %v", err)
+	}
+	if l.opens != opens+1 {
+		t.Fatalf("libusb contexts made by Reset = %d, want 1 (a reopen)", l.opens-opens)
+	}
+	if _, err := c.Write(context.Background(), []byte("x")); err != nil {
+		t.Fatalf("Write after the reopen: %v", err)
+	}
 }

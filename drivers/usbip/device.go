@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 // Function is the printer behind the USB device: the printer class
@@ -45,6 +46,7 @@ type Device struct {
 	plugged    bool
 	plugC      chan struct{} // closed and replaced when plugged changes
 	closed     bool
+	unplugEOF  bool // Stream.Read owes one io.EOF for an unplug
 	configured uint8
 	stats      Stats
 }
@@ -75,7 +77,9 @@ func (d *Device) Stats() Stats {
 
 // Stream is the printer's side of the bulk endpoints: Read returns what
 // the host sent on bulk OUT, Write queues bytes for bulk IN. Pass it to
-// sim.Device.Serve.
+// sim.Device.Serve. Read returns io.EOF once when the device is unplugged
+// (the connection is gone, as for a printer whose cable is pulled) and for
+// good once it is closed: serve it again after an io.EOF until Closed.
 func (d *Device) Stream() io.ReadWriter { return stream{d} }
 
 type stream struct{ d *Device }
@@ -85,10 +89,13 @@ func (s stream) Read(p []byte) (int, error) {
 	d := s.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for len(d.out) == 0 && !d.closed {
+	for len(d.out) == 0 && !d.closed && !d.unplugEOF {
 		d.cond.Wait()
 	}
-	if len(d.out) == 0 {
+	if d.unplugEOF || len(d.out) == 0 {
+		// Closed, or unplugged: the printer's side of the connection ends
+		// once; the next Read waits for the replugged host.
+		d.unplugEOF = false
 		return 0, io.EOF
 	}
 	n := copy(p, d.out)
@@ -137,6 +144,8 @@ func (d *Device) Unplug() {
 	c := d.conn
 	if d.plugged {
 		d.plugged = false
+		d.unplugEOF = true
+		d.cond.Broadcast()
 		close(d.plugC)
 		d.plugC = make(chan struct{})
 	}
@@ -164,6 +173,13 @@ func (d *Device) Plugged() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.plugged
+}
+
+// Closed reports whether Close was called.
+func (d *Device) Closed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closed
 }
 
 // Attached reports whether a host has the device attached now.
@@ -400,4 +416,30 @@ func (d *Device) control(s setup, data []byte) (int32, []byte) {
 	}
 	slog.Debug("usbip: stalling unsupported control request", "request", fmt.Sprintf("%#02x/%d", s.requestType, s.request))
 	return statusEPIPE, nil
+}
+
+// replugDelay is how long Run leaves the device unplugged after the
+// printer dropped its link.
+const replugDelay = 500 * time.Millisecond
+
+// Run serves the printer on Stream (serve is e.g. sim.Device.Serve) until
+// ctx ends or d is closed, starting serve again after each unplug. A serve
+// that fails is a printer that dropped its link (an injected fault): the
+// device is unplugged and plugged in again shortly after, as a printer that
+// resets itself does.
+func (d *Device) Run(ctx context.Context, serve func(context.Context, io.ReadWriter) error) error {
+	for ctx.Err() == nil && !d.Closed() {
+		err := serve(ctx, d.Stream())
+		if err == nil || ctx.Err() != nil || d.Closed() {
+			continue
+		}
+		slog.Info("usbip: printer dropped its link: unplugging and plugging in again", "err", err)
+		d.Unplug()
+		select {
+		case <-ctx.Done():
+		case <-time.After(replugDelay):
+		}
+		d.Plug()
+	}
+	return ctx.Err()
 }

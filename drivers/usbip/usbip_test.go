@@ -350,6 +350,29 @@ func TestUnplugPlug(t *testing.T) {
 	}
 }
 
+func TestUnplugEndsStreamOnce(t *testing.T) {
+	d := New(Config{}, &fakeFn{})
+	s := d.Stream()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Read(make([]byte, 8))
+		errc <- err
+	}()
+	d.Unplug()
+	if err := <-errc; err != io.EOF {
+		t.Fatalf("Read across Unplug: %v, want EOF", err)
+	}
+	d.Plug()
+	h := newHost(t, d)
+	seq := h.next(false)
+	h.send(encodeSubmit(seq, 0, dirOut, epOut, 2, [8]byte{}, []byte("hi")))
+	h.wait()
+	b := make([]byte, 8)
+	if n, err := s.Read(b); err != nil || string(b[:n]) != "hi" {
+		t.Fatalf("Read after replug = %q, %v", b[:n], err)
+	}
+}
+
 func TestCloseEndsStream(t *testing.T) {
 	d := New(Config{}, &fakeFn{})
 	errc := make(chan error, 1)
@@ -432,3 +455,41 @@ type sink struct {
 func (s *sink) Read(p []byte) (int, error)  { return s.r.Read(p) }
 func (s *sink) Write(p []byte) (int, error) { return s.w.Write(p) }
 func (s *sink) Close() error                { return nil }
+
+func TestRunRestartsServe(t *testing.T) {
+	d := New(Config{}, &fakeFn{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := make(chan int, 10)
+	n := 0
+	done := make(chan error, 1)
+	go func() {
+		done <- d.Run(ctx, func(ctx context.Context, rw io.ReadWriter) error {
+			n++
+			calls <- n
+			if n == 1 {
+				return io.ErrClosedPipe // the printer dropped its link
+			}
+			_, err := rw.Read(make([]byte, 1)) // until unplug or close
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		})
+	}()
+	<-calls
+	<-calls // started again after the drop (unplugged and plugged in again)
+	if !d.Plugged() {
+		t.Fatal("device not plugged in again after the drop")
+	}
+	d.Unplug()
+	if got := <-calls; got != 3 {
+		t.Fatalf("serve call %d after unplug, want 3", got)
+	}
+	d.Close()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after Close")
+	}
+}

@@ -131,13 +131,7 @@ func TestGuest(t *testing.T) {
 	printer := sim.New(sim.Options{Name: "usbvm", Serial: guestSerial, Speed: 0.05})
 	gadget := usbip.New(usbip.Config{VendorID: guestVID, ProductID: guestPID, Serial: guestSerial, Product: "Primacy (usbvm)"}, printer)
 	defer gadget.Close()
-	go func() {
-		for ctx.Err() == nil {
-			if err := printer.Serve(ctx, gadget.Stream()); err == nil {
-				return
-			}
-		}
-	}()
+	go gadget.Run(ctx, printer.Serve)
 	attachErr := make(chan error, 1)
 	go func() { attachErr <- usbip.AttachVHCI(ctx, gadget, 0, nil) }()
 
