@@ -9,7 +9,6 @@ import (
 	"image"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -111,22 +110,6 @@ func New(opts Options) (*Renderer, error) {
 		}
 	}
 	return r, nil
-}
-
-// LoadTemplateFile parses one template file; images it names are read from
-// the same directory. It is what New does for each file of a templates
-// directory, exposed for tools that check a template.
-func LoadTemplateFile(path string) (*Template, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("layout: %w", err)
-	}
-	dir := os.DirFS(filepath.Dir(path))
-	t, err := ParseTemplate(b, func(name string) ([]byte, error) { return fs.ReadFile(dir, name) })
-	if err != nil {
-		return nil, fmt.Errorf("%w (in %s)", err, path)
-	}
-	return t, nil
 }
 
 func (r *Renderer) loadDir(fsys fs.FS, where string) error {
