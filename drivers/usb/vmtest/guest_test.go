@@ -254,6 +254,40 @@ func TestGuest(t *testing.T) {
 		}
 	})
 
+	t.Run("jam-over-usb", func(t *testing.T) {
+		if err := printer.SetFault("jam=m"); err != nil {
+			t.Fatal(err)
+		}
+		err := p.Print(ctx, testCard("usbvm-jam"))
+		var de *drivers.Error
+		if !errors.Is(err, drivers.CardJam) || !errors.As(err, &de) || de.Feed != drivers.AfterFeed {
+			t.Fatalf("Print with a jam: %v, want CardJam after feed", err)
+		}
+		if err := p.Reset(ctx); err != nil {
+			t.Fatalf("Reset after the jam: %v", err)
+		}
+		if st, err := p.Status(ctx); err != nil || !st.Ready {
+			t.Fatalf("Status after the jam and reset = %+v, %v", st, err)
+		}
+	})
+
+	t.Run("silent-printer-soft-reset", func(t *testing.T) {
+		// The printer stops answering: the driver's read times out (the
+		// kernel unlinks the bulk IN), it resets the link (USB SOFT_RESET,
+		// which the simulator obeys) and the status read succeeds.
+		if err := printer.SetFault("silent-after=0"); err != nil {
+			t.Fatal(err)
+		}
+		unlinks := gadget.Stats().Unlinks
+		st, err := p.Status(ctx)
+		if err != nil || !st.Ready {
+			t.Fatalf("Status of a silent printer = %+v, %v; want ready after the reset", st, err)
+		}
+		if gadget.Stats().Unlinks == unlinks {
+			t.Fatal("no bulk IN was unlinked: the printer never went silent")
+		}
+	})
+
 	t.Run("unplug-mid-card", func(t *testing.T) {
 		printed := len(printer.Cards())
 		errc := make(chan error, 1)

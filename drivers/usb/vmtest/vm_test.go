@@ -25,7 +25,8 @@ var modules = []string{"usb-common", "usbcore", "usbip-core", "vhci-hcd", "usblp
 var guestSubtests = []string{
 	"usblp-bound-first", "list", "discovery-auto", "discovery-wrong-serial",
 	"discovery-vid-pid-serial", "device-id-and-port-status", "print-ymcko-card",
-	"status-and-counters", "read-timeout-recovers", "unplug-mid-card",
+	"status-and-counters", "read-timeout-recovers", "jam-over-usb", "silent-printer-soft-reset",
+	"unplug-mid-card",
 }
 
 const installHint = "run scripts/deps.sh test (it installs qemu-system-x86, busybox-static and usbip with apt-get)"
