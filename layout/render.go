@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -653,10 +654,16 @@ func (sd *sideDraw) preview(s panel.Side) *image.RGBA {
 	if s.C == nil {
 		copy(out.Pix, whiteCard)
 	}
-	for j, v := range s.K.Pix {
-		if v != 0 {
-			i := 4 * j
-			out.Pix[i], out.Pix[i+1], out.Pix[i+2] = 0, 0, 0
+	k := s.K.Pix
+	for j0 := 0; j0 < len(k); j0 += 8 {
+		if j0+8 <= len(k) && binary.LittleEndian.Uint64(k[j0:]) == 0 {
+			continue // eight blank dots: the common case
+		}
+		for j := j0; j < j0+8 && j < len(k); j++ {
+			if k[j] != 0 {
+				i := 4 * j
+				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = 0, 0, 0
+			}
 		}
 	}
 	return out

@@ -6,6 +6,8 @@ import (
 	"image"
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"golang.org/x/image/font"
@@ -22,8 +24,11 @@ import (
 type typeface struct {
 	f   *sfnt.Font
 	upe float64 // units per em
-	// metrics in em (y down: ascent negative is above the baseline)
+	// metrics in em (ascent and descent positive)
 	ascent, descent, height float64
+
+	cache  sync.Map     // rune -> glyphInfo
+	cached atomic.Int64 // entries stored (approximately)
 }
 
 // typefaces holds the embedded fonts, parsed once.
@@ -103,20 +108,46 @@ type shaper struct {
 
 func (s *shaper) lookup(r rune) (*typeface, sfnt.GlyphIndex, rectF, float64, error) {
 	for _, tf := range s.chain {
-		idx, err := tf.f.GlyphIndex(&s.buf, r)
-		if err != nil || idx == 0 {
-			continue
+		g, ok := tf.glyph(&s.buf, r)
+		if ok {
+			return tf, g.idx, g.ink, g.adv, nil
 		}
-		ppem := fixed.Int26_6(tf.f.UnitsPerEm()) << 6
-		b, adv, err := tf.f.GlyphBounds(&s.buf, idx, ppem, font.HintingNone)
-		if err != nil {
-			continue
-		}
-		u := 64 * tf.upe
-		return tf, idx, rectF{float64(b.Min.X) / u, float64(b.Min.Y) / u, float64(b.Max.X) / u, float64(b.Max.Y) / u}, float64(adv) / u, nil
 	}
 	return nil, 0, rectF{}, 0, errNoGlyph
 }
+
+// glyphInfo is a glyph's index, ink bounds and advance in em.
+type glyphInfo struct {
+	idx sfnt.GlyphIndex
+	ink rectF
+	adv float64
+	ok  bool // the font has the glyph
+}
+
+// glyph looks r up in the font, through a cache (the same labels and most
+// letters recur on every card).
+func (tf *typeface) glyph(buf *sfnt.Buffer, r rune) (glyphInfo, bool) {
+	if v, ok := tf.cache.Load(r); ok {
+		g := v.(glyphInfo)
+		return g, g.ok
+	}
+	var g glyphInfo
+	if idx, err := tf.f.GlyphIndex(buf, r); err == nil && idx != 0 {
+		ppem := fixed.Int26_6(tf.f.UnitsPerEm()) << 6
+		if b, adv, err := tf.f.GlyphBounds(buf, idx, ppem, font.HintingNone); err == nil {
+			u := 64 * tf.upe
+			g = glyphInfo{idx: idx, ok: true, adv: float64(adv) / u,
+				ink: rectF{float64(b.Min.X) / u, float64(b.Min.Y) / u, float64(b.Max.X) / u, float64(b.Max.Y) / u}}
+		}
+	}
+	if tf.cached.Add(1) <= maxCachedGlyphs {
+		tf.cache.Store(r, g)
+	}
+	return g, g.ok
+}
+
+// maxCachedGlyphs bounds the glyph cache of each typeface.
+const maxCachedGlyphs = 4096
 
 // isMark reports whether r combines with the character before it.
 func isMark(r rune) bool {
