@@ -110,6 +110,10 @@ func checkGuest(t *testing.T, out []byte) {
 		failed = true
 		t.Errorf("usbvm: the usbip TCP mode (printerd sim --usbip, usbip attach) failed in the guest")
 	}
+	if !regexp.MustCompile(`USBVM-TCP diag\| usb +usb://0f49:1234\?serial=SIM`).MatchString(text) {
+		failed = true
+		t.Errorf("usbvm: printerd diag list in the guest did not list usb://0f49:1234?serial=SIM...")
+	}
 	if !strings.Contains(text, "(0f49:1234)") {
 		failed = true
 		t.Errorf("usbvm: usbip list -r 127.0.0.1 did not list the simulated printer 0f49:1234")
@@ -325,6 +329,7 @@ usbip attach -r 127.0.0.1 -b 1-1 2>&1 | sed 's/^/USBVM-TCP attach| /'
 /guest.test -test.run '^TestGuestTCP$' -test.v -test.timeout 60s
 rc=$?
 usbip port 2>&1 | sed 's/^/USBVM-TCP port| /'
+/printerd diag list 2>&1 | sed 's/^/USBVM-TCP diag| /'
 sed 's/^/USBVM-TCP sim| /' /tmp/sim.log
 echo "USBVM-TCP-RESULT rc=$rc"
 sync
