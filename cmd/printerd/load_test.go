@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"sync"
@@ -329,15 +330,19 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func (r loadResult) report(b *testing.B) {
+func (r loadResult) report(b *testing.B, o loadOptions) {
 	b.ReportMetric(r.CardsPerSec, "cards/s")
 	b.ReportMetric(float64(r.P50.Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(r.P99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(r.PeakHeapMB, "peak-heap-MB")
 	b.ReportMetric(r.MaxRSSMB, "maxrss-MB")
-	b.ReportMetric(r.IdleMean*100, "idle-%")
-	b.ReportMetric(r.IdleMax*100, "idle-max-%")
-	b.ReportMetric(float64(r.GapMean.Microseconds())/1000, "gap-ms")
+	if o.Interval == 0 && (o.PrintTime > 0 || !o.Null) {
+		// Idle time means something only while jobs wait for a printer
+		// that takes time to print.
+		b.ReportMetric(r.IdleMean*100, "idle-%")
+		b.ReportMetric(r.IdleMax*100, "idle-max-%")
+		b.ReportMetric(float64(r.GapMean.Microseconds())/1000, "gap-ms")
+	}
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -353,9 +358,9 @@ func (r loadResult) report(b *testing.B) {
 //	full/...:    layout renders every card, the Evolis driver encodes it and
 //	             an in-process simulator at speed 0 decodes it.
 //
-// throughput: every job published at once; latency: one job every 25 ms,
-// so a printer is free; idle: printers that take 500 ms a card, 10 jobs a
-// printer queued.
+// throughput: every job published at once; latency: one job every 25 ms
+// (500 ms for full), so a printer is free; idle: printers that take 500 ms
+// a card (full: the simulator at speed 0.25, 4 s a card), jobs queued.
 func BenchmarkLoad(b *testing.B) {
 	for _, sc := range []struct {
 		name string
@@ -367,11 +372,16 @@ func BenchmarkLoad(b *testing.B) {
 		{"render/idle", loadOptions{Printers: 4, Jobs: 40, Null: true, PrintTime: 500 * time.Millisecond}},
 		{"full/throughput", loadOptions{Printers: 4, Jobs: 60}},
 		{"full/latency", loadOptions{Printers: 4, Jobs: 40, Interval: 500 * time.Millisecond}},
+		{"full/idle", loadOptions{Printers: 2, Jobs: 10, Speed: 0.25}}, // about 8 s a two-sided card
+		{"full/real", loadOptions{Printers: 2, Jobs: 6, Speed: 1}},     // about 32 s a card: set PRINTERD_LOAD_REAL=1
 	} {
 		b.Run(sc.name, func(b *testing.B) {
+			if sc.o.Speed >= 1 && os.Getenv("PRINTERD_LOAD_REAL") == "" {
+				b.Skip("real printer pace takes minutes: set PRINTERD_LOAD_REAL=1 to run it")
+			}
 			for range b.N {
 				r := runLoad(b, sc.o)
-				r.report(b)
+				r.report(b, sc.o)
 				b.Logf("%+v", r)
 			}
 		})
