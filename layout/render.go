@@ -213,6 +213,7 @@ type FieldError struct {
 	Err   error // cause, if any
 }
 
+// Error implements error: "layout: <field>: <rule>[: cause]".
 func (e *FieldError) Error() string {
 	s := "layout: " + e.Field + ": " + e.Rule
 	if e.Err != nil {
@@ -221,6 +222,7 @@ func (e *FieldError) Error() string {
 	return s
 }
 
+// Unwrap returns the cause.
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // ErrSelfCheck is wrapped by Render when the rendered card's barcode does
