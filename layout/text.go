@@ -99,6 +99,14 @@ type cluster struct {
 // errNoGlyph is wrapped when a character has no glyph in the card fonts.
 var errNoGlyph = errors.New("contains a character the card fonts cannot draw")
 
+// errRTL is wrapped for right-to-left or joining scripts, which need a
+// bidi and shaping engine the renderer does not have.
+var errRTL = errors.New("contains right-to-left text, which the card renderer cannot lay out")
+
+// rtlScripts are scripts written right to left (most also join letters).
+var rtlScripts = []*unicode.RangeTable{unicode.Hebrew, unicode.Arabic, unicode.Syriac, unicode.Thaana,
+	unicode.Nko, unicode.Samaritan, unicode.Mandaic}
+
 // shaper lays out text in one style. It is not safe for concurrent use.
 type shaper struct {
 	chain []*typeface // first that has the glyph wins
@@ -167,6 +175,11 @@ func (s *shaper) shape(text string) ([]cluster, error) {
 		}
 		if unicode.IsControl(r) {
 			return nil, errNoGlyph
+		}
+		if unicode.In(r, rtlScripts...) {
+			// the fonts have some of these glyphs, but drawing them left
+			// to right and unjoined would print a wrong name
+			return nil, errRTL
 		}
 		tf, idx, ink, adv, err := s.lookup(r)
 		if err != nil {

@@ -150,6 +150,11 @@ func TestUndrawableCharacter(t *testing.T) {
 			t.Errorf("%+q: err %v, want errNoGlyph", s, err)
 		}
 	}
+	for _, s := range []string{"שלום", "Test مرحبا"} {
+		if _, err := sh.bold.shape(s); !errors.Is(err, errRTL) {
+			t.Errorf("%+q: err %v, want errRTL", s, err)
+		}
+	}
 	for _, s := range []string{"Łódź", "İstanbul ığ", "Þórdís Ðögg", "Nguyễn Thị Mẫu", "Ærøskøbing", "Ŋ ŧ ß"} {
 		if _, err := sh.bold.shape(s); err != nil {
 			t.Errorf("%s: %v", s, err)
@@ -169,7 +174,7 @@ func FuzzFitText(f *testing.F) {
 		}
 		b, err := sh.bold.fit(s, box, 11, 6, 2, "")
 		if err != nil {
-			if !errors.Is(err, errNoGlyph) && !errors.Is(err, errTooLong) {
+			if !errors.Is(err, errNoGlyph) && !errors.Is(err, errTooLong) && !errors.Is(err, errRTL) {
 				t.Fatalf("unexpected error %v", err)
 			}
 			return
