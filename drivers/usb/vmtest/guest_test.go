@@ -208,7 +208,7 @@ func TestGuest(t *testing.T) {
 		}
 	})
 
-	opts := evolis.Options{ReplyTimeout: 3 * time.Second, MotionTimeout: 20 * time.Second}
+	opts := evolis.Options{ReplyTimeout: 5 * time.Second, MotionTimeout: 20 * time.Second}
 	p := evolis.New(conn, opts)
 
 	t.Run("print-ymcko-card", func(t *testing.T) {
@@ -248,7 +248,7 @@ func TestGuest(t *testing.T) {
 		if !errors.Is(err, drivers.Timeout) {
 			t.Fatalf("Read with nothing to read: %v, want Timeout", err)
 		}
-		waitFor(t, "the kernel's CMD_UNLINK for the cancelled read", 2*time.Second, func() bool { return gadget.Stats().Unlinks > before })
+		waitFor(t, "the kernel's CMD_UNLINK for the cancelled read", 5*time.Second, func() bool { return gadget.Stats().Unlinks > before })
 		if _, err := p.Status(ctx); err != nil {
 			t.Fatalf("Status after a read time-out: %v", err)
 		}
@@ -366,7 +366,7 @@ func TestGuestTCP(t *testing.T) {
 	if err != nil || !strings.Contains(id, "MFG:Evolis;") || !strings.Contains(id, "SN:"+info.Serial+";") {
 		t.Fatalf("GET_DEVICE_ID = %q, %v; want an Evolis id with serial %q", id, err, info.Serial)
 	}
-	p := evolis.New(conn, evolis.Options{ReplyTimeout: 3 * time.Second, MotionTimeout: 20 * time.Second})
+	p := evolis.New(conn, evolis.Options{ReplyTimeout: 5 * time.Second, MotionTimeout: 20 * time.Second})
 	if err := p.Print(ctx, testCard("tcp-1")); err != nil {
 		t.Fatalf("Print over usbip TCP: %v", err)
 	}
