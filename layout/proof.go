@@ -69,7 +69,8 @@ func (c *Card) WriteProofPDF(w io.Writer) error {
 	pdf.Text(proofLeft, 38, "Not a valid identity card. Check every field before printing.")
 	pdf.SetTextColor(60, 60, 60)
 	pdf.SetFont("dejavu", "", 9)
-	pdf.Text(proofLeft, 45, fmt.Sprintf("Ribbon %s. Cards at true size: %.2f x %.2f mm (ID-1).", c.Panels.Ribbon, CardWidthMM, CardHeightMM))
+	pdf.Text(proofLeft, 45, fmt.Sprintf("Template %s, ribbon %s. Cards at true size: %.2f x %.2f mm (ID-1).", c.template, c.Panels.Ribbon, CardWidthMM, CardHeightMM))
+	pdf.Text(proofLeft, 50, fmt.Sprintf("Barcode scanned back from the K panel and verified with key %s.", c.kid))
 
 	mono := [2]bool{c.Panels.Front.C == nil, c.Panels.Back == nil || c.Panels.Back.C == nil}
 	previews := [2]*image.RGBA{c.Front, c.Back}

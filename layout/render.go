@@ -202,7 +202,9 @@ type Card struct {
 	// Barcode is the signed barcode text (Base45) printed on the card.
 	Barcode string
 
-	sides [2]*sideDraw // for the PDF proof
+	sides    [2]*sideDraw // for the PDF proof
+	kid      string       // key that verified the barcode in the self-check
+	template string
 }
 
 // FieldError is a render error that concerns one printed field or template
@@ -291,9 +293,11 @@ func (r *Renderer) Render(ctx context.Context, template string, f Fields) (*Card
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("layout: render: %w", err)
 	}
-	if err := r.selfCheck(bcSide, claims); err != nil {
+	kid, err := r.selfCheck(bcSide, claims)
+	if err != nil {
 		return nil, err
 	}
+	c.kid, c.template = kid, t.Name
 	return c, nil
 }
 
@@ -672,24 +676,25 @@ func (sd *sideDraw) preview(s panel.Side) *image.RGBA {
 }
 
 // selfCheck scans the barcode back from the K panel raster, verifies it and
-// compares it with the signed claims.
-func (r *Renderer) selfCheck(sd *sideDraw, want barcode.Claims) error {
+// compares it with the signed claims. It returns the id of the key that
+// verified it.
+func (r *Renderer) selfCheck(sd *sideDraw, want barcode.Claims) (string, error) {
 	if sd == nil || sd.barcode == nil {
-		return fmt.Errorf("%w: no barcode drawn", ErrSelfCheck)
+		return "", fmt.Errorf("%w: no barcode drawn", ErrSelfCheck)
 	}
 	// the K panel around the code, with a margin
 	text, err := ScanPanel(sd.k, sd.barcode.Inset(-8))
 	if err != nil {
-		return fmt.Errorf("%w: scan: %w", ErrSelfCheck, err)
+		return "", fmt.Errorf("%w: scan: %w", ErrSelfCheck, err)
 	}
-	got, _, err := barcode.Verify(text, r.opts.Trusted)
+	got, kid, err := barcode.Verify(text, r.opts.Trusted)
 	if err != nil {
-		return fmt.Errorf("%w: verify: %w", ErrSelfCheck, err)
+		return "", fmt.Errorf("%w: verify: %w", ErrSelfCheck, err)
 	}
 	if err := barcode.Compare(got, want); err != nil {
-		return fmt.Errorf("%w: %w", ErrSelfCheck, err)
+		return "", fmt.Errorf("%w: %w", ErrSelfCheck, err)
 	}
-	return nil
+	return kid, nil
 }
 
 // ScanPanel reads the QR code printed on a K plane (255 = ink) within area

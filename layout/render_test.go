@@ -151,7 +151,7 @@ func TestSelfCheckRefuses(t *testing.T) {
 		t.Run("changed "+tc.field, func(t *testing.T) {
 			want := claimsOf(f)
 			tc.change(&want)
-			err := r.selfCheck(c.sides[1], want)
+			_, err := r.selfCheck(c.sides[1], want)
 			var mm *barcode.MismatchError
 			if !errors.Is(err, ErrSelfCheck) || !errors.As(err, &mm) || mm.Field != tc.field {
 				t.Fatalf("self-check with changed %s: %v", tc.field, err)
@@ -167,7 +167,7 @@ func TestSelfCheckRefuses(t *testing.T) {
 		copy(k.Pix, sd.k.Pix)
 		sd.k = k
 		fillGray(k, sd.barcode.Inset(sd.barcode.Dx()/4), 0) // wipe the middle of the code
-		if err := r.selfCheck(&sd, claimsOf(f)); !errors.Is(err, ErrSelfCheck) {
+		if _, err := r.selfCheck(&sd, claimsOf(f)); !errors.Is(err, ErrSelfCheck) {
 			t.Fatalf("self-check of a wiped code: %v", err)
 		}
 	})
