@@ -105,19 +105,30 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if lg == nil {
 		lg = slog.Default()
 	}
-	ns.SetLoggerV2(&logger{l: lg.With("component", "nats-server")}, false, false, false)
+	lgr := &logger{l: lg.With("component", "nats-server"), fatal: make(chan string, 1)}
+	ns.SetLoggerV2(lgr, false, false, false)
 	go ns.Start()
 	timeout := o.ReadyTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = time.Until(dl)
-	}
-	if !ns.ReadyForConnections(timeout) {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-		return nil, fmt.Errorf("embedded: nats-server not ready after %s (is %s in use? set --nats-listen)", timeout, listen)
+	deadline := time.Now().Add(timeout)
+	for !ns.ReadyForConnections(50 * time.Millisecond) {
+		fail := func(why string) (*Server, error) {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			return nil, fmt.Errorf("embedded: nats-server did not start: %s", why)
+		}
+		select {
+		case msg := <-lgr.fatal:
+			return fail(msg + " (is " + listen + " in use? set --nats-listen)")
+		case <-ctx.Done():
+			return fail(ctx.Err().Error())
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fail(fmt.Sprintf("not ready after %s (is %s in use? set --nats-listen)", timeout, listen))
+		}
 	}
 	return &Server{ns: ns}, nil
 }
@@ -214,12 +225,24 @@ func (s *Server) Shutdown() {
 }
 
 // logger routes nats-server logging to slog. Debug and trace are dropped:
-// they can carry message payloads.
-type logger struct{ l *slog.Logger }
+// they can carry message payloads. A fatal message (the server cannot go
+// on, e.g. its port is taken) is logged and handed to Start, which fails at
+// once instead of waiting for readiness.
+type logger struct {
+	l     *slog.Logger
+	fatal chan string
+}
 
 func (g *logger) Noticef(format string, v ...any) { g.l.Info(fmt.Sprintf(format, v...)) }
 func (g *logger) Warnf(format string, v ...any)   { g.l.Warn(fmt.Sprintf(format, v...)) }
-func (g *logger) Fatalf(format string, v ...any)  { g.l.Error(fmt.Sprintf(format, v...)) }
-func (g *logger) Errorf(format string, v ...any)  { g.l.Error(fmt.Sprintf(format, v...)) }
-func (g *logger) Debugf(string, ...any)           {}
-func (g *logger) Tracef(string, ...any)           {}
+func (g *logger) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	g.l.Error(msg)
+	select {
+	case g.fatal <- msg:
+	default:
+	}
+}
+func (g *logger) Errorf(format string, v ...any) { g.l.Error(fmt.Sprintf(format, v...)) }
+func (g *logger) Debugf(string, ...any)          {}
+func (g *logger) Tracef(string, ...any)          {}

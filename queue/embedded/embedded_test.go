@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,4 +143,19 @@ func TestInProcessOnly(t *testing.T) {
 	}
 	nc.Close()
 	s.Shutdown() // twice is fine
+}
+
+// TestPortInUse: a taken port fails Start at once with a message naming
+// the address, instead of a hang until the readiness timeout.
+func TestPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	_, err = Start(context.Background(), Options{State: t.TempDir(), Listen: addr, ReadyTimeout: 30 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("Start on a taken port: %v", err)
+	}
 }
