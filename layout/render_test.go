@@ -471,3 +471,34 @@ func TestTransparentPhotoPrintsBlank(t *testing.T) {
 		t.Fatal("opaque part of the photo prints no cyan")
 	}
 }
+
+func TestBuiltinBarcodeIsLevelQ(t *testing.T) {
+	r := newRenderer(t, Options{})
+	for i := range 10 {
+		c, err := r.Render(context.Background(), DefaultTemplate, sampleFields(t, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := barcode.QR(c.Barcode, barcode.ECQ, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.sides[1].barcode.Size(); got != q.Bounds().Size() {
+			t.Fatalf("sample %d: code drawn %v, level Q at 4 dots a module is %v", i, got, q.Bounds().Size())
+		}
+		// 4 dots a module: every run of black or white along a row is a multiple of 4
+		k, at := c.Panels.Back.K, c.sides[1].barcode
+		y := at.Min.Y + 16 + 4*10 + 1 // inside module row 10
+		run := 0
+		for x := at.Min.X; x <= at.Max.X; x++ {
+			if x < at.Max.X && x > at.Min.X && k.Pix[k.PixOffset(x, y)] == k.Pix[k.PixOffset(x-1, y)] {
+				run++
+				continue
+			}
+			if x > at.Min.X && (run+1)%4 != 0 {
+				t.Fatalf("sample %d: a run of %d dots in a QR row", i, run+1)
+			}
+			run = 0
+		}
+	}
+}
