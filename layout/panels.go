@@ -7,6 +7,7 @@ import (
 	"github.com/cityid/printerd/layout/panel"
 )
 
+// fillGray sets every dot of g within r to v.
 func fillGray(g *image.Gray, r image.Rectangle, v uint8) {
 	r = r.Intersect(g.Rect)
 	for y := r.Min.Y; y < r.Max.Y; y++ {
