@@ -9,6 +9,7 @@ import (
 	"image"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -82,12 +83,14 @@ func New(opts Options) (*Renderer, error) {
 	if err := opts.Ribbon.Valid(); err != nil {
 		return nil, fmt.Errorf("layout: options: %w", err)
 	}
+	kid, err := keyfile.KIDHex(opts.Issuer.Public())
+	if err != nil {
+		return nil, fmt.Errorf("layout: options: issuer key: %w", err)
+	}
 	if opts.Trusted == nil {
-		kid, err := keyfile.KIDHex(opts.Issuer.Public())
-		if err != nil {
-			return nil, fmt.Errorf("layout: options: issuer key: %w", err)
-		}
 		opts.Trusted = []keyfile.Public{{KID: kid, Key: opts.Issuer.Public(), Path: "issuer"}}
+	} else if !slices.ContainsFunc(opts.Trusted, func(p keyfile.Public) bool { return p.KID == kid }) {
+		return nil, fmt.Errorf("layout: options: the issuer key (kid %s) is not among the trusted keys, so every card would fail the self-check", kid)
 	}
 	tf, err := loadTypefaces()
 	if err != nil {
@@ -185,7 +188,8 @@ func (r *Renderer) Templates() []string {
 	return out
 }
 
-// Template returns a loaded template by name, or nil.
+// Template returns a loaded template by name, or nil. It is shared: do not
+// modify it.
 func (r *Renderer) Template(name string) *Template { return r.templates[name] }
 
 // Ribbon reports the ribbon the renderer makes panels for.

@@ -123,10 +123,23 @@ func TestSelfCheckRefuses(t *testing.T) {
 	f := sampleFields(t, 0)
 
 	t.Run("wrong key", func(t *testing.T) {
-		r := newRenderer(t, Options{Issuer: key, Trusted: trusted(t, other)})
+		// New refuses a trusted list without the issuer key ...
+		if _, err := New(Options{Issuer: key, Trusted: trusted(t, other)}); err == nil || !strings.Contains(err.Error(), "not among the trusted keys") {
+			t.Fatalf("New: %v", err)
+		}
+		// ... and the self-check refuses a card whose code another key signed
+		r := newRenderer(t, Options{Issuer: key})
+		r.opts.Trusted = trusted(t, other)
 		c, err := r.Render(context.Background(), DefaultTemplate, f)
 		if c != nil || !errors.Is(err, ErrSelfCheck) || !errors.Is(err, barcode.ErrUnknownKey) {
 			t.Fatalf("got card %v, err %v; want no card and a self-check error for an unknown key", c != nil, err)
+		}
+	})
+
+	t.Run("rotation: several trusted keys", func(t *testing.T) {
+		r := newRenderer(t, Options{Issuer: key, Trusted: append(trusted(t, other), trusted(t, key)...)})
+		if _, err := r.Render(context.Background(), DefaultTemplate, f); err != nil {
+			t.Fatal(err)
 		}
 	})
 
