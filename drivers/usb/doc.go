@@ -10,6 +10,15 @@
 // device; usb://<vid>:<pid>?serial=<serial> opens a given one (vid and pid in
 // hex, serial optional).
 //
+// Every open makes its own libusb context, so a device plugged in after
+// the process started is found even where no udev daemon delivers hotplug
+// events (containers, the VM test). Conn.Reset sends SOFT_RESET; if the
+// printer was unplugged (or refuses the reset) it finds the same printer
+// again by vendor, product and serial and reopens it, polling until its
+// context ends. Errors are *drivers.Error: Offline when the device is gone
+// or cannot be opened (with a udev rule hint on a permission problem),
+// Timeout when a transfer outlived its context, Protocol on a stall.
+//
 // libusb is kept behind a small unexported interface (lib, libContext,
 // libDevice, libInterface) so that tests run against a table of fake
 // devices, as gousb's own fakelibusb does. The real USB stack is exercised by
