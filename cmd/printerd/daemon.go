@@ -104,7 +104,7 @@ func startDaemon(ctx context.Context, cfg config, deps daemonDeps) (_ *daemon, e
 
 	// NATS.
 	if cfg.NATS == "" {
-		d.ns, err = embedded.Start(ctx, embedded.Options{State: cfg.State, Listen: cfg.NATSListen, Logger: d.log})
+		d.ns, err = embedded.Start(ctx, embedded.Options{State: cfg.State, Listen: cfg.NATSListen, Logger: d.log, SyncAlways: true})
 		if err != nil {
 			return nil, err
 		}

@@ -46,6 +46,11 @@ type Options struct {
 	// ServerName names the server (and its JetStream node); "" means
 	// "printerd".
 	ServerName string
+	// SyncAlways makes JetStream fsync every write before acknowledging
+	// it, so that a power cut cannot lose a ledger change (a lost
+	// "printing" would let a job print twice). Without it the store is
+	// synced every 2 minutes; a killed process loses nothing either way.
+	SyncAlways bool
 }
 
 // Server is a running embedded nats-server.
@@ -80,6 +85,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		NoSigs:          true,
 		NoLog:           false,
 		MaxPayload:      4 << 20,
+		SyncAlways:      o.SyncAlways,
 	}
 	if sopts.ServerName == "" {
 		sopts.ServerName = "printerd"
