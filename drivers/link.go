@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -110,9 +111,9 @@ func (r *Registry) Open(ctx context.Context, uri string) (*Opened, error) {
 // `printerd diag --record`. A nil wrap is Open. Opened.Link stays the
 // transport's link, which Close closes.
 func (r *Registry) OpenWrapped(ctx context.Context, uri string, wrap func(Link) Link) (*Opened, error) {
-	u, err := url.Parse(uri)
+	u, err := ParseURI(uri)
 	if err != nil {
-		return nil, fmt.Errorf("drivers: printer URI %q: %w", uri, err)
+		return nil, err
 	}
 	r.mu.Lock()
 	t, tok := r.transports[u.Scheme]
@@ -152,4 +153,21 @@ func keys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// ParseURI parses a printer URI. An authority that net/url refuses as a
+// host and port, such as the vendor:product pair of usb://0f49:abcd (a port
+// must be decimal), is kept in the opaque form usb:0f49:abcd, which the
+// transports accept as well.
+func ParseURI(uri string) (*url.URL, error) {
+	u, err := url.Parse(uri)
+	if err == nil {
+		return u, nil
+	}
+	if scheme, rest, ok := strings.Cut(uri, "://"); ok && scheme != "" {
+		if u2, err2 := url.Parse(scheme + ":" + rest); err2 == nil && u2.Scheme == scheme {
+			return u2, nil
+		}
+	}
+	return nil, fmt.Errorf("drivers: printer URI %q: %w", uri, err)
 }
