@@ -158,3 +158,34 @@ func TestRedactURLs(t *testing.T) {
 		t.Errorf("redactURLs = %q", got)
 	}
 }
+
+// FuzzConfig feeds arbitrary config files and printer URIs: loading and
+// validating never panic, and every accepted printer has a valid name and
+// pool.
+func FuzzConfig(f *testing.F) {
+	f.Add([]byte(`{"site":"a","printer":["sim://x?pool=p"]}`), "usb://auto?name=desk")
+	f.Add([]byte(`{"held-retention":"1h","ack-wait":"3s"}`), "serial:///dev/ttyUSB0")
+	f.Add([]byte(`{"printer":"sim://x"}`), "tcp://[::1]:9100")
+	f.Add([]byte(`[]`), "%zz")
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, file []byte, uri string) {
+		path := filepath.Join(dir, "c.json")
+		if err := os.WriteFile(path, file, 0o600); err != nil {
+			t.Skip()
+		}
+		c, err := loadConfig("run", []string{"--config", path, "--printer", uri}, func(string) string { return "" }, io.Discard)
+		if err != nil {
+			return
+		}
+		_ = c.validate()
+		specs, err := c.printerSpecs()
+		if err != nil {
+			return
+		}
+		for _, s := range specs {
+			if !validToken(s.Name) || !validToken(s.Pool) {
+				t.Errorf("accepted printer %q with name %q pool %q", s.URI, s.Name, s.Pool)
+			}
+		}
+	})
+}

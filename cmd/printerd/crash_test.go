@@ -159,6 +159,36 @@ func TestCrashMidCard(t *testing.T) {
 		t.Errorf("jobs held: exit %d, out %q, err %q: want the killed job", code, out, errs)
 	}
 
+	// The clerk releases it: it prints, once.
+	code, out, errs = runCLI(ctx, "jobs", "release", killed, "--operator", "clerk-test-7", "--nats", natsURL)
+	if code != exitOK || !strings.Contains(out, "claimed") {
+		t.Fatalf("jobs release: exit %d, out %q, err %q", code, out, errs)
+	}
+	for {
+		e, err := ledgerState(ctx, js, killed)
+		if err == nil && e.State == queue.Printed {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("released job not printed: ledger %+v", e)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	if files := outFiles(t, f.out); !files[killed+"-front.png"] || countSuffix(files, "-front.png") != len(ids) {
+		t.Errorf("after release: %d cards out, want %d", countSuffix(files, "-front.png"), len(ids))
+	}
+	killedCard := ""
+	for _, j := range jobs {
+		if j.ID == killed {
+			killedCard = j.Card.Number
+		}
+	}
+	code, out, _ = runCLI(ctx, "jobs", "history", killedCard, "--nats", natsURL)
+	if code != exitOK || !strings.Contains(out, "clerk-test-7") {
+		t.Errorf("jobs history does not name the releasing clerk:\n%s", out)
+	}
+
 	// SIGHUP reloads; SIGTERM drains and exits 0.
 	p2.cmd.Process.Signal(syscall.SIGHUP)
 	if err := p2.waitLog(ctx, `"printerd: reloaded"`); err != nil {

@@ -165,3 +165,35 @@ func TestJoinDeployment(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSubmitErrors: submit refuses what would be rejected anyway, and says
+// which field and rule, never the value.
+func TestSubmitErrors(t *testing.T) {
+	ctx := context.Background()
+	f := newE2EFixture(t)
+	j := sample.Jobs(1, time.Now())[0]
+	j.Card.DOB = "2999-12-31"
+	j.Card.Name = "Qwertzuiop Invented"
+	bad := filepath.Join(f.dir, "bad.json")
+	os.WriteFile(bad, sample.Body(j), 0o600)
+	code, _, errs := runCLI(ctx, "submit", bad, "--approver-key", f.approverKey, "--nats", "nats://127.0.0.1:1")
+	if code != exitFail || !strings.Contains(errs, "card.dob") || strings.Contains(errs, "2999-12-31") || strings.Contains(errs, "Qwertzuiop") {
+		t.Errorf("submit of an invalid job: exit %d, %q", code, errs)
+	}
+	good := filepath.Join(f.dir, "good.json")
+	os.WriteFile(good, sample.Body(sample.Jobs(1, time.Now())[0]), 0o600)
+	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.issuerKey, "--nats", "nats://127.0.0.1:1")
+	if code != exitFail || !strings.Contains(errs, "want Ed25519") {
+		t.Errorf("submit with an ECDSA key: exit %d, %q", code, errs)
+	}
+	os.Chmod(f.approverKey, 0o644)
+	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.approverKey, "--nats", "nats://127.0.0.1:1")
+	if code != exitFail || !strings.Contains(errs, "readable by group or others") {
+		t.Errorf("submit with a readable key: exit %d, %q", code, errs)
+	}
+	os.Chmod(f.approverKey, 0o600)
+	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.approverKey, "--nats", "nats://127.0.0.1:1", "--timeout", "2s")
+	if code != exitFail || !strings.Contains(errs, "nats") {
+		t.Errorf("submit with no server: exit %d, %q", code, errs)
+	}
+}
