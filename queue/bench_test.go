@@ -28,11 +28,18 @@ import (
 // driver=sim is the real Evolis driver and simulator (their encoding and
 // decoding cost included); driver=null is a printer that returns at once,
 // to measure the queue's own overhead.
+//
+// Jobs are published as fast as possible (a burst: latency then includes
+// the wait in the queue), or paced at rate jobs/s, where the latency is
+// the daemon's own overhead per job.
 func BenchmarkDaemon(b *testing.B) {
 	for _, drv := range []string{"sim", "null"} {
 		for _, printers := range []int{1, 8} {
-			b.Run(fmt.Sprintf("driver=%s/printers=%d", drv, printers), func(b *testing.B) { benchDaemon(b, drv, printers) })
+			b.Run(fmt.Sprintf("driver=%s/printers=%d/burst", drv, printers), func(b *testing.B) { benchDaemon(b, drv, printers, 0) })
 		}
+	}
+	for _, rate := range []float64{100, 200} {
+		b.Run(fmt.Sprintf("driver=null/printers=8/rate=%g", rate), func(b *testing.B) { benchDaemon(b, "null", 8, rate) })
 	}
 }
 
@@ -52,7 +59,7 @@ func (nullPrinter) Print(context.Context, panel.Card) error { return nil }
 func (nullPrinter) Clean(context.Context) error             { return nil }
 func (nullPrinter) Reset(context.Context) error             { return nil }
 
-func benchDaemon(b *testing.B, drv string, printers int) {
+func benchDaemon(b *testing.B, drv string, printers int, rate float64) {
 	srv := natstest.Start(b)
 	sg := newSigner(b)
 	cfg := Config{
@@ -107,7 +114,10 @@ func benchDaemon(b *testing.B, drv string, printers int) {
 	defer d.Close()
 	b.ResetTimer()
 	start := time.Now()
-	for _, j := range jobs {
+	for i, j := range jobs {
+		if rate > 0 {
+			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
+		}
 		m := &nats.Msg{Subject: JobsSubject("bench", DefaultPool), Data: j.body, Header: nats.Header{}}
 		m.Header.Set(job.HeaderMsgID, j.id)
 		m.Header.Set(job.HeaderKey, sg.kid)

@@ -122,7 +122,7 @@ func (p *simPrinter) armPrint(spec string) {
 
 func newSimPrinter(t testing.TB, name string, speed float64) *simPrinter {
 	t.Helper()
-	dev := sim.New(sim.Options{Name: name, Speed: speed})
+	dev := sim.New(sim.Options{Name: name, Speed: speed, FeederCards: 1 << 20, RibbonCards: 1 << 20})
 	link := dev.Connect()
 	t.Cleanup(func() { link.Close() })
 	p := &simPrinter{dev: dev}

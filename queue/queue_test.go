@@ -663,3 +663,42 @@ func TestTwoDaemonsShareTheQueue(t *testing.T) {
 		t.Errorf("VerifyAudit = %d, %v; want %d, nil", n, err, len(ids))
 	}
 }
+
+func TestStopMidCardThenRestartHoldsJob(t *testing.T) {
+	slow := newSimPrinter(t, t.Name()+"-slow", 0.2) // about 3 s a card
+	e := newEnv(t, 1, func(c *Config) { c.Printers[0].Dev = slow.drv })
+	id1, b1 := newJob("K-0001", 1, 0)
+	e.submit(id1, b1)
+	e.waitState(id1, Printing)
+	id2, b2 := newJob("K-0002", 1, 1)
+	e.submit(id2, b2)
+	time.Sleep(200 * time.Millisecond) // the card is in the printer
+	e.d.Close()                        // a hard stop: the card is abandoned
+	if ent, _ := getEntry(context.Background(), e.st.Ledger, id1); ent.State != Printing {
+		t.Fatalf("after a hard stop mid-card the ledger says %s, want printing", ent.State)
+	}
+	// A new daemon on a fresh printer takes over.
+	fresh := newSimPrinter(t, t.Name()+"-fresh", 0)
+	cfg := Config{Site: "test", JS: e.srv.JS, Approver: verifierFor(t, e.signer), Maker: blankMaker{},
+		Logger: e.d.log, StatusInterval: 200 * time.Millisecond, FetchWait: 200 * time.Millisecond,
+		AckWait: 2 * time.Second, RetryDelay: 100 * time.Millisecond,
+		Printers: []Printer{{Name: "p0", Dev: fresh.drv}}}
+	d2, err := Start(natstest.Context(t, 10*time.Second), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d2.Close)
+	ent := e.waitState(id1, Held)
+	if !strings.Contains(ent.Reason, "unknown outcome") {
+		t.Errorf("held reason %q, want unknown outcome", ent.Reason)
+	}
+	e.waitState(id2, Printed)
+	for _, l := range append(slow.printed(), fresh.printed()...) {
+		if l == id1 {
+			t.Errorf("the job whose card was abandoned was printed again")
+		}
+	}
+	if got := fresh.printed(); len(got) != 1 || got[0] != id2 {
+		t.Errorf("fresh printer printed %v, want only %s", got, id2)
+	}
+}
