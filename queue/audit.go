@@ -18,7 +18,7 @@ import (
 const (
 	AuditPrinted   = "printed"   // a card was printed
 	AuditSpoiled   = "spoiled"   // a card was fed and spoiled; the job is held
-	AuditHeld      = "held"      // the outcome of a card is unknown (daemon died mid-card); the job is held
+	AuditHeld      = "held"      // a card's outcome is unknown (daemon died mid-card, or a failure that may have fed a card); the job is held
 	AuditRejected  = "rejected"  // a job was refused: approval, contract, issue rule or layout
 	AuditReleased  = "released"  // a clerk released a held job for printing again
 	AuditCancelled = "cancelled" // a clerk cancelled a held job

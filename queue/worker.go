@@ -319,6 +319,9 @@ func (w *worker) handle(msg jetstream.Msg) {
 
 	// 6. Make the card.
 	card, err := w.d.cfg.Maker.Make(ctx, j)
+	if err != nil && ctx.Err() != nil {
+		return // the daemon is closing: the job is redelivered, still claimed
+	}
 	if err != nil {
 		w.rejectEntry(ctx, msg, e, j, "layout", "layout: "+trimPkg(err))
 		return
@@ -355,6 +358,10 @@ func (w *worker) handle(msg jetstream.Msg) {
 
 	// 8. Print, keeping the message alive.
 	perr := w.print(ctx, j.ID, card)
+	// Record the outcome even if the daemon is being closed: a printed card
+	// left at "printing" would be held and could be released a second time.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	if perr == nil {
 		w.printed(ctx, msg, pe, j, mark, markRev)
 		return
@@ -373,8 +380,14 @@ func (w *worker) handle(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(w.d.cfg.RetryDelay)
 		return
 	}
-	log.Warn("queue: print failed after the card was fed; holding the job", "code", code)
-	w.hold(ctx, msg, pe, j, AuditSpoiled, "spoiled: "+code)
+	var de *drivers.Error
+	if errors.As(perr, &de) && de.Feed == drivers.AfterFeed {
+		log.Warn("queue: print failed after the card was fed; holding the job", "code", code)
+		w.hold(ctx, msg, pe, j, AuditSpoiled, "spoiled: "+code)
+		return
+	}
+	log.Warn("queue: print failed and a card may have been fed; holding the job", "code", code)
+	w.hold(ctx, msg, pe, j, AuditHeld, "unknown outcome: "+code)
 }
 
 // keepAlive sends in-progress acks for msg every AckWait/4 until the
@@ -527,8 +540,19 @@ func (w *worker) rejectEntry(ctx context.Context, msg jetstream.Msg, e Entry, j 
 // reject refuses a message: ledger (when r.Ledger), audit, event, Term.
 func (w *worker) reject(ctx context.Context, msg jetstream.Msg, r rejection) {
 	if r.Ledger && r.JobID != "" {
-		_, err := createEntry(ctx, w.d.st.Ledger, r.JobID, Entry{State: Rejected, Printer: w.p.Name, Reason: r.Reason, Updated: w.d.now()})
-		if err != nil && !errors.Is(err, ErrConflict) {
+		re := Entry{State: Rejected, Printer: w.p.Name, Reason: r.Reason, Updated: w.d.now()}
+		_, err := createEntry(ctx, w.d.st.Ledger, r.JobID, re)
+		if errors.Is(err, ErrConflict) {
+			// A released job that no longer passes the contract: it
+			// must not stay claimed for ever.
+			if cur, gerr := getEntry(ctx, w.d.st.Ledger, r.JobID); gerr == nil && cur.State == Claimed {
+				re.CardNumber, re.Issue, re.Releases = cur.CardNumber, cur.Issue, cur.Releases
+				_, err = swapEntry(ctx, w.d.st.Ledger, r.JobID, cur.Revision, re)
+			} else {
+				err = nil
+			}
+		}
+		if err != nil {
 			w.d.log.Warn("queue: could not record rejected in the ledger", "job_id", r.JobID, "err", err)
 		}
 	}
