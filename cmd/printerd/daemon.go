@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -58,7 +59,7 @@ type daemon struct {
 	js       jetstream.JetStream
 	q        *queue.Daemon
 	approver *reloadableApprover
-	printers []*drivers.Opened
+	closers  []io.Closer // opened printers
 	http     *http.Server
 	httpAddr string // actual listen address
 	natsURL  string // where clients connect ("" if in-process only)
@@ -102,6 +103,42 @@ func startDaemon(ctx context.Context, cfg config, deps daemonDeps) (_ *daemon, e
 		maker = &layoutMaker{r: r, onCard: deps.onCard}
 	}
 
+	// Printers, before NATS: a wrong printer URI fails the start with
+	// nothing started.
+	reg := deps.registry
+	if reg == nil {
+		if reg, err = newRegistry(); err != nil {
+			return nil, err
+		}
+	}
+	var qps []queue.Printer
+	for _, s := range specs {
+		open := func(ctx context.Context) (*drivers.Opened, error) {
+			octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			return reg.Open(octx, s.URI)
+		}
+		var dev drivers.Printer
+		op, err := open(ctx)
+		switch {
+		case err == nil:
+			d.closers = append(d.closers, op)
+			dev = op
+			d.log.Info("printerd: printer opened", "printer", s.Name, "pool", s.Pool, "scheme", op.URI.Scheme)
+		case offlineAtStart(err):
+			lp := &lazyPrinter{open: open, name: s.Name, log: d.log, lastTry: time.Now(), lastErr: err}
+			d.closers = append(d.closers, lp)
+			dev = lp
+			d.log.Warn("printerd: printer offline at start; will keep trying", "printer", s.Name, "pool", s.Pool, "err", err)
+		default:
+			return nil, fmt.Errorf("config: printer %s: %w", s.Name, err)
+		}
+		if deps.wrap != nil {
+			dev = deps.wrap(s.Name, dev)
+		}
+		qps = append(qps, queue.Printer{Name: s.Name, Pool: s.Pool, Dev: dev})
+	}
+
 	// NATS.
 	if cfg.NATS == "" {
 		d.ns, err = embedded.Start(ctx, embedded.Options{State: cfg.State, Listen: cfg.NATSListen, Logger: d.log, SyncAlways: true})
@@ -126,30 +163,6 @@ func startDaemon(ctx context.Context, cfg config, deps daemonDeps) (_ *daemon, e
 	d.js, err = jetstream.New(d.nc)
 	if err != nil {
 		return nil, fmt.Errorf("printerd: jetstream: %w", err)
-	}
-
-	// Printers.
-	reg := deps.registry
-	if reg == nil {
-		if reg, err = newRegistry(); err != nil {
-			return nil, err
-		}
-	}
-	var qps []queue.Printer
-	for _, s := range specs {
-		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		op, err := reg.Open(octx, s.URI)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("config: printer %s: %w", s.Name, err)
-		}
-		d.printers = append(d.printers, op)
-		var dev drivers.Printer = op
-		if deps.wrap != nil {
-			dev = deps.wrap(s.Name, op)
-		}
-		qps = append(qps, queue.Printer{Name: s.Name, Pool: s.Pool, Dev: dev})
-		d.log.Info("printerd: printer opened", "printer", s.Name, "pool", s.Pool, "scheme", op.URI.Scheme)
 	}
 
 	metrics := queue.NewMetrics()
@@ -307,7 +320,7 @@ func (d *daemon) close() {
 		if d.q != nil {
 			d.q.Close()
 		}
-		for _, p := range d.printers {
+		for _, p := range d.closers {
 			p.Close()
 		}
 		if d.nc != nil {

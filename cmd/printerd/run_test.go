@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/embedded"
@@ -195,5 +198,68 @@ func TestSubmitErrors(t *testing.T) {
 	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.approverKey, "--nats", "nats://127.0.0.1:1", "--timeout", "2s")
 	if code != exitFail || !strings.Contains(errs, "nats") {
 		t.Errorf("submit with no server: exit %d, %q", code, errs)
+	}
+}
+
+// TestPrinterOfflineAtStart: a printer that is not there when the daemon
+// starts (a network printer switched off) does not stop the daemon; when
+// it comes up, its pool's jobs print on it. A misconfigured printer (an
+// unknown scheme) still stops the start with an error naming it.
+func TestPrinterOfflineAtStart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	f := newE2EFixture(t)
+	port := freePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cfg := f.config(simURI(t, "front", f.out, nil), "tcp://"+addr+"?name=netdesk&pool=net")
+	p := startInProcess(t, cfg, daemonDeps{})
+	if !strings.Contains(string(p.log.Bytes()), "printer offline at start") {
+		t.Errorf("no offline warning in the log")
+	}
+	nc, _ := nats.Connect(p.d.natsURL)
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	evs := watchEvents(t, nc)
+	j := sample.Jobs(1, time.Now())[0]
+	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "net"), j.ID, sample.Body(j), f.approver)); err != nil {
+		t.Fatal(err)
+	}
+	// The network printer comes up: a simulator on that TCP port.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dev := sim.New(sim.Options{Name: "netdesk", Out: f.out})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { dev.Serve(ctx, c); c.Close() }()
+		}
+	}()
+	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinted); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := ledgerState(ctx, js, j.ID); e.Printer != "netdesk" {
+		t.Errorf("printed by %q, want netdesk", e.Printer)
+	}
+	if len(dev.Cards()) != 1 {
+		t.Errorf("network simulator printed %d cards, want 1", len(dev.Cards()))
+	}
+
+	bad := f.config("nosuch://x")
+	bad.State = filepath.Join(f.dir, "state-bad")
+	if err := bad.validate(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = startDaemon(ctx, bad, daemonDeps{log: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), "config: printer nosuch-x") {
+		t.Errorf("unknown scheme: %v", err)
+	}
+	if _, err := os.Stat(bad.State); err == nil {
+		t.Error("a start that failed on a printer URI made a state directory: printers are checked first")
 	}
 }
