@@ -41,11 +41,20 @@
 //  6. Maker.Make builds the card (its failure is a rejection, not a print).
 //  7. Ledger claimed -> printing by compare-and-swap; only the winner
 //     prints. In-progress acks keep the message alive while it prints.
-//  8. Print. Success: printing -> printed, audit "printed", event
-//     "printed", AckSync. Failure before feed (drivers.Fed false): back to
-//     claimed, NakWithDelay, retried. Failure after feed (or unknown): the
-//     card is spoiled: ledger held, body and approval headers copied to
-//     CARD_HELD, audit "spoiled", event "held", Term.
+//  8. Print. Success: printing -> printed, card_issues marked printed,
+//     audit "printed", event "printed", AckSync. Failure before feed
+//     (drivers.Fed false): back to claimed, NakWithDelay, retried when the
+//     printer is Ready again. Failure after feed: the card is spoiled:
+//     body and approval headers copied to CARD_HELD (first, so a crash
+//     never loses it), ledger held, audit "spoiled", event "held", Term.
+//     A failure that may have fed a card (drivers.FeedUnknown) is held the
+//     same way with audit "held" and reason "unknown outcome: <code>".
+//     The outcome is recorded even while the daemon closes.
+//
+// The message is kept alive with in-progress acks from fetch to ack, so a
+// slow layout or print is never redelivered to another worker. A stale
+// delivery that loses the claimed -> printing swap leaves the message to
+// the winner.
 //
 // Rejections: approval failures and Nats-Msg-Id mismatches never touch the
 // ledger (the job id of an unauthenticated or replayed message is not
@@ -53,6 +62,27 @@
 // an authentic job (contract, issue rule, Make) set the ledger to rejected.
 // Every rejection publishes a "rejected" event whose reason names the field
 // and the rule, writes an audit record, and terminates the message.
+//
+// # Scale-out
+//
+// Many daemons (one site or many) can share one JetStream: the work-queue
+// stream gives each job to one worker, the ledger and card_issues are
+// changed only by compare-and-swap, and each site's audit chain is appended
+// with an expected last sequence for cards.audit.<site>.>, so concurrent
+// writers retry instead of forking it. Printer names must be unique within
+// a site.
+//
+// # Events, audit, status, metrics
+//
+// Events (cards.events.<job_id>) are JSON [Event]s with states received,
+// rejected, printing, printed, held, released, cancelled. A rejected
+// message whose job id cannot be trusted or is not a UUID publishes on
+// cards.events.invalid. Audit records ([AuditRecord]) form one hash chain
+// per site; [VerifyAudit] walks it. Workers write [PrinterStatus] to
+// printer_status every StatusInterval (and on every change of readiness);
+// the bucket's TTL (3x the interval) removes a dead daemon's printers.
+// [Metrics] holds the Prometheus counters, histograms and gauges in their
+// own registry; the daemon serves it.
 //
 // # Clerks
 //
