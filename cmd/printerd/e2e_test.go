@@ -176,6 +176,12 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("rejected job %s: ledger %s", id, e.State)
 		}
 	}
+	// What came out of the printer is the approved, signed card: the
+	// barcode on the printed back scans and verifies with the issuer key.
+	code, vout, verr := runCLI(ctx, "verify", "--image", filepath.Join(f.out, good[0]+"-back.png"), "--keys", filepath.Join(f.keys, "issuer.pub"), "--json")
+	if code != exitOK || !strings.Contains(vout, jobs[0].Card.Number) {
+		t.Errorf("verify the printed card: exit %d, out %q, err %q", code, vout, verr)
+	}
 	if len(files) != 2*len(good) {
 		t.Errorf("%d files in the out dir, want %d: %v", len(files), 2*len(good), files)
 	}
