@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
@@ -167,6 +169,9 @@ func TestJoinDeployment(t *testing.T) {
 	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinted); err != nil {
 		t.Fatal(err)
 	}
+	if code := p.shutdown(t); code != exitOK { // before the deployment goes away
+		t.Errorf("exit %d", code)
+	}
 }
 
 // TestSubmitErrors: submit refuses what would be rejected anyway, and says
@@ -262,4 +267,66 @@ func TestPrinterOfflineAtStart(t *testing.T) {
 	if _, err := os.Stat(bad.State); err == nil {
 		t.Error("a start that failed on a printer URI made a state directory: printers are checked first")
 	}
+}
+
+// TestJoinWithNKey: joining a deployment that requires nkey
+// authentication works with --nats-nkey and fails, naming the setting,
+// without it.
+func TestJoinWithNKey(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	user, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := user.PublicKey()
+	seed, _ := user.Seed()
+	ns, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
+		Nkeys: []*server.NkeyUser{{Nkey: pub}}, NoSigs: true, NoLog: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	f := newE2EFixture(t)
+	seedFile := filepath.Join(f.dir, "printerd.nk")
+	os.WriteFile(seedFile, seed, 0o600)
+
+	cfg := f.config(simURI(t, "nkey", f.out, nil))
+	cfg.NATS = ns.ClientURL()
+	if _, err := startDaemon(ctx, cfg, daemonDeps{log: slog.New(slog.DiscardHandler)}); err == nil || !strings.Contains(err.Error(), "config: nats:") {
+		t.Errorf("join without the nkey: %v, want an error naming nats", err)
+	}
+	cfg.NATSNKey = seedFile
+	p := startInProcess(t, cfg, daemonDeps{})
+	nc, err := nats.Connect(ns.ClientURL(), mustNKey(t, seedFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	evs := watchEvents(t, nc)
+	j := sample.Jobs(1, time.Now())[0]
+	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+		t.Fatal(err)
+	}
+	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinted); err != nil {
+		t.Fatalf("%v\n%s", err, p.log.Bytes())
+	}
+	if code := p.shutdown(t); code != exitOK { // before the deployment goes away
+		t.Errorf("exit %d", code)
+	}
+}
+
+func mustNKey(t *testing.T, seedFile string) nats.Option {
+	o, err := nats.NkeyOptionFromSeed(seedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
