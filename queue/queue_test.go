@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -605,6 +606,13 @@ func TestServices(t *testing.T) {
 	if _, err := getEntry(context.Background(), e.st.Ledger, id2); !errors.Is(err, ErrNotFound) {
 		t.Errorf("paused printer took a job")
 	}
+	depth := e.d.Metrics().QueueDepth.WithLabelValues(DefaultPool)
+	for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(depth) != 1 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := testutil.ToFloat64(depth); got != 1 {
+		t.Errorf("queue depth gauge %v with one job waiting, want 1", got)
+	}
 	kve, err := e.st.Status.Get(context.Background(), StatusKey("test", "p0"))
 	if err != nil {
 		t.Fatal(err)
@@ -703,5 +711,40 @@ func TestStopMidCardThenRestartHoldsJob(t *testing.T) {
 	}
 	if got := fresh.printed(); len(got) != 1 || got[0] != id2 {
 		t.Errorf("fresh printer printed %v, want only %s", got, id2)
+	}
+}
+
+func TestDiagWaitsForTheCardInThePrinter(t *testing.T) {
+	slow := newSimPrinter(t, t.Name()+"-slow", 0.1) // about 1.6 s a card
+	var mu sync.Mutex
+	var sawCard []bool
+	e := newEnv(t, 1, func(c *Config) {
+		c.Printers[0].Dev = slow.drv
+		c.Diag = func(ctx context.Context, dev drivers.Printer, verb, arg string) (any, error) {
+			mu.Lock()
+			sawCard = append(sawCard, slow.dev.State().CardInside)
+			mu.Unlock()
+			return dev.Counters(ctx)
+		}
+	})
+	e.devs[0] = slow
+	id, body := newJob("W-0001", 1, 0)
+	e.submit(id, body)
+	e.waitState(id, Printing)
+	m, err := e.srv.NC.Request(DiagSubject("test", "p0", "counters"), []byte(`{}`), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Reply
+	if err := json.Unmarshal(m.Data, &r); err != nil || r.Error != "" {
+		t.Fatalf("counters reply %s: %v", m.Data, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sawCard) != 1 || sawCard[0] {
+		t.Errorf("diag ran with a card in the printer (%v)", sawCard)
+	}
+	if got := r.Result.(map[string]any)["printed"]; got != float64(1) {
+		t.Errorf("counters printed = %v, want 1", got)
 	}
 }
