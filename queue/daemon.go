@@ -64,6 +64,7 @@ const (
 	DefaultAckWait       = 30 * time.Second
 	DefaultRetryDelay    = 2 * time.Second
 	DefaultMaxAckPending = 64
+	DefaultRetryLimit    = 10
 	DefaultFetchWait     = time.Second
 )
 
@@ -94,6 +95,11 @@ type Config struct {
 	// RetryDelay is the redelivery delay after a failure before the card
 	// was fed (default 2s).
 	RetryDelay time.Duration
+	// RetryLimit is how many deliveries of a job may fail before the card
+	// was fed, on a printer that said it was ready, before the job is held
+	// for a clerk (default 10). A card the driver refuses (bad-command) is
+	// held at once.
+	RetryLimit int
 	// MaxAckPending is the pool consumer's limit of unacknowledged jobs
 	// (default 64; each worker holds at most one).
 	MaxAckPending int
@@ -250,6 +256,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RetryDelay <= 0 {
 		c.RetryDelay = DefaultRetryDelay
+	}
+	if c.RetryLimit <= 0 {
+		c.RetryLimit = DefaultRetryLimit
 	}
 	if c.MaxAckPending <= 0 {
 		c.MaxAckPending = DefaultMaxAckPending

@@ -89,6 +89,9 @@ type simPrinter struct {
 
 	mu      sync.Mutex
 	onPrint string // a fault spec to set as the next Print starts
+	// ribbonOutEvery makes every Print fail before feed (ribbon out at Ss)
+	// while Status still says ready.
+	ribbonOutEvery bool
 }
 
 // armedPrinter is the Evolis driver with one test hook: a fault spec armed
@@ -104,11 +107,19 @@ func (a *armedPrinter) Print(ctx context.Context, c panel.Card) error {
 	a.p.mu.Lock()
 	spec := a.p.onPrint
 	a.p.onPrint = ""
+	lying := a.p.ribbonOutEvery
 	a.p.mu.Unlock()
 	if spec != "" {
 		if err := a.p.dev.SetFault(spec); err != nil {
 			return err
 		}
+	}
+	if lying {
+		// A printer that says it is ready, then refuses every card at Ss.
+		if err := a.p.dev.SetFault("ribbon-out-after=0"); err != nil {
+			return err
+		}
+		defer func() { a.p.dev.ClearFaults(); a.p.dev.SetRibbon(1 << 20) }()
 	}
 	return a.Printer.Print(ctx, c)
 }

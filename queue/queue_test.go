@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue/internal/natstest"
 	"github.com/cityid/printerd/queue/job"
 )
@@ -746,5 +747,38 @@ func TestDiagWaitsForTheCardInThePrinter(t *testing.T) {
 	}
 	if got := r.Result.(map[string]any)["printed"]; got != float64(1) {
 		t.Errorf("counters printed = %v, want 1", got)
+	}
+}
+
+func TestRefusedBeforeFeedIsHeld(t *testing.T) {
+	tests := []struct {
+		name  string
+		maker Maker
+		lying bool
+		want  string
+	}{
+		// The driver refuses a card for a ribbon it does not know.
+		{"bad card", MakerFunc(func(ctx context.Context, j *job.Job) (panel.Card, error) {
+			return panel.Card{Ribbon: "bogus", Front: panel.Side{K: panel.NewPlane()}}, nil
+		}), false, "bad-command"},
+		// A printer that says it is ready and refuses every card.
+		{"retries exhausted", blankMaker{}, true, "ribbon-out before feed, retries exhausted"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 1, func(c *Config) { c.Maker = tc.maker; c.RetryLimit = 3 })
+			e.devs[0].mu.Lock()
+			e.devs[0].ribbonOutEvery = tc.lying
+			e.devs[0].mu.Unlock()
+			id, body := newJob("F-0001", 1, 0)
+			e.submit(id, body)
+			ent := e.waitState(id, Held)
+			if !strings.Contains(ent.Reason, tc.want) {
+				t.Errorf("reason %q, want %q", ent.Reason, tc.want)
+			}
+			if st := e.devs[0].dev.State(); st.Fed != 0 {
+				t.Errorf("simulator fed %d cards, want 0", st.Fed)
+			}
+		})
 	}
 }

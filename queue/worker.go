@@ -367,6 +367,13 @@ func (w *worker) handle(msg jetstream.Msg) {
 		return
 	}
 	code := drivers.CodeOf(perr).String()
+	if !drivers.Fed(perr) && (drivers.CodeOf(perr) == drivers.BadCommand || delivered(msg) >= w.d.cfg.RetryLimit) {
+		// The printer refuses this card, or keeps failing on it while it
+		// says it is ready: a clerk must look at it. No card was fed.
+		log.Warn("queue: print refused before the card was fed; holding the job", "code", code, "deliveries", delivered(msg))
+		w.hold(ctx, msg, pe, j, AuditHeld, "not printed: "+code+" before feed, retries exhausted")
+		return
+	}
 	if !drivers.Fed(perr) {
 		ce := pe
 		ce.State, ce.Updated, ce.Reason = Claimed, w.d.now(), "retry: "+code
@@ -525,6 +532,15 @@ func (w *worker) hold(ctx context.Context, msg jetstream.Msg, e Entry, j *job.Jo
 	w.event(ctx, Event{JobID: j.ID, State: EventHeld, Reason: reason, Printer: w.p.Name, CardNumber: j.Card.Number})
 	_ = msg.Term()
 	w.d.metrics.Cards.WithLabelValues(w.p.Name, "held").Inc()
+}
+
+// delivered returns how many times msg was delivered (1 the first time).
+func delivered(msg jetstream.Msg) int {
+	md, err := msg.Metadata()
+	if err != nil {
+		return 1
+	}
+	return int(md.NumDelivered)
 }
 
 // rejectEntry rejects an authentic job whose ledger entry e is claimed.
