@@ -49,7 +49,10 @@
 //     never loses it), ledger held, audit "spoiled", event "held", Term.
 //     A failure that may have fed a card (drivers.FeedUnknown) is held the
 //     same way with audit "held" and reason "unknown outcome: <code>".
-//     The outcome is recorded even while the daemon closes.
+//     The outcome is recorded even while the daemon closes. A card the
+//     driver refuses before feed (bad-command), or a job that failed before
+//     feed Config.RetryLimit times on a printer that said it was ready, is
+//     held too (audit "held", reason "not printed: ..."): no card was fed.
 //
 // The message is kept alive with in-progress acks from fetch to ack, so a
 // slow layout or print is never redelivered to another worker. A stale

@@ -1,0 +1,81 @@
+package queue_test
+
+import (
+	"context"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/job"
+)
+
+// ExampleStart wires a daemon: approver keys, a maker (layout in
+// cmd/printerd), printers, then SIGTERM drains. (Compiled, not run: it
+// needs a NATS server and a printer.)
+func ExampleStart() {
+	ctx := context.Background()
+	nc, err := nats.Connect(nats.DefaultURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	verifier, err := job.LoadVerifier("/etc/printerd/approvers")
+	if err != nil {
+		log.Fatal(err)
+	}
+	var front drivers.Printer // e.g. from drivers.Registry.Open(ctx, "usb://auto")
+	d, err := queue.Start(ctx, queue.Config{
+		Site:     "city-hall",
+		JS:       js,
+		NC:       nc,
+		Approver: verifier,
+		Maker: queue.MakerFunc(func(ctx context.Context, j *job.Job) (panel.Card, error) {
+			return panel.Card{}, nil // layout.Render in cmd/printerd
+		}),
+		Printers: []queue.Printer{{Name: "front-desk", Pool: "default", Dev: front}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	<-sig
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := d.Drain(dctx); err != nil { // the cards in the printers finish
+		log.Print(err)
+	}
+	d.Close()
+}
+
+// ExampleVerifyAudit checks a site's audit chain.
+func ExampleVerifyAudit() {
+	ctx := context.Background()
+	nc, err := nats.Connect(nats.DefaultURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	st, err := queue.Setup(ctx, js, queue.SetupConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	n, err := queue.VerifyAudit(ctx, st, "city-hall")
+	if err != nil {
+		log.Fatalf("audit chain broken after %d records: %v", n, err)
+	}
+	log.Printf("%d audit records verified", n)
+}
