@@ -34,6 +34,7 @@ type config struct {
 	NATSCA        string   `json:"nats-ca"`
 	NATSCert      string   `json:"nats-cert"`
 	NATSKey       string   `json:"nats-key"`
+	NATSUsers     string   `json:"nats-users"`
 	Printers      []string `json:"printer"`
 	ApproverKeys  string   `json:"approver-keys"`
 	IssuerKey     string   `json:"issuer-key"`
@@ -121,6 +122,7 @@ func (c *config) settings() []setting {
 		{name: "nats-ca", usage: "CA certificate (PEM) to verify the NATS server", str: &c.NATSCA},
 		{name: "nats-cert", usage: "client certificate (PEM) for NATS TLS", str: &c.NATSCert},
 		{name: "nats-key", usage: "client key (PEM) for NATS TLS", str: &c.NATSKey},
+		{name: "nats-users", usage: "JSON file of the embedded server's users: [{\"name\", \"nkey\" (public U... key), \"role\" (enrollment, clerk, technician or admin)}]; unset: no authentication", str: &c.NATSUsers},
 		{name: "printer", usage: "printer URI (repeatable); ?pool=NAME puts it in a pool, ?name=NAME names it", list: &c.Printers},
 		{name: "approver-keys", usage: "directory of trusted approver public keys (*.pub)", str: &c.ApproverKeys},
 		{name: "issuer-key", usage: "issuer private key file (PEM, mode 0600) that signs card barcodes", str: &c.IssuerKey},
@@ -244,6 +246,11 @@ func (c *config) validate() error {
 		return bad("site", "must be 1-64 letters, digits, '-' or '_'")
 	}
 	if c.NATS == "" {
+		if c.NATSUsers != "" {
+			if _, err := embedded.LoadUsers(c.NATSUsers); err != nil {
+				return bad("nats-users", err.Error())
+			}
+		}
 		if c.NATSListen != "none" {
 			if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
 				return bad("nats-listen", "must be host:port or \"none\"")
@@ -255,6 +262,9 @@ func (c *config) validate() error {
 			}
 		}
 	} else {
+		if c.NATSUsers != "" {
+			return bad("nats-users", "only applies to the embedded server (nats unset); a deployment has its own users")
+		}
 		for _, u := range strings.Split(c.NATS, ",") {
 			pu, err := url.Parse(strings.TrimSpace(u))
 			if err != nil || pu.Host == "" {

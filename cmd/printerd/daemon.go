@@ -141,9 +141,18 @@ func startDaemon(ctx context.Context, cfg config, deps daemonDeps) (_ *daemon, e
 
 	// NATS.
 	if cfg.NATS == "" {
-		d.ns, err = embedded.Start(ctx, embedded.Options{State: cfg.State, Listen: cfg.NATSListen, Logger: d.log, SyncAlways: true})
+		var users []embedded.User
+		if cfg.NATSUsers != "" {
+			if users, err = embedded.LoadUsers(cfg.NATSUsers); err != nil {
+				return nil, fmt.Errorf("config: nats-users: %w", err)
+			}
+		}
+		d.ns, err = embedded.Start(ctx, embedded.Options{State: cfg.State, Listen: cfg.NATSListen, Logger: d.log, SyncAlways: true, Users: users})
 		if err != nil {
 			return nil, err
+		}
+		if len(users) == 0 && cfg.NATSListen != "none" {
+			d.log.Warn("printerd: the embedded nats-server has no users: any local process can use job control and change the streams; set nats-users", "listen", cfg.NATSListen)
 		}
 		d.natsURL = d.ns.ClientURL()
 		d.nc, err = d.ns.Connect("printerd run", d.connHandlers()...)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/url"
@@ -329,4 +330,57 @@ func mustNKey(t *testing.T, seedFile string) nats.Option {
 		t.Fatal(err)
 	}
 	return o
+}
+
+// TestNATSUsers: with nats-users, the embedded server takes only known
+// nkeys; an enrollment system submits (printerd submit --nats-nkey) and a
+// clerk asks for a job's state, each within its role.
+func TestNATSUsers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	f := newE2EFixture(t)
+	var users []embedded.User
+	seeds := map[string]string{}
+	for _, role := range []string{embedded.RoleEnrollment, embedded.RoleClerk} {
+		kp, _ := nkeys.CreateUser()
+		pub, _ := kp.PublicKey()
+		seed, _ := kp.Seed()
+		seeds[role] = filepath.Join(f.dir, role+".nk")
+		os.WriteFile(seeds[role], seed, 0o600)
+		users = append(users, embedded.User{Name: role, NKey: pub, Role: role})
+	}
+	b, _ := json.Marshal(users)
+	usersFile := filepath.Join(f.dir, "users.json")
+	os.WriteFile(usersFile, b, 0o600)
+	cfg := f.config(simURI(t, "users", f.out, nil))
+	cfg.NATSUsers = usersFile
+	p := startInProcess(t, cfg, daemonDeps{})
+	url := p.d.natsURL
+
+	j := sample.Jobs(1, time.Now())[0]
+	jobFile := filepath.Join(f.dir, "job.json")
+	os.WriteFile(jobFile, sample.Body(j), 0o600)
+	if code, _, errs := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--nats", url); code != exitFail || !strings.Contains(errs, "uthorization") {
+		t.Errorf("anonymous submit: exit %d, %q; want an authorization failure", code, errs)
+	}
+	if code, out, errs := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--nats", url, "--nats-nkey", seeds[embedded.RoleEnrollment]); code != exitOK {
+		t.Fatalf("enrollment submit: exit %d, %q %q", code, out, errs)
+	}
+	if code, _, _ := runCLI(ctx, "jobs", "status", j.ID, "--nats", url, "--nats-nkey", seeds[embedded.RoleEnrollment], "--timeout", "2s"); code != exitFail {
+		t.Errorf("enrollment used job control: exit %d", code)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, out, errs := runCLI(ctx, "jobs", "status", j.ID, "--nats", url, "--nats-nkey", seeds[embedded.RoleClerk], "--json")
+		if code == exitOK && strings.Contains(out, `"printed"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("clerk status: exit %d, %q %q", code, out, errs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code, _, _ := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--nats", url, "--nats-nkey", seeds[embedded.RoleClerk], "--timeout", "2s"); code != exitFail {
+		t.Errorf("clerk submitted a job: exit %d", code)
+	}
 }

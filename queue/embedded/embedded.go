@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 )
 
 // DefaultListen is where the embedded server listens by default.
@@ -51,12 +52,18 @@ type Options struct {
 	// "printing" would let a job print twice). Without it the store is
 	// synced every 2 minutes; a killed process loses nothing either way.
 	SyncAlways bool
+	// Users, when set, turn authentication on: only these nkey users (each
+	// with its role's permissions) and the daemon itself may connect.
+	// Without users any process that can reach Listen may do anything.
+	Users []User
 }
 
 // Server is a running embedded nats-server.
 type Server struct {
 	ns   *server.Server
 	once sync.Once
+	// self is the daemon's own nkey when Users are set.
+	self nkeys.KeyPair
 }
 
 // ErrPermissive is returned when the encryption key file can be read or
@@ -89,6 +96,16 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	if sopts.ServerName == "" {
 		sopts.ServerName = "printerd"
+	}
+	var self nkeys.KeyPair
+	if len(o.Users) > 0 {
+		if self, err = nkeys.CreateUser(); err != nil {
+			return nil, fmt.Errorf("embedded: daemon nkey: %w", err)
+		}
+		pub, _ := self.PublicKey()
+		if sopts.Nkeys, err = nkeyUsers(o.Users, pub); err != nil {
+			return nil, err
+		}
 	}
 	listen := o.Listen
 	if listen == "" {
@@ -136,7 +153,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return fail(fmt.Sprintf("not ready after %s (is %s in use? set --nats-listen)", timeout, listen))
 		}
 	}
-	return &Server{ns: ns}, nil
+	return &Server{ns: ns, self: self}, nil
 }
 
 // splitListen parses host:port; port 0 means a random free port.
@@ -211,6 +228,10 @@ func (s *Server) ClientURL() string {
 // Connect opens an in-process connection to the server (no socket).
 func (s *Server) Connect(name string, opts ...nats.Option) (*nats.Conn, error) {
 	opts = append([]nats.Option{nats.InProcessServer(s.ns), nats.Name(name), nats.MaxReconnects(-1)}, opts...)
+	if s.self != nil {
+		pub, _ := s.self.PublicKey()
+		opts = append(opts, nats.Nkey(pub, s.self.Sign))
+	}
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: connect: %w", err)

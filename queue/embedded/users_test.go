@@ -1,0 +1,143 @@
+package embedded
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+)
+
+func newUser(t *testing.T, role string) (User, nats.Option) {
+	t.Helper()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	return User{Name: role + "-1", NKey: pub, Role: role}, nats.Nkey(pub, kp.Sign)
+}
+
+// TestRoles: with users configured, nobody connects without a key, the
+// daemon's in-process connection may do everything, and each role may do
+// its part only.
+func TestRoles(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	enr, enrOpt := newUser(t, RoleEnrollment)
+	clerk, clerkOpt := newUser(t, RoleClerk)
+	admin, adminOpt := newUser(t, RoleAdmin)
+	s, err := Start(ctx, Options{State: t.TempDir(), Listen: "127.0.0.1:0", Users: []User{enr, clerk, admin}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+
+	if nc, err := nats.Connect(s.ClientURL()); err == nil {
+		nc.Close()
+		t.Fatal("anonymous client connected")
+	}
+	// The daemon: streams and a service.
+	self, err := s.Connect("daemon")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	js, _ := jetstream.New(self)
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "CARD_JOBS", Subjects: []string{"cards.jobs.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := self.Subscribe("printerd.jobs.local.status", func(m *nats.Msg) { m.Respond([]byte(`{"result":"ok","error":""}`)) }); err != nil {
+		t.Fatal(err)
+	}
+	self.Flush()
+
+	connect := func(o nats.Option) (*nats.Conn, chan error) {
+		errs := make(chan error, 16)
+		nc, err := nats.Connect(s.ClientURL(), o, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc, errs
+	}
+	denied := func(errs chan error) bool {
+		select {
+		case err := <-errs:
+			return strings.Contains(strings.ToLower(err.Error()), "permissions violation")
+		case <-time.After(2 * time.Second):
+			return false
+		}
+	}
+
+	enc, enrErrs := connect(enrOpt)
+	ejs, _ := jetstream.New(enc)
+	if _, err := ejs.Publish(ctx, "cards.jobs.local.default", []byte("{}")); err != nil {
+		t.Errorf("enrollment publish of a job: %v", err)
+	}
+	if _, err := enc.Request("printerd.jobs.local.status", []byte(`{}`), time.Second); err == nil {
+		t.Error("enrollment used job control")
+	}
+	if !denied(enrErrs) {
+		t.Error("enrollment job control: no permissions violation")
+	}
+	dctx, dcancel := context.WithTimeout(ctx, 2*time.Second)
+	err = ejs.DeleteStream(dctx, "CARD_JOBS")
+	dcancel()
+	if err == nil {
+		t.Error("enrollment deleted a stream")
+	}
+	if _, err := js.Stream(ctx, "CARD_JOBS"); err != nil {
+		t.Errorf("stream gone after enrollment's delete attempt: %v", err)
+	}
+
+	cnc, clerkErrs := connect(clerkOpt)
+	m, err := cnc.Request("printerd.jobs.local.status", []byte(`{}`), 2*time.Second)
+	if err != nil || !strings.Contains(string(m.Data), "ok") {
+		t.Errorf("clerk job control: %v", err)
+	}
+	cnc.Publish("cards.jobs.local.default", []byte("{}"))
+	cnc.Flush()
+	if !denied(clerkErrs) {
+		t.Error("clerk published a job: no permissions violation")
+	}
+
+	anc, _ := connect(adminOpt)
+	ajs, _ := jetstream.New(anc)
+	if _, err := ajs.Stream(ctx, "CARD_JOBS"); err != nil {
+		t.Errorf("admin stream info: %v", err)
+	}
+}
+
+func TestLoadUsers(t *testing.T) {
+	dir := t.TempDir()
+	u, _ := newUser(t, RoleClerk)
+	good, _ := json.Marshal([]User{u})
+	for _, tc := range []struct {
+		body, want string
+	}{
+		{string(good), ""},
+		{`[{"name":"x","nkey":"SUAXXX","role":"clerk"}]`, "public user key"},
+		{strings.Replace(string(good), `"role":"clerk"`, `"role":"janitor"`, 1), `role "janitor"`},
+		{`[{"name":"x","nkey":"` + u.NKey + `","role":"clerk","password":"p"}]`, "unknown field"},
+		{`[]`, "no users"},
+	} {
+		path := filepath.Join(dir, "users.json")
+		os.WriteFile(path, []byte(tc.body), 0o600)
+		_, err := LoadUsers(path)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("LoadUsers(%s): %v, want %q", tc.body, err, tc.want)
+		}
+	}
+	if _, err := LoadUsers(filepath.Join(dir, "none.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
