@@ -152,15 +152,27 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "JSON config file (also PRINTERD_CONFIG)")
 	var printers stringsFlag
-	for _, s := range fc.settings() {
+	defs := c.settings()
+	for i, s := range fc.settings() {
+		usage := s.usage + " [" + envName(s.name)
+		if d := settingValue(defs[i]); d != "" && s.name != "state" {
+			usage += "; default " + d
+		}
+		usage += "]"
 		switch {
 		case s.list != nil:
-			fs.Var(&printers, s.name, s.usage)
+			fs.Var(&printers, s.name, usage)
 		case s.dur != nil:
-			fs.Var(s.dur, s.name, s.usage)
+			fs.Var(s.dur, s.name, usage)
 		default:
-			fs.StringVar(s.str, s.name, "", s.usage)
+			fs.StringVar(s.str, s.name, "", usage)
 		}
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: printerd %s [--config FILE] [flags]\n\n"+
+			"Every flag is also a key of the JSON config file and an environment variable (in brackets).\n"+
+			"Precedence: flags > environment > config file > defaults.\n\n", name)
+		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
