@@ -33,7 +33,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("printerd demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "out", "directory for the card images and proofs")
-	n := fs.Int("jobs", 3, "number of sample jobs (1-1000)")
+	n := fs.Int("jobs", 3, fmt.Sprintf("number of sample jobs (1-%d)", demoMaxJobs))
 	verbose := fs.Bool("v", false, "log the daemon's records (JSON) to standard error")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
@@ -42,8 +42,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	if fs.NArg() > 0 || *n < 1 || *n > 1000 {
-		fmt.Fprintln(stderr, "usage: printerd demo [--out DIR] [--jobs N (1-1000)]")
+	if fs.NArg() > 0 || *n < 1 || *n > demoMaxJobs {
+		fmt.Fprintf(stderr, "usage: printerd demo [--out DIR] [--jobs N (1-%d)]\n", demoMaxJobs)
 		return exitUsage
 	}
 	level := slog.LevelWarn
@@ -76,6 +76,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // demoPrinter is the demo's simulated printer.
 const demoPrinter = "demo"
+
+// demoMaxJobs bounds --jobs: the simulator keeps every card it printed in
+// memory (about 10 MB a two-sided card).
+const demoMaxJobs = 50
 
 // demoOptions configure runDemo.
 type demoOptions struct {
@@ -157,6 +161,10 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 		return nil, err
 	}
 	defer d.close()
+	if dev := sim.Lookup(demoPrinter); dev != nil {
+		dev.SetFeeder(o.Jobs + 10) // enough blank cards and ribbon for every job
+		dev.SetRibbon(2*o.Jobs + 10)
+	}
 
 	jobs := sample.Jobs(o.Jobs, time.Now())
 	res := make([]demoResult, len(jobs))
