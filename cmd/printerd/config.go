@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/embedded"
 )
@@ -340,7 +341,7 @@ func (c *config) printerSpecs() ([]printerSpec, error) {
 	seen := map[string]string{}
 	for i, raw := range c.Printers {
 		setting := fmt.Sprintf("printer[%d]", i)
-		u, err := url.Parse(raw)
+		u, err := drivers.ParseURI(raw)
 		if err != nil || u.Scheme == "" {
 			return nil, fmt.Errorf("config: %s: must be a URI such as usb://auto, serial:///dev/ttyUSB0 or sim://NAME", setting)
 		}
@@ -378,6 +379,8 @@ func derivedName(u *url.URL) string {
 		s = u.Host
 	case u.Host != "":
 		s = u.Scheme + "-" + u.Host
+	case u.Opaque != "":
+		s = u.Scheme + "-" + u.Opaque
 	default:
 		s = u.Scheme + "-" + path.Base(u.Path)
 	}

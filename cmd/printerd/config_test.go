@@ -127,12 +127,14 @@ func TestPrinterNames(t *testing.T) {
 		"usb://0f8f:1001?serial=ABC123",
 		"tcp://127.0.0.1:9100?pool=back",
 		"usb://auto?name=desk2",
+		"usb://0f49:abcd",
+		"usb://0f49:abcd?pool=back&name=u2",
 	}}
 	specs, err := c.printerSpecs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"front-desk/default", "serial-ttyUSB0/default", "usb-ABC123/default", "tcp-127-0-0-1-9100/back", "desk2/default"}
+	want := []string{"front-desk/default", "serial-ttyUSB0/default", "usb-ABC123/default", "tcp-127-0-0-1-9100/back", "desk2/default", "usb-0f49-abcd/default", "u2/back"}
 	for i, s := range specs {
 		if got := s.Name + "/" + s.Pool; got != want[i] {
 			t.Errorf("printer %d: %s, want %s", i, got, want[i])
