@@ -176,6 +176,7 @@ func TestRejectedJobsNeverPrint(t *testing.T) {
 	id, body := newJob("R-GOOD", 1, 0)
 	e.submit(id, body)
 	e.waitState(id, Printed)
+	e.waitEvent(id, EventPrinted) // published after the audit record
 	if p := e.allPrinted(); len(p) != 1 || p[id] != 1 {
 		t.Errorf("printed %v, want only the good job once", p)
 	}
@@ -259,6 +260,7 @@ func TestSpoiledCardHeldThenReleased(t *testing.T) {
 		t.Errorf("release counter %d, want 1", rel.Releases)
 	}
 	e.waitState(id, Printed)
+	e.waitEvent(id, EventPrinted) // published after the audit record
 	e.waitEvent(id, EventReleased)
 	if p := e.allPrinted(); p[id] != 1 || len(p) != 1 {
 		t.Errorf("printed %v, want %s exactly once", p, id)
@@ -389,6 +391,7 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 		id, body := newJob(fmt.Sprintf("A-%04d", i), 1, i)
 		e.submit(id, body)
 		e.waitState(id, Printed)
+		e.waitEvent(id, EventPrinted) // published after the audit record
 	}
 	ctx := natstest.Context(t, 10*time.Second)
 	if n, err := VerifyAudit(ctx, e.st, "test"); err != nil || n != 3 {
@@ -657,6 +660,7 @@ func TestTwoDaemonsShareTheQueue(t *testing.T) {
 	byPrinter := map[string]int{}
 	for _, id := range ids {
 		byPrinter[e.waitState(id, Printed).Printer]++
+		e.waitEvent(id, EventPrinted) // published after the audit record
 	}
 	p := e.allPrinted()
 	for _, id := range ids {
