@@ -51,6 +51,27 @@ func TestSetupIdempotent(t *testing.T) {
 	}
 }
 
+func TestOpenStores(t *testing.T) {
+	srv := natstest.Start(t)
+	ctx := natstest.Context(t, 10*time.Second)
+	if _, err := OpenStores(ctx, srv.JS); err == nil {
+		t.Fatalf("OpenStores before Setup: want an error")
+	}
+	if _, err := Setup(ctx, srv.JS, SetupConfig{HeldRetention: 5 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenStores(ctx, srv.JS)
+	if err != nil {
+		t.Fatalf("OpenStores: %v", err)
+	}
+	if info, _ := st.Held.Info(ctx); info.Config.MaxAge != 5*time.Hour {
+		t.Errorf("OpenStores changed CARD_HELD retention to %v", info.Config.MaxAge)
+	}
+	if n, err := VerifyAudit(ctx, st, "local"); err != nil || n != 0 {
+		t.Errorf("VerifyAudit on an empty chain = %d, %v", n, err)
+	}
+}
+
 func TestPrintsApprovedJobsExactlyOnce(t *testing.T) {
 	e := newEnv(t, 3, nil)
 	var ids []string

@@ -146,3 +146,31 @@ func AuditSubject(site, action string) string { return "cards.audit." + site + "
 
 // StatusKey is the printer_status key of a printer.
 func StatusKey(site, printer string) string { return site + "." + printer }
+
+// OpenStores binds to the streams and buckets a daemon's Setup made,
+// without creating or changing them: for clerk and audit tools that must
+// not alter the daemon's retention settings.
+func OpenStores(ctx context.Context, js jetstream.JetStream) (*Stores, error) {
+	if js == nil {
+		return nil, fmt.Errorf("queue: open: no JetStream context")
+	}
+	st := &Stores{JS: js}
+	var err error
+	for _, s := range []struct {
+		dst  *jetstream.Stream
+		name string
+	}{{&st.Jobs, StreamJobs}, {&st.Held, StreamHeld}, {&st.Events, StreamEvents}, {&st.Audit, StreamAudit}} {
+		if *s.dst, err = js.Stream(ctx, s.name); err != nil {
+			return nil, fmt.Errorf("queue: open stream %s (is a printerd daemon set up on this NATS?): %w", s.name, err)
+		}
+	}
+	for _, b := range []struct {
+		dst  *jetstream.KeyValue
+		name string
+	}{{&st.Ledger, BucketLedger}, {&st.Issues, BucketIssues}, {&st.Status, BucketStatus}} {
+		if *b.dst, err = js.KeyValue(ctx, b.name); err != nil {
+			return nil, fmt.Errorf("queue: open bucket %s (is a printerd daemon set up on this NATS?): %w", b.name, err)
+		}
+	}
+	return st, nil
+}
