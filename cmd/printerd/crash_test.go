@@ -204,3 +204,72 @@ func TestCrashMidCard(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestSecondSignal: SIGTERM starts the drain (the card in the printer
+// finishes); a second SIGTERM stops at once, exit status 1, and the card
+// that was in the printer is held at the next start, not printed again.
+func TestSecondSignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon binary; run without -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	bin := buildPrinterd(t)
+	f := newE2EFixture(t)
+	port := freePort(t)
+	printer := "sim://sig?" + url.Values{"out": {f.out}, "speed": {"0.25"}}.Encode() // ~7 s a card
+	args := f.procArgs(port, "", printer)
+	p1 := startProc(t, bin, f.dir+"/run1.log", args...)
+	if err := p1.waitLog(ctx, `"printerd: running"`); err != nil {
+		t.Fatal(err)
+	}
+	natsURL := "nats://127.0.0.1:" + strconv.Itoa(port)
+	nc, js := connectRetry(t, natsURL)
+	evs := watchEvents(t, nc)
+	j := sample.Jobs(1, time.Now())[0]
+	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+		t.Fatal(err)
+	}
+	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinting); err != nil {
+		t.Fatal(err)
+	}
+	sigterm(p1)
+	if err := p1.waitLog(ctx, "taking no new job"); err != nil {
+		t.Fatal(err)
+	}
+	sigterm(p1)
+	start := time.Now()
+	code, err := p1.exitCode(ctx)
+	if err != nil || code != exitFail {
+		t.Errorf("after a second SIGTERM: exit %d, %v; want 1", code, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("second SIGTERM took %s to stop the daemon", d)
+	}
+	if err := p1.waitLog(ctx, "second signal"); err != nil {
+		t.Error(err)
+	}
+	if outFiles(t, f.out)[j.ID+"-front.png"] {
+		t.Fatal("the card finished before the second signal: printer too fast for this test")
+	}
+	p2 := startProc(t, bin, f.dir+"/run2.log", args...)
+	if err := p2.waitLog(ctx, `"printerd: running"`); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		e, err := ledgerState(ctx, js, j.ID)
+		if err == nil && e.State == queue.Held {
+			break
+		}
+		if e.State == queue.Printed {
+			t.Fatal("the interrupted card was printed again")
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("interrupted job not held: ledger %+v", e)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	sigterm(p2)
+	p2.exitCode(ctx)
+}
