@@ -25,7 +25,23 @@ import (
 // config is printerd run's configuration. Every setting has the same name
 // as a flag, a key of the JSON config file and, upper-cased with '-' as '_'
 // and the prefix PRINTERD_, an environment variable. Precedence: flags >
-// environment > file > defaults.
+// environment > file > defaults. A config file (unknown keys are errors):
+//
+//	{
+//	  "state": "/var/lib/printerd",
+//	  "site": "city-hall",
+//	  "printer": ["usb://auto?name=desk1", "tcp://10.0.0.7:9100?name=desk2&pool=express"],
+//	  "approver-keys": "/etc/printerd/approvers",
+//	  "issuer-key": "/etc/printerd/issuer.key",
+//	  "nats-users": "/etc/printerd/users.json",
+//	  "http": "127.0.0.1:9464",
+//	  "held-retention": "72h"
+//	}
+//
+// In the environment, PRINTERD_PRINTER holds URIs separated by spaces or
+// commas. SIGHUP re-reads everything and applies approver-keys (the
+// directory is re-read even if its name is unchanged), log-level and
+// held-retention; other changes are logged as needing a restart.
 type config struct {
 	State         string   `json:"state"`
 	NATS          string   `json:"nats"`
