@@ -43,20 +43,9 @@ func cmdDiag(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	record := fs.String("record", "", "with --device: write the exchange with the printer to FILE, as a test fixture (testdata/exchanges format)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (default 30s; 3m for clean and test-card)")
-	var pos []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return exitOK
-			}
-			return exitUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, status, done := parseArgs(fs, args)
+	if done {
+		return status
 	}
 	usageErr := func(msg string) int {
 		fmt.Fprintf(stderr, "printerd diag: %s\n", msg)

@@ -56,12 +56,9 @@ verbs:
 	operator := fs.String("operator", envOr("USER", ""), "clerk id recorded in the audit record")
 	reason := fs.String("reason", "", "why the job is cancelled (required for cancel)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the daemon")
-	pos, err := parseInterleaved(fs, args[1:])
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, status, done := parseArgs(fs, args[1:])
+	if done {
+		return status
 	}
 	need := map[string]int{"status": 1, "held": 0, "release": 1, "cancel": 1, "history": 1}
 	n, ok := need[verb]

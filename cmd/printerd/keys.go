@@ -79,7 +79,7 @@ func keysNew(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "directory to write <kind>.key and <kind>.pub into")
 	alg := fs.String("alg", "", "algorithm: es256 (issuer default) or ed25519 (approver: the only choice)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	pos, code, done := kvParseFlags(fs, args)
+	pos, code, done := parseArgs(fs, args)
 	if done {
 		return code
 	}
@@ -172,7 +172,7 @@ func keysPublish(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "-", "file to write the JSON key list to (- for standard output)")
 	from := fs.String("valid-from", "", "first day cards may be issued under these keys (YYYY-MM-DD or RFC 3339; empty: open)")
 	to := fs.String("valid-to", "", "last day cards may be issued under these keys (YYYY-MM-DD or RFC 3339; empty: open)")
-	pubs, code, done := kvParseFlags(fs, args)
+	pubs, code, done := parseArgs(fs, args)
 	if done {
 		return code
 	}
@@ -239,7 +239,7 @@ func keysPublish(args []string, stdout, stderr io.Writer) int {
 func keysID(args []string, stdout, stderr io.Writer) int {
 	fs := kvFlagSet("printerd keys id", "printerd keys id [--json] PUB...", stderr)
 	asJSON := fs.Bool("json", false, "print {file: kid} as JSON")
-	pubs, code, done := kvParseFlags(fs, args)
+	pubs, code, done := parseArgs(fs, args)
 	if done {
 		return code
 	}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
+
+	"github.com/cityid/printerd/internal/keyfile"
 
 	"github.com/cityid/printerd/layout"
 	"github.com/cityid/printerd/layout/panel"
@@ -20,20 +23,11 @@ type layoutMaker struct {
 
 // Make implements queue.Maker.
 func (m *layoutMaker) Make(ctx context.Context, j *job.Job) (panel.Card, error) {
-	photo, err := j.Card.PhotoBytes()
+	f, err := fieldsOf(j)
 	if err != nil {
 		return panel.Card{}, err
 	}
-	c, err := m.r.Render(ctx, j.Template, layout.Fields{
-		Number:  j.Card.Number,
-		Issue:   j.Card.Issue,
-		Name:    j.Card.Name,
-		DOB:     j.Card.DOB,
-		Gender:  j.Card.Gender,
-		Issued:  j.Card.Issued,
-		Expires: j.Card.Expires,
-		Photo:   photo,
-	})
+	c, err := m.r.Render(ctx, j.Template, f)
 	if err != nil {
 		return panel.Card{}, err
 	}
@@ -43,4 +37,55 @@ func (m *layoutMaker) Make(ctx context.Context, j *job.Job) (panel.Card, error) 
 	card := c.Panels
 	card.Label = j.ID
 	return card, nil
+}
+
+// fieldsOf turns a validated job into the fields layout/ prints.
+func fieldsOf(j *job.Job) (layout.Fields, error) {
+	photo, err := j.Card.PhotoBytes()
+	if err != nil {
+		return layout.Fields{}, err
+	}
+	return layout.Fields{
+		Number:  j.Card.Number,
+		Issue:   j.Card.Issue,
+		Name:    j.Card.Name,
+		DOB:     j.Card.DOB,
+		Gender:  j.Card.Gender,
+		Issued:  j.Card.Issued,
+		Expires: j.Card.Expires,
+		Photo:   photo,
+	}, nil
+}
+
+// renderJobFile reads and validates a job file, loads the issuer key into
+// opts and lays the card out with the named template (the job's own when
+// template is ""). It returns the job, the card and the template used.
+func renderJobFile(ctx context.Context, path, issuerKey string, opts layout.Options, template string) (*job.Job, *layout.Card, string, error) {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	j, err := job.Parse(body)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	f, err := fieldsOf(j)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if opts.Issuer, err = keyfile.LoadPrivate(issuerKey); err != nil {
+		return nil, nil, "", err
+	}
+	r, err := layout.New(opts)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if template == "" {
+		template = j.Template
+	}
+	c, err := r.Render(ctx, template, f)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return j, c, template, nil
 }

@@ -3,17 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
-	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/layout"
 	"github.com/cityid/printerd/layout/panel"
-	"github.com/cityid/printerd/queue/job"
 )
 
 const renderSynopsis = "printerd render JOB.json --issuer-key FILE --out DIR [--template NAME] [--ribbon ymcko|ymckok|ko|k] [--templates DIR] [--issuer-code CODE]"
@@ -34,21 +31,9 @@ func cmdRender(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	ribbon := fs.String("ribbon", string(panel.YMCKO), "ribbon the card is laid out for: ymcko, ymckok, ko or k")
 	tdir := fs.String("templates", "", "directory of extra card templates (*.json)")
 	code := fs.String("issuer-code", "CITY", "issuer code signed into the barcode (iss)")
-	// flags may come before or after JOB.json
-	var pos []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return exitOK
-			}
-			return exitUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, status, done := parseArgs(fs, args)
+	if done {
+		return status
 	}
 	usageErr := func(msg string) int {
 		fmt.Fprintf(stderr, "printerd render: %s\n", msg)
@@ -70,34 +55,8 @@ func cmdRender(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "printerd render: %v\n", err)
 		return exitFail
 	}
-	body, err := os.ReadFile(pos[0])
-	if err != nil {
-		return fail(err)
-	}
-	j, err := job.Parse(body)
-	if err != nil {
-		return fail(err)
-	}
-	photo, err := j.Card.PhotoBytes()
-	if err != nil {
-		return fail(err)
-	}
-	key, err := keyfile.LoadPrivate(*keyPath)
-	if err != nil {
-		return fail(err)
-	}
-	r, err := layout.New(layout.Options{Issuer: key, IssuerCode: *code, Templates: *tdir, Ribbon: panel.Ribbon(*ribbon)})
-	if err != nil {
-		return fail(err)
-	}
-	name := j.Template
-	if *tmpl != "" {
-		name = *tmpl
-	}
-	c, err := r.Render(ctx, name, layout.Fields{
-		Number: j.Card.Number, Issue: j.Card.Issue, Name: j.Card.Name, DOB: j.Card.DOB,
-		Gender: j.Card.Gender, Issued: j.Card.Issued, Expires: j.Card.Expires, Photo: photo,
-	})
+	j, c, name, err := renderJobFile(ctx, pos[0], *keyPath,
+		layout.Options{IssuerCode: *code, Templates: *tdir, Ribbon: panel.Ribbon(*ribbon)}, *tmpl)
 	if err != nil {
 		return fail(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,12 +36,9 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	pool := fs.String("pool", queue.DefaultPool, "printer pool")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the acknowledgement")
-	files, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	files, status, done := parseArgs(fs, args)
+	if done {
+		return status
 	}
 	if len(files) != 1 || *keyPath == "" {
 		fs.Usage()
@@ -127,22 +123,6 @@ func signApproval(body []byte, key crypto.Signer) (kid, sig string, err error) {
 		return "", "", fmt.Errorf("approver key: want Ed25519, have %T (printerd keys new --kind approver)", key)
 	}
 	return job.Sign(priv, body)
-}
-
-// parseInterleaved parses flags that may come before or after positional
-// arguments, returning the positional ones.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
 }
 
 func envOr(name, fallback string) string {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"image"
 	_ "image/jpeg" // card photos taken with a phone
@@ -52,7 +50,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var keyPaths kvList
 	fs.Var(&keyPaths, "keys", "trusted public keys: .pub PEM files, JSON key lists (printerd keys publish) or directories of them; repeatable, and further files may follow")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	pos, code, done := kvParseFlags(fs, args)
+	pos, code, done := parseArgs(fs, args)
 	if done {
 		return code
 	}
@@ -163,26 +161,4 @@ func verifyScan(path string) (string, error) {
 		return "", fmt.Errorf("image %s: %w", path, err)
 	}
 	return text, nil
-}
-
-// kvParseFlags parses args with fs, letting flags and positional arguments
-// mix (package flag alone stops at the first positional). It returns the
-// positional arguments, and an exit status when parsing ends the command
-// (--help or a bad flag).
-func kvParseFlags(fs *flag.FlagSet, args []string) ([]string, int, bool) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, exitOK, true
-			}
-			return nil, exitUsage, true
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, 0, false
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }

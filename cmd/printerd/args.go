@@ -1,0 +1,27 @@
+package main
+
+import (
+	"errors"
+	"flag"
+)
+
+// parseArgs parses args with fs, letting flags and positional arguments mix
+// (package flag alone stops at the first positional argument). It returns
+// the positional arguments; done is true when parsing ends the command
+// (--help: exitOK, a bad flag: exitUsage), with the status to return.
+func parseArgs(fs *flag.FlagSet, args []string) (pos []string, status int, done bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, exitOK, true
+			}
+			return nil, exitUsage, true
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, exitOK, false
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
