@@ -79,7 +79,7 @@ func ToPrintOrder(src *image.Gray, rotation int) (*image.Gray, error) {
 			} else {
 				sx, sy = panel.Width-1-y, x
 			}
-			row[x] = src.Pix[(b.Min.Y+sy)*src.Stride+b.Min.X+sx]
+			row[x] = src.Pix[sy*src.Stride+sx] // Pix starts at Bounds().Min
 		}
 	}
 	return dst, nil
