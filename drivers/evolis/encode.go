@@ -2,9 +2,12 @@ package evolis
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"image"
+	"math/bits"
 	"strconv"
+	"sync"
 
 	"github.com/cityid/printerd/layout/panel"
 )
@@ -63,26 +66,69 @@ func ToPrintOrder(src *image.Gray, rotation int) (*image.Gray, error) {
 		return nil, err
 	}
 	dst := image.NewGray(image.Rect(0, 0, DotsPerLine, Lines))
+	if err := toPrintOrder(dst.Pix, src, rotation); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}
+
+// toPrintOrder writes the print-order rotation of src into dst
+// (DotsPerLine x Lines bytes, stride DotsPerLine), or zeroes for a nil
+// plane. It works on bands of 64 print lines (design columns): each design
+// row gives 64 consecutive bytes, read 8 at a time, one for each line of
+// the band, so reads run along memory and the band being written (41 KB)
+// stays in cache.
+func toPrintOrder(dst []byte, src *image.Gray, rotation int) error {
 	if src == nil {
-		return dst, nil
+		clear(dst)
+		return nil
 	}
 	b := src.Bounds()
 	if b.Dx() != panel.Width || b.Dy() != panel.Height {
-		return nil, fmt.Errorf("evolis: plane is %dx%d: want %dx%d landscape", b.Dx(), b.Dy(), panel.Width, panel.Height)
+		return fmt.Errorf("evolis: plane is %dx%d: want %dx%d landscape", b.Dx(), b.Dy(), panel.Width, panel.Height)
 	}
-	for y := 0; y < Lines; y++ { // y: print line = design column (or its mirror)
-		row := dst.Pix[y*dst.Stride : y*dst.Stride+DotsPerLine]
-		for x := range row {
-			var sx, sy int
-			if rotation == 270 {
-				sx, sy = y, panel.Height-1-x
-			} else {
-				sx, sy = panel.Width-1-y, x
+	dst = dst[:DotsPerLine*Lines]
+	pix, stride := src.Pix, src.Stride    // Pix starts at Bounds().Min
+	const band, tile = 64, 64             // band: a multiple of 8, as Lines (1016) is
+	for y0 := 0; y0 < Lines; y0 += band { // y: print line = design column (or its mirror)
+		n := min(band, Lines-y0)
+		for x0 := 0; x0 < DotsPerLine; x0 += tile {
+			for x := x0; x < min(x0+tile, DotsPerLine); x++ {
+				var s []byte
+				if rotation == 270 {
+					// dot x of line y is design (y, panel.Height-1-x).
+					s = pix[(panel.Height-1-x)*stride+y0:]
+				} else {
+					// dot x of line y is design (panel.Width-1-y, x): read the
+					// band's columns right to left.
+					s = pix[x*stride+panel.Width-y0-n:]
+				}
+				s = s[:n]
+				for k := 0; k < n; k += 8 {
+					u := binary.LittleEndian.Uint64(s[k:])
+					if rotation != 270 {
+						u = bits.ReverseBytes64(u)
+					}
+					var o int
+					if rotation == 270 {
+						o = (y0+k)*DotsPerLine + x
+					} else {
+						o = (y0+n-8-k)*DotsPerLine + x
+					}
+					d := dst[o : o+7*DotsPerLine+1]
+					d[0] = byte(u)
+					d[DotsPerLine] = byte(u >> 8)
+					d[2*DotsPerLine] = byte(u >> 16)
+					d[3*DotsPerLine] = byte(u >> 24)
+					d[4*DotsPerLine] = byte(u >> 32)
+					d[5*DotsPerLine] = byte(u >> 40)
+					d[6*DotsPerLine] = byte(u >> 48)
+					d[7*DotsPerLine] = byte(u >> 56)
+				}
 			}
-			row[x] = src.Pix[sy*src.Stride+sx] // Pix starts at Bounds().Min
 		}
 	}
-	return dst, nil
+	return nil
 }
 
 // FromPrintOrder inverts ToPrintOrder: a print-order plane (648 x 1016) back
@@ -114,43 +160,82 @@ func level(v uint8, levels int) byte {
 	return byte((int(v)*(levels-1) + 127) / 255)
 }
 
+// levelTables holds level for every value, per supported level count.
+var levelTables = func() map[int]*[256]byte {
+	m := map[int]*[256]byte{}
+	for _, levels := range []int{32, 64, 128} {
+		t := new([256]byte)
+		for v := range t {
+			t[v] = level(uint8(v), levels)
+		}
+		m[levels] = t
+	}
+	return m
+}()
+
 // EncodeMono packs a print-order K or O plane 1 bit per dot, most
 // significant bit first: a dot is set when its value is 128 or more.
 func EncodeMono(p *image.Gray) []byte {
-	out := make([]byte, MonoPanelBytes)
+	return appendMono(make([]byte, 0, MonoPanelBytes), p)
+}
+
+// appendMono appends EncodeMono's output to dst.
+func appendMono(dst []byte, p *image.Gray) []byte {
+	n := len(dst)
+	dst = append(dst, make([]byte, MonoPanelBytes)...)
+	out := dst[n:]
 	for y := 0; y < Lines; y++ {
 		row := p.Pix[y*p.Stride : y*p.Stride+DotsPerLine]
-		line := out[y*MonoLineBytes:]
-		for x, v := range row {
-			if v >= 128 {
-				line[x>>3] |= 0x80 >> (x & 7)
-			}
+		line := out[y*MonoLineBytes : (y+1)*MonoLineBytes]
+		for i := range line {
+			d := row[i*8 : i*8+8]
+			line[i] = d[0]>>7<<7 | d[1]>>7<<6 | d[2]>>7<<5 | d[3]>>7<<4 |
+				d[4]>>7<<3 | d[5]>>7<<2 | d[6]>>7<<1 | d[7]>>7
 		}
 	}
-	return out
+	return dst
 }
 
 // EncodeColour packs a print-order Y, M or C plane at levels 32, 64 or 128
 // (5, 6 or 7 bits a dot), most significant bit first, back to back.
 func EncodeColour(p *image.Gray, levels int) ([]byte, error) {
-	bits := bitsFor(levels)
-	if bits == 0 {
+	if bitsFor(levels) == 0 {
 		return nil, CheckLevels(levels)
 	}
-	out := make([]byte, 0, ColourPanelBytes(levels))
-	var acc uint32
-	var n int
+	return appendColour(make([]byte, 0, ColourPanelBytes(levels)), p, levels), nil
+}
+
+// appendColour appends EncodeColour's output to dst; levels must be valid.
+// A line (648 dots) is 81 groups of 8 dots, and 8 dots of n bits are n
+// whole bytes, so each group is packed on its own.
+func appendColour(dst []byte, p *image.Gray, levels int) []byte {
+	bits := bitsFor(levels)
+	lut := levelTables[levels]
+	n := len(dst)
+	dst = append(dst, make([]byte, ColourPanelBytes(levels))...)
+	out := dst[n:]
+	o := 0
 	for y := 0; y < Lines; y++ {
-		for _, v := range p.Pix[y*p.Stride : y*p.Stride+DotsPerLine] {
-			acc = acc<<bits | uint32(level(v, levels))
-			n += bits
-			for n >= 8 {
-				out = append(out, byte(acc>>(n-8)))
-				n -= 8
+		row := p.Pix[y*p.Stride : y*p.Stride+DotsPerLine]
+		for x := 0; x < DotsPerLine; x += 8 {
+			d := row[x : x+8]
+			var acc uint64
+			for _, v := range d {
+				acc = acc<<bits | uint64(lut[v])
 			}
+			acc <<= 64 - 8*bits // the group's bits at the top
+			if o+8 <= len(out) {
+				// 8 bytes at once; the next group overwrites the extra.
+				binary.BigEndian.PutUint64(out[o:], acc)
+			} else {
+				for i := range out[o : o+bits] {
+					out[o+i] = byte(acc >> (56 - 8*i))
+				}
+			}
+			o += bits
 		}
 	}
-	return out, nil
+	return dst
 }
 
 // CompressMono compresses packed K or O data (EncodeMono's output) line by
@@ -160,7 +245,12 @@ func CompressMono(packed []byte) ([]byte, error) {
 	if len(packed) != MonoPanelBytes {
 		return nil, fmt.Errorf("evolis: mono panel is %d bytes: want %d", len(packed), MonoPanelBytes)
 	}
-	var out bytes.Buffer
+	return appendCompressedMono(make([]byte, 0, MonoPanelBytes+Lines), packed), nil
+}
+
+// appendCompressedMono appends CompressMono's output for packed (of
+// MonoPanelBytes) to out.
+func appendCompressedMono(out, packed []byte) []byte {
 	for y := 0; y < Lines; y++ {
 		line := packed[y*MonoLineBytes : (y+1)*MonoLineBytes]
 		n := len(line)
@@ -169,15 +259,15 @@ func CompressMono(packed []byte) ([]byte, error) {
 		}
 		switch {
 		case n == 0:
-			out.WriteByte(0x00)
+			out = append(out, 0x00)
 		case allFF(line):
-			out.WriteByte(0xFF)
+			out = append(out, 0xFF)
 		default:
-			out.WriteByte(byte(n))
-			out.Write(line[:n])
+			out = append(out, byte(n))
+			out = append(out, line[:n]...)
 		}
 	}
-	return out.Bytes(), nil
+	return out
 }
 
 func allFF(b []byte) bool {
@@ -201,15 +291,22 @@ func CompressColour(p *image.Gray, levels int) ([]byte, error) {
 	if bits == 0 {
 		return nil, CheckLevels(levels)
 	}
+	return appendCompressedColour(make([]byte, 0, 2*Lines), p, levels), nil
+}
+
+// appendCompressedColour appends CompressColour's output to out; levels
+// must be valid.
+func appendCompressedColour(out []byte, p *image.Gray, levels int) []byte {
+	bits := bitsFor(levels)
 	maxRun := 511
 	if bits == 7 {
 		maxRun = 255
 	}
-	out := make([]byte, 0, 2*Lines)
-	vals := make([]byte, DotsPerLine)
+	lut := levelTables[levels]
+	var vals [DotsPerLine]byte
 	for y := 0; y < Lines; y++ {
 		for x, v := range p.Pix[y*p.Stride : y*p.Stride+DotsPerLine] {
-			vals[x] = level(v, levels)
+			vals[x] = lut[v]
 		}
 		end := DotsPerLine
 		for end > 0 && vals[end-1] == 0 {
@@ -239,7 +336,7 @@ func CompressColour(p *image.Gray, levels int) ([]byte, error) {
 			out = append(out, 0x80, 0x00)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // DecodeMono unpacks packed K or O data (EncodeMono's output) into a
@@ -385,42 +482,71 @@ const (
 	PanelO = "o"
 )
 
+// scratch holds reusable buffers for compressing a panel.
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
+
 // PanelCommand returns the complete download command for one print-order
 // plane: ESC Db;<panel>;<levels>;<data> CR, or ESC Dbc;<panel>;<levels>;
 // <byte count>;<data> CR when compress is set. levels is ignored for k and o
 // (always 2).
 func PanelCommand(name string, p *image.Gray, levels int, compress bool) ([]byte, error) {
-	var data []byte
-	var err error
 	lv := levels
 	switch name {
 	case PanelK, PanelO:
 		lv = 2
-		data = EncodeMono(p)
-		if compress {
-			data, err = CompressMono(data)
-		}
 	case PanelY, PanelM, PanelC:
-		if compress {
-			data, err = CompressColour(p, levels)
-		} else {
-			data, err = EncodeColour(p, levels)
+		if err := CheckLevels(levels); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("evolis: panel %q: want y, m, c, k or o", name)
 	}
-	if err != nil {
+	if !compress {
+		head := "Db;" + name + ";" + strconv.Itoa(lv) + ";"
+		size := MonoPanelBytes
+		if lv != 2 {
+			size = ColourPanelBytes(lv)
+		}
+		b := make([]byte, 0, 1+len(head)+size+1)
+		b = append(b, esc)
+		b = append(b, head...)
+		if lv == 2 {
+			b = appendMono(b, p)
+		} else {
+			b = appendColour(b, p, lv)
+		}
+		return append(b, cr), nil
+	}
+	bufp := scratch.Get().(*[]byte)
+	defer scratch.Put(bufp)
+	data := (*bufp)[:0]
+	if lv == 2 {
+		packed := appendMono(data, p)
+		data = appendCompressedMono(packed[MonoPanelBytes:], packed)
+		*bufp = packed[:0]
+	} else {
+		data = appendCompressedColour(data, p, lv)
+		*bufp = data[:0]
+	}
+	head := "Dbc;" + name + ";" + strconv.Itoa(lv) + ";" + strconv.Itoa(len(data)) + ";"
+	b := make([]byte, 0, 1+len(head)+len(data)+1)
+	b = append(b, esc)
+	b = append(b, head...)
+	b = append(b, data...)
+	return append(b, cr), nil
+}
+
+// printOrderPlanes holds reusable print-order planes for EncodeCard.
+var printOrderPlanes = sync.Pool{New: func() any { return image.NewGray(image.Rect(0, 0, DotsPerLine, Lines)) }}
+
+// printOrderCommand is PanelCommand for a design plane: it rotates the
+// plane into a pooled print-order plane (opts.Rotation, already validated)
+// and encodes it at opts.Levels, compressed if opts.Compress.
+func printOrderCommand(name string, plane *image.Gray, opts Options) ([]byte, error) {
+	po := printOrderPlanes.Get().(*image.Gray)
+	defer printOrderPlanes.Put(po)
+	if err := toPrintOrder(po.Pix, plane, opts.Rotation); err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	b.Grow(len(data) + 32)
-	b.WriteByte(esc)
-	if compress {
-		b.WriteString("Dbc;" + name + ";" + strconv.Itoa(lv) + ";" + strconv.Itoa(len(data)) + ";")
-	} else {
-		b.WriteString("Db;" + name + ";" + strconv.Itoa(lv) + ";")
-	}
-	b.Write(data)
-	b.WriteByte(cr)
-	return b.Bytes(), nil
+	return PanelCommand(name, po, opts.Levels, opts.Compress)
 }

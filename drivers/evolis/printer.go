@@ -407,11 +407,7 @@ func sideSteps(side string, s panel.Side, ribbon panel.Ribbon, back bool, opts O
 	}
 	out := make([]step, 0, len(planes))
 	for _, x := range planes {
-		po, err := ToPrintOrder(x.plane, opts.Rotation)
-		if err != nil {
-			return nil, fmt.Errorf("evolis: %s %s plane: %w", side, x.name, err)
-		}
-		cmd, err := PanelCommand(x.name, po, opts.Levels, opts.Compress)
+		cmd, err := printOrderCommand(x.name, x.plane, opts)
 		if err != nil {
 			return nil, fmt.Errorf("evolis: %s %s plane: %w", side, x.name, err)
 		}
@@ -435,7 +431,13 @@ func EncodeCard(card panel.Card, opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := Command("Pem", "2")
+	pem := Command("Pem", "2")
+	n := len(pem) + max(p.opts.Padding, 0)
+	for _, s := range steps {
+		n += len(s.cmd)
+	}
+	out := make([]byte, 0, n)
+	out = append(out, pem...)
 	for _, s := range steps {
 		out = append(out, s.cmd...)
 	}
