@@ -226,10 +226,7 @@ func TestSecondSignal(t *testing.T) {
 	natsURL := "nats://127.0.0.1:" + strconv.Itoa(port)
 	nc, js := connectRetry(t, natsURL)
 	evs := watchEvents(t, nc)
-	j := sample.Jobs(1, time.Now())[0]
-	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
-		t.Fatal(err)
-	}
+	j := f.publishSample(ctx, t, js)
 	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinting); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/job"
+	"github.com/cityid/printerd/queue/job/sample"
 )
 
 // e2eFixture holds the keys and directories of one daemon under test.
@@ -90,6 +91,17 @@ func signed(subject, msgID string, body []byte, key ed25519.PrivateKey) *nats.Ms
 	m.Header.Set(job.HeaderKey, kid)
 	m.Header.Set(job.HeaderSignature, sig)
 	return m
+}
+
+// publishSample publishes one sample job on the default pool, signed by
+// the fixture's approver, and returns it.
+func (f *e2eFixture) publishSample(ctx context.Context, t testing.TB, js jetstream.JetStream) *job.Job {
+	t.Helper()
+	j := sample.Jobs(1, time.Now())[0]
+	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+		t.Fatal(err)
+	}
+	return j
 }
 
 // syncBuffer is a goroutine-safe log sink.

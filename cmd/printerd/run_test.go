@@ -163,10 +163,7 @@ func TestJoinDeployment(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	evs := watchEvents(t, nc)
-	j := sample.Jobs(1, time.Now())[0]
-	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
-		t.Fatal(err)
-	}
+	j := f.publishSample(ctx, t, js)
 	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinted); err != nil {
 		t.Fatal(err)
 	}
@@ -312,10 +309,7 @@ func TestJoinWithNKey(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	evs := watchEvents(t, nc)
-	j := sample.Jobs(1, time.Now())[0]
-	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
-		t.Fatal(err)
-	}
+	j := f.publishSample(ctx, t, js)
 	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinted); err != nil {
 		t.Fatalf("%v\n%s", err, p.log.Bytes())
 	}

@@ -22,7 +22,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cityid/printerd/queue"
-	"github.com/cityid/printerd/queue/job/sample"
 )
 
 // testPKI writes a CA, a server certificate for 127.0.0.1 and a client
@@ -110,10 +109,7 @@ func TestJoinWithTLS(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	evs := watchEvents(t, nc)
-	j := sample.Jobs(1, time.Now())[0]
-	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
-		t.Fatal(err)
-	}
+	j := f.publishSample(ctx, t, js)
 	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinted); err != nil {
 		t.Fatal(err)
 	}
