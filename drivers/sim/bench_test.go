@@ -21,12 +21,15 @@ func cardStream(b *testing.B, compress bool) []byte {
 }
 
 // BenchmarkServeCard runs a whole one-sided YMCKO card (32 levels) through
-// the simulator: parsing, decoding the five panels, compositing; no files.
+// the simulator: parsing and checking the five panels; no files. The
+// +cards cases also call Cards, which decodes the panels and composites
+// the card.
 func BenchmarkServeCard(b *testing.B) {
 	for _, tc := range []struct {
 		name     string
 		compress bool
-	}{{"raw", false}, {"compressed", true}} {
+		cards    bool
+	}{{"raw", false, false}, {"compressed", true, false}, {"raw+cards", false, true}, {"compressed+cards", true, true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			stream := cardStream(b, tc.compress)
 			b.SetBytes(int64(len(stream)))
@@ -39,6 +42,9 @@ func BenchmarkServeCard(b *testing.B) {
 				}{bytes.NewReader(stream), io.Discard}); err != nil {
 					b.Fatal(err)
 				}
+				if tc.cards && len(d.Cards()) != 1 {
+					b.Fatal("no card printed")
+				}
 				d.mu.Lock()
 				d.cards = d.cards[:0]
 				d.mu.Unlock()
@@ -47,16 +53,17 @@ func BenchmarkServeCard(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodePanels parses and decodes the five panel downloads of a
-// YMCKO side (32 levels) alone, without the card's other commands.
+// BenchmarkDecodePanels parses and checks the five panel downloads of a
+// YMCKO side (32 levels) alone, without the card's other commands; the
+// +decode cases also decode each into a print-order plane.
 func BenchmarkDecodePanels(b *testing.B) {
 	card := testCard("bench", false)
-	for _, compress := range []bool{false, true} {
-		name := "raw"
-		if compress {
-			name = "compressed"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, tc := range []struct {
+		name             string
+		compress, decode bool
+	}{{"raw", false, false}, {"compressed", true, false}, {"raw+decode", false, true}, {"compressed+decode", true, true}} {
+		compress := tc.compress
+		b.Run(tc.name, func(b *testing.B) {
 			var cmds [][]byte
 			total := 0
 			for _, pl := range []struct {
@@ -75,11 +82,19 @@ func BenchmarkDecodePanels(b *testing.B) {
 				total += len(c)
 			}
 			b.SetBytes(int64(total))
+			plane := make([]byte, planeSize)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				for _, c := range cmds {
-					if _, err := readCommand(newBytesSource(c)); err != nil {
+					cmd, err := readCommand(newBytesSource(c))
+					if err != nil {
 						b.Fatal(err)
+					}
+					if tc.decode {
+						clear(plane)
+						if err := cmd.payload.decode(plane); err != nil {
+							b.Fatal(err)
+						}
 					}
 				}
 			}

@@ -1,98 +1,171 @@
 package sim
 
 import (
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/png"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/cityid/printerd/layout/panel"
 )
 
-// composite turns the panels of a card into its printed faces.
-func (d *Device) composite(c *cardState) Printed {
-	p := Printed{Label: c.label, Mag: c.mag}
-	var front image.Image
-	p.FrontPanels, front = d.compositeSide(c.planes[0])
+// printedCard is a card kept for Cards: the panels as received, decoded and
+// composited on the first Cards call that returns it.
+type printedCard struct {
+	label    string
+	mag      [3]string
+	files    []string // set before the card is kept, never after
+	planes   [2]map[byte]panelData
+	rotation int
+
+	once sync.Once
+	p    Printed
+}
+
+// keep adds a printed card to the kept ones, dropping the oldest beyond
+// Options.KeepCards.
+func (d *Device) keep(k *printedCard) {
+	n := d.opts.KeepCards
+	if n <= 0 {
+		return
+	}
+	if len(d.cards) >= n {
+		drop := len(d.cards) - n + 1
+		copy(d.cards, d.cards[drop:])
+		clear(d.cards[n-1:])
+		d.cards = d.cards[:n-1]
+	}
+	d.cards = append(d.cards, k)
+}
+
+// get returns the card with its faces and panels, compositing them once.
+func (k *printedCard) get() Printed {
+	k.once.Do(func() { k.p = k.composite(true) })
+	return k.p
+}
+
+// composite decodes the panels and composites the faces; with panels set
+// it also keeps the design-orientation panels in FrontPanels and
+// BackPanels.
+func (k *printedCard) composite(panels bool) Printed {
+	p := Printed{Label: k.label, Mag: k.mag, Files: k.files}
+	var front *image.RGBA
+	p.FrontPanels, front = k.compositeSide(k.planes[0], panels)
 	p.Front = front
-	if len(c.planes[1]) > 0 {
-		bp, back := d.compositeSide(c.planes[1])
-		p.BackPanels = &bp
+	if len(k.planes[1]) > 0 {
+		bp, back := k.compositeSide(k.planes[1], panels)
 		p.Back = back
+		if panels {
+			p.BackPanels = &bp
+		}
 	}
 	return p
 }
 
-// compositeSide composites one side: a white card, Y, M and C subtractive (each
-// takes away blue, green and red), K black on top. The overlay is varnish
-// and does not show.
-func (d *Device) compositeSide(planes map[byte][]byte) (panel.Side, *image.RGBA) {
+// planeBufs holds print-order and design planes between uses.
+var planeBufs = sync.Pool{New: func() any { b := make([]byte, planeSize); return &b }}
+
+// zeroPlane stands in, read only, for a panel not received.
+var zeroPlane = make([]byte, planeSize)
+
+// compositeSide composites one side: a white card, Y, M and C subtractive
+// (each takes away blue, green and red), K black on top. The overlay is
+// varnish and does not show. The panels are returned in design
+// orientation when keepPanels is set (otherwise their buffers are reused).
+func (k *printedCard) compositeSide(planes map[byte]panelData, keepPanels bool) (panel.Side, *image.RGBA) {
 	var s panel.Side
-	get := func(name byte) *image.Gray {
-		if pl, ok := planes[name]; ok {
-			return d.toDesign(pl)
+	w, h := designSize(k.rotation)
+	var pooled []*[]byte
+	defer func() {
+		for _, b := range pooled {
+			planeBufs.Put(b)
 		}
-		return nil
+	}()
+	get := func(name byte) *image.Gray {
+		pd, ok := planes[name]
+		if !ok {
+			return nil
+		}
+		po := planeBufs.Get().(*[]byte)
+		pooled = append(pooled, po)
+		clear(*po)
+		// The panel was checked when it arrived: it decodes.
+		_ = pd.decode(*po)
+		var g *image.Gray
+		if keepPanels {
+			g = image.NewGray(image.Rect(0, 0, w, h))
+		} else {
+			dp := planeBufs.Get().(*[]byte)
+			pooled = append(pooled, dp)
+			g = &image.Gray{Pix: *dp, Stride: w, Rect: image.Rect(0, 0, w, h)}
+		}
+		toDesign(g.Pix, *po, k.rotation)
+		return g
 	}
 	s.Y, s.M, s.C, s.K, s.O = get('y'), get('m'), get('c'), get('k'), get('o')
-	w, h := d.designSize()
+	pix := func(g *image.Gray) []byte {
+		if g == nil {
+			return zeroPlane
+		}
+		return g.Pix
+	}
+	yp, mp, cp, kp := pix(s.Y), pix(s.M), pix(s.C), pix(s.K)
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	n := w * h
-	for i := 0; i < n; i++ {
-		r, g, b := byte(255), byte(255), byte(255)
-		if s.C != nil {
-			r -= s.C.Pix[i]
+	out := img.Pix[:4*n]
+	yp, mp, cp, kp = yp[:n], mp[:n], cp[:n], kp[:n]
+	for i := range n {
+		v := uint32(255-cp[i]) | uint32(255-mp[i])<<8 | uint32(255-yp[i])<<16
+		if kp[i] != 0 {
+			v = 0
 		}
-		if s.M != nil {
-			g -= s.M.Pix[i]
-		}
-		if s.Y != nil {
-			b -= s.Y.Pix[i]
-		}
-		if s.K != nil && s.K.Pix[i] != 0 {
-			r, g, b = 0, 0, 0
-		}
-		px := img.Pix[i*4 : i*4+4]
-		px[0], px[1], px[2], px[3] = r, g, b, 255
+		binary.LittleEndian.PutUint32(out[4*i:], v|0xFF<<24)
+	}
+	if !keepPanels {
+		s = panel.Side{}
 	}
 	return s, img
 }
 
 // designSize is the size of a card face after undoing the rotation.
-func (d *Device) designSize() (int, int) {
-	if d.opts.Rotation == 90 || d.opts.Rotation == 270 {
+func designSize(rotation int) (int, int) {
+	if rotation == 90 || rotation == 270 {
 		return lines, dotsPerLine
 	}
 	return dotsPerLine, lines
 }
 
-// toDesign undoes the driver's rotation: print order (648 x 1016) back to
-// the landscape design (1016 x 648). Rotation 270 (the driver's default, a
-// quarter turn clockwise) put design column x at print line x, design row
-// 647-dot; rotation 90 the other way.
-func (d *Device) toDesign(pl []byte) *image.Gray {
-	w, h := d.designSize()
-	g := image.NewGray(image.Rect(0, 0, w, h))
-	switch d.opts.Rotation {
-	case 270:
-		for y := 0; y < lines; y++ {
-			row := pl[y*dotsPerLine : (y+1)*dotsPerLine]
-			for x, v := range row {
-				g.Pix[(dotsPerLine-1-x)*w+y] = v
-			}
-		}
-	case 90:
-		for y := 0; y < lines; y++ {
-			row := pl[y*dotsPerLine : (y+1)*dotsPerLine]
-			for x, v := range row {
-				g.Pix[x*w+(lines-1-y)] = v
-			}
-		}
-	default:
-		copy(g.Pix, pl)
+// toDesign undoes the driver's rotation: a print-order plane (648 x 1016)
+// back to the landscape design (1016 x 648) in dst. Rotation 270 (the
+// driver's default, a quarter turn clockwise) put design column x at print
+// line x, design row 647-dot; rotation 90 the other way; any other value
+// keeps print order. It takes 8 print lines at a time, gathering their dots
+// into 8 consecutive design bytes.
+func toDesign(dst, pl []byte, rotation int) {
+	if rotation != 90 && rotation != 270 {
+		copy(dst, pl)
+		return
 	}
-	return g
+	const w = lines // design width
+	dst, pl = dst[:planeSize], pl[:planeSize]
+	for y := 0; y < lines; y += 8 { // lines (1016) is a multiple of 8
+		src := pl[y*dotsPerLine : (y+8)*dotsPerLine]
+		for x := 0; x < dotsPerLine; x++ {
+			s := src[x : x+7*dotsPerLine+1]
+			u := uint64(s[0]) | uint64(s[dotsPerLine])<<8 | uint64(s[2*dotsPerLine])<<16 | uint64(s[3*dotsPerLine])<<24 |
+				uint64(s[4*dotsPerLine])<<32 | uint64(s[5*dotsPerLine])<<40 | uint64(s[6*dotsPerLine])<<48 | uint64(s[7*dotsPerLine])<<56
+			if rotation == 270 {
+				// line y, dot x is design (y, 647-x).
+				binary.LittleEndian.PutUint64(dst[(dotsPerLine-1-x)*w+y:], u)
+			} else {
+				// line y, dot x is design (1015-y, x).
+				binary.BigEndian.PutUint64(dst[x*w+w-8-y:], u)
+			}
+		}
+	}
 }
 
 // writeImages writes a card's faces as <label>-front.png and -back.png.

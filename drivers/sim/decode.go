@@ -53,18 +53,24 @@ func decodeMono(data []byte, dst []byte) error {
 	if len(data) != monoPanelBytes {
 		return fmt.Errorf("%w: mono panel is %d bytes, want %d", errPanel, len(data), monoPanelBytes)
 	}
-	for i, b := range data {
-		if b == 0 {
-			continue
-		}
-		d := dst[i*8 : i*8+8]
-		for k := 0; k < 8; k++ {
-			if b&(0x80>>k) != 0 {
-				d[k] = 255
-			}
-		}
-	}
+	unpackBits(dst[:len(data)*8], data)
 	return nil
+}
+
+// unpackBits writes the dots of packed (MSB first) into dst, 8 a byte: 255
+// for a set bit, 0 for a clear one.
+func unpackBits(dst, packed []byte) {
+	for i, b := range packed {
+		d := dst[i*8 : i*8+8]
+		d[0] = -(b >> 7)
+		d[1] = -(b >> 6 & 1)
+		d[2] = -(b >> 5 & 1)
+		d[3] = -(b >> 4 & 1)
+		d[4] = -(b >> 3 & 1)
+		d[5] = -(b >> 2 & 1)
+		d[6] = -(b >> 1 & 1)
+		d[7] = -(b & 1)
+	}
 }
 
 // decodeColour unpacks a 5-, 6- or 7-bit panel (dots packed back to back,
@@ -93,6 +99,9 @@ func decodeColour(data []byte, levels int, dst []byte) error {
 	return nil
 }
 
+// scaleTables holds scaleTable for 2 (mono), 32, 64 and 128 levels.
+var scaleTables = map[int][]byte{2: scaleTable(2), 32: scaleTable(32), 64: scaleTable(64), 128: scaleTable(128)}
+
 // scaleTable maps a level 0..levels-1 to a density 0..255.
 func scaleTable(levels int) []byte {
 	t := make([]byte, levels)
@@ -106,6 +115,7 @@ func scaleTable(levels int) []byte {
 // line first: 0x00 a white line, 0xFF a black line, otherwise a count N
 // (1-81) and the first N bytes of the line, the rest white. Lines before
 // first are white. The data must cover exactly the lines first..1015.
+// A nil dst checks the data without writing it.
 func decompressMono(comp []byte, first int, dst []byte) error {
 	i := 0
 	for line := first; line < lines; line++ {
@@ -114,7 +124,10 @@ func decompressMono(comp []byte, first int, dst []byte) error {
 		}
 		c := int(comp[i])
 		i++
-		row := dst[line*dotsPerLine : (line+1)*dotsPerLine]
+		var row []byte
+		if dst != nil {
+			row = dst[line*dotsPerLine : (line+1)*dotsPerLine]
+		}
 		switch {
 		case c == 0x00:
 		case c == 0xFF:
@@ -125,12 +138,8 @@ func decompressMono(comp []byte, first int, dst []byte) error {
 			if i+c > len(comp) {
 				return fmt.Errorf("%w: compressed mono line %d at byte %d: count %d runs past the end", errPanel, line, i-1, c)
 			}
-			for bi, b := range comp[i : i+c] {
-				for k := 0; k < 8; k++ {
-					if b&(0x80>>k) != 0 {
-						row[bi*8+k] = 255
-					}
-				}
+			if row != nil {
+				unpackBits(row, comp[i:i+c])
 			}
 			i += c
 		default:
@@ -149,12 +158,13 @@ func decompressMono(comp []byte, first int, dst []byte) error {
 // rest of the line is blank). In 5- and 6-bit modes each spare high bit of
 // the first byte (bits 5 and 6, or bit 6) that is set adds 256 to the count.
 // A run may not pass the end of a line, and the data must end on the last.
+// A nil dst checks the data without writing it.
 func decompressColour(comp []byte, levels, first int, dst []byte) error {
 	bits := bitsFor(levels)
 	if bits == 0 {
 		return fmt.Errorf("%w: levels %d, want 32, 64 or 128", errPanel, levels)
 	}
-	scale := scaleTable(levels)
+	scale := scaleTables[levels]
 	mask := byte(1)<<bits - 1
 	x, y := 0, first
 	for i := 0; i < len(comp); i++ {
@@ -162,12 +172,17 @@ func decompressColour(comp []byte, levels, first int, dst []byte) error {
 			return fmt.Errorf("%w: compressed colour panel has data after line %d at byte %d", errPanel, lines, i)
 		}
 		b := comp[i]
-		row := dst[y*dotsPerLine : (y+1)*dotsPerLine]
+		var row []byte
+		if dst != nil {
+			row = dst[y*dotsPerLine : (y+1)*dotsPerLine]
+		}
 		if b&0x80 == 0 {
 			if b > mask {
 				return fmt.Errorf("%w: compressed colour byte %d: value %d over %d levels", errPanel, i, b, levels)
 			}
-			row[x] = scale[b]
+			if row != nil {
+				row[x] = scale[b]
+			}
 			x++
 		} else {
 			if i+1 >= len(comp) {
@@ -187,7 +202,7 @@ func decompressColour(comp []byte, levels, first int, dst []byte) error {
 				if x+count > dotsPerLine {
 					return fmt.Errorf("%w: compressed colour byte %d: run of %d passes the end of line %d", errPanel, i-1, count, y)
 				}
-				if v != 0 {
+				if v != 0 && row != nil {
 					r := row[x : x+count]
 					for k := range r {
 						r[k] = v
@@ -205,4 +220,51 @@ func decompressColour(comp []byte, levels, first int, dst []byte) error {
 		return fmt.Errorf("%w: compressed colour panel ends at line %d of %d", errPanel, y, lines)
 	}
 	return nil
+}
+
+// panelData is a panel download as received (Db or Dbc payload), decoded
+// into a print-order plane only when its card is composited.
+type panelData struct {
+	compressed bool
+	levels     int // 2 for K and O
+	first      int // Dbc: the first line sent
+	data       []byte
+}
+
+// check reports whether the panel would decode, without decoding it.
+func (p panelData) check() error {
+	switch {
+	case !p.compressed && p.levels == 2:
+		if len(p.data) != monoPanelBytes {
+			return fmt.Errorf("%w: mono panel is %d bytes, want %d", errPanel, len(p.data), monoPanelBytes)
+		}
+	case !p.compressed:
+		bits := bitsFor(p.levels)
+		if bits == 0 {
+			return fmt.Errorf("%w: levels %d, want 32, 64 or 128", errPanel, p.levels)
+		}
+		if want := bits * dotsPerLine / 8 * lines; len(p.data) != want {
+			return fmt.Errorf("%w: colour panel is %d bytes, want %d at %d levels", errPanel, len(p.data), want, p.levels)
+		}
+	case p.levels == 2:
+		return decompressMono(p.data, p.first, nil)
+	default:
+		return decompressColour(p.data, p.levels, p.first, nil)
+	}
+	return nil
+}
+
+// decode writes the print-order plane (0..255 densities) into dst, which
+// must be planeSize zero bytes.
+func (p panelData) decode(dst []byte) error {
+	switch {
+	case !p.compressed && p.levels == 2:
+		return decodeMono(p.data, dst)
+	case !p.compressed:
+		return decodeColour(p.data, p.levels, dst)
+	case p.levels == 2:
+		return decompressMono(p.data, p.first, dst)
+	default:
+		return decompressColour(p.data, p.levels, p.first, dst)
+	}
 }

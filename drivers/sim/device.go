@@ -42,15 +42,15 @@ type Device struct {
 	magRead     [3]string
 	coercivity  string
 	nextLabel   string
-	cards       []Printed
+	cards       []*printedCard // the last Options.KeepCards cards, oldest first
 }
 
 // cardState is a card inside the printer.
 type cardState struct {
 	no          int // ordinal of the feed, from 1
 	label       string
-	planes      [2]map[byte][]byte // print-order densities per panel, per side
-	pending     byte               // panel downloaded, not yet printed
+	planes      [2]map[byte]panelData // panels as received, per side
+	pending     byte                  // panel downloaded, not yet printed
 	pendingSide int
 	sideStarted [2]bool
 	mag         [3]string
@@ -221,11 +221,19 @@ func (d *Device) SetRibbon(n int) {
 	}
 }
 
-// Cards returns the cards printed and ejected so far, oldest first.
+// Cards returns the last cards printed and ejected (at most
+// Options.KeepCards of them), oldest first. Their faces and panels are
+// composited on the first call that returns them (outside the device's
+// lock) and kept until the card is dropped. Counters counts every card.
 func (d *Device) Cards() []Printed {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]Printed(nil), d.cards...)
+	kept := append([]*printedCard(nil), d.cards...)
+	d.mu.Unlock()
+	out := make([]Printed, len(kept))
+	for i, k := range kept {
+		out[i] = k.get()
+	}
+	return out
 }
 
 // Counters returns the printer's counters.

@@ -351,8 +351,8 @@ func (e *run) feed() string {
 	}
 	d.feeder--
 	d.card = &cardState{no: d.fed, label: label}
-	d.card.planes[0] = map[byte][]byte{}
-	d.card.planes[1] = map[byte][]byte{}
+	d.card.planes[0] = map[byte]panelData{}
+	d.card.planes[1] = map[byte]panelData{}
 	return e.stage(StageFeed)
 }
 
@@ -480,14 +480,17 @@ func (e *run) eject() string {
 	if d.cleanAt > 0 && d.sinceClean >= d.cleanAt {
 		d.cleanDue = true
 	}
-	p := d.composite(c)
+	k := &printedCard{label: c.label, mag: c.mag, planes: c.planes, rotation: d.opts.Rotation}
 	if d.opts.Out != "" {
+		// The faces are composited for the files and then let go: Cards
+		// composites them again if asked.
+		p := k.composite(false)
 		files, err := writeImages(d.opts.Out, p)
 		if err != nil {
 			d.opts.Logger.Warn("sim: writing card images", "device", d.opts.Name, "card", p.Label, "err", err)
 		}
-		p.Files = files
+		k.files = files
 	}
-	d.cards = append(d.cards, p)
+	d.keep(k)
 	return replyOK
 }

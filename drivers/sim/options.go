@@ -45,6 +45,13 @@ type Options struct {
 	// <label>-front.png and, if it has a back, <label>-back.png. Empty
 	// means no files.
 	Out string
+	// KeepCards is how many printed cards the device keeps for Cards, the
+	// newest; older ones are dropped (their files in Out stay, and the
+	// counters count every card). A kept card holds its panels as
+	// received (at most 1.4 MB a side, far less compressed), plus about
+	// 6 MB a side once Cards has composited it. Zero means 16; negative
+	// means none.
+	KeepCards int
 	// Rotation is the rotation, in degrees, that the driver applied to turn
 	// the landscape design into print order: 270 or 90 (as
 	// evolis.Options.Rotation). The simulator applies the inverse so that
@@ -61,6 +68,10 @@ type Options struct {
 	// parameters or payloads). Nil means no logging.
 	Logger *slog.Logger
 }
+
+// DefaultKeepCards is how many printed cards a device keeps for Cards
+// when Options.KeepCards is zero.
+const DefaultKeepCards = 16
 
 func (o Options) withDefaults() Options {
 	if o.Name == "" {
@@ -94,6 +105,9 @@ func (o Options) withDefaults() Options {
 		o.FeederCards = 100
 	} else if o.FeederCards < 0 {
 		o.FeederCards = 0
+	}
+	if o.KeepCards == 0 {
+		o.KeepCards = DefaultKeepCards
 	}
 	if o.Rotation == 0 {
 		o.Rotation = 270

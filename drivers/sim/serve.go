@@ -44,8 +44,8 @@ var garbage = []byte{0xFF, 0xFE, '#', 0x81, 'G', 0x7F, 0xC3, 0x28, 0x01, '\r'}
 type command struct {
 	name    string
 	params  []string
-	payload []byte // Db and Dbc only: the decoded print-order plane
-	panel   byte   // Db and Dbc only
+	payload panelData // Db and Dbc only: the panel as received, checked
+	panel   byte      // Db and Dbc only
 }
 
 // parseError is a command the printer refuses while reading it: the reply
@@ -408,21 +408,13 @@ func readDownload(src *source, cmd command) (command, error) {
 		src.unread(end)
 		return cmd, bad
 	}
-	plane := make([]byte, planeSize)
-	switch {
-	case cmd.name == "Db" && levels == 2:
-		err = decodeMono(data, plane)
-	case cmd.name == "Db":
-		err = decodeColour(data, levels, plane)
-	case levels == 2:
-		err = decompressMono(data, first, plane)
-	default:
-		err = decompressColour(data, levels, first, plane)
-	}
-	if err != nil {
+	// The panel is kept as received and decoded only when its card is
+	// composited; a malformed one is refused here, as the printer does.
+	pd := panelData{compressed: cmd.name == "Dbc", levels: levels, first: first, data: data}
+	if err := pd.check(); err != nil {
 		return cmd, &parseError{reply: replyParams}
 	}
-	cmd.payload = plane
+	cmd.payload = pd
 	return cmd, nil
 }
 

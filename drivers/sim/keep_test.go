@@ -1,0 +1,112 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cityid/printerd/drivers/evolis"
+	"github.com/cityid/printerd/layout/panel"
+)
+
+// koStream is the driver's stream for a small K-only card, n times over.
+func koStream(t *testing.T, n int) []byte {
+	t.Helper()
+	c := panel.Card{Ribbon: panel.KO}
+	c.Front.K = panel.NewPlane()
+	for i := 0; i < panel.Width*40; i++ {
+		c.Front.K.Pix[i] = 255
+	}
+	s, err := evolis.EncodeCard(c, evolis.Options{Compress: true, Ribbon: panel.KO})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Repeat(s, n)
+}
+
+func serveAll(t *testing.T, d *Device, stream []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.Serve(ctx, struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(stream), io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The device keeps only the newest KeepCards cards; the counters count all.
+func TestKeepCards(t *testing.T) {
+	tests := []struct {
+		name    string
+		keep    int
+		printed int
+		first   int // feed number of the oldest card kept
+		kept    int
+	}{
+		{"default keeps 16", 0, 20, 5, 16},
+		{"fewer than the bound", 0, 3, 1, 3},
+		{"keep 3", 3, 7, 5, 3},
+		{"keep none", -1, 4, 0, 0},
+		{"keep many", 100, 20, 1, 20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := New(Options{KeepCards: tc.keep})
+			serveAll(t, d, koStream(t, tc.printed))
+			if got := d.Counters().Printed; got != tc.printed {
+				t.Fatalf("counters: %d printed, want %d", got, tc.printed)
+			}
+			cards := d.Cards()
+			if len(cards) != tc.kept {
+				t.Fatalf("kept %d cards, want %d", len(cards), tc.kept)
+			}
+			for i, c := range cards {
+				if want := fmt.Sprintf("card-%04d", tc.first+i); c.Label != want {
+					t.Errorf("kept card %d is %s, want %s", i, c.Label, want)
+				}
+				if c.Front == nil || c.FrontPanels.K == nil || c.FrontPanels.K.Pix[0] != 255 {
+					t.Errorf("kept card %s has no composited face or K panel", c.Label)
+				}
+			}
+		})
+	}
+}
+
+// With Out set the files are written at eject; Cards composites the same
+// faces again later, and concurrent Cards calls agree.
+func TestKeptCardsWithFiles(t *testing.T) {
+	out := t.TempDir()
+	d := New(Options{Out: out, KeepCards: 2})
+	serveAll(t, d, koStream(t, 3))
+	for _, l := range []string{"card-0001", "card-0002", "card-0003"} {
+		if _, err := os.Stat(filepath.Join(out, l+"-front.png")); err != nil {
+			t.Errorf("card %s: %v", l, err)
+		}
+	}
+	var wg sync.WaitGroup
+	got := make([][]Printed, 4)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = d.Cards()
+		}()
+	}
+	wg.Wait()
+	for i := range got {
+		if len(got[i]) != 2 || got[i][0].Label != "card-0002" || len(got[i][1].Files) != 1 {
+			t.Fatalf("Cards = %d cards, want card-0002 and card-0003 with their file", len(got[i]))
+		}
+		if got[i][1].Front != got[0][1].Front {
+			t.Errorf("Cards call %d composited the card again", i)
+		}
+	}
+}
