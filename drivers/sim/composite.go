@@ -86,7 +86,7 @@ func (k *printedCard) compositeSide(planes map[byte]panelData, keepPanels bool) 
 	}()
 	get := func(name byte) *image.Gray {
 		pd, ok := planes[name]
-		if !ok {
+		if !ok || name == 'o' && !keepPanels { // the overlay does not show
 			return nil
 		}
 		po := planeBufs.Get().(*[]byte)
@@ -122,7 +122,7 @@ func (k *printedCard) compositeSide(planes map[byte]panelData, keepPanels bool) 
 		if kp[i] != 0 {
 			v = 0
 		}
-		binary.LittleEndian.PutUint32(out[4*i:], v|0xFF<<24)
+		binary.LittleEndian.PutUint32(out[4*i:4*i+4], v|0xFF<<24)
 	}
 	if !keepPanels {
 		s = panel.Side{}

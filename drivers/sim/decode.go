@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -60,18 +61,23 @@ func decodeMono(data []byte, dst []byte) error {
 // unpackBits writes the dots of packed (MSB first) into dst, 8 a byte: 255
 // for a set bit, 0 for a clear one.
 func unpackBits(dst, packed []byte) {
+	dst = dst[:len(packed)*8]
 	for i, b := range packed {
-		d := dst[i*8 : i*8+8]
-		d[0] = -(b >> 7)
-		d[1] = -(b >> 6 & 1)
-		d[2] = -(b >> 5 & 1)
-		d[3] = -(b >> 4 & 1)
-		d[4] = -(b >> 3 & 1)
-		d[5] = -(b >> 2 & 1)
-		d[6] = -(b >> 1 & 1)
-		d[7] = -(b & 1)
+		binary.LittleEndian.PutUint64(dst[i*8:i*8+8], unpacked[b])
 	}
 }
+
+// unpacked holds the 8 dots of every byte, as unpackBits writes them.
+var unpacked = func() (t [256]uint64) {
+	for b := range t {
+		for k := 0; k < 8; k++ {
+			if b&(0x80>>k) != 0 {
+				t[b] |= 0xFF << (8 * k)
+			}
+		}
+	}
+	return t
+}()
 
 // decodeColour unpacks a 5-, 6- or 7-bit panel (dots packed back to back,
 // MSB first) into a print-order plane scaled to 0..255.
@@ -83,18 +89,29 @@ func decodeColour(data []byte, levels int, dst []byte) error {
 	if want := bits * dotsPerLine / 8 * lines; len(data) != want {
 		return fmt.Errorf("%w: colour panel is %d bytes, want %d at %d levels", errPanel, len(data), want, levels)
 	}
-	scale := scaleTable(levels)
-	mask := uint32(1)<<bits - 1
-	var acc uint32
-	n, j := 0, 0
-	for _, b := range data {
-		acc = acc<<8 | uint32(b)
-		n += 8
-		for n >= bits {
-			n -= bits
-			dst[j] = scale[(acc>>n)&mask]
-			j++
+	var scale [128]byte // indexed by 7 bits at most: no bounds checks
+	copy(scale[:], scaleTables[levels])
+	mask := uint64(1)<<bits - 1&127
+	// 8 dots of n bits are n whole bytes: take each group of 8 at once.
+	dst = dst[:planeSize]
+	for o, j := 0, 0; j < planeSize; o, j = o+bits, j+8 {
+		var g uint64
+		if o+8 <= len(data) {
+			g = binary.BigEndian.Uint64(data[o:]) >> (64 - 8*bits)
+		} else {
+			for _, b := range data[o : o+bits] {
+				g = g<<8 | uint64(b)
+			}
 		}
+		d := dst[j : j+8]
+		d[0] = scale[g>>(7*bits)&mask]
+		d[1] = scale[g>>(6*bits)&mask]
+		d[2] = scale[g>>(5*bits)&mask]
+		d[3] = scale[g>>(4*bits)&mask]
+		d[4] = scale[g>>(3*bits)&mask]
+		d[5] = scale[g>>(2*bits)&mask]
+		d[6] = scale[g>>bits&mask]
+		d[7] = scale[g&mask]
 	}
 	return nil
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/draw"
+	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -108,5 +111,20 @@ func TestKeptCardsWithFiles(t *testing.T) {
 		if got[i][1].Front != got[0][1].Front {
 			t.Errorf("Cards call %d composited the card again", i)
 		}
+	}
+	// The file written at eject shows what Cards composited later.
+	fh, err := os.Open(got[0][1].Files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	img, err := png.Decode(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := image.NewRGBA(img.Bounds())
+	draw.Draw(file, file.Rect, img, img.Bounds().Min, draw.Src)
+	if front := got[0][1].Front.(*image.RGBA); file.Rect != front.Rect || !bytes.Equal(file.Pix, front.Pix) {
+		t.Error("the PNG file and the card Cards returns differ")
 	}
 }
