@@ -74,10 +74,8 @@ func ToPrintOrder(src *image.Gray, rotation int) (*image.Gray, error) {
 
 // toPrintOrder writes the print-order rotation of src into dst
 // (DotsPerLine x Lines bytes, stride DotsPerLine), or zeroes for a nil
-// plane. It works on bands of 64 print lines (design columns): each design
-// row gives 64 consecutive bytes, read 8 at a time, one for each line of
-// the band, so reads run along memory and the band being written (41 KB)
-// stays in cache.
+// plane. It moves blocks of 8 x 8 dots: 8 loads of 8 bytes, a transpose in
+// registers, 8 stores.
 func toPrintOrder(dst []byte, src *image.Gray, rotation int) error {
 	if src == nil {
 		clear(dst)
@@ -88,47 +86,66 @@ func toPrintOrder(dst []byte, src *image.Gray, rotation int) error {
 		return fmt.Errorf("evolis: plane is %dx%d: want %dx%d landscape", b.Dx(), b.Dy(), panel.Width, panel.Height)
 	}
 	dst = dst[:DotsPerLine*Lines]
-	pix, stride := src.Pix, src.Stride    // Pix starts at Bounds().Min
-	const band, tile = 64, 64             // band: a multiple of 8, as Lines (1016) is
-	for y0 := 0; y0 < Lines; y0 += band { // y: print line = design column (or its mirror)
-		n := min(band, Lines-y0)
-		for x0 := 0; x0 < DotsPerLine; x0 += tile {
-			for x := x0; x < min(x0+tile, DotsPerLine); x++ {
-				var s []byte
-				if rotation == 270 {
-					// dot x of line y is design (y, panel.Height-1-x).
-					s = pix[(panel.Height-1-x)*stride+y0:]
-				} else {
-					// dot x of line y is design (panel.Width-1-y, x): read the
-					// band's columns right to left.
-					s = pix[x*stride+panel.Width-y0-n:]
+	pix, stride := src.Pix, src.Stride // Pix starts at Bounds().Min
+	var a [8]uint64
+	// x outer: the 8 design rows (or columns' rows) of a block of dots are
+	// read along memory for every line.
+	for x := 0; x < DotsPerLine; x += 8 { // DotsPerLine is a multiple of 8
+		for y := 0; y < Lines; y += 8 { // y: print line = design column (or its mirror); Lines is a multiple of 8
+			// a[j] byte k is the dot x+j of line y+k.
+			if rotation == 270 {
+				// dot x of line y is design (y, panel.Height-1-x).
+				for j := range a {
+					o := (panel.Height-1-x-j)*stride + y
+					a[j] = binary.LittleEndian.Uint64(pix[o : o+8])
 				}
-				s = s[:n]
-				for k := 0; k < n; k += 8 {
-					u := binary.LittleEndian.Uint64(s[k:])
-					if rotation != 270 {
-						u = bits.ReverseBytes64(u)
-					}
-					var o int
-					if rotation == 270 {
-						o = (y0+k)*DotsPerLine + x
-					} else {
-						o = (y0+n-8-k)*DotsPerLine + x
-					}
-					d := dst[o : o+7*DotsPerLine+1]
-					d[0] = byte(u)
-					d[DotsPerLine] = byte(u >> 8)
-					d[2*DotsPerLine] = byte(u >> 16)
-					d[3*DotsPerLine] = byte(u >> 24)
-					d[4*DotsPerLine] = byte(u >> 32)
-					d[5*DotsPerLine] = byte(u >> 40)
-					d[6*DotsPerLine] = byte(u >> 48)
-					d[7*DotsPerLine] = byte(u >> 56)
+			} else {
+				// dot x of line y is design (panel.Width-1-y, x).
+				for j := range a {
+					o := (x+j)*stride + panel.Width - 8 - y
+					a[j] = bits.ReverseBytes64(binary.LittleEndian.Uint64(pix[o : o+8]))
 				}
+			}
+			transpose8(&a)
+			for k := range a {
+				o := (y+k)*DotsPerLine + x
+				binary.LittleEndian.PutUint64(dst[o:o+8], a[k])
 			}
 		}
 	}
 	return nil
+}
+
+// transpose8 transposes an 8 x 8 byte matrix held as 8 little-endian rows:
+// byte k of a[j] goes to byte j of a[k].
+func transpose8(a *[8]uint64) {
+	a0, a1, a2, a3, a4, a5, a6, a7 := a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+	const m32, m16, m8 = 0x00000000FFFFFFFF, 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF
+	t := (a0>>32 ^ a4) & m32
+	a0, a4 = a0^t<<32, a4^t
+	t = (a1>>32 ^ a5) & m32
+	a1, a5 = a1^t<<32, a5^t
+	t = (a2>>32 ^ a6) & m32
+	a2, a6 = a2^t<<32, a6^t
+	t = (a3>>32 ^ a7) & m32
+	a3, a7 = a3^t<<32, a7^t
+	t = (a0>>16 ^ a2) & m16
+	a0, a2 = a0^t<<16, a2^t
+	t = (a1>>16 ^ a3) & m16
+	a1, a3 = a1^t<<16, a3^t
+	t = (a4>>16 ^ a6) & m16
+	a4, a6 = a4^t<<16, a6^t
+	t = (a5>>16 ^ a7) & m16
+	a5, a7 = a5^t<<16, a7^t
+	t = (a0>>8 ^ a1) & m8
+	a0, a1 = a0^t<<8, a1^t
+	t = (a2>>8 ^ a3) & m8
+	a2, a3 = a2^t<<8, a3^t
+	t = (a4>>8 ^ a5) & m8
+	a4, a5 = a4^t<<8, a5^t
+	t = (a6>>8 ^ a7) & m8
+	a6, a7 = a6^t<<8, a7^t
+	a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7] = a0, a1, a2, a3, a4, a5, a6, a7
 }
 
 // FromPrintOrder inverts ToPrintOrder: a print-order plane (648 x 1016) back
@@ -219,10 +236,10 @@ func appendColour(dst []byte, p *image.Gray, levels int) []byte {
 		row := p.Pix[y*p.Stride : y*p.Stride+DotsPerLine]
 		for x := 0; x < DotsPerLine; x += 8 {
 			d := row[x : x+8]
-			var acc uint64
-			for _, v := range d {
-				acc = acc<<bits | uint64(lut[v])
-			}
+			acc := uint64(lut[d[0]])<<(7*bits) | uint64(lut[d[1]])<<(6*bits) |
+				uint64(lut[d[2]])<<(5*bits) | uint64(lut[d[3]])<<(4*bits) |
+				uint64(lut[d[4]])<<(3*bits) | uint64(lut[d[5]])<<(2*bits) |
+				uint64(lut[d[6]])<<bits | uint64(lut[d[7]])
 			acc <<= 64 - 8*bits // the group's bits at the top
 			if o+8 <= len(out) {
 				// 8 bytes at once; the next group overwrites the extra.
