@@ -205,9 +205,10 @@ func appendMono(dst []byte, p *image.Gray) []byte {
 		row := p.Pix[y*p.Stride : y*p.Stride+DotsPerLine]
 		line := out[y*MonoLineBytes : (y+1)*MonoLineBytes]
 		for i := range line {
-			d := row[i*8 : i*8+8]
-			line[i] = d[0]>>7<<7 | d[1]>>7<<6 | d[2]>>7<<5 | d[3]>>7<<4 |
-				d[4]>>7<<3 | d[5]>>7<<2 | d[6]>>7<<1 | d[7]>>7
+			// The top bit of each of 8 dots, gathered by one multiply:
+			// dot j's bit lands on bit 7-j of the top byte.
+			m := binary.LittleEndian.Uint64(row[i*8:i*8+8]) >> 7 & 0x0101010101010101
+			line[i] = byte(m * 0x8040201008040201 >> 56)
 		}
 	}
 	return dst
@@ -331,10 +332,7 @@ func appendCompressedColour(out []byte, p *image.Gray, levels int) []byte {
 		}
 		for x := 0; x < end; {
 			v := vals[x]
-			run := 1
-			for x+run < end && vals[x+run] == v && run < maxRun {
-				run++
-			}
+			run := sameRun(vals[x:end], min(end-x, maxRun))
 			switch {
 			case run == 1:
 				out = append(out, v)
@@ -354,6 +352,31 @@ func appendCompressedColour(out []byte, p *image.Gray, levels int) []byte {
 		}
 	}
 	return out
+}
+
+// sameRun returns how many of the first limit bytes of b (limit >= 1)
+// equal b[0] before the first that differs; past 8, it compares 8 at a
+// time.
+func sameRun(b []byte, limit int) int {
+	v := b[0]
+	run := 1
+	for run < limit && run < 8 && b[run] == v { // most runs are short
+		run++
+	}
+	if run < 8 {
+		return run
+	}
+	rep := uint64(v) * 0x0101010101010101
+	for run+8 <= limit {
+		if d := binary.LittleEndian.Uint64(b[run:run+8]) ^ rep; d != 0 {
+			return run + bits.TrailingZeros64(d)/8
+		}
+		run += 8
+	}
+	for run < limit && b[run] == v {
+		run++
+	}
+	return run
 }
 
 // DecodeMono unpacks packed K or O data (EncodeMono's output) into a

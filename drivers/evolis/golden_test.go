@@ -118,3 +118,23 @@ func TestToPrintOrderSubImage(t *testing.T) {
 		}
 	}
 }
+
+// sameRun agrees with a plain byte-by-byte count on runs of every length
+// around its 8-byte steps and limits.
+func TestSameRun(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 5))
+	for i := 0; i < 2000; i++ {
+		b := make([]byte, 1+rnd.IntN(40))
+		for j := range b {
+			b[j] = byte(rnd.IntN(2)) // long runs are likely
+		}
+		limit := 1 + rnd.IntN(len(b))
+		want := 1
+		for want < limit && b[want] == b[0] {
+			want++
+		}
+		if got := sameRun(b, limit); got != want {
+			t.Fatalf("sameRun(%v, %d) = %d, want %d", b, limit, got, want)
+		}
+	}
+}
