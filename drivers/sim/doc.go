@@ -103,6 +103,9 @@
 // the card's label (the job id) to the device, which names its images
 // <label>-front.png and <label>-back.png; over a real link (TCP, pty, USB)
 // no label arrives and cards are named card-0001, card-0002, ...
+// keep=N sets how many printed cards the device keeps in memory for Cards
+// (Options.KeepCards, 16 by default): a long run's memory stays bounded,
+// its images are in out.
 //
 // `printerd sim --listen tcp://127.0.0.1:9100` serves one TCP connection at
 // a time (others wait); `printerd sim --pty` prints the path of a new

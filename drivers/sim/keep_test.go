@@ -8,8 +8,10 @@ import (
 	"image/draw"
 	"image/png"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,5 +128,32 @@ func TestKeptCardsWithFiles(t *testing.T) {
 	draw.Draw(file, file.Rect, img, img.Bounds().Min, draw.Src)
 	if front := got[0][1].Front.(*image.RGBA); file.Rect != front.Rect || !bytes.Equal(file.Pix, front.Pix) {
 		t.Error("the PNG file and the card Cards returns differ")
+	}
+}
+
+// keep=N in a sim:// URI sets KeepCards; a bad value names the parameter.
+func TestKeepFromURI(t *testing.T) {
+	tests := []struct {
+		uri     string
+		want    int
+		wantErr bool
+	}{
+		{"sim://k?keep=3", 3, false},
+		{"sim://k", 0, false},
+		{"sim://k?keep=-1", 0, true},
+		{"sim://k?keep=many", 0, true},
+	}
+	for _, tc := range tests {
+		u, err := url.Parse(tc.uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := OptionsFromURI(u)
+		if (err != nil) != tc.wantErr || err == nil && o.KeepCards != tc.want {
+			t.Errorf("%s: KeepCards %d, err %v; want %d, error %v", tc.uri, o.KeepCards, err, tc.want, tc.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), "keep") {
+			t.Errorf("%s: error %q does not name keep", tc.uri, err)
+		}
 	}
 }

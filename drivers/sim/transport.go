@@ -48,7 +48,8 @@ func Unregister(name string) {
 }
 
 // OptionsFromURI reads device options from a sim:// URI:
-// sim://<name>?out=DIR&speed=X&faults=SPEC. Of the driver's parameters,
+// sim://<name>?out=DIR&speed=X&keep=N&faults=SPEC (keep: Options.KeepCards).
+// Of the driver's parameters,
 // ribbon (the ribbon loaded) and rotate (the rotation the driver applies,
 // which the simulator undoes) set the device's too; others are ignored.
 func OptionsFromURI(u *url.URL) (Options, error) {
@@ -82,6 +83,13 @@ func OptionsFromURI(u *url.URL) (Options, error) {
 			return o, fmt.Errorf("sim: URI parameter rotate=%q: want 90 or 270", v)
 		}
 		o.Rotation = r
+	}
+	if v := q.Get("keep"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return o, fmt.Errorf("sim: URI parameter keep=%q: want a whole number >= 0 (printed cards kept for Cards; 0 the default, %d)", v, DefaultKeepCards)
+		}
+		o.KeepCards = n
 	}
 	if v := q.Get("faults"); v != "" {
 		f, err := ParseFaults(v)
