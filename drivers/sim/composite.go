@@ -43,7 +43,10 @@ func (d *Device) keep(k *printedCard) {
 
 // get returns the card with its faces and panels, compositing them once.
 func (k *printedCard) get() Printed {
-	k.once.Do(func() { k.p = k.composite(true) })
+	k.once.Do(func() {
+		k.p = k.composite(true)
+		k.planes = [2]map[byte]panelData{} // the composite holds it all now
+	})
 	return k.p
 }
 

@@ -48,9 +48,9 @@ type Options struct {
 	// KeepCards is how many printed cards the device keeps for Cards, the
 	// newest; older ones are dropped (their files in Out stay, and the
 	// counters count every card). A kept card holds its panels as
-	// received (at most 1.4 MB a side, far less compressed), plus about
-	// 6 MB a side once Cards has composited it. Zero means 16; negative
-	// means none.
+	// received (at most 1.4 MB a side, far less compressed) until Cards
+	// first returns it, then its composited faces and panels (about 6 MB
+	// a side). Zero means 16; negative means none.
 	KeepCards int
 	// Rotation is the rotation, in degrees, that the driver applied to turn
 	// the landscape design into print order: 270 or 90 (as
