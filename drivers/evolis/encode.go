@@ -87,65 +87,82 @@ func toPrintOrder(dst []byte, src *image.Gray, rotation int) error {
 	}
 	dst = dst[:DotsPerLine*Lines]
 	pix, stride := src.Pix, src.Stride // Pix starts at Bounds().Min
-	var a [8]uint64
 	// x outer: the 8 design rows (or columns' rows) of a block of dots are
 	// read along memory for every line.
 	for x := 0; x < DotsPerLine; x += 8 { // DotsPerLine is a multiple of 8
 		for y := 0; y < Lines; y += 8 { // y: print line = design column (or its mirror); Lines is a multiple of 8
-			// a[j] byte k is the dot x+j of line y+k.
+			// aj byte k is the dot x+j of line y+k.
+			var a0, a1, a2, a3, a4, a5, a6, a7 uint64
 			if rotation == 270 {
-				// dot x of line y is design (y, panel.Height-1-x).
-				for j := range a {
-					o := (panel.Height-1-x-j)*stride + y
-					a[j] = binary.LittleEndian.Uint64(pix[o : o+8])
-				}
+				// dot x of line y is design (y, panel.Height-1-x): design
+				// rows panel.Height-1-x-j, columns y..y+7.
+				o := (panel.Height-1-x)*stride + y
+				r := pix[o-7*stride : o+8]
+				le := binary.LittleEndian
+				a0 = le.Uint64(r[7*stride:])
+				a1 = le.Uint64(r[6*stride:])
+				a2 = le.Uint64(r[5*stride:])
+				a3 = le.Uint64(r[4*stride:])
+				a4 = le.Uint64(r[3*stride:])
+				a5 = le.Uint64(r[2*stride:])
+				a6 = le.Uint64(r[stride:])
+				a7 = le.Uint64(r)
 			} else {
-				// dot x of line y is design (panel.Width-1-y, x).
-				for j := range a {
-					o := (x+j)*stride + panel.Width - 8 - y
-					a[j] = bits.ReverseBytes64(binary.LittleEndian.Uint64(pix[o : o+8]))
-				}
+				// dot x of line y is design (panel.Width-1-y, x): design
+				// rows x+j, columns panel.Width-8-y..panel.Width-1-y
+				// right to left.
+				o := x*stride + panel.Width - 8 - y
+				r := pix[o : o+7*stride+8]
+				be := binary.BigEndian
+				a0 = be.Uint64(r)
+				a1 = be.Uint64(r[stride:])
+				a2 = be.Uint64(r[2*stride:])
+				a3 = be.Uint64(r[3*stride:])
+				a4 = be.Uint64(r[4*stride:])
+				a5 = be.Uint64(r[5*stride:])
+				a6 = be.Uint64(r[6*stride:])
+				a7 = be.Uint64(r[7*stride:])
 			}
-			transpose8(&a)
-			for k := range a {
-				o := (y+k)*DotsPerLine + x
-				binary.LittleEndian.PutUint64(dst[o:o+8], a[k])
-			}
+			// Transpose the 8 x 8 bytes: byte k of aj to byte j of ak.
+			const m32, m16, m8 = 0x00000000FFFFFFFF, 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF
+			t := (a0>>32 ^ a4) & m32
+			a0, a4 = a0^t<<32, a4^t
+			t = (a1>>32 ^ a5) & m32
+			a1, a5 = a1^t<<32, a5^t
+			t = (a2>>32 ^ a6) & m32
+			a2, a6 = a2^t<<32, a6^t
+			t = (a3>>32 ^ a7) & m32
+			a3, a7 = a3^t<<32, a7^t
+			t = (a0>>16 ^ a2) & m16
+			a0, a2 = a0^t<<16, a2^t
+			t = (a1>>16 ^ a3) & m16
+			a1, a3 = a1^t<<16, a3^t
+			t = (a4>>16 ^ a6) & m16
+			a4, a6 = a4^t<<16, a6^t
+			t = (a5>>16 ^ a7) & m16
+			a5, a7 = a5^t<<16, a7^t
+			t = (a0>>8 ^ a1) & m8
+			a0, a1 = a0^t<<8, a1^t
+			t = (a2>>8 ^ a3) & m8
+			a2, a3 = a2^t<<8, a3^t
+			t = (a4>>8 ^ a5) & m8
+			a4, a5 = a4^t<<8, a5^t
+			t = (a6>>8 ^ a7) & m8
+			a6, a7 = a6^t<<8, a7^t
+			o := y*DotsPerLine + x
+			w := dst[o : o+7*DotsPerLine+8]
+			le := binary.LittleEndian
+			le.PutUint64(w, a0)
+			le.PutUint64(w[DotsPerLine:], a1)
+			le.PutUint64(w[2*DotsPerLine:], a2)
+			le.PutUint64(w[3*DotsPerLine:], a3)
+			le.PutUint64(w[4*DotsPerLine:], a4)
+			le.PutUint64(w[5*DotsPerLine:], a5)
+			le.PutUint64(w[6*DotsPerLine:], a6)
+			le.PutUint64(w[7*DotsPerLine:], a7)
 		}
 	}
 	return nil
-}
-
-// transpose8 transposes an 8 x 8 byte matrix held as 8 little-endian rows:
-// byte k of a[j] goes to byte j of a[k].
-func transpose8(a *[8]uint64) {
-	a0, a1, a2, a3, a4, a5, a6, a7 := a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
-	const m32, m16, m8 = 0x00000000FFFFFFFF, 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF
-	t := (a0>>32 ^ a4) & m32
-	a0, a4 = a0^t<<32, a4^t
-	t = (a1>>32 ^ a5) & m32
-	a1, a5 = a1^t<<32, a5^t
-	t = (a2>>32 ^ a6) & m32
-	a2, a6 = a2^t<<32, a6^t
-	t = (a3>>32 ^ a7) & m32
-	a3, a7 = a3^t<<32, a7^t
-	t = (a0>>16 ^ a2) & m16
-	a0, a2 = a0^t<<16, a2^t
-	t = (a1>>16 ^ a3) & m16
-	a1, a3 = a1^t<<16, a3^t
-	t = (a4>>16 ^ a6) & m16
-	a4, a6 = a4^t<<16, a6^t
-	t = (a5>>16 ^ a7) & m16
-	a5, a7 = a5^t<<16, a7^t
-	t = (a0>>8 ^ a1) & m8
-	a0, a1 = a0^t<<8, a1^t
-	t = (a2>>8 ^ a3) & m8
-	a2, a3 = a2^t<<8, a3^t
-	t = (a4>>8 ^ a5) & m8
-	a4, a5 = a4^t<<8, a5^t
-	t = (a6>>8 ^ a7) & m8
-	a6, a7 = a6^t<<8, a7^t
-	a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7] = a0, a1, a2, a3, a4, a5, a6, a7
 }
 
 // FromPrintOrder inverts ToPrintOrder: a print-order plane (648 x 1016) back
