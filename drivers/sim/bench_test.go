@@ -23,17 +23,23 @@ func cardStream(b *testing.B, compress bool) []byte {
 // BenchmarkServeCard runs a whole one-sided YMCKO card (32 levels) through
 // the simulator: parsing and checking the five panels; no files. The
 // +cards cases also call Cards, which decodes the panels and composites
-// the card.
+// the card; +files writes the card's PNG file (Options.Out) at eject.
 func BenchmarkServeCard(b *testing.B) {
 	for _, tc := range []struct {
 		name     string
 		compress bool
 		cards    bool
-	}{{"raw", false, false}, {"compressed", true, false}, {"raw+cards", false, true}, {"compressed+cards", true, true}} {
+		files    bool
+	}{{"raw", false, false, false}, {"compressed", true, false, false}, {"raw+cards", false, true, false},
+		{"compressed+cards", true, true, false}, {"compressed+files", true, false, true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			stream := cardStream(b, tc.compress)
 			b.SetBytes(int64(len(stream)))
-			d := New(Options{FeederCards: 1 << 30, RibbonCards: 1 << 30})
+			o := Options{FeederCards: 1 << 30, RibbonCards: 1 << 30}
+			if tc.files {
+				o.Out = b.TempDir()
+			}
+			d := New(o)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if err := d.Serve(context.Background(), struct {
