@@ -157,3 +157,24 @@ func TestKeepFromURI(t *testing.T) {
 		}
 	}
 }
+
+// Checking a Dbc panel without writing it (on arrival) refuses exactly what
+// decoding it refuses, so a card accepted always composites.
+func FuzzPanelCheck(f *testing.F) {
+	f.Add([]byte{0x80, 0}, 32, 1015, false)
+	f.Add([]byte{0x81, 200, 0x81, 200, 0x81, 248, 0x80, 0}, 32, 1015, false)
+	f.Add(append([]byte{0xFF, 5, 1, 2, 3, 4, 5}, make([]byte, 10)...), 2, 1004, false)
+	f.Add([]byte{0xE1, 0xFF, 0x81, 0x80}, 64, 1015, false)
+	f.Add(make([]byte, 82296), 2, 0, true)
+	f.Fuzz(func(t *testing.T, data []byte, levels, first int, raw bool) {
+		if first < 0 || first >= lines {
+			return
+		}
+		pd := panelData{compressed: !raw, levels: levels, first: first, data: data}
+		checkErr := pd.check()
+		decErr := pd.decode(make([]byte, planeSize))
+		if (checkErr == nil) != (decErr == nil) {
+			t.Fatalf("check: %v; decode: %v", checkErr, decErr)
+		}
+	})
+}
