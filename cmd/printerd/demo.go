@@ -77,9 +77,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // demoPrinter is the demo's simulated printer.
 const demoPrinter = "demo"
 
-// demoMaxJobs bounds --jobs: the simulator keeps every card it printed in
-// memory (about 10 MB a two-sided card).
-const demoMaxJobs = 50
+// demoMaxJobs bounds --jobs so that a demo ends within about a minute on a
+// small machine (a card costs some tens of milliseconds of CPU to lay out,
+// encode and simulate; the simulator keeps only its newest cards in memory,
+// the rest are on disk in --out).
+const demoMaxJobs = 1000
 
 // demoOptions configure runDemo.
 type demoOptions struct {
