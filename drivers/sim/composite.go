@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/cityid/printerd/internal/transpose"
 	"github.com/cityid/printerd/layout/panel"
 )
 
@@ -163,31 +164,7 @@ func toDesign(dst, pl []byte, rotation int) {
 			a0, a1, a2, a3 := le.Uint64(r), le.Uint64(r[dotsPerLine:]), le.Uint64(r[2*dotsPerLine:]), le.Uint64(r[3*dotsPerLine:])
 			a4, a5, a6, a7 := le.Uint64(r[4*dotsPerLine:]), le.Uint64(r[5*dotsPerLine:]), le.Uint64(r[6*dotsPerLine:]), le.Uint64(r[7*dotsPerLine:])
 			// Transpose the 8 x 8 bytes: now aj byte k is dot x+j of line y+k.
-			const m32, m16, m8 = 0x00000000FFFFFFFF, 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF
-			t := (a0>>32 ^ a4) & m32
-			a0, a4 = a0^t<<32, a4^t
-			t = (a1>>32 ^ a5) & m32
-			a1, a5 = a1^t<<32, a5^t
-			t = (a2>>32 ^ a6) & m32
-			a2, a6 = a2^t<<32, a6^t
-			t = (a3>>32 ^ a7) & m32
-			a3, a7 = a3^t<<32, a7^t
-			t = (a0>>16 ^ a2) & m16
-			a0, a2 = a0^t<<16, a2^t
-			t = (a1>>16 ^ a3) & m16
-			a1, a3 = a1^t<<16, a3^t
-			t = (a4>>16 ^ a6) & m16
-			a4, a6 = a4^t<<16, a6^t
-			t = (a5>>16 ^ a7) & m16
-			a5, a7 = a5^t<<16, a7^t
-			t = (a0>>8 ^ a1) & m8
-			a0, a1 = a0^t<<8, a1^t
-			t = (a2>>8 ^ a3) & m8
-			a2, a3 = a2^t<<8, a3^t
-			t = (a4>>8 ^ a5) & m8
-			a4, a5 = a4^t<<8, a5^t
-			t = (a6>>8 ^ a7) & m8
-			a6, a7 = a6^t<<8, a7^t
+			a0, a1, a2, a3, a4, a5, a6, a7 = transpose.Bytes8x8(a0, a1, a2, a3, a4, a5, a6, a7)
 			if rotation == 270 {
 				// line y, dot x is design (y, 647-x): aj is design row
 				// 647-x-j, columns y..y+7.
