@@ -116,29 +116,69 @@ func (p *Port) current() (bugst.Port, error) {
 		return nil, ErrClosed
 	}
 	if p.port == nil {
-		return nil, fmt.Errorf("serial: %s is not open (a reset failed): reset again", p.path)
+		return nil, fmt.Errorf("serial: %s is not open (a write was abandoned or a reset failed): reset the printer", p.path)
 	}
 	return p.port, nil
 }
 
-// Write sends all of b, in chunks, checking ctx between them.
+// Write sends all of b, in chunks, checking ctx between them. A printer
+// that stops taking bytes blocks the write in the kernel, where neither a
+// context nor closing the descriptor reaches it; so the write runs in its
+// own goroutine and, when ctx ends first, Write returns and abandons the
+// port to that goroutine, which closes it once the write comes back. The
+// link then needs a Reset (a fresh open) before it is used again.
 func (p *Port) Write(ctx context.Context, b []byte) (int, error) {
 	port, err := p.current()
 	if err != nil {
 		return 0, err
 	}
-	done := 0
-	for done < len(b) {
-		if err := ctx.Err(); err != nil {
-			return done, err
+	res := make(chan writeResult, 1)
+	go func() {
+		done := 0
+		for done < len(b) && ctx.Err() == nil {
+			n, err := port.Write(b[done:min(len(b), done+chunk)])
+			done += n
+			if err != nil {
+				res <- writeResult{done, err}
+				return
+			}
 		}
-		n, err := port.Write(b[done:min(len(b), done+chunk)])
-		done += n
-		if err != nil {
-			return done, fmt.Errorf("serial: write %s: %w", p.path, err)
+		res <- writeResult{done, nil}
+	}()
+	select {
+	case r := <-res:
+		if r.err != nil {
+			return r.n, fmt.Errorf("serial: write %s: %w", p.path, r.err)
 		}
+		if r.n < len(b) {
+			return r.n, ctx.Err()
+		}
+		return r.n, nil
+	case <-ctx.Done():
+		p.abandon(port, res)
+		return 0, fmt.Errorf("serial: write %s abandoned, the printer stopped taking data: %w", p.path, ctx.Err())
 	}
-	return done, nil
+}
+
+// writeResult is what a write goroutine reports.
+type writeResult struct {
+	n   int
+	err error
+}
+
+// abandon gives up port while a write on it is blocked: the Port forgets
+// it (a Reset opens a new one) and the port is closed when the write
+// returns, so its descriptor number is never reused under the write.
+func (p *Port) abandon(port bugst.Port, res <-chan writeResult) {
+	p.mu.Lock()
+	if p.port == port {
+		p.port = nil
+	}
+	p.mu.Unlock()
+	go func() {
+		<-res
+		port.Close()
+	}()
 }
 
 // Read returns the next bytes from the printer, blocking until some arrive,

@@ -138,3 +138,29 @@ func TestList(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteStuckPrinterHonoursContext: a printer that stops taking bytes
+// (nobody reads the pty master, so the kernel's buffers fill) must not hold
+// a Write past its context.
+func TestWriteStuckPrinterHonoursContext(t *testing.T) {
+	_, p := openPTY(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Write(ctx, make([]byte, 4<<20))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Write to a printer that takes nothing = %v, want context.DeadlineExceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Write blocked 10 s past its 300 ms context: a stuck printer would hang the worker")
+	}
+	// The link is usable again after a reset.
+	if err := p.Reset(context.Background()); err != nil {
+		t.Fatalf("Reset after an abandoned write: %v", err)
+	}
+}
