@@ -138,7 +138,7 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, err
 		}
 		return Entry{}, fmt.Errorf("queue: release %s: republish failed; call release again: %w", jobID, err)
 	}
-	if err := c.st.Held.Purge(ctx, jetstream.WithPurgeSubject(HeldSubject(c.site, jobID))); err != nil {
+	if err := c.st.eraseHeld(ctx, HeldSubject(c.site, jobID)); err != nil {
 		return e, fmt.Errorf("queue: release %s: re-queued, but the held copy was not purged: %w", jobID, err)
 	}
 	if _, err := c.audit.Append(ctx, AuditRecord{Action: AuditReleased, JobID: jobID, CardNumber: e.CardNumber,
@@ -174,7 +174,7 @@ func (c *Clerk) Cancel(ctx context.Context, jobID, operator, reason string) (Ent
 	if e, err = swapEntry(ctx, c.st.Ledger, jobID, prev.Revision, e); err != nil {
 		return Entry{}, fmt.Errorf("queue: cancel %s: %w", jobID, err)
 	}
-	if err := c.st.Held.Purge(ctx, jetstream.WithPurgeSubject(HeldSubject(c.site, jobID))); err != nil {
+	if err := c.st.eraseHeld(ctx, HeldSubject(c.site, jobID)); err != nil {
 		return e, fmt.Errorf("queue: cancel %s: cancelled, but the held copy was not purged: %w", jobID, err)
 	}
 	if _, err := c.audit.Append(ctx, AuditRecord{Action: AuditCancelled, JobID: jobID, CardNumber: e.CardNumber,

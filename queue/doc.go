@@ -92,9 +92,22 @@
 // [Clerk] moves held jobs. Release: ledger held -> claimed with the release
 // counter incremented, the held body republished to its jobs subject with
 // Nats-Msg-Id "<job_id>/release-<n>" and its original approval headers (the
-// worker verifies it again), then the CARD_HELD copy is purged. Cancel:
-// held -> cancelled and the CARD_HELD copy purged, so the personal data is
+// worker verifies it again), then the CARD_HELD copy is erased. Cancel:
+// held -> cancelled and the CARD_HELD copy erased, so the personal data is
 // gone. Both write an audit record naming the operator and an event.
+//
+// # Erasing personal data
+//
+// Acking a work-queue message or purging a subject only unlinks messages:
+// their bytes stay in JetStream's block files until compaction. So every
+// job message is overwritten (SecureDeleteMsg) before it is acked or
+// terminated, whatever the outcome, and held copies are overwritten the same
+// way when a clerk releases or cancels them. A held copy that reaches the
+// CARD_HELD retention (MaxAge) is removed by the server without that
+// overwrite; the store's encryption at rest covers it. When joining an
+// existing deployment, the daemon's NATS user needs the JetStream API
+// subjects for message delete ($JS.API.STREAM.MSG.DELETE.CARD_JOBS and
+// .CARD_HELD) besides the usual consumer and publish permissions.
 //
 // # Services
 //

@@ -1,10 +1,14 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -806,4 +810,74 @@ func TestRefusedBeforeFeedIsHeld(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFinishedJobsErasedFromTheStore searches the raw JetStream files for
+// the people of printed, rejected and cancelled jobs: acking or purging
+// only unlinks a message, so without SecureDeleteMsg their bytes would
+// stay in the block files (the store here is not encrypted, as with a
+// joined deployment that does not encrypt).
+func TestFinishedJobsErasedFromTheStore(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	ctx := natstest.Context(t, 10*time.Second)
+	// Messages that stay keep the block files alive (a block whose every
+	// message is gone is deleted whole): one job waiting in a pool no
+	// printer serves, and one held copy.
+	waitingJob := []byte("Waiting Witness " + uuid.NewString())
+	waitingHeld := []byte("Waiting Witness " + uuid.NewString())
+	if _, err := e.srv.JS.Publish(ctx, JobsSubject("test", "nobody"), waitingJob); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.JS.Publish(ctx, HeldSubject("test", "control"), waitingHeld); err != nil {
+		t.Fatal(err)
+	}
+	// Signed, but breaks the contract (unknown field): rejected.
+	rejectedID := uuid.NewString()
+	bad := []byte(`{"v":1,"job_id":"` + rejectedID + `","card":{"name":"` + people[2].name + `"},"zz":1}`)
+	e.publish(bad, rejectedID, e.signer.kid, e.signer.sign(bad))
+	e.waitEvent(rejectedID, EventRejected)
+	printedID, printedBody := newJob("E-0001", 1, 0)
+	e.submit(printedID, printedBody)
+	e.waitState(printedID, Printed)
+
+	e.devs[0].fault(t, "jam=k")
+	heldID, heldBody := newJob("E-0002", 1, 1)
+	e.submit(heldID, heldBody)
+	e.waitState(heldID, Held)
+	if _, err := e.d.Clerk().Cancel(ctx, heldID, "clerk-1", "customer-withdrew"); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+
+	e.waitEvent(heldID, EventCancelled)
+
+	time.Sleep(300 * time.Millisecond)
+	raw := readTree(t, e.srv.Dir)
+	if !bytes.Contains(raw, waitingJob) || !bytes.Contains(raw, waitingHeld) {
+		t.Fatalf("the waiting messages are not in the raw store (%d bytes read): the search would prove nothing", len(raw))
+	}
+	for i, p := range people {
+		for _, s := range []string{p.name, p.gender} {
+			if bytes.Contains(raw, []byte(s)) {
+				t.Errorf("person %d: %q is still in the raw JetStream files after the job finished", i, s)
+			}
+		}
+	}
+}
+
+// readTree concatenates every file under dir.
+func readTree(t *testing.T, dir string) []byte {
+	t.Helper()
+	var all []byte
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		all = append(all, b...)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
 }

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -173,4 +174,22 @@ func OpenStores(ctx context.Context, js jetstream.JetStream) (*Stores, error) {
 		}
 	}
 	return st, nil
+}
+
+// eraseHeld overwrites every CARD_HELD message on subject (one job's held
+// copies) with SecureDeleteMsg: a purge only unlinks messages, and their
+// bytes, the person's data, would stay in the block files.
+func (s *Stores) eraseHeld(ctx context.Context, subject string) error {
+	for {
+		m, err := s.Held.GetLastMsgForSubject(ctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("queue: erase held copy: %w", err)
+		}
+		if err := s.Held.SecureDeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("queue: erase held copy: %w", err)
+		}
+	}
 }

@@ -444,6 +444,7 @@ func (w *worker) resume(ctx context.Context, msg jetstream.Msg, j *job.Job, e En
 	case Claimed:
 		if e.Releases != release {
 			log.Warn("queue: stale delivery of a job (release counter differs); dropped", "release", release, "ledger_releases", e.Releases)
+			w.erase(ctx, msg)
 			_ = msg.Term()
 			return false
 		}
@@ -454,10 +455,12 @@ func (w *worker) resume(ctx context.Context, msg jetstream.Msg, j *job.Job, e En
 		return false
 	case Printed:
 		log.Info("queue: job already printed; acknowledged and skipped")
+		w.erase(ctx, msg)
 		_ = msg.DoubleAck(ctx)
 		return false
 	default: // held, rejected, cancelled
 		log.Info("queue: job already finished; dropped")
+		w.erase(ctx, msg)
 		_ = msg.Term()
 		return false
 	}
@@ -481,7 +484,7 @@ func (w *worker) printed(ctx context.Context, msg jetstream.Msg, pe Entry, j *jo
 			done.Releases = cur.Releases
 			pe.Revision = cur.Revision
 			if cur.State == Held {
-				_ = w.d.st.Held.Purge(ctx, jetstream.WithPurgeSubject(HeldSubject(w.d.cfg.Site, j.ID)))
+				_ = w.d.st.eraseHeld(ctx, HeldSubject(w.d.cfg.Site, j.ID))
 			}
 		}
 		if try >= 5 || ctx.Err() != nil {
@@ -494,6 +497,7 @@ func (w *worker) printed(ctx context.Context, msg jetstream.Msg, pe Entry, j *jo
 	}
 	w.auditLog(ctx, AuditRecord{Action: AuditPrinted, JobID: j.ID, CardNumber: j.Card.Number, Issue: j.Card.Issue})
 	w.event(ctx, Event{JobID: j.ID, State: EventPrinted, Printer: w.p.Name, CardNumber: j.Card.Number})
+	w.erase(ctx, msg)
 	if err := msg.DoubleAck(ctx); err != nil {
 		log.Warn("queue: ack of a printed job failed; the ledger skips its redelivery", "err", err)
 	}
@@ -530,8 +534,24 @@ func (w *worker) hold(ctx context.Context, msg jetstream.Msg, e Entry, j *job.Jo
 	}
 	w.auditLog(ctx, AuditRecord{Action: action, JobID: j.ID, CardNumber: j.Card.Number, Issue: j.Card.Issue, Reason: reason})
 	w.event(ctx, Event{JobID: j.ID, State: EventHeld, Reason: reason, Printer: w.p.Name, CardNumber: j.Card.Number})
+	w.erase(ctx, msg) // the body lives on in CARD_HELD only
 	_ = msg.Term()
 	w.d.metrics.Cards.WithLabelValues(w.p.Name, "held").Inc()
+}
+
+// erase overwrites a finished job message in CARD_JOBS (SecureDeleteMsg)
+// before it is acked or terminated: acking a work-queue message only
+// unlinks it, and its bytes, the person's data, would stay in the stream's
+// block files until they are compacted. A failure is logged, not fatal:
+// the ack still removes the message from the stream.
+func (w *worker) erase(ctx context.Context, msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		return
+	}
+	if err := w.d.st.Jobs.SecureDeleteMsg(ctx, md.Sequence.Stream); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		w.d.log.Warn("queue: could not erase a finished job from CARD_JOBS", "printer", w.p.Name, "seq", md.Sequence.Stream, "err", err)
+	}
 }
 
 // delivered returns how many times msg was delivered (1 the first time).
@@ -575,6 +595,7 @@ func (w *worker) reject(ctx context.Context, msg jetstream.Msg, r rejection) {
 	w.d.log.Warn("queue: job rejected", "printer", w.p.Name, "job_id", r.JobID, "rule", r.Rule, "reason", r.Reason)
 	w.auditLog(ctx, AuditRecord{Action: AuditRejected, JobID: r.JobID, CardNumber: r.CardNumber, Issue: r.Issue, Reason: r.Reason})
 	w.event(ctx, Event{JobID: r.JobID, State: EventRejected, Reason: r.Reason, Printer: w.p.Name, CardNumber: r.CardNumber})
+	w.erase(ctx, msg)
 	_ = msg.Term()
 	w.d.metrics.Cards.WithLabelValues(w.p.Name, "rejected").Inc()
 	w.d.metrics.Rejected.WithLabelValues(r.Rule).Inc()

@@ -15,9 +15,10 @@ import (
 
 // Server is a running test server with a client connection.
 type Server struct {
-	S  *server.Server
-	NC *nats.Conn
-	JS jetstream.JetStream
+	S   *server.Server
+	Dir string // the JetStream store directory
+	NC  *nats.Conn
+	JS  jetstream.JetStream
 }
 
 // URL returns the server's client URL.
@@ -64,7 +65,7 @@ func StartDir(t testing.TB, dir string) *Server {
 	if err != nil {
 		t.Fatalf("natstest: jetstream: %v", err)
 	}
-	return &Server{S: s, NC: nc, JS: js}
+	return &Server{S: s, Dir: dir, NC: nc, JS: js}
 }
 
 // Context returns a context cancelled when the test ends or after d.
