@@ -10,7 +10,7 @@ command -v gcc >/dev/null || need+=(gcc libc6-dev)
 if [ "${1:-}" = test ]; then
   command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
   command -v openssl >/dev/null || need+=(openssl)
-  [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx cpio || need+=(busybox-static)
+  [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -x cpio >/dev/null || need+=(busybox-static)
   [ -x /usr/sbin/usbip ] || need+=(usbip) # drivers/usb/vmtest: Debian's usbip tools in the guest
   ldd /bin/busybox >/dev/null 2>&1 && need+=(busybox-static) # the VM guest needs a static busybox
   # drivers/usb/vmtest downloads Debian's kernel package with apt-get download: it needs package lists.
