@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -455,15 +454,4 @@ func settingValue(s setting) string {
 		return s.dur.String()
 	}
 	return *s.str
-}
-
-// absPath makes p absolute (so a reload after a chdir reads the same file).
-func absPath(p string) string {
-	if p == "" {
-		return p
-	}
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
 }

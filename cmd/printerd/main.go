@@ -77,9 +77,3 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nprinterd <command> --help shows a command's flags.")
 }
-
-// notYet is the body of a command that is not built yet.
-func notYet(name string, stderr io.Writer) int {
-	fmt.Fprintf(stderr, "printerd %s: not implemented yet\n", name)
-	return exitFail
-}

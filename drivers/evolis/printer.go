@@ -55,11 +55,11 @@ const (
 // at most MaxResets times. An error reply from the printer is returned at
 // once, wrapped in a *drivers.Error.
 func (p *Printer) query(ctx context.Context, op string, cmd []byte) (string, error) {
-	var err error
+	var err, resetErr error
 	for attempt := 0; attempt <= p.opts.MaxResets; attempt++ {
 		if attempt > 0 {
 			if rerr := p.resetLink(ctx, err); rerr != nil {
-				err = errors.Join(err, rerr)
+				resetErr = rerr
 			}
 		}
 		if err = p.startSession(ctx); err == nil {
@@ -72,7 +72,7 @@ func (p *Printer) query(ctx context.Context, op string, cmd []byte) (string, err
 			break
 		}
 	}
-	return "", &drivers.Error{Op: op + " " + commandName(cmd), Code: codeFor(err), Feed: drivers.BeforeFeed, Err: err}
+	return "", &drivers.Error{Op: op + " " + commandName(cmd), Code: codeFor(err), Feed: drivers.BeforeFeed, Err: errors.Join(err, resetErr)}
 }
 
 // startSession sends Pem;2 (the host manages errors) once per link session.

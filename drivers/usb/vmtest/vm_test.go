@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -263,14 +262,11 @@ func kernelPackage(t *testing.T) string {
 	return string(m[1])
 }
 
-// goBuild runs the go command of the toolchain running the test.
+// goBuild runs the go command of the toolchain running the test (go test
+// puts its own $GOROOT/bin first on PATH).
 func goBuild(t *testing.T, args ...string) {
 	t.Helper()
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		gobin = "go"
-	}
-	cmd := exec.Command(gobin, args...)
+	cmd := exec.Command("go", args...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("usbvm: go %s: %v\n%s", strings.Join(args, " "), err, out)
