@@ -195,6 +195,8 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.wg.Add(1)
 		go d.watchDepth(pool, cons)
 	}
+	d.wg.Add(1)
+	go d.sweepHeld()
 	d.log.Info("queue: started", "site", cfg.Site, "printers", len(cfg.Printers), "pools", len(pools))
 	return d, nil
 }

@@ -102,9 +102,10 @@
 // their bytes stay in JetStream's block files until compaction. So every
 // job message is overwritten (SecureDeleteMsg) before it is acked or
 // terminated, whatever the outcome, and held copies are overwritten the same
-// way when a clerk releases or cancels them. A held copy that reaches the
-// CARD_HELD retention (MaxAge) is removed by the server without that
-// overwrite; the store's encryption at rest covers it. When joining an
+// way when a clerk releases or cancels them. A held copy that nobody
+// releases or cancels is overwritten by the daemon's sweep shortly before
+// CARD_HELD's retention (MaxAge) ends, since the server's expiry would only
+// unlink it ([Stores.EraseExpiringHeld]). When joining an
 // existing deployment, the daemon's NATS user needs the JetStream API
 // subjects for message delete ($JS.API.STREAM.MSG.DELETE.CARD_JOBS and
 // .CARD_HELD) besides the usual consumer and publish permissions.

@@ -881,3 +881,44 @@ func readTree(t *testing.T, dir string) []byte {
 	}
 	return all
 }
+
+// TestHeldCopyErasedAtTheEndOfItsRetention: the daemon overwrites a held
+// body just before CARD_HELD's MaxAge, instead of leaving the server's
+// expiry to unlink it with the person's data still in the block file.
+func TestHeldCopyErasedAtTheEndOfItsRetention(t *testing.T) {
+	const retention = 3 * time.Second
+	e := newEnv(t, 1, func(c *Config) { c.Setup.HeldRetention = retention })
+	e.devs[0].fault(t, "jam=k")
+	id, body := newJob("R-0001", 1, 1)
+	e.submit(id, body)
+	e.waitState(id, Held)
+	ctx := natstest.Context(t, 10*time.Second)
+	// A message of another site, published later, keeps the block file
+	// alive past the held copy's expiry and is not the daemon's to erase.
+	time.Sleep(500 * time.Millisecond)
+	control := []byte("Waiting Witness " + uuid.NewString())
+	if _, err := e.srv.JS.Publish(ctx, HeldSubject("other-site", "control"), control); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		_, err := e.st.Held.GetLastMsgForSubject(ctx, HeldSubject("test", id))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("the held copy is still there after %v (retention %v): %v", time.Since(start), retention, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	raw := readTree(t, e.srv.Dir)
+	if !bytes.Contains(raw, control) {
+		t.Fatal("the other site's message is gone too: the sweep erased what was not its own, or the search proves nothing")
+	}
+	if bytes.Contains(raw, []byte(people[1].name)) {
+		t.Errorf("%q is still in the raw JetStream files after the held copy expired: it was unlinked, not erased", people[1].name)
+	}
+	if _, err := e.d.Clerk().Release(ctx, id, "clerk-1"); err == nil {
+		t.Error("Release of a job whose held copy expired succeeded")
+	}
+}

@@ -81,7 +81,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) (*Store
 		{&st.Held, jetstream.StreamConfig{
 			Name: StreamHeld, Description: "printerd: held job bodies awaiting a clerk",
 			Subjects: []string{"cards.held.>"}, Storage: storage, Replicas: cfg.Replicas,
-			MaxAge: cfg.HeldRetention, MaxMsgsPerSubject: 1, Duplicates: 2 * time.Minute,
+			MaxAge: cfg.HeldRetention, MaxMsgsPerSubject: 1, Duplicates: min(2*time.Minute, cfg.HeldRetention),
 		}},
 		{&st.Events, jetstream.StreamConfig{
 			Name: StreamEvents, Description: "printerd: job status events (no personal data)",
