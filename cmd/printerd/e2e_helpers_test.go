@@ -104,6 +104,25 @@ func (f *e2eFixture) publishSample(ctx context.Context, t testing.TB, js jetstre
 	return j
 }
 
+// printsOneJob publishes a sample job through nc (a client of the
+// deployment the daemon p joined), waits until it is printed, then stops
+// p while the deployment is still up.
+func (f *e2eFixture) printsOneJob(ctx context.Context, t *testing.T, p *inProcess, nc *nats.Conn) {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := watchEvents(t, nc)
+	j := f.publishSample(ctx, t, js)
+	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinted); err != nil {
+		t.Fatalf("%v\n%s", err, p.log.Bytes())
+	}
+	if code := p.shutdown(t); code != exitOK {
+		t.Errorf("exit %d", code)
+	}
+}
+
 // syncBuffer is a goroutine-safe log sink.
 type syncBuffer struct {
 	mu sync.Mutex

@@ -161,15 +161,7 @@ func TestJoinDeployment(t *testing.T) {
 	}
 	nc, _ := nats.Connect(ext.ClientURL())
 	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	evs := watchEvents(t, nc)
-	j := f.publishSample(ctx, t, js)
-	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinted); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.shutdown(t); code != exitOK { // before the deployment goes away
-		t.Errorf("exit %d", code)
-	}
+	f.printsOneJob(ctx, t, p, nc)
 }
 
 // TestSubmitErrors: submit refuses what would be rejected anyway, and says
@@ -307,15 +299,7 @@ func TestJoinWithNKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	evs := watchEvents(t, nc)
-	j := f.publishSample(ctx, t, js)
-	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinted); err != nil {
-		t.Fatalf("%v\n%s", err, p.log.Bytes())
-	}
-	if code := p.shutdown(t); code != exitOK { // before the deployment goes away
-		t.Errorf("exit %d", code)
-	}
+	f.printsOneJob(ctx, t, p, nc)
 }
 
 func mustNKey(t *testing.T, seedFile string) nats.Option {

@@ -19,9 +19,6 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/cityid/printerd/queue"
 )
 
 // testPKI writes a CA, a server certificate for 127.0.0.1 and a client
@@ -107,13 +104,5 @@ func TestJoinWithTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	evs := watchEvents(t, nc)
-	j := f.publishSample(ctx, t, js)
-	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinted); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.shutdown(t); code != exitOK {
-		t.Errorf("exit %d", code)
-	}
+	f.printsOneJob(ctx, t, p, nc)
 }
