@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/cityid/printerd/drivers/evolis"
-	"github.com/cityid/printerd/layout"
 	"github.com/cityid/printerd/layout/panel"
 )
 
@@ -24,14 +23,10 @@ func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			"The stream holds the card's personal data: send it to a printer, not to a file nobody asked for.\n\nflags:\n", encodeSynopsis)
 		fs.PrintDefaults()
 	}
-	keyPath := fs.String("issuer-key", "", "issuer private key that signs the barcode (PKCS#8 PEM, mode 0600)")
-	ribbon := fs.String("ribbon", string(panel.YMCKO), "ribbon: ymcko, ymckok, ko or k")
 	compress := fs.Bool("compress", false, "compressed downloads (Dbc) instead of Db")
 	levels := fs.Int("levels", 32, "levels for Y, M and C: 32, 64 or 128")
 	rotate := fs.Int("rotate", 270, "rotation from the landscape design to print order: 270 or 90")
-	tmpl := fs.String("template", "", "card template; default: the one the job names")
-	tdir := fs.String("templates", "", "directory of extra card templates (*.json)")
-	code := fs.String("issuer-code", "CITY", "issuer code signed into the barcode (iss)")
+	cf := addCardFlags(fs)
 	pos, status, done := parseArgs(fs, args)
 	if done {
 		return status
@@ -41,11 +36,11 @@ func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
-	opts := evolis.Options{Compress: *compress, Levels: *levels, Rotation: *rotate, Ribbon: panel.Ribbon(*ribbon)}
+	opts := evolis.Options{Compress: *compress, Levels: *levels, Rotation: *rotate, Ribbon: panel.Ribbon(*cf.ribbon)}
 	switch {
 	case len(pos) != 1:
 		return usageErr("name exactly one JOB.json")
-	case *keyPath == "":
+	case *cf.issuerKey == "":
 		return usageErr("--issuer-key is required")
 	}
 	if err := opts.Validate(); err != nil {
@@ -55,8 +50,7 @@ func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "printerd encode: %v\n", err)
 		return exitFail
 	}
-	j, c, _, err := renderJobFile(ctx, pos[0], *keyPath,
-		layout.Options{IssuerCode: *code, Templates: *tdir, Ribbon: opts.Ribbon}, *tmpl)
+	j, c, _, err := cf.renderJobFile(ctx, pos[0])
 	if err != nil {
 		return fail(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"os"
 
 	"github.com/cityid/printerd/internal/keyfile"
@@ -57,10 +58,28 @@ func fieldsOf(j *job.Job) (layout.Fields, error) {
 	}, nil
 }
 
-// renderJobFile reads and validates a job file, loads the issuer key into
-// opts and lays the card out with the named template (the job's own when
-// template is ""). It returns the job, the card and the template used.
-func renderJobFile(ctx context.Context, path, issuerKey string, opts layout.Options, template string) (*job.Job, *layout.Card, string, error) {
+// cardFlags are the flags of the commands that lay out a job file
+// without a daemon (render, encode).
+type cardFlags struct {
+	issuerKey, ribbon, template, templates, issuerCode *string
+}
+
+// addCardFlags defines the card flags on fs.
+func addCardFlags(fs *flag.FlagSet) cardFlags {
+	return cardFlags{
+		issuerKey:  fs.String("issuer-key", "", "issuer private key that signs the barcode (PKCS#8 PEM, mode 0600)"),
+		ribbon:     fs.String("ribbon", string(panel.YMCKO), "ribbon the card is laid out for: ymcko, ymckok, ko or k"),
+		template:   fs.String("template", "", "card template; default: the one the job names"),
+		templates:  fs.String("templates", "", "directory of extra card templates (*.json)"),
+		issuerCode: fs.String("issuer-code", "CITY", "issuer code signed into the barcode (iss)"),
+	}
+}
+
+// renderJobFile reads and validates a job file, loads the issuer key and
+// lays the card out as the card flags say (the job's own template unless
+// --template names another). It returns the job, the card and the
+// template used.
+func (cf cardFlags) renderJobFile(ctx context.Context, path string) (*job.Job, *layout.Card, string, error) {
 	body, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, "", err
@@ -73,13 +92,15 @@ func renderJobFile(ctx context.Context, path, issuerKey string, opts layout.Opti
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if opts.Issuer, err = keyfile.LoadPrivate(issuerKey); err != nil {
-		return nil, nil, "", err
-	}
-	r, err := layout.New(opts)
+	key, err := keyfile.LoadPrivate(*cf.issuerKey)
 	if err != nil {
 		return nil, nil, "", err
 	}
+	r, err := layout.New(layout.Options{Issuer: key, IssuerCode: *cf.issuerCode, Templates: *cf.templates, Ribbon: panel.Ribbon(*cf.ribbon)})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	template := *cf.template
 	if template == "" {
 		template = j.Template
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/cityid/printerd/layout"
 	"github.com/cityid/printerd/layout/panel"
 )
 
@@ -25,12 +24,8 @@ func cmdRender(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "usage: %s\n\nLays out the card of JOB.json and writes front.png, back.png and proof.pdf into DIR.\nThe files hold personal data: delete them when the proof is checked.\n\nflags:\n", renderSynopsis)
 		fs.PrintDefaults()
 	}
-	keyPath := fs.String("issuer-key", "", "issuer private key that signs the barcode (PKCS#8 PEM, mode 0600)")
 	out := fs.String("out", "", "directory to write front.png, back.png and proof.pdf into")
-	tmpl := fs.String("template", "", "card template; default: the one the job names")
-	ribbon := fs.String("ribbon", string(panel.YMCKO), "ribbon the card is laid out for: ymcko, ymckok, ko or k")
-	tdir := fs.String("templates", "", "directory of extra card templates (*.json)")
-	code := fs.String("issuer-code", "CITY", "issuer code signed into the barcode (iss)")
+	cf := addCardFlags(fs)
 	pos, status, done := parseArgs(fs, args)
 	if done {
 		return status
@@ -43,20 +38,19 @@ func cmdRender(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	switch {
 	case len(pos) != 1:
 		return usageErr("name exactly one JOB.json")
-	case *keyPath == "":
+	case *cf.issuerKey == "":
 		return usageErr("--issuer-key is required")
 	case *out == "":
 		return usageErr("--out is required")
 	}
-	if err := panel.Ribbon(*ribbon).Valid(); err != nil {
+	if err := panel.Ribbon(*cf.ribbon).Valid(); err != nil {
 		return usageErr(err.Error())
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "printerd render: %v\n", err)
 		return exitFail
 	}
-	j, c, name, err := renderJobFile(ctx, pos[0], *keyPath,
-		layout.Options{IssuerCode: *code, Templates: *tdir, Ribbon: panel.Ribbon(*ribbon)}, *tmpl)
+	j, c, name, err := cf.renderJobFile(ctx, pos[0])
 	if err != nil {
 		return fail(err)
 	}
@@ -73,6 +67,6 @@ func cmdRender(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	// job id and paths only: no personal data on the terminal
 	fmt.Fprintf(stdout, "job %s: wrote %s, %s and %s (template %s, ribbon %s; barcode self-check passed)\n",
-		j.ID, filepath.Join(*out, "front.png"), filepath.Join(*out, "back.png"), pdfPath, name, *ribbon)
+		j.ID, filepath.Join(*out, "front.png"), filepath.Join(*out, "back.png"), pdfPath, name, *cf.ribbon)
 	return exitOK
 }
