@@ -497,10 +497,11 @@ func (w *worker) printed(ctx context.Context, msg jetstream.Msg, pe Entry, j *jo
 	}
 	w.auditLog(ctx, AuditRecord{Action: AuditPrinted, JobID: j.ID, CardNumber: j.Card.Number, Issue: j.Card.Issue})
 	w.event(ctx, Event{JobID: j.ID, State: EventPrinted, Printer: w.p.Name, CardNumber: j.Card.Number})
-	w.erase(ctx, msg)
-	if err := msg.DoubleAck(ctx); err != nil {
-		log.Warn("queue: ack of a printed job failed; the ledger skips its redelivery", "err", err)
-	}
+	w.eraseThen(msg, func(ctx context.Context) {
+		if err := msg.DoubleAck(ctx); err != nil {
+			log.Warn("queue: ack of a printed job failed; the ledger skips its redelivery", "err", err)
+		}
+	})
 	w.d.metrics.Cards.WithLabelValues(w.p.Name, "printed").Inc()
 }
 
@@ -534,8 +535,7 @@ func (w *worker) hold(ctx context.Context, msg jetstream.Msg, e Entry, j *job.Jo
 	}
 	w.auditLog(ctx, AuditRecord{Action: action, JobID: j.ID, CardNumber: j.Card.Number, Issue: j.Card.Issue, Reason: reason})
 	w.event(ctx, Event{JobID: j.ID, State: EventHeld, Reason: reason, Printer: w.p.Name, CardNumber: j.Card.Number})
-	w.erase(ctx, msg) // the body lives on in CARD_HELD only
-	_ = msg.Term()
+	w.eraseThen(msg, func(context.Context) { _ = msg.Term() }) // the body lives on in CARD_HELD only
 	w.d.metrics.Cards.WithLabelValues(w.p.Name, "held").Inc()
 }
 
@@ -552,6 +552,22 @@ func (w *worker) erase(ctx context.Context, msg jetstream.Msg) {
 	if err := w.d.st.Jobs.SecureDeleteMsg(ctx, md.Sequence.Stream); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		w.d.log.Warn("queue: could not erase a finished job from CARD_JOBS", "printer", w.p.Name, "seq", md.Sequence.Stream, "err", err)
 	}
+}
+
+// eraseThen erases msg and then runs final (its ack or term) in the
+// background, so that the worker can go on to its printer's next job: the
+// erase costs a few milliseconds of store I/O. The outcome is already in the
+// ledger, so a crash before final only means a redelivery that the ledger
+// skips (and erases). Drain and Close wait for it.
+func (w *worker) eraseThen(msg jetstream.Msg, final func(ctx context.Context)) {
+	w.d.wg.Add(1)
+	go func() {
+		defer w.d.wg.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.d.runCtx), 30*time.Second)
+		defer cancel()
+		w.erase(ctx, msg)
+		final(ctx)
+	}()
 }
 
 // delivered returns how many times msg was delivered (1 the first time).
@@ -595,8 +611,7 @@ func (w *worker) reject(ctx context.Context, msg jetstream.Msg, r rejection) {
 	w.d.log.Warn("queue: job rejected", "printer", w.p.Name, "job_id", r.JobID, "rule", r.Rule, "reason", r.Reason)
 	w.auditLog(ctx, AuditRecord{Action: AuditRejected, JobID: r.JobID, CardNumber: r.CardNumber, Issue: r.Issue, Reason: r.Reason})
 	w.event(ctx, Event{JobID: r.JobID, State: EventRejected, Reason: r.Reason, Printer: w.p.Name, CardNumber: r.CardNumber})
-	w.erase(ctx, msg)
-	_ = msg.Term()
+	w.eraseThen(msg, func(context.Context) { _ = msg.Term() })
 	w.d.metrics.Cards.WithLabelValues(w.p.Name, "rejected").Inc()
 	w.d.metrics.Rejected.WithLabelValues(r.Rule).Inc()
 }
