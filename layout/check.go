@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"image"
 
-	"golang.org/x/image/draw"
-
 	"github.com/cityid/printerd/layout/barcode"
 )
 
@@ -33,10 +31,8 @@ func (r *Renderer) selfCheck(sd *sideDraw, want barcode.Claims) (string, error) 
 
 // ScanPanel reads the QR code printed on a K plane (255 = ink) within area
 // (the whole plane if area is empty) and returns its text. It reads the
-// plane as a scanner sees the card (ink black on white) at full
-// resolution, then at half and quarter resolution: the QR decoder misses
-// the finder patterns of a few per cent of perfectly sharp symbols at one
-// scale but not at another.
+// plane as a scanner sees the card (ink black on white); barcode.Scan
+// retries at other scales where the decoder misses a sharp symbol.
 func ScanPanel(k *image.Gray, area image.Rectangle) (string, error) {
 	if area.Empty() {
 		area = k.Rect
@@ -50,21 +46,5 @@ func ScanPanel(k *image.Gray, area image.Rectangle) (string, error) {
 			dst[x] = 255 - src[x]
 		}
 	}
-	var firstErr error
-	for _, div := range []int{1, 2, 4} {
-		var try image.Image = img
-		if div > 1 {
-			small := image.NewGray(image.Rect(0, 0, area.Dx()/div, area.Dy()/div))
-			draw.ApproxBiLinear.Scale(small, small.Rect, img, img.Rect, draw.Src, nil)
-			try = small
-		}
-		text, err := barcode.Scan(try)
-		if err == nil {
-			return text, nil
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	return "", firstErr
+	return barcode.Scan(img) // it retries at other scales itself
 }
