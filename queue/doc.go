@@ -42,7 +42,8 @@
 //  7. Ledger claimed -> printing by compare-and-swap; only the winner
 //     prints. In-progress acks keep the message alive while it prints.
 //  8. Print. Success: printing -> printed, card_issues marked printed,
-//     audit "printed", event "printed", AckSync. Failure before feed
+//     audit "printed", event "printed", then (in the background) the
+//     message erased and acked. Failure before feed
 //     (drivers.Fed false): back to claimed, NakWithDelay, retried when the
 //     printer is Ready again. Failure after feed: the card is spoiled:
 //     body and approval headers copied to CARD_HELD (first, so a crash
