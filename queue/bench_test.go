@@ -63,7 +63,7 @@ func benchDaemon(b *testing.B, drv string, printers int, rate float64) {
 	srv := natstest.Start(b)
 	sg := newSigner(b)
 	cfg := Config{
-		Site: "bench", JS: srv.JS, NC: srv.NC, Approver: verifierFor(b, sg), Maker: blankMaker{},
+		Site: "bench", JS: srv.JS, Approver: verifierFor(b, sg), Maker: blankMaker{},
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		StatusInterval: time.Second, FetchWait: 200 * time.Millisecond,
 	}

@@ -47,10 +47,10 @@ func NewClerk(st *Stores, site string) *Clerk {
 
 // Status returns a job's ledger entry, or an error wrapping ErrNotFound.
 func (c *Clerk) Status(ctx context.Context, jobID string) (Entry, error) {
-	if !isUUID(jobID) {
-		return Entry{}, fmt.Errorf("queue: job_id: must be a UUID")
+	if !job.ValidID(jobID) {
+		return Entry{}, fmt.Errorf("queue: job_id: must be a UUID in canonical lower-case form (8-4-4-4-12 hex digits)")
 	}
-	return getEntry(ctx, c.st.Ledger, jobID)
+	return c.st.ledger().get(ctx, jobID)
 }
 
 // Held lists the site's held jobs that still have a body in CARD_HELD.
@@ -71,7 +71,7 @@ func (c *Clerk) Held(ctx context.Context) ([]HeldJob, error) {
 		}
 		h := HeldJob{JobID: jobID, Reason: msg.Header.Get(HeaderHeldReason), Since: msg.Time.UTC(),
 			Expires: msg.Time.Add(info.Config.MaxAge).UTC()}
-		if e, err := getEntry(ctx, c.st.Ledger, jobID); err == nil {
+		if e, err := c.st.ledger().get(ctx, jobID); err == nil {
 			h.CardNumber, h.Issue, h.Printer = e.CardNumber, e.Issue, e.Printer
 			if e.State != Held {
 				continue // being released, or printed after all
@@ -122,7 +122,7 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, err
 	prev := e
 	if e.State == Held {
 		e.State, e.Releases, e.Updated, e.Reason = Claimed, e.Releases+1, c.now().UTC(), "released by "+operator
-		if e, err = swapEntry(ctx, c.st.Ledger, jobID, prev.Revision, e); err != nil {
+		if e, err = c.st.ledger().swap(ctx, jobID, prev.Revision, e); err != nil {
 			return Entry{}, fmt.Errorf("queue: release %s: %w", jobID, err)
 		}
 	}
@@ -132,7 +132,7 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, err
 	msg.Header.Set(job.HeaderMsgID, ReleaseMsgID(jobID, e.Releases))
 	if _, err := c.st.JS.PublishMsg(ctx, msg); err != nil {
 		if prev.State == Held {
-			if _, rerr := swapEntry(ctx, c.st.Ledger, jobID, e.Revision, prev); rerr == nil {
+			if _, rerr := c.st.ledger().swap(ctx, jobID, e.Revision, prev); rerr == nil {
 				return Entry{}, fmt.Errorf("queue: release %s: republish failed, still held: %w", jobID, err)
 			}
 		}
@@ -171,7 +171,7 @@ func (c *Clerk) Cancel(ctx context.Context, jobID, operator, reason string) (Ent
 	}
 	prev := e
 	e.State, e.Updated, e.Reason = Cancelled, c.now().UTC(), reason
-	if e, err = swapEntry(ctx, c.st.Ledger, jobID, prev.Revision, e); err != nil {
+	if e, err = c.st.ledger().swap(ctx, jobID, prev.Revision, e); err != nil {
 		return Entry{}, fmt.Errorf("queue: cancel %s: %w", jobID, err)
 	}
 	if err := c.st.eraseHeld(ctx, HeldSubject(c.site, jobID)); err != nil {
@@ -190,7 +190,7 @@ func (c *Clerk) Cancel(ctx context.Context, jobID, operator, reason string) (Ent
 // History returns the site's audit records for a card number, oldest
 // first: the card's issuance history without personal data.
 func (c *Clerk) History(ctx context.Context, cardNumber string) ([]AuditRecord, error) {
-	if cardNumber == "" || !validToken(cardNumber) {
+	if cardNumber == "" || !ValidToken(cardNumber) {
 		return nil, fmt.Errorf("queue: card_number: must be [A-Z0-9-]{4,24}")
 	}
 	out := []AuditRecord{}

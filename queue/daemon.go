@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cityid/printerd/drivers"
@@ -45,10 +45,6 @@ type MakerFunc func(ctx context.Context, j *job.Job) (panel.Card, error)
 // Make calls f.
 func (f MakerFunc) Make(ctx context.Context, j *job.Job) (panel.Card, error) { return f(ctx, j) }
 
-// DiagFunc runs a diagnostic verb on a printer (drivers/diag.Run). The
-// result must be JSON-encodable.
-type DiagFunc func(ctx context.Context, dev drivers.Printer, verb, arg string) (any, error)
-
 // Printer is one configured printer: its name (a subject token, unique in
 // the site), the pool whose jobs it takes, and its driver. The daemon does
 // not close Dev.
@@ -73,15 +69,10 @@ const (
 type Config struct {
 	Site string // subject token of the site; "" means "local"
 	JS   jetstream.JetStream
-	// NC, when set, is used for the micro services (diag and jobs).
-	NC       *nats.Conn
 	Approver Approver
 	Maker    Maker
 	Printers []Printer
-	// Diag runs technician verbs for the diag service; nil disables all
-	// verbs but pause and resume.
-	Diag   DiagFunc
-	Logger *slog.Logger // nil means slog.Default()
+	Logger   *slog.Logger // nil means slog.Default()
 	// Metrics collects counters; nil means a new NewMetrics().
 	Metrics *Metrics
 	// Setup tunes the streams and buckets Start creates or updates.
@@ -111,33 +102,34 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Daemon runs the printer workers and services of one printerd.
+// Daemon runs the printer workers of one printerd. It knows nothing of the
+// NATS services in front of it (queue/service): they act through Pause,
+// Resume, WithPrinter and Clerk.
 type Daemon struct {
 	cfg     Config
 	st      *Stores
 	log     *slog.Logger
 	metrics *Metrics
-	audit   *auditLog
 	clerk   *Clerk
 	workers map[string]*worker
+	env     *workerEnv
 
 	runCtx    context.Context // cancelled by Close: stops printing
 	cancelRun context.CancelFunc
 	drainOnce sync.Once
 	draining  chan struct{} // closed by Drain: no new fetch
 	wg        sync.WaitGroup
-	services  []serviceStopper
 	closeOnce sync.Once
-}
 
-type serviceStopper interface{ Stop() error }
+	setupMu sync.Mutex // guards cfg.Setup against concurrent SetHeldRetention
+}
 
 // ErrUnknownPrinter is returned for a printer name the daemon does not run.
 var ErrUnknownPrinter = errors.New("queue: unknown printer")
 
-// Start sets up the JetStream layout, creates the pool consumers, starts one
-// worker per printer and, when cfg.NC is set, the diag and jobs services.
-// ctx bounds start-up only; the daemon runs until Drain or Close.
+// Start sets up the JetStream layout, creates the pool consumers and starts
+// one worker per printer. ctx bounds start-up only; the daemon runs until
+// Drain or Close.
 func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -152,12 +144,17 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		st:       st,
 		log:      cfg.Logger,
 		metrics:  cfg.Metrics,
-		audit:    newAuditLog(st, cfg.Site),
 		workers:  map[string]*worker{},
 		draining: make(chan struct{}),
 	}
-	d.clerk = &Clerk{st: st, site: cfg.Site, audit: d.audit, now: cfg.Now}
+	audit := newAuditLog(st, cfg.Site)
+	d.clerk = &Clerk{st: st, site: cfg.Site, audit: audit, now: cfg.Now}
 	d.runCtx, d.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
+	d.env = &workerEnv{
+		cfg: cfg, st: st, ledger: st.ledger(), issues: st.issues(), audit: audit,
+		log: d.log, metrics: d.metrics, runCtx: d.runCtx, draining: d.draining,
+		background: d.background,
+	}
 	pools := map[string]jetstream.Consumer{}
 	for _, p := range cfg.Printers {
 		if _, ok := pools[p.Pool]; ok {
@@ -179,24 +176,15 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		pools[p.Pool] = cons
 	}
 	for _, p := range cfg.Printers {
-		d.workers[p.Name] = newWorker(d, p, pools[p.Pool])
-	}
-	if cfg.NC != nil {
-		if err := d.addServices(); err != nil {
-			d.cancelRun()
-			return nil, err
-		}
+		d.workers[p.Name] = newWorker(d.env, p, pools[p.Pool])
 	}
 	for _, w := range d.workers {
-		d.wg.Add(1)
-		go w.run()
+		d.background(w.run)
 	}
 	for pool, cons := range pools {
-		d.wg.Add(1)
-		go d.watchDepth(pool, cons)
+		d.background(func() { d.watchDepth(pool, cons) })
 	}
-	d.wg.Add(1)
-	go d.sweepHeld()
+	d.background(d.sweepHeld)
 	d.log.Info("queue: started", "site", cfg.Site, "printers", len(cfg.Printers), "pools", len(pools))
 	return d, nil
 }
@@ -208,7 +196,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Site == "" {
 		c.Site = "local"
 	}
-	if !validToken(c.Site) {
+	if !ValidToken(c.Site) {
 		return c, fmt.Errorf("queue: config: site must be letters, digits, '-' or '_' (1-64)")
 	}
 	switch {
@@ -228,9 +216,9 @@ func (c Config) withDefaults() (Config, error) {
 			p.Pool = DefaultPool
 		}
 		switch {
-		case !validToken(p.Name):
+		case !ValidToken(p.Name):
 			return c, fmt.Errorf("queue: config: printer %d: name must be letters, digits, '-' or '_' (1-64)", i)
-		case !validToken(p.Pool):
+		case !ValidToken(p.Pool):
 			return c, fmt.Errorf("queue: config: printer %s: pool must be letters, digits, '-' or '_' (1-64)", p.Name)
 		case p.Dev == nil:
 			return c, fmt.Errorf("queue: config: printer %s: no driver", p.Name)
@@ -277,9 +265,17 @@ func (c Config) withDefaults() (Config, error) {
 // now returns the configured time in UTC.
 func (d *Daemon) now() time.Time { return d.cfg.Now().UTC() }
 
+// background runs f in a goroutine that Drain and Close wait for.
+func (d *Daemon) background(f func()) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		f()
+	}()
+}
+
 // watchDepth keeps the queue-depth gauge of a pool current.
 func (d *Daemon) watchDepth(pool string, cons jetstream.Consumer) {
-	defer d.wg.Done()
 	t := time.NewTicker(d.cfg.StatusInterval)
 	defer t.Stop()
 	for {
@@ -306,6 +302,47 @@ func (d *Daemon) Metrics() *Metrics { return d.metrics }
 
 // Clerk returns a clerk on the daemon's stores and audit chain.
 func (d *Daemon) Clerk() *Clerk { return d.clerk }
+
+// Printers returns the names of the daemon's printers, sorted.
+func (d *Daemon) Printers() []string {
+	names := make([]string, 0, len(d.workers))
+	for n := range d.workers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// WithPrinter runs fn on the named printer's driver (technician
+// diagnostics) once no card prints and nothing else uses the printer: it
+// waits for the card in the printer and never interrupts one. If ctx ends
+// first it returns an error wrapping ctx's, and fn is not run; nothing is
+// left waiting.
+func (d *Daemon) WithPrinter(ctx context.Context, printer string, fn func(ctx context.Context, dev drivers.Printer) error) error {
+	w, ok := d.workers[printer]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownPrinter, printer)
+	}
+	if err := w.dev.lock(ctx); err != nil {
+		return fmt.Errorf("queue: printer %s busy: %w", printer, err)
+	}
+	defer w.dev.unlock()
+	return fn(ctx, w.p.Dev)
+}
+
+// SetHeldRetention changes CARD_HELD's retention (a reload), keeping every
+// other setting the daemon was started with.
+func (d *Daemon) SetHeldRetention(ctx context.Context, retention time.Duration) error {
+	d.setupMu.Lock()
+	defer d.setupMu.Unlock()
+	sc := d.cfg.Setup
+	sc.HeldRetention = retention
+	if _, err := Setup(ctx, d.cfg.JS, sc); err != nil {
+		return err
+	}
+	d.cfg.Setup = sc
+	return nil
+}
 
 // Pause stops the named printer's worker from fetching new jobs; the card
 // in the printer, if any, finishes.
@@ -346,13 +383,10 @@ func (d *Daemon) Drain(ctx context.Context) error {
 	}
 }
 
-// Close stops the services and workers at once (a card being printed is
-// abandoned and will be held on redelivery). Safe to call twice.
+// Close stops the workers at once (a card being printed is abandoned and
+// will be held on redelivery) and waits for them. Safe to call twice.
 func (d *Daemon) Close() {
 	d.closeOnce.Do(func() {
-		for _, s := range d.services {
-			_ = s.Stop()
-		}
 		d.drainOnce.Do(func() { close(d.draining) })
 		d.cancelRun()
 		d.wg.Wait()

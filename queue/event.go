@@ -40,7 +40,7 @@ func (s *Stores) publishEvent(ctx context.Context, ev Event) error {
 		return fmt.Errorf("queue: event: %w", err)
 	}
 	id := ev.JobID
-	if !validToken(id) {
+	if !ValidToken(id) {
 		id = invalidJobID
 	}
 	if _, err := s.JS.Publish(ctx, EventSubject(id), b); err != nil {
@@ -49,9 +49,10 @@ func (s *Stores) publishEvent(ctx context.Context, ev Event) error {
 	return nil
 }
 
-// validToken reports whether s can be one NATS subject token and KV key:
-// letters, digits, '-' and '_' only, 1-64 bytes.
-func validToken(s string) bool {
+// ValidToken reports whether s can be one NATS subject token and KV key:
+// letters, digits, '-' and '_' only, 1-64 bytes. Sites, pools and printer
+// names must be tokens; it is the one definition of that rule.
+func ValidToken(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false
 	}

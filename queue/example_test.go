@@ -39,7 +39,6 @@ func ExampleStart() {
 	d, err := queue.Start(ctx, queue.Config{
 		Site:     "city-hall",
 		JS:       js,
-		NC:       nc,
 		Approver: verifier,
 		Maker: queue.MakerFunc(func(ctx context.Context, j *job.Job) (panel.Card, error) {
 			return panel.Card{}, nil // layout.Render in cmd/printerd

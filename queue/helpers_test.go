@@ -189,7 +189,7 @@ func newEnv(t *testing.T, nPrinters int, tweak func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, srv: natstest.Start(t), signer: newSigner(t), logs: &syncBuffer{}}
 	cfg := Config{
-		Site: "test", JS: e.srv.JS, NC: e.srv.NC,
+		Site: "test", JS: e.srv.JS,
 		Approver:       verifierFor(t, e.signer),
 		Maker:          blankMaker{},
 		Logger:         slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -266,7 +266,7 @@ func (e *env) waitState(id string, want State) Entry {
 	deadline := time.Now().Add(10 * time.Second)
 	var last Entry
 	for time.Now().Before(deadline) {
-		ent, err := getEntry(context.Background(), e.st.Ledger, id)
+		ent, err := e.st.ledger().get(context.Background(), id)
 		if err == nil {
 			last = ent
 			if ent.State == want {

@@ -47,9 +47,16 @@ var ErrNotFound = errors.New("queue: not found")
 // a job is not in the state an operation needs.
 var ErrConflict = errors.New("queue: conflict")
 
-// getEntry reads a ledger entry.
-func getEntry(ctx context.Context, kv jetstream.KeyValue, jobID string) (Entry, error) {
-	kve, err := kv.Get(ctx, jobID)
+// ledger is the card_ledger bucket: one Entry per job id, changed only by
+// create and compare-and-swap.
+type ledger struct{ kv jetstream.KeyValue }
+
+// ledger returns the card_ledger of s.
+func (s *Stores) ledger() ledger { return ledger{s.Ledger} }
+
+// get reads a job's entry; an error wraps ErrNotFound when there is none.
+func (l ledger) get(ctx context.Context, jobID string) (Entry, error) {
+	kve, err := l.kv.Get(ctx, jobID)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Entry{}, fmt.Errorf("queue: ledger %s: %w", jobID, ErrNotFound)
 	}
@@ -64,10 +71,11 @@ func getEntry(ctx context.Context, kv jetstream.KeyValue, jobID string) (Entry, 
 	return e, nil
 }
 
-// createEntry creates a ledger entry; it fails with ErrConflict if it exists.
-func createEntry(ctx context.Context, kv jetstream.KeyValue, jobID string, e Entry) (Entry, error) {
+// create writes a job's first entry; an error wraps ErrConflict if the job
+// has one already.
+func (l ledger) create(ctx context.Context, jobID string, e Entry) (Entry, error) {
 	b, _ := json.Marshal(e)
-	rev, err := kv.Create(ctx, jobID, b)
+	rev, err := l.kv.Create(ctx, jobID, b)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return Entry{}, fmt.Errorf("queue: ledger create %s: %w", jobID, ErrConflict)
 	}
@@ -78,10 +86,11 @@ func createEntry(ctx context.Context, kv jetstream.KeyValue, jobID string, e Ent
 	return e, nil
 }
 
-// swapEntry replaces the entry read at e.Revision; ErrConflict if it changed.
-func swapEntry(ctx context.Context, kv jetstream.KeyValue, jobID string, prev uint64, e Entry) (Entry, error) {
+// swap replaces the entry read at revision prev with e; an error wraps
+// ErrConflict if the entry changed since.
+func (l ledger) swap(ctx context.Context, jobID string, prev uint64, e Entry) (Entry, error) {
 	b, _ := json.Marshal(e)
-	rev, err := kv.Update(ctx, jobID, b, prev)
+	rev, err := l.kv.Update(ctx, jobID, b, prev)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return Entry{}, fmt.Errorf("queue: ledger update %s: %w", jobID, ErrConflict)
 	}
@@ -92,6 +101,14 @@ func swapEntry(ctx context.Context, kv jetstream.KeyValue, jobID string, prev ui
 	return e, nil
 }
 
+// move is the protocol's transition of an entry: from (as read) to state,
+// with reason, at now, by compare-and-swap on from's revision.
+func (l ledger) move(ctx context.Context, jobID string, from Entry, state State, reason string, now time.Time) (Entry, error) {
+	to := from
+	to.State, to.Reason, to.Updated = state, reason, now
+	return l.swap(ctx, jobID, from.Revision, to)
+}
+
 // IssueMark is a card_issues value, keyed by card number: the highest issue
 // reserved for printing and the job that reserved it.
 type IssueMark struct {
@@ -100,4 +117,109 @@ type IssueMark struct {
 	// Printed is false while the reserving job has not printed yet.
 	Printed bool      `json:"printed"`
 	Updated time.Time `json:"updated"`
+	// Revision is the KV revision the mark was read or written at (not
+	// stored); 0 means no mark.
+	Revision uint64 `json:"-"`
+}
+
+// issueRule is the reason of an issue-rule rejection.
+const issueRule = "card.issue: must be higher than the highest issue already printed for this card number"
+
+// allows applies the issue rule to a job's card number and issue: a higher
+// issue, or the job's own reservation.
+func (m IssueMark) allows(jobID string, issue int) bool {
+	return issue > m.Issue || issue == m.Issue && m.JobID == jobID
+}
+
+// issueMarks is the card_issues bucket: one IssueMark per card number,
+// changed only by create and compare-and-swap, never rolled back.
+type issueMarks struct{ kv jetstream.KeyValue }
+
+// issues returns the card_issues of s.
+func (s *Stores) issues() issueMarks { return issueMarks{s.Issues} }
+
+// casTries bounds the compare-and-swap retries on one card number.
+const casTries = 10
+
+// get reads the mark of a card number; Revision 0 means none.
+func (b issueMarks) get(ctx context.Context, number string) (IssueMark, error) {
+	kve, err := b.kv.Get(ctx, number)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return IssueMark{}, nil
+	}
+	if err != nil {
+		return IssueMark{}, fmt.Errorf("queue: card_issues get: %w", err)
+	}
+	var m IssueMark
+	if err := json.Unmarshal(kve.Value(), &m); err != nil {
+		return IssueMark{}, fmt.Errorf("queue: card_issues: bad entry: %w", err)
+	}
+	m.Revision = kve.Revision()
+	return m, nil
+}
+
+// put writes m over the mark read at m.Revision (creating it when 0). It
+// reports false when another writer got there first.
+func (b issueMarks) put(ctx context.Context, number string, m IssueMark) (IssueMark, bool, error) {
+	v, _ := json.Marshal(m)
+	var err error
+	var rev uint64
+	if m.Revision == 0 {
+		rev, err = b.kv.Create(ctx, number, v)
+	} else {
+		rev, err = b.kv.Update(ctx, number, v, m.Revision)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return m, false, nil
+	}
+	if err != nil {
+		return m, false, fmt.Errorf("queue: card_issues put: %w", err)
+	}
+	m.Revision = rev
+	return m, true, nil
+}
+
+// reserve reserves issue of number for jobID. It reports false when the
+// issue rule refuses the job. The returned mark lets markPrinted skip a
+// read.
+func (b issueMarks) reserve(ctx context.Context, number string, issue int, jobID string, now time.Time) (IssueMark, bool, error) {
+	for try := 0; try < casTries; try++ {
+		m, err := b.get(ctx, number)
+		if err != nil {
+			return m, false, err
+		}
+		if !m.allows(jobID, issue) {
+			return m, false, nil
+		}
+		if m.Issue == issue && m.JobID == jobID {
+			return m, true, nil // already ours (a retry or a release)
+		}
+		nm, ok, err := b.put(ctx, number, IssueMark{Issue: issue, JobID: jobID, Updated: now, Revision: m.Revision})
+		if err != nil || ok {
+			return nm, ok, err
+		}
+	}
+	return IssueMark{}, false, fmt.Errorf("queue: card_issues: too much contention on one card number")
+}
+
+// markPrinted sets Printed on jobID's own reservation of issue, read as m
+// (re-read if it changed since).
+func (b issueMarks) markPrinted(ctx context.Context, number string, issue int, jobID string, m IssueMark, now time.Time) error {
+	for try := 0; try < casTries; try++ {
+		if try > 0 {
+			var err error
+			if m, err = b.get(ctx, number); err != nil {
+				return err
+			}
+		}
+		if m.JobID != jobID || m.Issue != issue || m.Printed {
+			return nil
+		}
+		m.Printed, m.Updated = true, now
+		_, ok, err := b.put(ctx, number, m)
+		if err != nil || ok {
+			return err
+		}
+	}
+	return fmt.Errorf("queue: card_issues: too much contention on one card number")
 }

@@ -6,20 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cityid/printerd/drivers"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue/internal/natstest"
 	"github.com/cityid/printerd/queue/job"
@@ -188,7 +187,7 @@ func TestRejectedJobsNeverPrint(t *testing.T) {
 			if !strings.Contains(ev.Reason, tc.reason) {
 				t.Errorf("reason %q, want it to name %q", ev.Reason, tc.reason)
 			}
-			ent, err := getEntry(context.Background(), e.st.Ledger, id)
+			ent, err := e.st.ledger().get(context.Background(), id)
 			if tc.ledger == "" && !errors.Is(err, ErrNotFound) {
 				t.Errorf("ledger entry %+v, %v: want none (an untrusted job id must not touch the ledger)", ent, err)
 			}
@@ -354,7 +353,7 @@ func TestRedeliveryWhilePrintingIsHeld(t *testing.T) {
 	id, body := newJob("D-0001", 1, 0)
 	// The ledger as a daemon killed mid-card left it.
 	ctx := natstest.Context(t, 10*time.Second)
-	if _, err := createEntry(ctx, e.st.Ledger, id, Entry{State: Printing, Printer: "p0", CardNumber: "D-0001", Issue: 1}); err != nil {
+	if _, err := e.st.ledger().create(ctx, id, Entry{State: Printing, Printer: "p0", CardNumber: "D-0001", Issue: 1}); err != nil {
 		t.Fatal(err)
 	}
 	e.submit(id, body)
@@ -379,8 +378,8 @@ func TestSameIssueNeverPrintedTwice(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	var s1, s2 Entry
 	for time.Now().Before(deadline) {
-		s1, _ = getEntry(context.Background(), e.st.Ledger, id1)
-		s2, _ = getEntry(context.Background(), e.st.Ledger, id2)
+		s1, _ = e.st.ledger().get(context.Background(), id1)
+		s2, _ = e.st.ledger().get(context.Background(), id2)
 		if (s1.State == Printed || s1.State == Rejected) && (s2.State == Printed || s2.State == Rejected) {
 			break
 		}
@@ -501,7 +500,7 @@ func TestNoPersonalDataOutside(t *testing.T) {
 	for _, id := range ids {
 		deadline := time.Now().Add(10 * time.Second)
 		for time.Now().Before(deadline) {
-			ent, _ := getEntry(context.Background(), e.st.Ledger, id)
+			ent, _ := e.st.ledger().get(context.Background(), id)
 			if ent.State == Printed || ent.State == Held {
 				break
 			}
@@ -560,103 +559,13 @@ func TestDrainFinishesCardAndTakesNoNewJob(t *testing.T) {
 		t.Fatalf("Drain: %v", err)
 	}
 	e.waitState(id1, Printed)
-	if _, err := getEntry(context.Background(), e.st.Ledger, id2); !errors.Is(err, ErrNotFound) {
+	if _, err := e.st.ledger().get(context.Background(), id2); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second job touched after drain: %v", err)
 	}
 	info, _ := e.st.Jobs.Info(context.Background())
 	if info.State.Msgs != 1 {
 		t.Errorf("CARD_JOBS holds %d messages after drain, want the untouched second job", info.State.Msgs)
 	}
-}
-
-func TestServices(t *testing.T) {
-	var diagCalls []string
-	e := newEnv(t, 1, func(c *Config) {
-		c.Diag = func(ctx context.Context, dev drivers.Printer, verb, arg string) (any, error) {
-			diagCalls = append(diagCalls, verb+":"+arg)
-			if verb == "info" {
-				return dev.Info(ctx)
-			}
-			return nil, fmt.Errorf("diag: unknown verb %s", verb)
-		}
-	})
-	id, body := newJob("V-0001", 1, 0)
-	e.submit(id, body)
-	e.waitState(id, Printed)
-	call := func(subject string, req any) Reply {
-		t.Helper()
-		b, _ := json.Marshal(req)
-		m, err := e.srv.NC.Request(subject, b, 5*time.Second)
-		if err != nil {
-			t.Fatalf("%s: %v", subject, err)
-		}
-		var r Reply
-		if err := json.Unmarshal(m.Data, &r); err != nil {
-			t.Fatalf("%s: reply %s: %v", subject, m.Data, err)
-		}
-		return r
-	}
-	r := call(JobsServiceSubject("test", "status"), JobsRequest{JobID: id})
-	if r.Error != "" || r.Result.(map[string]any)["state"] != "printed" {
-		t.Errorf("status reply %+v, want printed", r)
-	}
-	r = call(JobsServiceSubject("test", "status"), JobsRequest{JobID: uuid.NewString()})
-	if !strings.Contains(r.Error, "not found") {
-		t.Errorf("status of unknown job: %+v, want not found", r)
-	}
-	r = call(JobsServiceSubject("test", "held"), struct{}{})
-	if r.Error != "" {
-		t.Errorf("held: %s", r.Error)
-	}
-	r = call(JobsServiceSubject("test", "history"), JobsRequest{CardNumber: "V-0001"})
-	if hist, _ := r.Result.([]any); r.Error != "" || len(hist) != 1 {
-		t.Errorf("history %+v, want one record", r)
-	}
-	r = call(JobsServiceSubject("test", "frobnicate"), struct{}{})
-	if r.Error == "" {
-		t.Errorf("unknown verb: want an error")
-	}
-	r = call(JobsServiceSubject("test", "status"), map[string]any{"name": "x"})
-	if r.Error == "" {
-		t.Errorf("unknown request field: want an error")
-	}
-	r = call(DiagSubject("test", "p0", "info"), DiagRequest{})
-	if r.Error != "" || r.Result.(map[string]any)["serial"] != e.devs[0].dev.Options().Serial {
-		t.Errorf("diag info %+v, want the simulator's serial", r)
-	}
-	// Pause: a new job waits until resume.
-	if r = call(DiagSubject("test", "p0", "pause"), nil); r.Error != "" {
-		t.Fatalf("pause: %s", r.Error)
-	}
-	time.Sleep(300 * time.Millisecond) // let an in-flight fetch finish
-	id2, b2 := newJob("V-0002", 1, 1)
-	e.submit(id2, b2)
-	time.Sleep(500 * time.Millisecond)
-	if _, err := getEntry(context.Background(), e.st.Ledger, id2); !errors.Is(err, ErrNotFound) {
-		t.Errorf("paused printer took a job")
-	}
-	depth := e.d.Metrics().QueueDepth.WithLabelValues(DefaultPool)
-	for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(depth) != 1 && time.Now().Before(deadline); {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if got := testutil.ToFloat64(depth); got != 1 {
-		t.Errorf("queue depth gauge %v with one job waiting, want 1", got)
-	}
-	kve, err := e.st.Status.Get(context.Background(), StatusKey("test", "p0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ps PrinterStatus
-	_ = json.Unmarshal(kve.Value(), &ps)
-	if !ps.Paused || ps.Ready {
-		t.Errorf("printer status %+v, want paused and not ready", ps)
-	}
-	if r = call(DiagSubject("test", "p0", "resume"), nil); r.Error != "" {
-		t.Fatalf("resume: %s", r.Error)
-	}
-	e.waitState(id2, Printed)
-	_ = nats.ErrTimeout
-	_ = job.HeaderKey
 }
 
 func TestTwoDaemonsShareTheQueue(t *testing.T) {
@@ -715,7 +624,7 @@ func TestStopMidCardThenRestartHoldsJob(t *testing.T) {
 	// The stopping daemon records the abandoned card as held (outcome
 	// unknown); had it died instead, the ledger would say printing and the
 	// next daemon would hold it (TestRedeliveryWhilePrintingIsHeld).
-	if ent, _ := getEntry(context.Background(), e.st.Ledger, id1); ent.State != Held && ent.State != Printing {
+	if ent, _ := e.st.ledger().get(context.Background(), id1); ent.State != Held && ent.State != Printing {
 		t.Fatalf("after a hard stop mid-card the ledger says %s, want held or printing", ent.State)
 	}
 	// A new daemon on a fresh printer takes over.
@@ -741,41 +650,6 @@ func TestStopMidCardThenRestartHoldsJob(t *testing.T) {
 	}
 	if got := fresh.printed(); len(got) != 1 || got[0] != id2 {
 		t.Errorf("fresh printer printed %v, want only %s", got, id2)
-	}
-}
-
-func TestDiagWaitsForTheCardInThePrinter(t *testing.T) {
-	slow := newSimPrinter(t, t.Name()+"-slow", 0.1) // about 1.6 s a card
-	var mu sync.Mutex
-	var sawCard []bool
-	e := newEnv(t, 1, func(c *Config) {
-		c.Printers[0].Dev = slow.drv
-		c.Diag = func(ctx context.Context, dev drivers.Printer, verb, arg string) (any, error) {
-			mu.Lock()
-			sawCard = append(sawCard, slow.dev.State().CardInside)
-			mu.Unlock()
-			return dev.Counters(ctx)
-		}
-	})
-	e.devs[0] = slow
-	id, body := newJob("W-0001", 1, 0)
-	e.submit(id, body)
-	e.waitState(id, Printing)
-	m, err := e.srv.NC.Request(DiagSubject("test", "p0", "counters"), []byte(`{}`), 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r Reply
-	if err := json.Unmarshal(m.Data, &r); err != nil || r.Error != "" {
-		t.Fatalf("counters reply %s: %v", m.Data, err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(sawCard) != 1 || sawCard[0] {
-		t.Errorf("diag ran with a card in the printer (%v)", sawCard)
-	}
-	if got := r.Result.(map[string]any)["printed"]; got != float64(1) {
-		t.Errorf("counters printed = %v, want 1", got)
 	}
 }
 
@@ -920,5 +794,45 @@ func TestHeldCopyErasedAtTheEndOfItsRetention(t *testing.T) {
 	}
 	if _, err := e.d.Clerk().Release(ctx, id, "clerk-1"); err == nil {
 		t.Error("Release of a job whose held copy expired succeeded")
+	}
+}
+
+// TestWithPrinterTimesOutWhileACardPrints: a technician's verb that waits
+// for the printer gives up at its context while a card prints, is not run,
+// and leaves no goroutine waiting for the printer.
+func TestWithPrinterTimesOutWhileACardPrints(t *testing.T) {
+	slow := newSimPrinter(t, t.Name()+"-slow", 0.1) // about 1.6 s a card
+	e := newEnv(t, 1, func(c *Config) { c.Printers[0].Dev = slow.drv })
+	e.devs[0] = slow
+	id, body := newJob("W-0001", 1, 0)
+	e.submit(id, body)
+	e.waitState(id, Printing)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	ran := false
+	err := e.d.WithPrinter(ctx, "p0", func(context.Context, drivers.Printer) error { ran = true; return nil })
+	if !errors.Is(err, context.DeadlineExceeded) || ran {
+		t.Fatalf("WithPrinter while a card prints = %v (ran %v), want a time-out and no run", err, ran)
+	}
+	time.Sleep(50 * time.Millisecond)
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "printerd/queue.") && !strings.Contains(g, "[running]") && (strings.Contains(g, "sync.(*Mutex).Lock") || strings.Contains(g, "(*Daemon).WithPrinter") || strings.Contains(g, "devLock")) {
+			t.Errorf("a goroutine is left waiting for the printer after the time-out:\n%s", g)
+		}
+	}
+	e.waitState(id, Printed)
+	// Once the card is out, the printer is free for the verb.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if err := e.d.WithPrinter(ctx2, "p0", func(ctx context.Context, dev drivers.Printer) error {
+		_, err := dev.Counters(ctx)
+		return err
+	}); err != nil {
+		t.Fatalf("WithPrinter after the card: %v", err)
+	}
+	if err := e.d.WithPrinter(ctx2, "nobody", nil); !errors.Is(err, ErrUnknownPrinter) {
+		t.Errorf("WithPrinter on an unknown printer = %v", err)
 	}
 }

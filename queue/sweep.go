@@ -54,7 +54,6 @@ func sweepInterval(retention time.Duration) time.Duration {
 // sweepHeld runs EraseExpiringHeld until the daemon drains or stops. It reads the
 // retention from the stream each time, so a reload that changes it applies.
 func (d *Daemon) sweepHeld() {
-	defer d.wg.Done()
 	interval := sweepInterval(d.cfg.Setup.HeldRetention)
 	for {
 		ctx, cancel := context.WithTimeout(d.runCtx, 30*time.Second)

@@ -51,8 +51,7 @@ func TestIssueAllowed(t *testing.T) {
 		{IssueMark{Issue: 3, JobID: a, Printed: true}, 3, a, true},
 	}
 	for _, tc := range tests {
-		j := &job.Job{ID: tc.id, Card: job.Card{Issue: tc.issue}}
-		if got := issueAllowed(tc.mark, j); got != tc.want {
+		if got := tc.mark.allows(tc.id, tc.issue); got != tc.want {
 			t.Errorf("issueAllowed(%+v, issue %d by %s) = %v, want %v", tc.mark, tc.issue, tc.id, got, tc.want)
 		}
 	}
@@ -60,17 +59,17 @@ func TestIssueAllowed(t *testing.T) {
 
 func TestValidTokenAndUUID(t *testing.T) {
 	for _, s := range []string{"local", "front-desk", "p_1", "0b5c8a1e-3f4d-4c2a-9e6b-7d8f9a0b1c2d"} {
-		if !validToken(s) {
-			t.Errorf("validToken(%q) = false", s)
+		if !ValidToken(s) {
+			t.Errorf("ValidToken(%q) = false", s)
 		}
 	}
 	for _, s := range []string{"", "a.b", "a*", ">", "a b", strings.Repeat("x", 65), "é"} {
-		if validToken(s) {
-			t.Errorf("validToken(%q) = true", s)
+		if ValidToken(s) {
+			t.Errorf("ValidToken(%q) = true", s)
 		}
 	}
-	if !isUUID("0b5c8a1e-3f4d-4c2a-9e6b-7d8f9a0b1c2d") || isUUID("0b5c8a1e3f4d4c2a9e6b7d8f9a0b1c2d") || isUUID("zb5c8a1e-3f4d-4c2a-9e6b-7d8f9a0b1c2d") {
-		t.Errorf("isUUID wrong")
+	if !job.ValidID("0b5c8a1e-3f4d-4c2a-9e6b-7d8f9a0b1c2d") || job.ValidID("0b5c8a1e3f4d4c2a9e6b7d8f9a0b1c2d") || job.ValidID("zb5c8a1e-3f4d-4c2a-9e6b-7d8f9a0b1c2d") || job.ValidID("0B5C8A1E-3F4D-4C2A-9E6B-7D8F9A0B1C2D") {
+		t.Errorf("job.ValidID wrong")
 	}
 }
 
@@ -90,21 +89,9 @@ func FuzzMsgID(f *testing.F) {
 			}
 		}
 		_ = baseID(msgID)
-		if got := lenientJobID(body); got != "" && !isUUID(got) {
+		if got := lenientJobID(body); got != "" && !job.ValidID(got) {
 			t.Fatalf("lenientJobID returned a non-UUID %q", got)
 		}
 	})
 }
 
-// FuzzServiceRequest feeds arbitrary service request bodies to the decoder.
-func FuzzServiceRequest(f *testing.F) {
-	for _, s := range []string{"", "{}", `{"job_id":"x"}`, `{"arg":"1"}`, `{"nope":1}`, "[", "null"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var jr JobsRequest
-		_ = decodeRequest(data, &jr)
-		var dr DiagRequest
-		_ = decodeRequest(data, &dr)
-	})
-}

@@ -322,7 +322,7 @@ func (j *Job) ValidateAt(now time.Time) error {
 	if j.V != 1 {
 		return &FieldError{"v", RuleV}
 	}
-	if !isUUID(j.ID) {
+	if !ValidID(j.ID) {
 		return &FieldError{"job_id", RuleUUID}
 	}
 	if j.Kind != KindIssue && j.Kind != KindReprint {
@@ -381,7 +381,7 @@ func (j *Job) validateReprint() error {
 	if r == nil {
 		return &FieldError{"reprint", RuleReprintReq}
 	}
-	if !isUUID(r.OfJob) {
+	if !ValidID(r.OfJob) {
 		return &FieldError{"reprint.of_job", RuleUUID}
 	}
 	if r.OfJob == j.ID {
@@ -430,9 +430,10 @@ func printable(s string) bool {
 	return true
 }
 
-// isUUID accepts only the canonical lowercase 36-character form, not the
-// nil UUID.
-func isUUID(s string) bool {
+// ValidID reports whether s is a job id: a UUID in its canonical
+// lower-case 8-4-4-4-12 hex form, not the nil UUID. It is the one rule for
+// job ids, in job bodies, Nats-Msg-Id headers and clerk requests.
+func ValidID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}

@@ -25,7 +25,7 @@ var (
 // could carry anything in its job id or card number, so a field that breaks
 // its rule shows as "?" rather than as its value.
 func safeID(s string) string {
-	if isUUID(s) {
+	if ValidID(s) {
 		return s
 	}
 	return "?"

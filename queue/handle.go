@@ -1,0 +1,465 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/queue/job"
+)
+
+// delivery is one job message on its way through handle: what the steps
+// learnt about it so far.
+type delivery struct {
+	msg     jetstream.Msg
+	log     *slog.Logger
+	job     *job.Job
+	release int       // 0, or n for "<job_id>/release-<n>"
+	entry   Entry     // the job's ledger entry as last written or read
+	mark    IssueMark // the job's card_issues reservation
+	card    panel.Card
+}
+
+// handle processes one job message to its end (printed, retried, held,
+// rejected or skipped), in the order of the protocol in doc.go. Each step
+// takes its own error path and reports whether the job goes on.
+func (w *worker) handle(msg jetstream.Msg) {
+	ctx := w.env.runCtx
+	start := time.Now()
+	defer w.keepAlive(msg)()
+	defer w.flushEvents()
+	defer func() { w.env.metrics.JobSeconds.WithLabelValues(w.p.Name).Observe(time.Since(start).Seconds()) }()
+	d := &delivery{msg: msg, log: w.log}
+	if !w.verifyApproval(ctx, d) || !w.parseJob(ctx, d) || !w.checkMsgID(ctx, d) {
+		return
+	}
+	w.event(Event{JobID: d.job.ID, State: EventReceived, CardNumber: d.job.Card.Number})
+	if !w.claim(ctx, d) || !w.checkIssue(ctx, d) || !w.render(ctx, d) || !w.reserveIssue(ctx, d) || !w.startPrinting(ctx, d) {
+		return
+	}
+	perr := w.print(ctx, d.job.ID, d.card)
+	// Record the outcome even if the daemon is being closed: a printed card
+	// left at "printing" would be held and could be released a second time.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	w.recordOutcome(rctx, d, perr)
+}
+
+// untrustedID is the job id a message claims in its Nats-Msg-Id, when it is
+// a well-formed job id; it is not authenticated.
+func untrustedID(msg jetstream.Msg) string {
+	if id := baseID(msg.Headers().Get(job.HeaderMsgID)); job.ValidID(id) {
+		return id
+	}
+	return ""
+}
+
+// verifyApproval checks the approval signature on the exact body bytes.
+func (w *worker) verifyApproval(ctx context.Context, d *delivery) bool {
+	hdr := d.msg.Headers()
+	if err := w.env.cfg.Approver.Verify(d.msg.Data(), hdr.Get(job.HeaderKey), hdr.Get(job.HeaderSignature)); err != nil {
+		w.reject(ctx, d.msg, rejection{JobID: untrustedID(d.msg), Rule: "approval", Reason: "approval: " + trimPkg(err)})
+		return false
+	}
+	return true
+}
+
+// parseJob applies the v1 contract.
+func (w *worker) parseJob(ctx context.Context, d *delivery) bool {
+	j, err := job.Parse(d.msg.Data())
+	if err != nil {
+		// The body is authentic: if it names a job id, that job is rejected.
+		id := lenientJobID(d.msg.Data())
+		msgID := d.msg.Headers().Get(job.HeaderMsgID)
+		w.reject(ctx, d.msg, rejection{JobID: id, Rule: "contract", Reason: trimPkg(err), Ledger: id != "" && id == baseID(msgID)})
+		return false
+	}
+	d.job = j
+	return true
+}
+
+// checkMsgID requires Nats-Msg-Id to be the job id, or a release of it.
+func (w *worker) checkMsgID(ctx context.Context, d *delivery) bool {
+	release, ok := releaseOf(d.msg.Headers().Get(job.HeaderMsgID), d.job.ID)
+	if !ok {
+		w.reject(ctx, d.msg, rejection{JobID: untrustedID(d.msg), Rule: "msg-id",
+			Reason: "Nats-Msg-Id: must equal job_id (or <job_id>/release-<n> for a released job)"})
+		return false
+	}
+	d.release = release
+	d.log = d.log.With("job_id", d.job.ID)
+	return true
+}
+
+// retryLater puts the job back for a later delivery: a store was unavailable.
+func (w *worker) retryLater(d *delivery, what string, err error) bool {
+	d.log.Warn("queue: "+what+" unavailable, retrying the job", "err", err)
+	_ = d.msg.NakWithDelay(w.env.cfg.RetryDelay)
+	return false
+}
+
+// claim creates the job's ledger entry (claimed), or decides from the entry
+// it finds whether the job goes on (see resume).
+func (w *worker) claim(ctx context.Context, d *delivery) bool {
+	j := d.job
+	var err error
+	if d.release == 0 {
+		d.entry, err = w.env.ledger.create(ctx, j.ID, Entry{State: Claimed, Printer: w.p.Name,
+			CardNumber: j.Card.Number, Issue: j.Card.Issue, Updated: w.env.now()})
+		if err == nil {
+			return true
+		}
+	}
+	if d.release > 0 || errors.Is(err, ErrConflict) {
+		d.entry, err = w.env.ledger.get(ctx, j.ID)
+		if errors.Is(err, ErrNotFound) && d.release > 0 {
+			w.reject(ctx, d.msg, rejection{JobID: j.ID, Rule: "msg-id", Reason: "Nats-Msg-Id: release of a job the ledger does not know"})
+			return false
+		}
+		if err == nil {
+			return w.resume(ctx, d)
+		}
+	}
+	return w.retryLater(d, "ledger", err)
+}
+
+// resume decides what to do with a job whose ledger entry exists. It
+// reports true when the job should go on being printed from claimed.
+func (w *worker) resume(ctx context.Context, d *delivery) bool {
+	e := d.entry
+	log := d.log.With("state", e.State)
+	switch e.State {
+	case Claimed:
+		if e.Releases != d.release {
+			log.Warn("queue: stale delivery of a job (release counter differs); dropped", "release", d.release, "ledger_releases", e.Releases)
+			w.erase(ctx, d.msg)
+			_ = d.msg.Term()
+			return false
+		}
+		return true
+	case Printing:
+		// The daemon died mid-card: the outcome is unknown.
+		w.hold(ctx, d, AuditHeld, "unknown outcome: stopped while printing")
+		return false
+	case Printed:
+		log.Info("queue: job already printed; acknowledged and skipped")
+		w.erase(ctx, d.msg)
+		_ = d.msg.DoubleAck(ctx)
+		return false
+	default: // held, rejected, cancelled
+		log.Info("queue: job already finished; dropped")
+		w.erase(ctx, d.msg)
+		_ = d.msg.Term()
+		return false
+	}
+}
+
+// checkIssue applies the issue rule read-only, so that a refused job costs
+// no layout.
+func (w *worker) checkIssue(ctx context.Context, d *delivery) bool {
+	m, err := w.env.issues.get(ctx, d.job.Card.Number)
+	if err != nil {
+		return w.retryLater(d, "card_issues", err)
+	}
+	if !m.allows(d.job.ID, d.job.Card.Issue) {
+		w.rejectEntry(ctx, d, "issue", issueRule)
+		return false
+	}
+	return true
+}
+
+// render makes the card; its failure is a rejection, not a print.
+func (w *worker) render(ctx context.Context, d *delivery) bool {
+	card, err := w.env.cfg.Maker.Make(ctx, d.job)
+	if err != nil && ctx.Err() != nil {
+		return false // the daemon is closing: the job is redelivered, still claimed
+	}
+	if err != nil {
+		reason := trimPkg(err)
+		if !strings.HasPrefix(reason, "layout: ") {
+			reason = "layout: " + reason // layout's own errors name themselves
+		}
+		w.rejectEntry(ctx, d, "layout", reason)
+		return false
+	}
+	card.Label = d.job.ID
+	d.card = card
+	return true
+}
+
+// reserveIssue reserves the job's issue of its card number by
+// compare-and-swap; a lost race re-checks the rule.
+func (w *worker) reserveIssue(ctx context.Context, d *delivery) bool {
+	m, ok, err := w.env.issues.reserve(ctx, d.job.Card.Number, d.job.Card.Issue, d.job.ID, w.env.now())
+	if err != nil {
+		return w.retryLater(d, "card_issues", err)
+	}
+	if !ok {
+		w.rejectEntry(ctx, d, "issue", issueRule)
+		return false
+	}
+	d.mark = m
+	return true
+}
+
+// startPrinting moves the entry claimed -> printing: only the winner prints.
+func (w *worker) startPrinting(ctx context.Context, d *delivery) bool {
+	pe := d.entry
+	pe.Printer = w.p.Name
+	pe, err := w.env.ledger.move(ctx, d.job.ID, pe, Printing, "", w.env.now())
+	if errors.Is(err, ErrConflict) {
+		// Another delivery of this job moved the entry; it owns the message now.
+		d.log.Warn("queue: lost the claim on a job to another worker; leaving it")
+		return false
+	}
+	if err != nil {
+		return w.retryLater(d, "ledger", err)
+	}
+	d.entry = pe
+	w.event(Event{JobID: d.job.ID, State: EventPrinting, CardNumber: d.job.Card.Number})
+	return true
+}
+
+// print prints card, holding the printer against status polls and diag
+// verbs. A printer it cannot take before ctx ends fed no card.
+func (w *worker) print(ctx context.Context, jobID string, card panel.Card) error {
+	if err := w.dev.lock(ctx); err != nil {
+		return &drivers.Error{Op: "print", Code: drivers.Timeout, Feed: drivers.BeforeFeed, Err: fmt.Errorf("queue: printer busy: %w", err)}
+	}
+	defer w.dev.unlock()
+	w.smu.Lock()
+	w.printing = jobID
+	w.smu.Unlock()
+	t0 := time.Now()
+	err := w.p.Dev.Print(ctx, card)
+	w.env.metrics.PrintSeconds.WithLabelValues(w.p.Name).Observe(time.Since(t0).Seconds())
+	w.smu.Lock()
+	w.printing = ""
+	w.smu.Unlock()
+	return err
+}
+
+// recordOutcome records what became of the card: printed, retried (no card
+// fed), or held (spoiled, unknown, refused).
+func (w *worker) recordOutcome(ctx context.Context, d *delivery, perr error) {
+	if perr == nil {
+		w.printed(ctx, d)
+		return
+	}
+	code := drivers.CodeOf(perr).String()
+	switch {
+	case !drivers.Fed(perr) && (drivers.CodeOf(perr) == drivers.BadCommand || delivered(d.msg) >= w.env.cfg.RetryLimit):
+		// The printer refuses this card, or keeps failing on it while it
+		// says it is ready: a clerk must look at it. No card was fed.
+		d.log.Warn("queue: print refused before the card was fed; holding the job", "code", code, "deliveries", delivered(d.msg))
+		w.hold(ctx, d, AuditHeld, "not printed: "+code+" before feed, retries exhausted")
+	case !drivers.Fed(perr):
+		w.retryBeforeFeed(ctx, d, code)
+	case feedOf(perr) == drivers.AfterFeed:
+		d.log.Warn("queue: print failed after the card was fed; holding the job", "code", code)
+		w.hold(ctx, d, AuditSpoiled, "spoiled: "+code)
+	default:
+		d.log.Warn("queue: print failed and a card may have been fed; holding the job", "code", code)
+		w.hold(ctx, d, AuditHeld, "unknown outcome: "+code)
+	}
+}
+
+// feedOf returns the Feed of a driver error (FeedUnknown for others).
+func feedOf(err error) drivers.Feed {
+	var de *drivers.Error
+	if errors.As(err, &de) {
+		return de.Feed
+	}
+	return drivers.FeedUnknown
+}
+
+// retryBeforeFeed puts a job whose print failed before the card was fed
+// back to claimed, for a redelivery once the printer is ready again.
+func (w *worker) retryBeforeFeed(ctx context.Context, d *delivery, code string) {
+	if _, err := w.env.ledger.move(ctx, d.job.ID, d.entry, Claimed, "retry: "+code, w.env.now()); err != nil {
+		// Leave the entry at printing: a redelivery holds the job,
+		// which is safe. Never print on an entry we do not own.
+		d.log.Error("queue: could not return the job to claimed after a failure before feed", "err", err)
+	}
+	w.env.metrics.Cards.WithLabelValues(w.p.Name, "retried").Inc()
+	d.log.Warn("queue: print failed before the card was fed; retrying", "code", code)
+	_ = d.msg.NakWithDelay(w.env.cfg.RetryDelay)
+}
+
+// printed records a printed card: ledger, card_issues, audit, event, ack.
+func (w *worker) printed(ctx context.Context, d *delivery) {
+	j, pe := d.job, d.entry
+	done := pe
+	done.State, done.Updated, done.Reason = Printed, w.env.now(), ""
+	for try := 0; ; try++ {
+		_, err := w.env.ledger.swap(ctx, j.ID, pe.Revision, done)
+		if err == nil {
+			break
+		}
+		// The entry moved while we printed (a redelivery held it after a
+		// partition): the card IS printed, so the ledger must say so.
+		cur, gerr := w.env.ledger.get(ctx, j.ID)
+		if gerr == nil {
+			d.log.Warn("queue: ledger moved while printing; recording printed", "was", cur.State)
+			done.Releases = cur.Releases
+			pe.Revision = cur.Revision
+			if cur.State == Held {
+				_ = w.env.st.eraseHeld(ctx, HeldSubject(w.env.cfg.Site, j.ID))
+			}
+		}
+		if try >= 5 || ctx.Err() != nil {
+			d.log.Error("queue: could not record printed in the ledger", "err", err)
+			break
+		}
+	}
+	if err := w.env.issues.markPrinted(ctx, j.Card.Number, j.Card.Issue, j.ID, d.mark, w.env.now()); err != nil {
+		d.log.Error("queue: could not mark the issue printed", "err", err)
+	}
+	w.auditLog(ctx, AuditRecord{Action: AuditPrinted, JobID: j.ID, CardNumber: j.Card.Number, Issue: j.Card.Issue})
+	w.event(Event{JobID: j.ID, State: EventPrinted, CardNumber: j.Card.Number})
+	msg, log := d.msg, d.log
+	w.eraseThen(msg, func(ctx context.Context) {
+		if err := msg.DoubleAck(ctx); err != nil {
+			log.Warn("queue: ack of a printed job failed; the ledger skips its redelivery", "err", err)
+		}
+	})
+	w.env.metrics.Cards.WithLabelValues(w.p.Name, "printed").Inc()
+}
+
+// hold moves a job to held: body to CARD_HELD first (so a crash never
+// loses it), then the ledger, audit, event, and the message terminated.
+func (w *worker) hold(ctx context.Context, d *delivery, action, reason string) {
+	j, msg := d.job, d.msg
+	hdr := msg.Headers()
+	copyMsg := &nats.Msg{
+		Subject: HeldSubject(w.env.cfg.Site, j.ID),
+		Data:    msg.Data(),
+		Header:  nats.Header{},
+	}
+	copyMsg.Header.Set(job.HeaderKey, hdr.Get(job.HeaderKey))
+	copyMsg.Header.Set(job.HeaderSignature, hdr.Get(job.HeaderSignature))
+	copyMsg.Header.Set(HeaderJobsSubject, msg.Subject())
+	copyMsg.Header.Set(HeaderHeldReason, reason)
+	if _, err := w.env.st.JS.PublishMsg(ctx, copyMsg); err != nil {
+		// Without the copy the job must stay redeliverable; the ledger
+		// (printing) makes the redelivery hold it again, never print it.
+		d.log.Error("queue: could not copy a held job to CARD_HELD; will retry", "err", err)
+		_ = msg.NakWithDelay(w.env.cfg.RetryDelay)
+		return
+	}
+	if _, err := w.env.ledger.move(ctx, j.ID, d.entry, Held, reason, w.env.now()); err != nil {
+		d.log.Error("queue: could not record held in the ledger; will retry", "err", err)
+		_ = msg.NakWithDelay(w.env.cfg.RetryDelay)
+		return
+	}
+	w.auditLog(ctx, AuditRecord{Action: action, JobID: j.ID, CardNumber: j.Card.Number, Issue: j.Card.Issue, Reason: reason})
+	w.event(Event{JobID: j.ID, State: EventHeld, Reason: reason, CardNumber: j.Card.Number})
+	w.eraseThen(msg, func(context.Context) { _ = msg.Term() }) // the body lives on in CARD_HELD only
+	w.env.metrics.Cards.WithLabelValues(w.p.Name, "held").Inc()
+}
+
+// rejection describes a refused job. JobID is set only when trusted or a
+// well-formed job id; Ledger says whether the job is authentic and its
+// ledger entry should say rejected.
+type rejection struct {
+	JobID      string
+	CardNumber string
+	Issue      int
+	Rule       string // metric label: approval, contract, msg-id, issue, layout
+	Reason     string // field and rule, no values
+	Ledger     bool
+}
+
+// rejectEntry rejects an authentic job whose ledger entry is claimed.
+func (w *worker) rejectEntry(ctx context.Context, d *delivery, rule, reason string) {
+	j := d.job
+	if _, err := w.env.ledger.move(ctx, j.ID, d.entry, Rejected, reason, w.env.now()); err != nil {
+		d.log.Warn("queue: could not record rejected in the ledger", "err", err)
+	}
+	w.reject(ctx, d.msg, rejection{JobID: j.ID, CardNumber: j.Card.Number, Issue: j.Card.Issue, Rule: rule, Reason: reason})
+}
+
+// reject refuses a message: ledger (when r.Ledger), audit, event, Term.
+func (w *worker) reject(ctx context.Context, msg jetstream.Msg, r rejection) {
+	if r.Ledger && r.JobID != "" {
+		re := Entry{State: Rejected, Printer: w.p.Name, Reason: r.Reason, Updated: w.env.now()}
+		_, err := w.env.ledger.create(ctx, r.JobID, re)
+		if errors.Is(err, ErrConflict) {
+			// A released job that no longer passes the contract: it
+			// must not stay claimed for ever.
+			if cur, gerr := w.env.ledger.get(ctx, r.JobID); gerr == nil && cur.State == Claimed {
+				re.CardNumber, re.Issue, re.Releases = cur.CardNumber, cur.Issue, cur.Releases
+				_, err = w.env.ledger.swap(ctx, r.JobID, cur.Revision, re)
+			} else {
+				err = nil
+			}
+		}
+		if err != nil {
+			w.log.Warn("queue: could not record rejected in the ledger", "job_id", r.JobID, "err", err)
+		}
+	}
+	w.log.Warn("queue: job rejected", "job_id", r.JobID, "rule", r.Rule, "reason", r.Reason)
+	w.auditLog(ctx, AuditRecord{Action: AuditRejected, JobID: r.JobID, CardNumber: r.CardNumber, Issue: r.Issue, Reason: r.Reason})
+	w.event(Event{JobID: r.JobID, State: EventRejected, Reason: r.Reason, CardNumber: r.CardNumber})
+	w.eraseThen(msg, func(context.Context) { _ = msg.Term() })
+	w.env.metrics.Cards.WithLabelValues(w.p.Name, "rejected").Inc()
+	w.env.metrics.Rejected.WithLabelValues(r.Rule).Inc()
+}
+
+// releaseOf parses a Nats-Msg-Id against the job id: 0 for the job id
+// itself, n for "<job_id>/release-<n>", ok false for anything else.
+func releaseOf(msgID, jobID string) (int, bool) {
+	if msgID == jobID {
+		return 0, true
+	}
+	rest, ok := strings.CutPrefix(msgID, jobID+releaseInfix)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n <= 0 || strconv.Itoa(n) != rest {
+		return 0, false
+	}
+	return n, true
+}
+
+// baseID strips a release suffix from a Nats-Msg-Id.
+func baseID(msgID string) string {
+	if i := strings.Index(msgID, releaseInfix); i >= 0 {
+		return msgID[:i]
+	}
+	return msgID
+}
+
+// lenientJobID extracts a job_id from a body that failed the contract,
+// when it is a well-formed job id.
+func lenientJobID(body []byte) string {
+	var v struct {
+		ID string `json:"job_id"`
+	}
+	if json.NewDecoder(bytes.NewReader(body)).Decode(&v) != nil || !job.ValidID(v.ID) {
+		return ""
+	}
+	return v.ID
+}
+
+// trimPkg returns an error's text for a reason field.
+func trimPkg(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "job: ")
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
+}
