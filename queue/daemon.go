@@ -67,8 +67,8 @@ const (
 // Config configures a Daemon. Site, JS, Approver, Maker and Printers are
 // required; every duration's zero value means its default.
 type Config struct {
-	Site string // subject token of the site; "" means "local"
-	JS   jetstream.JetStream
+	Site     string // subject token of the site; "" means "local"
+	JS       jetstream.JetStream
 	Approver Approver
 	Maker    Maker
 	Printers []Printer

@@ -94,4 +94,3 @@ func FuzzMsgID(f *testing.F) {
 		}
 	})
 }
-
