@@ -2,7 +2,6 @@ package diag
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -169,49 +168,4 @@ func fill(p *image.Gray, on func(x, y int) bool) {
 			}
 		}
 	}
-}
-
-// Subject is the NATS subject of the daemon's diagnostics service for one
-// printer and verb: printerd.diag.<site>.<printer>.<verb>.
-func Subject(site, printer, verb string) string {
-	return "printerd.diag." + site + "." + printer + "." + verb
-}
-
-// Request is the JSON body of a diagnostics request.
-type Request struct {
-	Arg string `json:"arg"`
-}
-
-// Reply is the JSON body of a diagnostics reply: the verb's result, or the
-// error's text (empty on success).
-type Reply struct {
-	Result any    `json:"result"`
-	Error  string `json:"error"`
-}
-
-// Handle serves one diagnostics request for the daemon: it decodes body (a
-// Request; an empty body means no argument), runs the verb on p and returns
-// the JSON Reply. The daemon answers pause and resume itself before calling
-// Handle.
-func Handle(ctx context.Context, p drivers.Printer, verb string, body []byte) []byte {
-	var req Request
-	var rep Reply
-	if len(body) > 0 {
-		if err := json.Unmarshal(body, &req); err != nil {
-			rep.Error = fmt.Sprintf("diag: request body is not JSON {\"arg\": \"...\"}: %v", err)
-		}
-	}
-	if rep.Error == "" {
-		res, err := Run(ctx, p, verb, req.Arg)
-		if err != nil {
-			rep.Error = err.Error()
-		} else {
-			rep.Result = res
-		}
-	}
-	out, err := json.Marshal(rep)
-	if err != nil {
-		out, _ = json.Marshal(Reply{Error: "diag: result does not marshal to JSON: " + err.Error()})
-	}
-	return out
 }

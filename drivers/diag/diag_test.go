@@ -3,7 +3,6 @@ package diag_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -112,39 +111,5 @@ func TestTestCard(t *testing.T) {
 	x, y := panel.Width/8+10, 50
 	if c.Front.Y.GrayAt(x, y).Y != 255 || c.Front.M.GrayAt(x, y).Y != 0 || c.Front.C.GrayAt(x, y).Y != 0 {
 		t.Error("second bar is not yellow")
-	}
-}
-
-func TestHandle(t *testing.T) {
-	_, p := printer(t, sim.Options{Model: "Evolis Primacy"})
-	ctx := context.Background()
-	tests := []struct {
-		verb, body string
-		wantErr    string
-		check      func(any) bool
-	}{
-		{"info", `{"arg":""}`, "", func(r any) bool { return r.(map[string]any)["model"] == "Evolis Primacy" }},
-		{"raw", `{"arg":"Rtp"}`, "", func(r any) bool { return r.(map[string]any)["reply"] == "Evolis Primacy" }},
-		{"status", ``, "", func(r any) bool { return r.(map[string]any)["ready"] == true }},
-		{"pause", `{}`, "use --nats", nil},
-		{"info", `{not json`, "not JSON", nil},
-	}
-	for _, tt := range tests {
-		var rep diag.Reply
-		if err := json.Unmarshal(diag.Handle(ctx, p, tt.verb, []byte(tt.body)), &rep); err != nil {
-			t.Fatal(err)
-		}
-		if tt.wantErr != "" {
-			if !strings.Contains(rep.Error, tt.wantErr) || rep.Result != nil {
-				t.Errorf("%s %s: reply %+v, want error containing %q", tt.verb, tt.body, rep, tt.wantErr)
-			}
-			continue
-		}
-		if rep.Error != "" || !tt.check(rep.Result) {
-			t.Errorf("%s %s: reply %+v", tt.verb, tt.body, rep)
-		}
-	}
-	if got := diag.Subject("local", "front-desk", "status"); got != "printerd.diag.local.front-desk.status" {
-		t.Errorf("Subject = %q", got)
 	}
 }

@@ -1,0 +1,136 @@
+package service
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cityid/printerd/queue"
+)
+
+// Subject prefixes of the two services.
+const (
+	DiagPrefix = "printerd.diag"
+	JobsPrefix = "printerd.jobs"
+)
+
+// DiagSubject is the subject of a diag verb on a printer:
+// printerd.diag.<site>.<printer>.<verb>.
+func DiagSubject(site, printer, verb string) string {
+	return DiagPrefix + "." + site + "." + printer + "." + verb
+}
+
+// JobsSubject is the subject of a clerk verb: printerd.jobs.<site>.<verb>.
+func JobsSubject(site, verb string) string { return JobsPrefix + "." + site + "." + verb }
+
+// Diag verbs.
+const (
+	VerbStatus   = "status"
+	VerbInfo     = "info"
+	VerbCounters = "counters"
+	VerbClean    = "clean"
+	VerbTestCard = "test-card"
+	VerbReset    = "reset"
+	VerbRaw      = "raw"
+	VerbPause    = "pause"
+	VerbResume   = "resume"
+)
+
+// Jobs verbs.
+const (
+	VerbHeld    = "held"
+	VerbRelease = "release"
+	VerbCancel  = "cancel"
+	VerbHistory = "history"
+	// VerbStatus is the jobs verb status too.
+)
+
+// DiagVerbs are the diag verbs, in the order the CLI lists them.
+var DiagVerbs = []string{VerbStatus, VerbInfo, VerbCounters, VerbClean, VerbTestCard, VerbReset, VerbPause, VerbResume, VerbRaw}
+
+// JobsVerbs are the jobs verbs.
+var JobsVerbs = []string{VerbStatus, VerbHeld, VerbRelease, VerbCancel, VerbHistory}
+
+// DiagRequest is the request body of printerd.diag.<site>.<printer>.<verb>.
+type DiagRequest struct {
+	// Arg is the ribbon for test-card and the command for raw; other
+	// verbs take none.
+	Arg string `json:"arg,omitempty"`
+}
+
+// JobsRequest is the request body of printerd.jobs.<site>.<verb>; each verb
+// uses the fields the package documentation lists for it.
+type JobsRequest struct {
+	JobID      string `json:"job_id,omitempty"`
+	CardNumber string `json:"card_number,omitempty"`
+	Operator   string `json:"operator,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// PauseResult is the result of pause and resume.
+type PauseResult struct {
+	Printer string `json:"printer"`
+	Paused  bool   `json:"paused"`
+}
+
+// Reply is the reply body of every request.
+type Reply struct {
+	Result json.RawMessage `json:"result"`
+	Error  string          `json:"error"`
+	Code   string          `json:"code,omitempty"`
+}
+
+// Error codes of a failed request.
+const (
+	CodeBadRequest  = "bad-request" // the request broke the protocol: unknown verb, bad body, bad field
+	CodeNotFound    = "not-found"   // no such job, card number or printer
+	CodeConflict    = "conflict"    // the job is not in the state the verb needs, or another writer won
+	CodeBusy        = "busy"        // the printer stayed busy (a card printing) until the request's time ran out
+	CodeUnavailable = "unavailable" // the daemon cannot serve the verb (diagnostics off, shutting down)
+	CodeFailed      = "failed"      // the verb ran and failed (a printer error, a store error)
+)
+
+// Error is a failed request as the Client returns it: the daemon's message
+// and code. errors.Is matches queue.ErrNotFound and queue.ErrConflict by
+// code.
+type Error struct {
+	Subject string
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Is matches the queue errors a code stands for.
+func (e *Error) Is(target error) bool {
+	switch e.Code {
+	case CodeNotFound:
+		return target == queue.ErrNotFound
+	case CodeConflict:
+		return target == queue.ErrConflict
+	}
+	return false
+}
+
+// ErrNoDaemon is returned (wrapped) by the Client when no printerd serves
+// the subject: no daemon for the site, or no such printer in it.
+var ErrNoDaemon = errors.New("service: no printerd answers: is a daemon running for this site (printerd run), and are --site and the printer name right?")
+
+// badRequest is a request that broke the protocol.
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+// decodeRequest decodes a JSON request body strictly; an empty body is {}.
+func decodeRequest(data []byte, v any) error {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &badRequest{fmt.Sprintf("service: request: must be a JSON object with the verb's fields: %v", err)}
+	}
+	return nil
+}
