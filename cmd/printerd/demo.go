@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/cityid/printerd/daemon"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/layout"
@@ -135,7 +136,7 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 		return nil, err
 	}
 
-	cfg := defaultConfig()
+	cfg := daemon.DefaultConfig()
 	cfg.State = filepath.Join(tmp, "state")
 	cfg.NATSListen = "none"
 	cfg.HTTP = ""
@@ -146,7 +147,7 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 	// A simulated printer lives in a process-wide registry: start fresh.
 	sim.Unregister(demoPrinter)
 	defer sim.Unregister(demoPrinter)
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 
@@ -162,7 +163,7 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer d.close()
+	defer d.Shutdown(context.Background())
 	if dev := sim.Lookup(demoPrinter); dev != nil {
 		dev.SetFeeder(o.Jobs + 10) // enough blank cards and ribbon for every job
 		dev.SetRibbon(2*o.Jobs + 10)
@@ -180,7 +181,7 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 	var mu sync.Mutex
 	pending := len(jobs)
 	done := make(chan struct{})
-	sub, err := d.nc.Subscribe("cards.events.>", func(m *nats.Msg) {
+	sub, err := d.Conn().Subscribe("cards.events.>", func(m *nats.Msg) {
 		var ev queue.Event
 		if json.Unmarshal(m.Data, &ev) != nil {
 			return
@@ -209,7 +210,7 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 		return nil, fmt.Errorf("subscribe to events: %w", err)
 	}
 	defer sub.Unsubscribe()
-	if err := d.nc.Flush(); err != nil {
+	if err := d.Conn().Flush(); err != nil {
 		return nil, err
 	}
 
@@ -218,7 +219,7 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := d.js.PublishMsg(ctx, msg); err != nil {
+		if _, err := d.JetStream().PublishMsg(ctx, msg); err != nil {
 			return res, fmt.Errorf("publish job %d: %w", i+1, err)
 		}
 		mu.Lock()
@@ -234,9 +235,9 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 		waitErr = fmt.Errorf("gave up waiting for the cards: %w", ctx.Err())
 	}
 	dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
-	d.drain(dctx)
+	d.Drain(dctx)
 	dcancel()
-	d.close()
+	d.Shutdown(context.Background())
 
 	mu.Lock()
 	defer mu.Unlock()

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +18,8 @@ import (
 	"github.com/cityid/printerd/drivers/playback"
 	"github.com/cityid/printerd/drivers/serial"
 	"github.com/cityid/printerd/drivers/usb"
+	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/service"
 )
 
 const diagSynopsis = "printerd diag list|status|info|counters|clean|test-card|reset|pause|resume|raw PRINTER [ARG] [--nats URL [--site S] | --device URI [--record FILE]] [--json]"
@@ -124,8 +126,8 @@ func cmdDiag(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if printer == "" {
 			return usageErr("name the PRINTER (as configured in the daemon), or use --device URI")
 		}
-		if strings.ContainsAny(printer, ".*> ") || strings.ContainsAny(*site, ".*> ") {
-			return usageErr("PRINTER and --site are NATS subject tokens: no '.', '*', '>' or spaces")
+		if !queue.ValidToken(printer) || !queue.ValidToken(*site) {
+			return usageErr("PRINTER and --site are NATS subject tokens: 1-64 letters, digits, '-' or '_'")
 		}
 		raw, err := diagRemote(ctx, nc, *site, printer, verb, arg)
 		if err != nil {
@@ -153,40 +155,17 @@ func writeRecording(path, verb string, rec *playback.Record) error {
 	return nil
 }
 
-func validVerb(v string) bool {
-	for _, x := range diag.Verbs {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
+func validVerb(v string) bool { return slices.Contains(service.DiagVerbs, v) }
 
 // diagRemote sends the verb to the daemon's diagnostics service and returns
 // the result as raw JSON.
 func diagRemote(ctx context.Context, n natsClient, site, printer, verb, arg string) (json.RawMessage, error) {
-	conn, err := n.connect("printerd diag")
+	conn, err := n.Connect("printerd diag")
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	body, _ := json.Marshal(diag.Request{Arg: arg})
-	subject := diag.Subject(site, printer, verb)
-	msg, err := conn.RequestWithContext(ctx, subject, body)
-	if err != nil {
-		return nil, fmt.Errorf("request %s: %w (is a daemon running for site %q with printer %q?)", subject, err, site, printer)
-	}
-	var rep struct {
-		Result json.RawMessage `json:"result"`
-		Error  string          `json:"error"`
-	}
-	if err := json.Unmarshal(msg.Data, &rep); err != nil {
-		return nil, fmt.Errorf("reply from %s is not {\"result\", \"error\"} JSON: %w", subject, err)
-	}
-	if rep.Error != "" {
-		return nil, errors.New(rep.Error)
-	}
-	return rep.Result, nil
+	return service.NewClient(conn, site).Diag(ctx, printer, verb, arg)
 }
 
 // printResult writes a result as JSON (--json) or as text.

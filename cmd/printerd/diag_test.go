@@ -6,12 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-
-	"github.com/cityid/printerd/drivers/diag"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/playback"
 	"github.com/cityid/printerd/drivers/sim"
@@ -90,49 +85,31 @@ func TestDiagList(t *testing.T) {
 	}
 }
 
-// TestDiagNATS runs the remote path against a real NATS server and a
-// responder that serves the subject with diag.Handle on a simulated printer,
-// as the daemon's service does.
+// TestDiagNATS runs the remote path (--nats) against the real services: a
+// daemon in-process with its embedded NATS and a simulated printer, at a
+// site other than the default.
 func TestDiagNATS(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	link := sim.New(sim.Options{Model: "Evolis Primacy"}).Connect()
-	defer link.Close()
-	p := evolis.New(link, evolis.Options{})
-	sub, err := nc.Subscribe("printerd.diag.north.desk.*", func(m *nats.Msg) {
-		verb := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
-		m.Respond(diag.Handle(context.Background(), p, verb, m.Data))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	nc.Flush()
-
+	f := newE2EFixture(t)
+	sim.Unregister("diagdesk") // a fresh printer on every run (go test -count=N)
+	cfg := f.config("sim://diagdesk?speed=0&out=" + f.out)
+	cfg.Site = "north"
+	p := startInProcess(t, cfg, daemonDeps{})
 	ctx := context.Background()
-	url := "--nats=" + ns.ClientURL()
+	url := "--nats=" + p.d.NATSURL()
 	tests := []struct {
 		args []string
 		code int
 		out  string
 	}{
-		{[]string{"diag", "info", "desk", url, "--site=north", "--json"}, exitOK, `"model":"Evolis Primacy"`},
-		{[]string{"diag", "raw", "desk", "Rco;p", url, "--site=north"}, exitOK, "reply: 0"},
-		{[]string{"diag", "status", "desk", url, "--site=north"}, exitOK, "ready: true"},
-		{[]string{"diag", "pause", "desk", url, "--site=north"}, exitFail, "use --nats"}, // this responder has no queue
-		{[]string{"diag", "status", "nobody", url, "--site=north", "--timeout=1s"}, exitFail, "is a daemon running"},
+		{[]string{"diag", "info", "diagdesk", url, "--site=north", "--json"}, exitOK, `"model":"Evolis Primacy"`},
+		{[]string{"diag", "status", "diagdesk", url, "--site=north"}, exitOK, "ready: true"},
+		{[]string{"diag", "raw", "diagdesk", "Rco;p", url, "--site=north"}, exitOK, "reply: 0"},
+		{[]string{"diag", "counters", "diagdesk", url, "--site=north", "--json"}, exitOK, `"printed":0`},
+		{[]string{"diag", "test-card", "diagdesk", "ko", url, "--site=north"}, exitOK, "printed: true"},
+		{[]string{"diag", "pause", "diagdesk", url, "--site=north"}, exitOK, "paused: true"},
+		{[]string{"diag", "resume", "diagdesk", url, "--site=north"}, exitOK, "paused: false"},
+		{[]string{"diag", "status", "nobody", url, "--site=north", "--timeout=2s"}, exitFail, "is a daemon running"},
+		{[]string{"diag", "status", "diagdesk", url, "--timeout=2s"}, exitFail, "is a daemon running"}, // site local: nobody
 		{[]string{"diag", "status", url}, exitUsage, "name the PRINTER"},
 		{[]string{"diag", "status", "a.b", url}, exitUsage, "subject tokens"},
 	}
@@ -142,34 +119,7 @@ func TestDiagNATS(t *testing.T) {
 			t.Errorf("%v: exit %d, output %q %q; want exit %d and %q", tt.args[1:], code, out, errOut, tt.code, tt.out)
 		}
 	}
-}
-
-// TestDiagDaemon sends diagnostics to a running daemon (in-process, with
-// its embedded NATS and a simulated printer) through the queue's service.
-func TestDiagDaemon(t *testing.T) {
-	f := newE2EFixture(t)
-	sim.Unregister("diagdesk") // a fresh printer on every run (go test -count=N)
-	p := startInProcess(t, f.config("sim://diagdesk?speed=0&out="+f.out), daemonDeps{})
-	ctx := context.Background()
-	url := "--nats=" + p.d.natsURL
-	tests := []struct {
-		args []string
-		code int
-		out  string
-	}{
-		{[]string{"diag", "info", "diagdesk", url, "--json"}, exitOK, `"model":"Evolis Primacy"`},
-		{[]string{"diag", "status", "diagdesk", url}, exitOK, "ready: true"},
-		{[]string{"diag", "raw", "diagdesk", "Rco;p", url}, exitOK, "reply: 0"},
-		{[]string{"diag", "counters", "diagdesk", url, "--json"}, exitOK, `"printed":0`},
-		{[]string{"diag", "test-card", "diagdesk", "ko", url}, exitOK, "printed: true"},
-		{[]string{"diag", "pause", "diagdesk", url}, exitOK, ""},
-		{[]string{"diag", "resume", "diagdesk", url}, exitOK, ""},
-		{[]string{"diag", "status", "nosuch", url, "--timeout=2s"}, exitFail, ""},
-	}
-	for _, tt := range tests {
-		code, out, errOut := runCLI(ctx, tt.args...)
-		if code != tt.code || !strings.Contains(out+errOut, tt.out) {
-			t.Errorf("%v: exit %d, output %q %q; want exit %d and %q", tt.args[1:], code, out, errOut, tt.code, tt.out)
-		}
+	if n := sim.Lookup("diagdesk").Counters().Printed; n != 1 {
+		t.Errorf("the simulator printed %d cards, want the one test card", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cityid/printerd/daemon"
 	"io"
 	"log/slog"
 	"os"
@@ -67,15 +68,15 @@ func newE2EFixture(t testing.TB) *e2eFixture {
 }
 
 // config is a daemon configuration on the fixture with the given printers.
-func (f *e2eFixture) config(printers ...string) config {
-	c := defaultConfig()
+func (f *e2eFixture) config(printers ...string) daemon.Config {
+	c := daemon.DefaultConfig()
 	c.State = f.state
 	c.NATSListen = "127.0.0.1:0"
 	c.HTTP = "127.0.0.1:0"
 	c.ApproverKeys = f.approvers
 	c.IssuerKey = f.issuerKey
 	c.Printers = printers
-	c.AckWait = duration(5 * time.Second)
+	c.AckWait = daemon.Duration(5 * time.Second)
 	return c
 }
 
@@ -144,15 +145,16 @@ func (s *syncBuffer) Bytes() []byte {
 // inProcess runs the daemon in this process through runDaemon, the NoSigs
 // way: no signal handlers, ctx cancellation instead of SIGTERM.
 type inProcess struct {
-	d    *daemon
-	log  *syncBuffer
-	stop context.CancelFunc
-	exit chan int
+	d     *daemon.Daemon
+	log   *syncBuffer
+	level *slog.LevelVar // the daemon's log level (deps.level)
+	stop  context.CancelFunc
+	exit  chan int
 }
 
-func startInProcess(t testing.TB, cfg config, deps daemonDeps) *inProcess {
+func startInProcess(t testing.TB, cfg daemon.Config, deps daemonDeps) *inProcess {
 	t.Helper()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	p := &inProcess{log: &syncBuffer{}, exit: make(chan int, 1)}
@@ -160,11 +162,12 @@ func startInProcess(t testing.TB, cfg config, deps daemonDeps) *inProcess {
 		deps.level = new(slog.LevelVar)
 		deps.log = slog.New(slog.NewJSONHandler(io.MultiWriter(p.log), &slog.HandlerOptions{Level: deps.level}))
 	}
+	p.level = deps.level
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stop = cancel
-	up := make(chan *daemon, 1)
+	up := make(chan *daemon.Daemon, 1)
 	go func() {
-		p.exit <- runDaemon(ctx, cfg, deps, runSignals{started: func(d *daemon) { up <- d }})
+		p.exit <- runDaemon(ctx, cfg, deps, runSignals{started: func(d *daemon.Daemon) { up <- d }})
 	}()
 	select {
 	case p.d = <-up:

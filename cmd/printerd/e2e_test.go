@@ -47,7 +47,7 @@ func TestEndToEnd(t *testing.T) {
 		simURI(t, "back", f.out, url.Values{"pool": {"back"}}),
 	)
 	p := startInProcess(t, cfg, daemonDeps{})
-	natsURL := p.d.natsURL
+	natsURL := p.d.NATSURL()
 	if !strings.HasPrefix(natsURL, "nats://127.0.0.1:") {
 		t.Fatalf("embedded server URL %q: want a 127.0.0.1 listener", natsURL)
 	}
@@ -240,7 +240,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// HTTP: health and metrics.
 	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "go_goroutines"} {
-		resp, err := http.Get("http://" + p.d.httpAddr + path)
+		resp, err := http.Get("http://" + p.d.HTTPAddr() + path)
 		if err != nil {
 			t.Fatal(err)
 		}

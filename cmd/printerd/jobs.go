@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,19 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/service"
 )
-
-// jobsReply is the printerd.jobs service's reply envelope.
-type jobsReply struct {
-	Result json.RawMessage `json:"result"`
-	Error  string          `json:"error"`
-}
-
-// jobsSubject is the request subject of a job-control verb.
-func jobsSubject(site, verb string) string { return "printerd.jobs." + site + "." + verb }
 
 // cmdJobs is printerd jobs: clerk job control through a running daemon's
 // printerd.jobs.<site>.<verb> service.
@@ -60,7 +49,7 @@ verbs:
 	if done {
 		return status
 	}
-	need := map[string]int{"status": 1, "held": 0, "release": 1, "cancel": 1, "history": 1}
+	need := map[string]int{service.VerbStatus: 1, service.VerbHeld: 0, service.VerbRelease: 1, service.VerbCancel: 1, service.VerbHistory: 1}
 	n, ok := need[verb]
 	if !ok {
 		fmt.Fprintf(stderr, "printerd jobs: unknown verb %q\n", verb)
@@ -71,26 +60,15 @@ verbs:
 		fmt.Fprintf(stderr, "printerd jobs %s: want %d argument(s), have %d\n", verb, n, len(pos))
 		return exitUsage
 	}
-	req := map[string]string{}
-	switch verb {
-	case "status":
-		req["job_id"] = pos[0]
-	case "release":
-		req["job_id"], req["operator"] = pos[0], *operator
-	case "cancel":
-		if strings.TrimSpace(*reason) == "" {
-			fmt.Fprintln(stderr, "printerd jobs cancel: --reason is required")
-			return exitUsage
-		}
-		req["job_id"], req["operator"], req["reason"] = pos[0], *operator, *reason
-	case "history":
-		req["card_number"] = pos[0]
+	if verb == service.VerbCancel && strings.TrimSpace(*reason) == "" {
+		fmt.Fprintln(stderr, "printerd jobs cancel: --reason is required")
+		return exitUsage
 	}
-	if (verb == "release" || verb == "cancel") && *operator == "" {
+	if (verb == service.VerbRelease || verb == service.VerbCancel) && *operator == "" {
 		fmt.Fprintf(stderr, "printerd jobs %s: --operator is required (or set USER)\n", verb)
 		return exitUsage
 	}
-	conn, err := nc.connect("printerd jobs")
+	conn, err := nc.Connect("printerd jobs")
 	if err != nil {
 		fmt.Fprintf(stderr, "printerd jobs: %v\n", err)
 		return exitFail
@@ -98,55 +76,47 @@ verbs:
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	res, err := jobsRequest(ctx, conn, *site, verb, req)
+	c := service.NewClient(conn, *site)
+	var res any
+	switch verb {
+	case service.VerbStatus:
+		res, err = c.Status(ctx, pos[0])
+	case service.VerbHeld:
+		res, err = c.Held(ctx)
+	case service.VerbRelease:
+		res, err = c.Release(ctx, pos[0], *operator)
+	case service.VerbCancel:
+		res, err = c.Cancel(ctx, pos[0], *operator, *reason)
+	case service.VerbHistory:
+		res, err = c.History(ctx, pos[0])
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "printerd jobs %s: %v\n", verb, err)
 		return exitFail
 	}
 	if *asJSON {
-		stdout.Write(append(res, '\n'))
+		b, err := json.Marshal(res)
+		if err != nil {
+			fmt.Fprintf(stderr, "printerd jobs %s: %v\n", verb, err)
+			return exitFail
+		}
+		stdout.Write(append(b, '\n'))
 		return exitOK
 	}
-	if err := printJobsResult(stdout, verb, res); err != nil {
+	if err := printJobsResult(stdout, res); err != nil {
 		fmt.Fprintf(stderr, "printerd jobs %s: %v\n", verb, err)
 		return exitFail
 	}
 	return exitOK
 }
 
-// jobsRequest sends one request to the jobs service and returns its result.
-func jobsRequest(ctx context.Context, nc *nats.Conn, site, verb string, req any) (json.RawMessage, error) {
-	b, err := json.Marshal(req)
-	if err != nil {
-		return nil, err
-	}
-	msg, err := nc.RequestWithContext(ctx, jobsSubject(site, verb), b)
-	if errors.Is(err, nats.ErrNoResponders) {
-		return nil, fmt.Errorf("no printerd serves site %q (is printerd run up, and --site right?)", site)
-	}
-	if err != nil {
-		return nil, err
-	}
-	var r jobsReply
-	if err := json.Unmarshal(msg.Data, &r); err != nil {
-		return nil, fmt.Errorf("bad reply from the daemon: %w", err)
-	}
-	if r.Error != "" {
-		return nil, errors.New(r.Error)
-	}
-	return r.Result, nil
-}
-
 // printJobsResult prints a result for people.
-func printJobsResult(w io.Writer, verb string, res json.RawMessage) error {
+func printJobsResult(w io.Writer, res any) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
-	switch verb {
-	case "status", "release", "cancel":
-		var e queue.Entry
-		if err := json.Unmarshal(res, &e); err != nil {
-			return err
-		}
+	switch res := res.(type) {
+	case queue.Entry:
+		e := res
 		fmt.Fprintf(tw, "state\t%s\n", e.State)
 		for _, kv := range [][2]string{{"card", e.CardNumber}, {"printer", e.Printer}, {"reason", e.Reason}} {
 			if kv[1] != "" {
@@ -160,11 +130,8 @@ func printJobsResult(w io.Writer, verb string, res json.RawMessage) error {
 			fmt.Fprintf(tw, "releases\t%d\n", e.Releases)
 		}
 		fmt.Fprintf(tw, "updated\t%s\n", e.Updated.Format(time.RFC3339))
-	case "held":
-		var hs []queue.HeldJob
-		if err := json.Unmarshal(res, &hs); err != nil {
-			return err
-		}
+	case []queue.HeldJob:
+		hs := res
 		if len(hs) == 0 {
 			fmt.Fprintln(tw, "no held jobs")
 			return nil
@@ -174,11 +141,8 @@ func printJobsResult(w io.Writer, verb string, res json.RawMessage) error {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", h.JobID, h.CardNumber, h.Issue, h.Printer, h.Reason,
 				h.Since.Format(time.RFC3339), h.Expires.Format(time.RFC3339))
 		}
-	case "history":
-		var rs []queue.AuditRecord
-		if err := json.Unmarshal(res, &rs); err != nil {
-			return err
-		}
+	case []queue.AuditRecord:
+		rs := res
 		if len(rs) == 0 {
 			fmt.Fprintln(tw, "no records")
 			return nil
@@ -189,7 +153,7 @@ func printJobsResult(w io.Writer, verb string, res json.RawMessage) error {
 				r.Printer, r.Operator, r.Reason)
 		}
 	default:
-		fmt.Fprintf(tw, "%s\n", res)
+		return fmt.Errorf("no text form for %T", res)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/cityid/printerd/daemon"
 	"net/url"
 	"os"
 	"runtime"
@@ -132,7 +133,7 @@ func runLoad(tb testing.TB, o loadOptions) loadResult {
 	}
 	cfg := f.config(uris...)
 	cfg.HTTP = ""
-	cfg.AckWait = duration(30 * time.Second)
+	cfg.AckWait = daemon.Duration(30 * time.Second)
 	var mu sync.Mutex
 	timed := map[string]*timedPrinter{}
 	deps := daemonDeps{wrap: func(name string, p drivers.Printer) drivers.Printer {
@@ -155,7 +156,7 @@ func runLoad(tb testing.TB, o loadOptions) loadResult {
 			d.SetRibbon(1 << 20)
 		}
 	}
-	nc, err := nats.Connect(p.d.natsURL)
+	nc, err := nats.Connect(p.d.NATSURL())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 
+	"github.com/cityid/printerd/daemon"
 	"github.com/cityid/printerd/internal/keyfile"
 
 	"github.com/cityid/printerd/layout"
@@ -109,4 +111,18 @@ func (cf cardFlags) renderJobFile(ctx context.Context, path string) (*job.Job, *
 		return nil, nil, "", err
 	}
 	return j, c, template, nil
+}
+
+// newLayoutMaker loads the issuer key and templates of cfg and returns the
+// daemon's maker; onCard, if set, sees every rendered card.
+func newLayoutMaker(cfg daemon.Config, onCard func(jobID string, c *layout.Card)) (*layoutMaker, error) {
+	issuer, err := keyfile.LoadPrivate(cfg.IssuerKey)
+	if err != nil {
+		return nil, fmt.Errorf("config: issuer-key: %w", err)
+	}
+	r, err := layout.New(layout.Options{Issuer: issuer, IssuerCode: cfg.IssuerCode, Templates: cfg.Templates})
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return &layoutMaker{r: r, onCard: onCard}, nil
 }

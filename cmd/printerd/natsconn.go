@@ -2,23 +2,14 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"os"
-	"time"
 
-	"github.com/nats-io/nats.go"
+	"github.com/cityid/printerd/internal/natsconn"
 )
 
-// natsClient are the settings a client command (submit, jobs) needs to
-// reach NATS; the daemon uses the same settings for --nats.
-type natsClient struct {
-	URL   string
-	Creds string
-	NKey  string
-	CA    string
-	Cert  string
-	Key   string
-}
+// natsClient are the settings a client command (submit, jobs, diag) needs
+// to reach NATS; the daemon uses the same settings for --nats.
+type natsClient struct{ natsconn.Options }
 
 // defaultNATSURL is where client commands look for a daemon's embedded server.
 const defaultNATSURL = "nats://127.0.0.1:4222"
@@ -38,31 +29,4 @@ func (n *natsClient) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&n.CA, "nats-ca", def("nats-ca", ""), "CA certificate (PEM) for NATS TLS")
 	fs.StringVar(&n.Cert, "nats-cert", def("nats-cert", ""), "client certificate (PEM) for NATS TLS")
 	fs.StringVar(&n.Key, "nats-key", def("nats-key", ""), "client key (PEM) for NATS TLS")
-}
-
-// connect dials NATS with the configured credentials.
-func (n natsClient) connect(name string, extra ...nats.Option) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second)}
-	if n.Creds != "" {
-		opts = append(opts, nats.UserCredentials(n.Creds))
-	}
-	if n.NKey != "" {
-		o, err := nats.NkeyOptionFromSeed(n.NKey)
-		if err != nil {
-			return nil, fmt.Errorf("nats-nkey: %w", err)
-		}
-		opts = append(opts, o)
-	}
-	if n.CA != "" {
-		opts = append(opts, nats.RootCAs(n.CA))
-	}
-	if n.Cert != "" || n.Key != "" {
-		opts = append(opts, nats.ClientCert(n.Cert, n.Key))
-	}
-	opts = append(opts, extra...)
-	nc, err := nats.Connect(n.URL, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("nats %s: %w", redactURLs(n.URL), err)
-	}
-	return nc, nil
 }

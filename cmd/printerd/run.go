@@ -11,6 +11,12 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/cityid/printerd/daemon"
+	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/internal/natsconn"
+	"github.com/cityid/printerd/layout"
+	"github.com/cityid/printerd/queue"
 )
 
 // drainTimeout bounds the wait for the cards in the printers at shutdown.
@@ -29,12 +35,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "printerd run: %v\n", err)
 		return exitUsage
 	}
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "printerd run: %v\n", err)
 		return exitUsage
 	}
 	level := new(slog.LevelVar)
-	l, _ := parseLevel(cfg.LogLevel)
+	l, _ := daemon.ParseLevel(cfg.LogLevel)
 	level.Set(l)
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
@@ -44,12 +50,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(term)
-	reread := func() (config, error) {
+	reread := func() (daemon.Config, error) {
 		c, err := loadConfig("run", args, os.Getenv, io.Discard)
 		if err != nil {
 			return c, err
 		}
-		return c, c.validate()
+		return c, c.Validate()
 	}
 	// main's signal context is not used: the first SIGTERM/SIGINT from
 	// term starts the drain, a second one (same channel) ends it.
@@ -66,18 +72,67 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return runDaemon(runCtx, cfg, daemonDeps{log: log, level: level}, runSignals{hup: hup, term: term, reread: reread})
 }
 
+// daemonDeps are what a caller wires into a daemon beside its settings:
+// the demo and the tests use them; printerd run leaves most zero.
+type daemonDeps struct {
+	log   *slog.Logger
+	level *slog.LevelVar
+	// registry opens printers; nil means newRegistry().
+	registry *drivers.Registry
+	// maker overrides the layout maker (load harness); nil means layout.
+	maker queue.Maker
+	// onCard sees each rendered card (demo proofs).
+	onCard func(jobID string, c *layout.Card)
+	// tune adjusts the queue configuration (tests, benchmarks).
+	tune func(*queue.Config)
+	// wrap, if set, wraps each opened printer (the load harness times
+	// Print calls).
+	wrap func(name string, p drivers.Printer) drivers.Printer
+}
+
+// startDaemon makes and starts a daemon from validated settings: the
+// printer registry and the layout maker (issuer key, templates) unless
+// deps brings its own.
+func startDaemon(ctx context.Context, cfg daemon.Config, deps daemonDeps) (*daemon.Daemon, error) {
+	opts := daemon.Options{Config: cfg, Registry: deps.registry, Maker: deps.maker,
+		Logger: deps.log, Level: deps.level, Tune: deps.tune, Wrap: deps.wrap}
+	if opts.Registry == nil {
+		reg, err := newRegistry()
+		if err != nil {
+			return nil, err
+		}
+		opts.Registry = reg
+	}
+	if opts.Maker == nil {
+		m, err := newLayoutMaker(cfg, deps.onCard)
+		if err != nil {
+			return nil, err
+		}
+		opts.Maker = m
+	}
+	d, err := daemon.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Start(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
 // runSignals are the daemon's control inputs; tests leave them nil (the
 // NoSigs way) and cancel ctx instead.
 type runSignals struct {
 	hup    <-chan os.Signal
 	term   <-chan os.Signal // a signal after ctx is done stops draining
-	reread func() (config, error)
+	reread func() (daemon.Config, error)
 	// started, if set, is called once the daemon is up.
-	started func(*daemon)
+	started func(*daemon.Daemon)
 }
 
-// runDaemon starts the daemon and runs it until ctx is done, then drains.
-func runDaemon(ctx context.Context, cfg config, deps daemonDeps, sig runSignals) int {
+// runDaemon starts the daemon and runs it until ctx is done, then drains
+// and shuts it down.
+func runDaemon(ctx context.Context, cfg daemon.Config, deps daemonDeps, sig runSignals) int {
 	log := deps.log
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	d, err := startDaemon(startCtx, cfg, deps)
@@ -86,6 +141,7 @@ func runDaemon(ctx context.Context, cfg config, deps daemonDeps, sig runSignals)
 		log.Error("printerd: start failed", "err", err)
 		return exitFail
 	}
+	log.Info("printerd: running", "site", cfg.Site, "printers", len(cfg.Printers), "nats", natsconn.RedactURLs(d.NATSURL()), "http", d.HTTPAddr())
 	if sig.started != nil {
 		sig.started(d)
 	}
@@ -98,7 +154,10 @@ func runDaemon(ctx context.Context, cfg config, deps daemonDeps, sig runSignals)
 				log.Error("printerd: reload: configuration not changed", "err", err)
 				continue
 			}
-			d.reload(next)
+			if err := d.Reload(next); err != nil {
+				log.Error("printerd: reload incomplete", "err", err)
+			}
+			log.Info("printerd: reloaded")
 			continue
 		case <-ctx.Done():
 		}
@@ -114,11 +173,17 @@ func runDaemon(ctx context.Context, cfg config, deps daemonDeps, sig runSignals)
 		case <-dctx.Done():
 		}
 	}()
-	err = d.drain(dctx)
+	err = d.Drain(dctx)
 	dcancel()
-	d.close()
+	sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
+	serr := d.Shutdown(sctx)
+	scancel()
 	if err != nil {
 		log.Error("printerd: drain incomplete; an unfinished card's job will be held", "err", err)
+		return exitFail
+	}
+	if serr != nil {
+		log.Error("printerd: shutdown incomplete", "err", serr)
 		return exitFail
 	}
 	log.Info("printerd: stopped")

@@ -57,7 +57,7 @@ func TestReload(t *testing.T) {
 	f := newE2EFixture(t)
 	cfg := f.config(simURI(t, "reload", f.out, nil))
 	p := startInProcess(t, cfg, daemonDeps{})
-	nc, err := nats.Connect(p.d.natsURL)
+	nc, err := nats.Connect(p.d.NATSURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestReload(t *testing.T) {
 	next := cfg
 	next.LogLevel = "debug"
 	next.State = filepath.Join(f.dir, "elsewhere")
-	p.d.reload(next)
+	p.d.Reload(next)
 	if _, err := js.PublishMsg(ctx, signed(subject, jobs[1].ID, sample.Body(jobs[1]), newKey.(ed25519.PrivateKey))); err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +94,8 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(log, `need a restart","settings":["state"]`) {
 		t.Errorf("reload did not report that state needs a restart:\n%s", log)
 	}
-	if p.d.level.Level() != slog.LevelDebug || p.d.cfg.State != cfg.State {
-		t.Errorf("log level not applied or state applied: level %v, state %s", p.d.level.Level(), p.d.cfg.State)
+	if p.level.Level() != slog.LevelDebug || p.d.Config().State != cfg.State {
+		t.Errorf("log level not applied or state applied: level %v, state %s", p.level.Level(), p.d.Config().State)
 	}
 }
 
@@ -107,7 +107,7 @@ func TestDrainFinishesCard(t *testing.T) {
 	f := newE2EFixture(t)
 	cfg := f.config(simURI(t, "drain", f.out, url.Values{"speed": {"0.1"}})) // ~1.6 s a card
 	p := startInProcess(t, cfg, daemonDeps{})
-	nc, _ := nats.Connect(p.d.natsURL)
+	nc, _ := nats.Connect(p.d.NATSURL())
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	evs := watchEvents(t, nc)
@@ -153,7 +153,7 @@ func TestJoinDeployment(t *testing.T) {
 	cfg := f.config(simURI(t, "join", f.out, nil))
 	cfg.NATS = ext.ClientURL()
 	p := startInProcess(t, cfg, daemonDeps{})
-	if p.d.ns != nil {
+	if p.d.NATSURL() != ext.ClientURL() {
 		t.Fatal("daemon embedded a server although nats was set")
 	}
 	if _, err := os.Stat(filepath.Join(f.state, embedded.KeyFile)); err == nil {
@@ -211,7 +211,7 @@ func TestPrinterOfflineAtStart(t *testing.T) {
 	if !strings.Contains(string(p.log.Bytes()), "printer offline at start") {
 		t.Errorf("no offline warning in the log")
 	}
-	nc, _ := nats.Connect(p.d.natsURL)
+	nc, _ := nats.Connect(p.d.NATSURL())
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	evs := watchEvents(t, nc)
@@ -247,7 +247,7 @@ func TestPrinterOfflineAtStart(t *testing.T) {
 
 	bad := f.config("nosuch://x")
 	bad.State = filepath.Join(f.dir, "state-bad")
-	if err := bad.validate(); err != nil {
+	if err := bad.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	_, err = startDaemon(ctx, bad, daemonDeps{log: slog.New(slog.DiscardHandler)})
@@ -333,7 +333,7 @@ func TestNATSUsers(t *testing.T) {
 	cfg := f.config(simURI(t, "users", f.out, nil))
 	cfg.NATSUsers = usersFile
 	p := startInProcess(t, cfg, daemonDeps{})
-	url := p.d.natsURL
+	url := p.d.NATSURL()
 
 	j := sample.Jobs(1, time.Now())[0]
 	jobFile := filepath.Join(f.dir, "job.json")

@@ -44,7 +44,7 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
-	if !validToken(*site) || !validToken(*pool) {
+	if !queue.ValidToken(*site) || !queue.ValidToken(*pool) {
 		fmt.Fprintln(stderr, "printerd submit: --site and --pool must be letters, digits, '-' or '_'")
 		return exitUsage
 	}
@@ -68,7 +68,7 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "printerd submit: %v\n", err)
 		return exitFail
 	}
-	conn, err := nc.connect("printerd submit")
+	conn, err := nc.Connect("printerd submit")
 	if err != nil {
 		fmt.Fprintf(stderr, "printerd submit: %v\n", err)
 		return exitFail

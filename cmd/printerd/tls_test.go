@@ -91,7 +91,7 @@ func TestJoinWithTLS(t *testing.T) {
 	url := strings.Replace(ns.ClientURL(), "nats://", "tls://", 1)
 	cfg := f.config(simURI(t, "tls", f.out, nil))
 	cfg.NATS, cfg.NATSCA = url, ca
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := startDaemon(ctx, cfg, daemonDeps{log: slog.New(slog.DiscardHandler)}); err == nil {

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func (l *lazyPrinter) get(ctx context.Context) (*drivers.Opened, error) {
 		op, err := l.open(ctx)
 		if err == nil {
 			l.op = op
-			l.log.Info("printerd: printer online", "printer", l.name)
+			l.log.Info("daemon: printer online", "printer", l.name)
 			return op, nil
 		}
 		l.lastErr = err

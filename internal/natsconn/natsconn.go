@@ -1,0 +1,63 @@
+// Package natsconn dials NATS with printerd's connection settings (URL,
+// credentials file, nkey seed, TLS), for the daemon joining a deployment
+// and for the client commands alike.
+package natsconn
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Options are the settings a connection needs. The zero value of each
+// credential means none.
+type Options struct {
+	URL   string // one URL, or a comma-separated list for a cluster
+	Creds string // credentials file (JWT + nkey)
+	NKey  string // nkey seed file
+	CA    string // CA certificate (PEM) to verify the server
+	Cert  string // client certificate (PEM)
+	Key   string // client key (PEM)
+}
+
+// Connect dials NATS as name with the configured credentials; extra
+// options come last.
+func (o Options) Connect(name string, extra ...nats.Option) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second)}
+	if o.Creds != "" {
+		opts = append(opts, nats.UserCredentials(o.Creds))
+	}
+	if o.NKey != "" {
+		opt, err := nats.NkeyOptionFromSeed(o.NKey)
+		if err != nil {
+			return nil, fmt.Errorf("nats-nkey: %w", err)
+		}
+		opts = append(opts, opt)
+	}
+	if o.CA != "" {
+		opts = append(opts, nats.RootCAs(o.CA))
+	}
+	if o.Cert != "" || o.Key != "" {
+		opts = append(opts, nats.ClientCert(o.Cert, o.Key))
+	}
+	opts = append(opts, extra...)
+	nc, err := nats.Connect(o.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("nats %s: %w", RedactURLs(o.URL), err)
+	}
+	return nc, nil
+}
+
+// RedactURLs hides passwords in a comma-separated list of NATS URLs.
+func RedactURLs(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
+}
