@@ -39,6 +39,10 @@ type Fields struct {
 	Issued  string // YYYY-MM-DD
 	Expires string // YYYY-MM-DD
 	Photo   []byte // JPEG or PNG file bytes
+	// PhotoImage, if set, is the photo already decoded and checked by the
+	// caller (the job contract decodes it to validate it); Photo is then
+	// not decoded again.
+	PhotoImage image.Image
 }
 
 // Options configure a Renderer. Zero values are documented per field.
@@ -264,7 +268,12 @@ func (r *Renderer) Render(ctx context.Context, template string, f Fields) (*Card
 	}
 	var photo image.Image
 	if t.hasPhoto() {
-		photo, err = decodeImage(f.Photo, MaxPhotoBytes, MaxPhotoSide)
+		photo, err = f.PhotoImage, nil
+		if photo == nil {
+			photo, err = decodeImage(f.Photo, MaxPhotoBytes, MaxPhotoSide)
+		} else if b := photo.Bounds(); b.Dx() < 1 || b.Dy() < 1 || b.Dx() > MaxPhotoSide || b.Dy() > MaxPhotoSide {
+			err = fmt.Errorf("size %dx%d: not within 1x1 and %dx%d", b.Dx(), b.Dy(), MaxPhotoSide, MaxPhotoSide)
+		}
 		if err != nil {
 			return nil, &FieldError{Field: "photo", Rule: "must be a JPEG or PNG of at most 4096x4096 pixels", Err: err}
 		}

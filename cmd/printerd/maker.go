@@ -42,21 +42,27 @@ func (m *layoutMaker) Make(ctx context.Context, j *job.Job) (panel.Card, error) 
 	return card, nil
 }
 
-// fieldsOf turns a validated job into the fields layout/ prints.
+// fieldsOf turns a validated job into the fields layout/ prints. The
+// photo is the one the job's validation decoded: it is not decoded again.
 func fieldsOf(j *job.Job) (layout.Fields, error) {
-	photo, err := j.Card.PhotoBytes()
-	if err != nil {
-		return layout.Fields{}, err
+	var photo []byte
+	img := j.Card.PhotoImage()
+	if img == nil {
+		var err error
+		if photo, err = j.Card.PhotoBytes(); err != nil {
+			return layout.Fields{}, err
+		}
 	}
 	return layout.Fields{
-		Number:  j.Card.Number,
-		Issue:   j.Card.Issue,
-		Name:    j.Card.Name,
-		DOB:     j.Card.DOB,
-		Gender:  j.Card.Gender,
-		Issued:  j.Card.Issued,
-		Expires: j.Card.Expires,
-		Photo:   photo,
+		Number:     j.Card.Number,
+		Issue:      j.Card.Issue,
+		Name:       j.Card.Name,
+		DOB:        j.Card.DOB,
+		Gender:     j.Card.Gender,
+		Issued:     j.Card.Issued,
+		Expires:    j.Card.Expires,
+		Photo:      photo,
+		PhotoImage: img,
 	}, nil
 }
 

@@ -84,6 +84,22 @@ type Card struct {
 	Expires string `json:"expires"`
 	// Photo is the base64 JPEG or PNG as sent.
 	Photo string `json:"photo"`
+
+	// image is Photo decoded by Validate, and imageOf the Photo it was
+	// decoded from: the card is laid out from it, so the photo is decoded
+	// once per job.
+	image   image.Image
+	imageOf string
+}
+
+// PhotoImage returns the photo as Validate (and so Parse) decoded and
+// checked it, or nil if Photo was not validated or changed since. Layout
+// takes it instead of decoding the photo a second time.
+func (c *Card) PhotoImage() image.Image {
+	if c.image == nil || c.imageOf != c.Photo {
+		return nil
+	}
+	return c.image
 }
 
 // Reprint says why a card is printed again.
@@ -530,8 +546,10 @@ func (c *Card) checkPhoto() error {
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxPhotoSide || cfg.Height > MaxPhotoSide {
 		return &FieldError{"card.photo", RulePhotoPixels}
 	}
-	if _, err := decode(bytes.NewReader(b)); err != nil {
+	img, err := decode(bytes.NewReader(b))
+	if err != nil {
 		return &FieldError{"card.photo", RulePhotoBroken}
 	}
+	c.image, c.imageOf = img, c.Photo
 	return nil
 }

@@ -312,3 +312,28 @@ func TestTestdata(t *testing.T) {
 		}
 	}
 }
+
+// TestPhotoImage: Parse keeps the photo it decoded to validate it, so the
+// card is laid out without decoding it again; a changed photo drops it.
+func TestPhotoImage(t *testing.T) {
+	j := sample.Jobs(1, time.Now())[0]
+	parsed, err := job.Parse(sample.Body(j))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := parsed.Card.PhotoImage()
+	want, _, err := image.Decode(bytes.NewReader(sample.Photo(0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img == nil || img.Bounds() != want.Bounds() {
+		t.Fatalf("PhotoImage after Parse = %v, want the %v photo", img, want.Bounds())
+	}
+	if (&job.Card{Photo: j.Card.Photo}).PhotoImage() != nil {
+		t.Error("PhotoImage of a card never validated is not nil")
+	}
+	parsed.Card.Photo = base64.StdEncoding.EncodeToString(sample.Photo(1))
+	if parsed.Card.PhotoImage() != nil {
+		t.Error("PhotoImage after the photo changed is the old image")
+	}
+}
