@@ -409,7 +409,7 @@ func (d *Daemon) setLevel(s string) error {
 		return err
 	}
 	if d.opts.Level == nil {
-		return errors.New("daemon: the logger's level cannot change (Options.Level is nil)")
+		return errors.New("the logger's level cannot change (Options.Level is nil)")
 	}
 	d.opts.Level.Set(l)
 	return nil

@@ -50,7 +50,11 @@ func (c *Clerk) Status(ctx context.Context, jobID string) (Entry, error) {
 	if !job.ValidID(jobID) {
 		return Entry{}, fmt.Errorf("queue: job_id: must be a UUID in canonical lower-case form (8-4-4-4-12 hex digits)")
 	}
-	return c.st.ledger().get(ctx, jobID)
+	e, err := c.st.ledger().get(ctx, jobID)
+	if err != nil {
+		return Entry{}, fmt.Errorf("queue: %w", err)
+	}
+	return e, nil
 }
 
 // Held lists the site's held jobs that still have a body in CARD_HELD.

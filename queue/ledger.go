@@ -40,15 +40,18 @@ type Entry struct {
 	Revision uint64 `json:"-"`
 }
 
-// ErrNotFound is returned for a job or card number the ledger does not know.
-var ErrNotFound = errors.New("queue: not found")
+// ErrNotFound is matched (errors.Is) by the errors for a job or card
+// number the ledger does not know. Its text is the tail of a queue error
+// ("queue: ledger <id>: not found").
+var ErrNotFound = errors.New("not found")
 
-// ErrConflict is returned when a compare-and-swap lost to another writer or
-// a job is not in the state an operation needs.
-var ErrConflict = errors.New("queue: conflict")
+// ErrConflict is matched by the errors of a compare-and-swap that lost to
+// another writer, or of an operation on a job not in the state it needs.
+var ErrConflict = errors.New("conflict")
 
 // ledger is the card_ledger bucket: one Entry per job id, changed only by
-// create and compare-and-swap.
+// create and compare-and-swap. Its errors name the bucket operation, not
+// the package: the exported caller wraps them once with "queue: ".
 type ledger struct{ kv jetstream.KeyValue }
 
 // ledger returns the card_ledger of s.
@@ -58,14 +61,14 @@ func (s *Stores) ledger() ledger { return ledger{s.Ledger} }
 func (l ledger) get(ctx context.Context, jobID string) (Entry, error) {
 	kve, err := l.kv.Get(ctx, jobID)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Entry{}, fmt.Errorf("queue: ledger %s: %w", jobID, ErrNotFound)
+		return Entry{}, fmt.Errorf("ledger %s: %w", jobID, ErrNotFound)
 	}
 	if err != nil {
-		return Entry{}, fmt.Errorf("queue: ledger get %s: %w", jobID, err)
+		return Entry{}, fmt.Errorf("ledger get %s: %w", jobID, err)
 	}
 	var e Entry
 	if err := json.Unmarshal(kve.Value(), &e); err != nil {
-		return Entry{}, fmt.Errorf("queue: ledger %s: bad entry: %w", jobID, err)
+		return Entry{}, fmt.Errorf("ledger %s: bad entry: %w", jobID, err)
 	}
 	e.Revision = kve.Revision()
 	return e, nil
@@ -77,10 +80,10 @@ func (l ledger) create(ctx context.Context, jobID string, e Entry) (Entry, error
 	b, _ := json.Marshal(e)
 	rev, err := l.kv.Create(ctx, jobID, b)
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return Entry{}, fmt.Errorf("queue: ledger create %s: %w", jobID, ErrConflict)
+		return Entry{}, fmt.Errorf("ledger create %s: %w", jobID, ErrConflict)
 	}
 	if err != nil {
-		return Entry{}, fmt.Errorf("queue: ledger create %s: %w", jobID, err)
+		return Entry{}, fmt.Errorf("ledger create %s: %w", jobID, err)
 	}
 	e.Revision = rev
 	return e, nil
@@ -92,10 +95,10 @@ func (l ledger) swap(ctx context.Context, jobID string, prev uint64, e Entry) (E
 	b, _ := json.Marshal(e)
 	rev, err := l.kv.Update(ctx, jobID, b, prev)
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return Entry{}, fmt.Errorf("queue: ledger update %s: %w", jobID, ErrConflict)
+		return Entry{}, fmt.Errorf("ledger update %s: %w", jobID, ErrConflict)
 	}
 	if err != nil {
-		return Entry{}, fmt.Errorf("queue: ledger update %s: %w", jobID, err)
+		return Entry{}, fmt.Errorf("ledger update %s: %w", jobID, err)
 	}
 	e.Revision = rev
 	return e, nil
@@ -132,7 +135,8 @@ func (m IssueMark) allows(jobID string, issue int) bool {
 }
 
 // issueMarks is the card_issues bucket: one IssueMark per card number,
-// changed only by create and compare-and-swap, never rolled back.
+// changed only by create and compare-and-swap, never rolled back. Like
+// ledger's, its errors carry no package prefix.
 type issueMarks struct{ kv jetstream.KeyValue }
 
 // issues returns the card_issues of s.
@@ -148,11 +152,11 @@ func (b issueMarks) get(ctx context.Context, number string) (IssueMark, error) {
 		return IssueMark{}, nil
 	}
 	if err != nil {
-		return IssueMark{}, fmt.Errorf("queue: card_issues get: %w", err)
+		return IssueMark{}, fmt.Errorf("card_issues get: %w", err)
 	}
 	var m IssueMark
 	if err := json.Unmarshal(kve.Value(), &m); err != nil {
-		return IssueMark{}, fmt.Errorf("queue: card_issues: bad entry: %w", err)
+		return IssueMark{}, fmt.Errorf("card_issues: bad entry: %w", err)
 	}
 	m.Revision = kve.Revision()
 	return m, nil
@@ -173,7 +177,7 @@ func (b issueMarks) put(ctx context.Context, number string, m IssueMark) (IssueM
 		return m, false, nil
 	}
 	if err != nil {
-		return m, false, fmt.Errorf("queue: card_issues put: %w", err)
+		return m, false, fmt.Errorf("card_issues put: %w", err)
 	}
 	m.Revision = rev
 	return m, true, nil
@@ -199,7 +203,7 @@ func (b issueMarks) reserve(ctx context.Context, number string, issue int, jobID
 			return nm, ok, err
 		}
 	}
-	return IssueMark{}, false, fmt.Errorf("queue: card_issues: too much contention on one card number")
+	return IssueMark{}, false, fmt.Errorf("card_issues: too much contention on one card number")
 }
 
 // markPrinted sets Printed on jobID's own reservation of issue, read as m
@@ -221,5 +225,5 @@ func (b issueMarks) markPrinted(ctx context.Context, number string, issue int, j
 			return err
 		}
 	}
-	return fmt.Errorf("queue: card_issues: too much contention on one card number")
+	return fmt.Errorf("card_issues: too much contention on one card number")
 }

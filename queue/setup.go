@@ -178,7 +178,8 @@ func OpenStores(ctx context.Context, js jetstream.JetStream) (*Stores, error) {
 
 // eraseHeld overwrites every CARD_HELD message on subject (one job's held
 // copies) with SecureDeleteMsg: a purge only unlinks messages, and their
-// bytes, the person's data, would stay in the block files.
+// bytes, the person's data, would stay in the block files. Its errors carry
+// no package prefix; the caller wraps them.
 func (s *Stores) eraseHeld(ctx context.Context, subject string) error {
 	for {
 		m, err := s.Held.GetLastMsgForSubject(ctx, subject)
@@ -186,10 +187,10 @@ func (s *Stores) eraseHeld(ctx context.Context, subject string) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("queue: erase held copy: %w", err)
+			return fmt.Errorf("erase held copy: %w", err)
 		}
 		if err := s.Held.SecureDeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-			return fmt.Errorf("queue: erase held copy: %w", err)
+			return fmt.Errorf("erase held copy: %w", err)
 		}
 	}
 }

@@ -203,7 +203,7 @@ func codeOf(err error) string {
 	return CodeFailed
 }
 
-var errNoDiag = errors.New("service: diagnostics are not configured in this daemon")
+var errNoDiag = errors.New("diagnostics are not configured in this daemon")
 
 // diag runs a diag verb on a printer.
 func (s *Server) diag(ctx context.Context, printer, verb string, data []byte) (any, error) {
