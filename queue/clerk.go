@@ -28,7 +28,8 @@ type HeldJob struct {
 }
 
 // Clerk is job control for clerks: status, held, release, cancel, history.
-// `printerd jobs` and the printerd.jobs service use it.
+// The printerd.jobs service (queue/service) serves it; `printerd jobs`
+// reaches it through that service's Client.
 type Clerk struct {
 	st    *Stores
 	site  string

@@ -18,7 +18,8 @@ import (
 
 // Approver checks a job's approval: the Ed25519 signature in the
 // Approval-Signature header (base64) by the key named in Approval-Key, over
-// the exact body bytes. cmd/printerd wires the job package's verifier here.
+// the exact body bytes. The daemon package wires the job package's verifier
+// here.
 // The error names the rule broken, never a value from the body.
 type Approver interface {
 	Verify(body []byte, keyID, signature string) error

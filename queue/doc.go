@@ -111,25 +111,26 @@
 // subjects for message delete ($JS.API.STREAM.MSG.DELETE.CARD_JOBS and
 // .CARD_HELD) besides the usual consumer and publish permissions.
 //
-// # Services
+// # Services and technicians
 //
-// [Daemon.Services] adds two nats.go micro services. Every reply is JSON
-// {"result": <value>, "error": ""}; on failure result is null and error
-// says what went wrong (never personal data).
+// The queue knows nothing of NATS services: queue/service defines the
+// printerd.diag and printerd.jobs protocol, with its client, and serves it
+// on a [Daemon] through [Daemon.Pause], [Daemon.Resume], [Daemon.Clerk] and
+// [Daemon.WithPrinter]. WithPrinter runs a technician's verb on a printer
+// only while no card prints: a printer's device lock is a one-slot
+// semaphore that a card, a status poll and a verb take in turn, and a
+// waiter gives up at its context without leaving a goroutine behind.
 //
-// printerd.diag.<site>.<printer>.<verb>: request {"arg": "..."} (may be
-// empty). Verbs pause and resume are handled by the worker (a paused
-// printer takes no new job; the card in the printer finishes). Every other
-// verb is passed to Config.Diag (drivers/diag.Run), serialised with
-// printing: it waits for the card in the printer, never interrupts it.
+// # Reading the worker
 //
-// printerd.jobs.<site>.<verb>:
-//
-//	status   {"job_id": "..."}                              -> Entry
-//	held     {}                                             -> []HeldJob
-//	release  {"job_id": "...", "operator": "..."}           -> Entry
-//	cancel   {"job_id": "...", "operator": "...", "reason": "..."} -> Entry
-//	history  {"card_number": "..."}                         -> []AuditRecord
+// worker.handle (handle.go) is the list above as named steps, each with
+// its own error path: verifyApproval, parseJob, checkMsgID, claim (and
+// resume), checkIssue, render, reserveIssue, startPrinting, print,
+// recordOutcome (printed, retryBeforeFeed or hold). card_ledger and
+// card_issues are small types over their buckets (ledger, issueMarks in
+// ledger.go) with the operations the protocol needs: create, get,
+// compare-and-swap and the moves between states. A worker sees its daemon
+// only through a workerEnv.
 //
 // # Personal data
 //
