@@ -218,6 +218,20 @@ func newEnv(t *testing.T, nPrinters int, tweak func(*Config)) *env {
 	return e
 }
 
+// newEnvPrinting returns a daemon with one slow printer (about 1.6 s a
+// card) and the id of a job for card number, which that printer is
+// printing.
+func newEnvPrinting(t *testing.T, number string) (*env, string) {
+	t.Helper()
+	slow := newSimPrinter(t, t.Name()+"-slow", 0.1)
+	e := newEnv(t, 1, func(c *Config) { c.Printers[0].Dev = slow.drv })
+	e.devs[0] = slow
+	id, body := newJob(number, 1, 0)
+	e.submit(id, body)
+	e.waitState(id, Printing)
+	return e, id
+}
+
 // newJob returns a job id and a valid v1 body for an invented person.
 func newJob(number string, issue int, person int) (string, []byte) {
 	id := uuid.NewString()

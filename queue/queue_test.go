@@ -540,12 +540,7 @@ func TestNoPersonalDataOutside(t *testing.T) {
 }
 
 func TestDrainFinishesCardAndTakesNoNewJob(t *testing.T) {
-	slow := newSimPrinter(t, t.Name()+"-slow", 0.1) // about 1.6 s a card
-	e := newEnv(t, 1, func(c *Config) { c.Printers[0].Dev = slow.drv })
-	e.devs[0] = slow
-	id1, b1 := newJob("G-0001", 1, 0)
-	e.submit(id1, b1)
-	e.waitState(id1, Printing)
+	e, id1 := newEnvPrinting(t, "G-0001")
 	id2, b2 := newJob("G-0002", 1, 1)
 	e.submit(id2, b2)
 	done := make(chan error, 1)
@@ -801,12 +796,7 @@ func TestHeldCopyErasedAtTheEndOfItsRetention(t *testing.T) {
 // for the printer gives up at its context while a card prints, is not run,
 // and leaves no goroutine waiting for the printer.
 func TestWithPrinterTimesOutWhileACardPrints(t *testing.T) {
-	slow := newSimPrinter(t, t.Name()+"-slow", 0.1) // about 1.6 s a card
-	e := newEnv(t, 1, func(c *Config) { c.Printers[0].Dev = slow.drv })
-	e.devs[0] = slow
-	id, body := newJob("W-0001", 1, 0)
-	e.submit(id, body)
-	e.waitState(id, Printing)
+	e, id := newEnvPrinting(t, "W-0001")
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	ran := false

@@ -103,16 +103,22 @@ func Serve(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// addService adds one micro service and keeps it for Stop.
+func (s *Server) addService(name, description string) (micro.Service, error) {
+	svc, err := micro.AddService(s.cfg.NC, micro.Config{Name: name, Version: "1.0.0", Description: description + ", site " + s.cfg.Site})
+	if err != nil {
+		return nil, fmt.Errorf("service: %s: %w", name, err)
+	}
+	s.svcs = append(s.svcs, svc)
+	return svc, nil
+}
+
 func (s *Server) add() error {
 	site := s.cfg.Site
-	diag, err := micro.AddService(s.cfg.NC, micro.Config{
-		Name: "printerd-diag", Version: "1.0.0",
-		Description: "printerd technician diagnostics, site " + site,
-	})
+	diag, err := s.addService("printerd-diag", "printerd technician diagnostics")
 	if err != nil {
-		return fmt.Errorf("service: diag service: %w", err)
+		return err
 	}
-	s.svcs = append(s.svcs, diag)
 	for _, name := range s.cfg.Daemon.Printers() {
 		err := diag.AddEndpoint(name, s.handler(func(ctx context.Context, verb string, data []byte) (any, error) {
 			return s.diag(ctx, name, verb, data)
@@ -121,16 +127,11 @@ func (s *Server) add() error {
 			return fmt.Errorf("service: diag endpoint %s: %w", name, err)
 		}
 	}
-	jobs, err := micro.AddService(s.cfg.NC, micro.Config{
-		Name: "printerd-jobs", Version: "1.0.0",
-		Description: "printerd clerk job control, site " + site,
-	})
+	jobs, err := s.addService("printerd-jobs", "printerd clerk job control")
 	if err != nil {
-		return fmt.Errorf("service: jobs service: %w", err)
+		return err
 	}
-	s.svcs = append(s.svcs, jobs)
-	err = jobs.AddEndpoint("jobs", s.handler(s.jobs), micro.WithEndpointSubject(JobsSubject(site, "*")))
-	if err != nil {
+	if err := jobs.AddEndpoint("jobs", s.handler(s.jobs), micro.WithEndpointSubject(JobsSubject(site, "*"))); err != nil {
 		return fmt.Errorf("service: jobs endpoint: %w", err)
 	}
 	return nil
