@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
+
+	"github.com/cityid/printerd/queue/service"
 )
 
 // Roles of the embedded server's users (DESIGN.md: an enrollment system
@@ -74,9 +76,9 @@ func RolePermissions(role string) (*server.Permissions, error) {
 			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>", "cards.events.>"}},
 		}, nil
 	case RoleClerk:
-		return &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{"printerd.jobs.>"}}, Subscribe: inbox}, nil
+		return &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{service.JobsPrefix + ".>"}}, Subscribe: inbox}, nil
 	case RoleTechnician:
-		return &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{"printerd.diag.>"}}, Subscribe: inbox}, nil
+		return &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{service.DiagPrefix + ".>"}}, Subscribe: inbox}, nil
 	case RoleAdmin:
 		return nil, nil
 	}
