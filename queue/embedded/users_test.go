@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+
+	"github.com/cityid/printerd/queue/service"
 )
 
 func newUser(t *testing.T, role string) (User, nats.Option) {
@@ -55,7 +57,7 @@ func TestRoles(t *testing.T) {
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "CARD_JOBS", Subjects: []string{"cards.jobs.>"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := self.Subscribe("printerd.jobs.local.status", func(m *nats.Msg) { m.Respond([]byte(`{"result":"ok","error":""}`)) }); err != nil {
+	if _, err := self.Subscribe(service.JobsSubject("local", "status"), func(m *nats.Msg) { m.Respond([]byte(`{"result":"ok","error":""}`)) }); err != nil {
 		t.Fatal(err)
 	}
 	self.Flush()
@@ -83,7 +85,7 @@ func TestRoles(t *testing.T) {
 	if _, err := ejs.Publish(ctx, "cards.jobs.local.default", []byte("{}")); err != nil {
 		t.Errorf("enrollment publish of a job: %v", err)
 	}
-	if _, err := enc.Request("printerd.jobs.local.status", []byte(`{}`), time.Second); err == nil {
+	if _, err := enc.Request(service.JobsSubject("local", "status"), []byte(`{}`), time.Second); err == nil {
 		t.Error("enrollment used job control")
 	}
 	if !denied(enrErrs) {
@@ -100,7 +102,7 @@ func TestRoles(t *testing.T) {
 	}
 
 	cnc, clerkErrs := connect(clerkOpt)
-	m, err := cnc.Request("printerd.jobs.local.status", []byte(`{}`), 2*time.Second)
+	m, err := cnc.Request(service.JobsSubject("local", "status"), []byte(`{}`), 2*time.Second)
 	if err != nil || !strings.Contains(string(m.Data), "ok") {
 		t.Errorf("clerk job control: %v", err)
 	}
