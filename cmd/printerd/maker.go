@@ -46,7 +46,7 @@ func (m *layoutMaker) Make(ctx context.Context, j *job.Job) (panel.Card, error) 
 // photo is the one the job's validation decoded: it is not decoded again.
 func fieldsOf(j *job.Job) (layout.Fields, error) {
 	var photo []byte
-	img := j.Card.PhotoImage()
+	img := j.PhotoImage()
 	if img == nil {
 		var err error
 		if photo, err = j.Card.PhotoBytes(); err != nil {

@@ -23,7 +23,7 @@ func TestMakerDecodesThePhotoOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.PhotoImage == nil || f.PhotoImage != j.Card.PhotoImage() || f.Photo != nil {
+	if f.PhotoImage == nil || f.PhotoImage != j.PhotoImage() || f.Photo != nil {
 		t.Fatalf("fieldsOf: PhotoImage %v, Photo %d bytes; want the job's decoded image and no bytes to decode again", f.PhotoImage != nil, len(f.Photo))
 	}
 	dir := t.TempDir()

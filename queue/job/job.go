@@ -70,6 +70,22 @@ type Job struct {
 	Card     Card     `json:"card"`
 	Template string   `json:"template"`
 	Reprint  *Reprint `json:"reprint,omitempty"`
+
+	// photo is Card.Photo as Validate decoded it, and photoOf the
+	// Card.Photo it was decoded from: the card is laid out from it, so the
+	// photo is decoded once per job.
+	photo   image.Image
+	photoOf string
+}
+
+// PhotoImage returns the card's photo as Validate (and so Parse) decoded
+// and checked it, or nil if the job was not validated or Card.Photo changed
+// since. Layout takes it instead of decoding the photo a second time.
+func (j *Job) PhotoImage() image.Image {
+	if j.photo == nil || j.photoOf != j.Card.Photo {
+		return nil
+	}
+	return j.photo
 }
 
 // Card holds the printed fields. Name, DOB, Gender and Photo are personal
@@ -84,22 +100,6 @@ type Card struct {
 	Expires string `json:"expires"`
 	// Photo is the base64 JPEG or PNG as sent.
 	Photo string `json:"photo"`
-
-	// image is Photo decoded by Validate, and imageOf the Photo it was
-	// decoded from: the card is laid out from it, so the photo is decoded
-	// once per job.
-	image   image.Image
-	imageOf string
-}
-
-// PhotoImage returns the photo as Validate (and so Parse) decoded and
-// checked it, or nil if Photo was not validated or changed since. Layout
-// takes it instead of decoding the photo a second time.
-func (c *Card) PhotoImage() image.Image {
-	if c.image == nil || c.imageOf != c.Photo {
-		return nil
-	}
-	return c.image
 }
 
 // Reprint says why a card is printed again.
@@ -383,7 +383,12 @@ func (j *Job) ValidateAt(now time.Time) error {
 	if err := j.validateReprint(); err != nil {
 		return err
 	}
-	return c.checkPhoto()
+	img, err := c.checkPhoto()
+	if err != nil {
+		return err
+	}
+	j.photo, j.photoOf = img, c.Photo
+	return nil
 }
 
 func (j *Job) validateReprint() error {
@@ -523,11 +528,12 @@ var (
 	magicPNG  = []byte("\x89PNG\r\n\x1a\n")
 )
 
-// checkPhoto: base64, magic bytes, header size, then a full decode.
-func (c *Card) checkPhoto() error {
+// checkPhoto: base64, magic bytes, header size, then a full decode, whose
+// image it returns.
+func (c *Card) checkPhoto() (image.Image, error) {
 	b, err := c.PhotoBytes()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var decodeConfig func(io.Reader) (image.Config, error)
 	var decode func(io.Reader) (image.Image, error)
@@ -537,19 +543,18 @@ func (c *Card) checkPhoto() error {
 	case bytes.HasPrefix(b, magicPNG):
 		decodeConfig, decode = png.DecodeConfig, png.Decode
 	default:
-		return &FieldError{"card.photo", RulePhotoFormat}
+		return nil, &FieldError{"card.photo", RulePhotoFormat}
 	}
 	cfg, err := decodeConfig(bytes.NewReader(b))
 	if err != nil {
-		return &FieldError{"card.photo", RulePhotoHeader}
+		return nil, &FieldError{"card.photo", RulePhotoHeader}
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxPhotoSide || cfg.Height > MaxPhotoSide {
-		return &FieldError{"card.photo", RulePhotoPixels}
+		return nil, &FieldError{"card.photo", RulePhotoPixels}
 	}
 	img, err := decode(bytes.NewReader(b))
 	if err != nil {
-		return &FieldError{"card.photo", RulePhotoBroken}
+		return nil, &FieldError{"card.photo", RulePhotoBroken}
 	}
-	c.image, c.imageOf = img, c.Photo
-	return nil
+	return img, nil
 }

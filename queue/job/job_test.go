@@ -321,7 +321,7 @@ func TestPhotoImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := parsed.Card.PhotoImage()
+	img := parsed.PhotoImage()
 	want, _, err := image.Decode(bytes.NewReader(sample.Photo(0)))
 	if err != nil {
 		t.Fatal(err)
@@ -329,11 +329,14 @@ func TestPhotoImage(t *testing.T) {
 	if img == nil || img.Bounds() != want.Bounds() {
 		t.Fatalf("PhotoImage after Parse = %v, want the %v photo", img, want.Bounds())
 	}
-	if (&job.Card{Photo: j.Card.Photo}).PhotoImage() != nil {
-		t.Error("PhotoImage of a card never validated is not nil")
+	if j.PhotoImage() != nil {
+		t.Error("PhotoImage of a job never validated is not nil")
+	}
+	if parsed.Card != j.Card {
+		t.Error("the parsed card differs from the sample's")
 	}
 	parsed.Card.Photo = base64.StdEncoding.EncodeToString(sample.Photo(1))
-	if parsed.Card.PhotoImage() != nil {
+	if parsed.PhotoImage() != nil {
 		t.Error("PhotoImage after the photo changed is the old image")
 	}
 }
