@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,7 @@ type fixture struct {
 	dir, approvers string
 	cfg            Config
 	reg            *drivers.Registry
+	dev            *sim.Device
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -44,17 +46,19 @@ func newFixture(t *testing.T) *fixture {
 	if err := keyfile.WritePair(filepath.Join(dir, "keys"), "issuer", iss); err != nil {
 		t.Fatal(err)
 	}
-	name := "d" + strings.ReplaceAll(filepath.Base(dir), "-", "")
-	t.Cleanup(func() { sim.Unregister(name) })
 	f.cfg = DefaultConfig()
 	f.cfg.State = filepath.Join(dir, "state")
 	f.cfg.NATSListen = "none"
 	f.cfg.HTTP = ""
 	f.cfg.ApproverKeys = f.approvers
 	f.cfg.IssuerKey = filepath.Join(dir, "keys", "issuer.key")
-	f.cfg.Printers = []string{"sim://" + name + "?speed=0&name=p0"}
+	f.cfg.Printers = []string{"testsim://p0?name=p0"}
+	// testsim:// is this fixture's own simulated printer: the test needs
+	// no process-wide simulator registry.
+	f.dev = sim.New(sim.Options{Name: "p0"})
 	f.reg = &drivers.Registry{}
-	if err := errors.Join(f.reg.RegisterLanguage("evolis", evolis.Language), f.reg.RegisterTransport("sim", sim.Transport)); err != nil {
+	testsim := func(context.Context, *url.URL) (drivers.LinkCloser, error) { return f.dev.Connect(), nil }
+	if err := errors.Join(f.reg.RegisterLanguage("evolis", evolis.Language), f.reg.RegisterTransport("testsim", testsim)); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -32,8 +32,9 @@ type delivery struct {
 }
 
 // handle processes one job message to its end (printed, retried, held,
-// rejected or skipped), in the order of the protocol in doc.go. Each step
-// takes its own error path and reports whether the job goes on.
+// rejected or skipped), in the order of the protocol in doc.go (numbered
+// as there). Each step takes its own error path (reject, retry later,
+// hold, skip) and reports whether the job goes on.
 func (w *worker) handle(msg jetstream.Msg) {
 	ctx := w.env.runCtx
 	start := time.Now()
@@ -41,14 +42,19 @@ func (w *worker) handle(msg jetstream.Msg) {
 	defer w.flushEvents()
 	defer func() { w.env.metrics.JobSeconds.WithLabelValues(w.p.Name).Observe(time.Since(start).Seconds()) }()
 	d := &delivery{msg: msg, log: w.log}
-	if !w.verifyApproval(ctx, d) || !w.parseJob(ctx, d) || !w.checkMsgID(ctx, d) {
+	ready := w.verifyApproval(ctx, d) && // 1. approval, on the exact bytes
+		w.parseJob(ctx, d) && // 2. the v1 contract
+		w.checkMsgID(ctx, d) && // 3. Nats-Msg-Id is the job id or a release of it
+		w.received(d) &&
+		w.claim(ctx, d) && // 4. ledger: claimed (or what the entry says)
+		w.checkIssue(ctx, d) && // 5. issue rule, read-only
+		w.render(ctx, d) && // 6. Maker: the card
+		w.reserveIssue(ctx, d) && // 5'. card_issues reserved by compare-and-swap
+		w.startPrinting(ctx, d) // 7. ledger claimed -> printing
+	if !ready {
 		return
 	}
-	w.event(Event{JobID: d.job.ID, State: EventReceived, CardNumber: d.job.Card.Number})
-	if !w.claim(ctx, d) || !w.checkIssue(ctx, d) || !w.render(ctx, d) || !w.reserveIssue(ctx, d) || !w.startPrinting(ctx, d) {
-		return
-	}
-	perr := w.print(ctx, d.job.ID, d.card)
+	perr := w.print(ctx, d.job.ID, d.card) // 8. print
 	// Record the outcome even if the daemon is being closed: a printed card
 	// left at "printing" would be held and could be released a second time.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -99,6 +105,12 @@ func (w *worker) checkMsgID(ctx context.Context, d *delivery) bool {
 	}
 	d.release = release
 	d.log = d.log.With("job_id", d.job.ID)
+	return true
+}
+
+// received publishes the job's "received" event.
+func (w *worker) received(d *delivery) bool {
+	w.event(Event{JobID: d.job.ID, State: EventReceived, CardNumber: d.job.Card.Number})
 	return true
 }
 
