@@ -100,6 +100,7 @@ type Error struct {
 	Message string
 }
 
+// Error returns the daemon's message.
 func (e *Error) Error() string { return e.Message }
 
 // Is matches the queue errors a code stands for.
