@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/layout/barcode"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // claimsOf is what the barcode must carry for f.
@@ -51,7 +51,7 @@ func trusted(t testing.TB, key crypto.Signer) []keyfile.Public {
 }
 
 // checkPlanes asserts the panel contract: card size, K and O only 0/255.
-func checkPlanes(t *testing.T, s panel.Side, colour, overlay bool) {
+func checkPlanes(t *testing.T, s card.Side, colour, overlay bool) {
 	t.Helper()
 	if (s.Y != nil) != colour || (s.M != nil) != colour || (s.C != nil) != colour {
 		t.Fatalf("YMC present = %v, want %v", s.Y != nil, colour)
@@ -60,8 +60,8 @@ func checkPlanes(t *testing.T, s panel.Side, colour, overlay bool) {
 		t.Fatalf("O present = %v, want %v", s.O != nil, overlay)
 	}
 	for _, p := range []*image.Gray{s.Y, s.M, s.C, s.K, s.O} {
-		if p != nil && (p.Rect != image.Rect(0, 0, panel.Width, panel.Height)) {
-			t.Fatalf("plane %v, want %dx%d", p.Rect, panel.Width, panel.Height)
+		if p != nil && (p.Rect != image.Rect(0, 0, card.Width, card.Height)) {
+			t.Fatalf("plane %v, want %dx%d", p.Rect, card.Width, card.Height)
 		}
 	}
 	for _, p := range []*image.Gray{s.K, s.O} {
@@ -91,7 +91,7 @@ func TestRenderSampleJobs(t *testing.T) {
 			checkPlanes(t, c.Panels.Front, true, true)
 			checkPlanes(t, *c.Panels.Back, true, true)
 			checkBarcode(t, c.Panels.Back.K, keys, f)
-			if c.Front.Rect.Dx() != panel.Width || c.Back.Rect.Dy() != panel.Height {
+			if c.Front.Rect.Dx() != card.Width || c.Back.Rect.Dy() != card.Height {
 				t.Fatalf("preview size %v", c.Front.Rect)
 			}
 			if out != "" {
@@ -176,7 +176,7 @@ func TestSelfCheckRefuses(t *testing.T) {
 	}
 	t.Run("damaged barcode", func(t *testing.T) {
 		sd := *c.sides[1]
-		k := panel.NewPlane()
+		k := card.NewPlane()
 		copy(k.Pix, sd.k.Pix)
 		sd.k = k
 		fillGray(k, sd.barcode.Inset(sd.barcode.Dx()/4), 0) // wipe the middle of the code
@@ -191,14 +191,14 @@ func TestRibbons(t *testing.T) {
 	keys := trusted(t, key)
 	f := sampleFields(t, 2)
 	for _, tc := range []struct {
-		ribbon               panel.Ribbon
+		ribbon               card.Ribbon
 		frontColour, backCol bool
 		frontO, backO        bool
 	}{
-		{panel.YMCKO, true, true, true, true},
-		{panel.YMCKOK, true, false, true, false},
-		{panel.KO, false, false, true, true},
-		{panel.K, false, false, false, false},
+		{card.YMCKO, true, true, true, true},
+		{card.YMCKOK, true, false, true, false},
+		{card.KO, false, false, true, true},
+		{card.K, false, false, false, false},
 	} {
 		t.Run(string(tc.ribbon), func(t *testing.T) {
 			r := newRenderer(t, Options{Issuer: key, Ribbon: tc.ribbon})
@@ -368,7 +368,7 @@ func TestWritePNGs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if img.Bounds() != image.Rect(0, 0, panel.Width, panel.Height) {
+		if img.Bounds() != image.Rect(0, 0, card.Width, card.Height) {
 			t.Fatalf("%s: %v", name, img.Bounds())
 		}
 		if name == "back.png" {
@@ -385,7 +385,7 @@ func TestWritePNGs(t *testing.T) {
 }
 
 func TestProofPDF(t *testing.T) {
-	for _, ribbon := range []panel.Ribbon{panel.YMCKO, panel.K} {
+	for _, ribbon := range []card.Ribbon{card.YMCKO, card.K} {
 		t.Run(string(ribbon), func(t *testing.T) {
 			r := newRenderer(t, Options{Ribbon: ribbon})
 			c, err := r.Render(context.Background(), DefaultTemplate, sampleFields(t, 1))

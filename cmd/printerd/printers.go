@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // reopenEvery is how often an offline printer is tried again.
@@ -91,7 +91,7 @@ func (l *lazyPrinter) Counters(ctx context.Context) (drivers.Counters, error) {
 }
 
 // Print implements drivers.Printer.
-func (l *lazyPrinter) Print(ctx context.Context, c panel.Card) error {
+func (l *lazyPrinter) Print(ctx context.Context, c card.Card) error {
 	op, err := l.get(ctx)
 	if err != nil {
 		return err

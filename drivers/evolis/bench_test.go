@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/layout"
-	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue/job/sample"
 )
 
@@ -20,13 +20,13 @@ const (
 
 // municipalCard renders sample person 0 on the built-in municipal-id
 // template, two-sided YMCKO, as the daemon would.
-func municipalCard(b *testing.B) panel.Card {
+func municipalCard(b *testing.B) card.Card {
 	b.Helper()
 	key, err := keyfile.New(keyfile.ES256)
 	if err != nil {
 		b.Fatal(err)
 	}
-	r, err := layout.New(layout.Options{Issuer: key, Ribbon: panel.YMCKO})
+	r, err := layout.New(layout.Options{Issuer: key, Ribbon: card.YMCKO})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,13 +49,13 @@ func municipalCard(b *testing.B) panel.Card {
 func BenchmarkEncodeCard(b *testing.B) {
 	cards := []struct {
 		name string
-		card func(*testing.B) panel.Card
+		card func(*testing.B) card.Card
 	}{
-		{"pattern-1side", func(*testing.B) panel.Card { return testCard(panel.YMCKO) }},
+		{"pattern-1side", func(*testing.B) card.Card { return testCard(card.YMCKO) }},
 		{"municipal-2sides", municipalCard},
 	}
 	for _, c := range cards {
-		card := c.card(b)
+		cd := c.card(b)
 		for _, compress := range []bool{false, true} {
 			name := c.name + "/raw"
 			if compress {
@@ -65,7 +65,7 @@ func BenchmarkEncodeCard(b *testing.B) {
 				opts := Options{Compress: compress}
 				var n int
 				for b.Loop() {
-					s, err := EncodeCard(card, opts)
+					s, err := EncodeCard(cd, opts)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -83,7 +83,7 @@ func BenchmarkEncodeCard(b *testing.B) {
 
 // BenchmarkPanel breaks EncodeCard down: one colour panel and one K panel.
 func BenchmarkPanel(b *testing.B) {
-	c := testCard(panel.YMCKO)
+	c := testCard(card.YMCKO)
 	y, _ := ToPrintOrder(c.Front.C, 270)
 	k, _ := ToPrintOrder(c.Front.K, 270)
 	b.Run("rotate", func(b *testing.B) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 // Options configure a simulated printer. The zero value is a working
@@ -27,7 +27,7 @@ type Options struct {
 	// HeadKit is what Rkn answers. Empty means "KIT-SIM-300".
 	HeadKit string
 	// Ribbon is the ribbon loaded, as Rr answers it. Empty means ymcko.
-	Ribbon panel.Ribbon
+	Ribbon card.Ribbon
 	// RibbonCards is how many card sides the ribbon can still print. Zero
 	// means 300; negative means the ribbon is used up.
 	RibbonCards int
@@ -94,7 +94,7 @@ func (o Options) withDefaults() Options {
 		o.HeadKit = "KIT-SIM-300"
 	}
 	if o.Ribbon == "" {
-		o.Ribbon = panel.YMCKO
+		o.Ribbon = card.YMCKO
 	}
 	if o.RibbonCards == 0 {
 		o.RibbonCards = 300

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // The registry of named in-process devices behind sim:// URIs.
@@ -72,7 +72,7 @@ func OptionsFromURI(u *url.URL) (Options, error) {
 	// The driver's own parameters describe the printer too: the ribbon
 	// loaded and the rotation the driver applies.
 	if v := q.Get("ribbon"); v != "" {
-		o.Ribbon = panel.Ribbon(v)
+		o.Ribbon = card.Ribbon(v)
 		if err := o.Ribbon.Valid(); err != nil {
 			return o, fmt.Errorf("sim: URI parameter ribbon: %w", err)
 		}

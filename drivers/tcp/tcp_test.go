@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/sim"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // echoPrinter accepts connections and answers each CR-terminated line with
@@ -151,8 +151,8 @@ func TestTCPWithSimulator(t *testing.T) {
 	}
 	defer link.Close()
 	p := evolis.New(link, evolis.Options{Compress: true, ReplyTimeout: time.Second})
-	card := panel.Card{Ribbon: panel.KO, Front: panel.Side{K: panel.NewPlane(), O: panel.NewPlane()}}
-	if err := p.Print(ctx, card); err != nil {
+	c := card.Card{Ribbon: card.KO, Front: card.Side{K: card.NewPlane(), O: card.NewPlane()}}
+	if err := p.Print(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	(<-conns).Close() // the printer side drops the connection
