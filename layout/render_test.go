@@ -83,7 +83,7 @@ func TestRenderSampleJobs(t *testing.T) {
 	out := os.Getenv("LAYOUT_OUT") // set to keep the PNGs for a look
 	for name, j := range testdataJobs(t) {
 		t.Run(name, func(t *testing.T) {
-			f := fieldsOf(t, j.Card)
+			f := j.Fields
 			c, err := r.Render(context.Background(), j.Template, f)
 			if err != nil {
 				t.Fatalf("render: %v", err)

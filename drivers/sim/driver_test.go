@@ -45,9 +45,9 @@ func TestDriverPrintsCard(t *testing.T) {
 			if info.Model != "Evolis Primacy" || info.Serial != d.Options().Serial || info.Ribbon != card.YMCKO {
 				t.Fatalf("info = %+v", info)
 			}
-			cd := testCard("job-1", true)
-			cd.Mag = [3]string{"CITYID^TEST", "12345=678", ""}
-			if err := p.Print(ctx, cd); err != nil {
+			sent := testCard("job-1", true)
+			sent.Mag = [3]string{"CITYID^TEST", "12345=678", ""}
+			if err := p.Print(ctx, sent); err != nil {
 				t.Fatal(err)
 			}
 			cards := d.Cards()
@@ -55,11 +55,11 @@ func TestDriverPrintsCard(t *testing.T) {
 				t.Fatalf("%d cards printed, want 1", len(cards))
 			}
 			got := cards[0]
-			if got.Label != "job-1" || got.Mag != cd.Mag || got.Back == nil {
+			if got.Label != "job-1" || got.Mag != sent.Mag || got.Back == nil {
 				t.Fatalf("card label %q mag %q back %v", got.Label, got.Mag, got.Back != nil)
 			}
-			comparePlanes(t, "front", cd.Front, got.FrontPanels, tc.levels)
-			comparePlanes(t, "back", *cd.Back, *got.BackPanels, tc.levels)
+			comparePlanes(t, "front", sent.Front, got.FrontPanels, tc.levels)
+			comparePlanes(t, "back", *sent.Back, *got.BackPanels, tc.levels)
 			// K bar black; magenta area (x<300) has no green; cyan band (y<100) no red.
 			if c := rgbAt(got.Front, 700, 530); c != [3]uint8{0, 0, 0} {
 				t.Errorf("K bar pixel = %v, want black", c)
