@@ -135,7 +135,8 @@ func runLoad(tb testing.TB, o loadOptions) loadResult {
 	cfg.AckWait = duration(30 * time.Second)
 	var mu sync.Mutex
 	timed := map[string]*timedPrinter{}
-	deps := daemonDeps{wrap: func(name string, p drivers.Printer) drivers.Printer {
+	sims := &sim.Registry{}
+	deps := daemonDeps{sims: sims, wrap: func(name string, p drivers.Printer) drivers.Printer {
 		if o.Null {
 			p = nullPrinter{Printer: p, d: o.PrintTime}
 		}
@@ -150,7 +151,7 @@ func runLoad(tb testing.TB, o loadOptions) loadResult {
 	}
 	p := startInProcess(tb, cfg, deps)
 	for _, dev := range names {
-		if d := sim.Lookup(dev); d != nil {
+		if d := sims.Lookup(dev); d != nil {
 			d.SetFeeder(1 << 20)
 			d.SetRibbon(1 << 20)
 		}

@@ -85,7 +85,7 @@ func simTestCard(label string) card.Card {
 func TestSimCommandTCP(t *testing.T) {
 	dir := t.TempDir()
 	addr, stop := startSim(t, regexp.MustCompile(`listening on (tcp://\S+)`), "--listen", "tcp://127.0.0.1:0", "--out", dir)
-	reg, err := newRegistry()
+	reg, err := newRegistry(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestSimCommandTCP(t *testing.T) {
 func TestSimCommandPty(t *testing.T) {
 	dir := t.TempDir()
 	path, stop := startSim(t, regexp.MustCompile(`pty (/dev/\S+)`), "--pty", "--out", dir, "--faults", "jam=k@2")
-	reg, err := newRegistry()
+	reg, err := newRegistry(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 // printer: an "Evolis Primacy" with a YMCKO ribbon for 300 cards, 100 cards
 // in the feeder, no mechanical delay, no output files and no faults.
 type Options struct {
-	// Name names the device in logs and in the sim:// registry. Empty
+	// Name names the device in logs and in a sim:// Registry. Empty
 	// means "sim".
 	Name string
 	// Model is what Rtp answers. Empty means "Evolis Primacy".
