@@ -18,11 +18,14 @@ const reopenEvery = 5 * time.Second
 
 // offlineAtStart reports whether a printer's open error means "not there
 // now" (switched off, unplugged, not on the network) rather than a wrong
-// configuration: the daemon then starts anyway and keeps trying.
+// configuration (drivers.BadConfig: a mistyped host or path, permission
+// denied): the daemon then starts anyway and keeps trying.
 func offlineAtStart(err error) bool {
 	switch drivers.CodeOf(err) {
 	case drivers.Offline, drivers.Timeout:
 		return true
+	case drivers.BadConfig:
+		return false
 	}
 	var ne net.Error
 	var pe *fs.PathError

@@ -112,15 +112,16 @@ func OptionsFromURI(u *url.URL) (Options, error) {
 // in-process simulated printer. The first open of a name makes the device
 // (with the URI's options) and registers it in r; later opens connect to
 // the same device, whose options then stay as they were. The link
-// implements drivers.Labeler. The method value r.Transport is a
-// drivers.Transport.
+// implements drivers.Labeler. An error is a *drivers.Error before feed:
+// BadConfig for a URI OptionsFromURI refuses. The method value r.Transport
+// is a drivers.Transport.
 func (r *Registry) Transport(ctx context.Context, u *url.URL) (drivers.LinkCloser, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, &drivers.Error{Op: "open", Code: drivers.Offline, Feed: drivers.BeforeFeed, Err: err}
 	}
 	o, err := OptionsFromURI(u)
 	if err != nil {
-		return nil, err
+		return nil, &drivers.Error{Op: "open", Code: drivers.BadConfig, Feed: drivers.BeforeFeed, Err: err}
 	}
 	r.mu.Lock()
 	d := r.m[o.Name]

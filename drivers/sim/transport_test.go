@@ -82,11 +82,10 @@ func TestSimURI(t *testing.T) {
 	if sims.Lookup(name) != d || len(d.Cards()) != 1 {
 		t.Fatalf("reopen made another device or lost cards")
 	}
-	if _, err := r.Open(ctx, "sim://x?faults=melt"); err == nil {
-		t.Fatal("bad fault spec accepted")
-	}
-	if _, err := r.Open(ctx, "sim://x?speed=fast"); err == nil {
-		t.Fatal("bad speed accepted")
+	for _, uri := range []string{"sim://x?faults=melt", "sim://x?speed=fast", "sim:"} {
+		if _, err := r.Open(ctx, uri); !errors.Is(err, drivers.BadConfig) || drivers.Fed(err) {
+			t.Errorf("open %s: %v; want bad-config before feed", uri, err)
+		}
 	}
 	o, err := OptionsFromURI(&url.URL{Scheme: "sim", Host: "y", RawQuery: "ribbon=ko&rotate=90&speed=0.5"})
 	if err != nil || o.Ribbon != "ko" || o.Rotation != 90 || o.Speed != 0.5 || o.Name != "y" {
