@@ -27,7 +27,7 @@ type Printer interface {
 	Counters(ctx context.Context) (Counters, error)
 	// Print prints one card and ejects it. On failure the error tells,
 	// through AfterFeed, whether a card had been fed (and is spoiled).
-	Print(ctx context.Context, card card.Card) error
+	Print(ctx context.Context, c card.Card) error
 	// Clean runs the printer's cleaning sequence.
 	Clean(ctx context.Context) error
 	// Reset soft-resets the printer and clears its error state.

@@ -48,7 +48,8 @@ const writeChunk = 128 << 10
 // reconnectPoll is how often Reset looks for an unplugged printer again.
 const reconnectPoll = 200 * time.Millisecond
 
-// defaultLib is the real libusb; tests swap it for fakes.
+// defaultLib is the real libusb, which Open, List and HasBus use; tests pass
+// a table of fake devices to openWith and listWith instead.
 var defaultLib lib = gousbLib{}
 
 // Transport opens usb:// printer URIs; register it under the scheme "usb".
