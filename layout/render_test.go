@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/internal/sample"
 	"github.com/cityid/printerd/layout/barcode"
 )
 
@@ -76,44 +78,39 @@ func checkPlanes(t *testing.T, s card.Side, colour, overlay bool) {
 	}
 }
 
-func TestRenderSampleJobs(t *testing.T) {
-	key := newKey(t, keyfile.ES256)
-	r := newRenderer(t, Options{Issuer: key})
-	keys := trusted(t, key)
-	out := os.Getenv("LAYOUT_OUT") // set to keep the PNGs for a look
-	for name, j := range testdataJobs(t) {
-		t.Run(name, func(t *testing.T) {
-			f := j.Fields
-			c, err := r.Render(context.Background(), j.Template, f)
-			if err != nil {
-				t.Fatalf("render: %v", err)
-			}
-			checkPlanes(t, c.Panels.Front, true, true)
-			checkPlanes(t, *c.Panels.Back, true, true)
-			checkBarcode(t, c.Panels.Back.K, keys, f)
-			if c.Front.Rect.Dx() != card.Width || c.Back.Rect.Dy() != card.Height {
-				t.Fatalf("preview size %v", c.Front.Rect)
-			}
-			if out != "" {
-				if err := c.WritePNGs(filepath.Join(out, strings.TrimSuffix(name, ".json"))); err != nil {
-					t.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
+// TestRenderEverySamplePerson renders every invented person of
+// internal/sample (the people of testdata/jobs: diacritics, combining
+// marks, a long name, PNG and JPEG photos), issues 1 to 3, signed with
+// each issuer key algorithm, and checks the panels, the previews and the
+// barcode read back from the K panel. LAYOUT_OUT=DIR keeps the previews.
 func TestRenderEverySamplePerson(t *testing.T) {
-	key := newKey(t, keyfile.Ed25519)
-	r := newRenderer(t, Options{Issuer: key})
-	keys := trusted(t, key)
-	for i := range 10 {
-		f := sampleFields(t, i)
-		c, err := r.Render(context.Background(), DefaultTemplate, f)
-		if err != nil {
-			t.Fatalf("sample %d: %v", i, err)
+	out := os.Getenv("LAYOUT_OUT")
+	for _, alg := range []string{keyfile.ES256, keyfile.Ed25519} {
+		key := newKey(t, alg)
+		r := newRenderer(t, Options{Issuer: key})
+		keys := trusted(t, key)
+		for i := range sample.People {
+			name := fmt.Sprintf("%s-%d", alg, i)
+			t.Run(name, func(t *testing.T) {
+				f := sampleFields(t, i)
+				f.Issue = 1 + i%3
+				c, err := r.Render(context.Background(), DefaultTemplate, f)
+				if err != nil {
+					t.Fatalf("render %s: %v", sample.People[i].Why, err)
+				}
+				checkPlanes(t, c.Panels.Front, true, true)
+				checkPlanes(t, *c.Panels.Back, true, true)
+				checkBarcode(t, c.Panels.Back.K, keys, f)
+				if c.Front.Rect.Size() != (image.Point{card.Width, card.Height}) || c.Back.Rect.Size() != (image.Point{card.Width, card.Height}) {
+					t.Fatalf("previews %v and %v: want %dx%d", c.Front.Rect, c.Back.Rect, card.Width, card.Height)
+				}
+				if out != "" {
+					if err := c.WritePNGs(filepath.Join(out, name)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
 		}
-		checkBarcode(t, c.Panels.Back.K, keys, f)
 	}
 }
 

@@ -4,7 +4,6 @@
 //
 // Nothing here is a real person or a real face. The same (n, today) always
 // gives the same jobs, byte for byte, so fixtures can be regenerated and
-// compared. The files under testdata/jobs at the module root are written
-// from this package (go test ./queue/job/sample -update); testdata/photos
-// from internal/sample.
+// compared. The files under testdata/jobs and testdata/photos at the module
+// root are written from this package (go test ./queue/job/sample -update).
 package sample

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"image"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,7 +14,7 @@ import (
 	"github.com/cityid/printerd/queue/job/sample"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/jobs at the module root from this package")
+var update = flag.Bool("update", false, "rewrite testdata/jobs and testdata/photos at the module root from this package")
 
 // root is the module root, where the shared testdata lives.
 const root = "../../.."
@@ -50,6 +51,20 @@ func fixtureBytes(t *testing.T, j *job.Job) []byte {
 	return b.Bytes()
 }
 
+// photoFixtures are the files of testdata/photos.
+func photoFixtures() map[string][]byte {
+	return map[string][]byte{
+		"sample-0.png":           sample.Photo(0),
+		"sample-1.jpg":           sample.Photo(1),
+		"sample-2.png":           sample.Photo(2),
+		"sample-3.jpg":           sample.Photo(3),
+		"truncated.png":          sample.Truncated(sample.Photo(0)),
+		"truncated.jpg":          sample.Truncated(sample.Photo(1)),
+		"header-20000x20000.png": sample.HugePNGHeader(20000, 20000),
+		"header-20000x20000.jpg": sample.HugeJPEGHeader(20000, 20000),
+	}
+}
+
 func writeFile(t *testing.T, path string, b []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -83,6 +98,28 @@ func TestTestdataJobs(t *testing.T) {
 		}
 		if parsed.ID != j.ID || parsed.Card != j.Card {
 			t.Errorf("%s: parsed job differs from the sample", name)
+		}
+	}
+}
+
+// TestTestdataPhotos checks testdata/photos; with -update it rewrites them.
+func TestTestdataPhotos(t *testing.T) {
+	for name, want := range photoFixtures() {
+		path := filepath.Join(root, "testdata", "photos", name)
+		if *update {
+			writeFile(t, path, want)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run go test ./queue/job/sample -update to write the fixtures)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from the sample package; run go test ./queue/job/sample -update", name)
+		}
+		_, _, decodeErr := image.Decode(bytes.NewReader(got))
+		broken := name[:9] == "truncated" || name[:6] == "header"
+		if broken != (decodeErr != nil) {
+			t.Errorf("%s: full decode error %v, want an error: %v", name, decodeErr, broken)
 		}
 	}
 }
