@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
-	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/service"
@@ -65,8 +65,8 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // blankMaker makes blank cards.
-var blankMaker = queue.MakerFunc(func(context.Context, *job.Job) (panel.Card, error) {
-	return panel.Card{Ribbon: panel.YMCKO, Front: panel.Side{K: panel.NewPlane()}}, nil
+var blankMaker = queue.MakerFunc(func(context.Context, *job.Job) (card.Card, error) {
+	return card.Card{Ribbon: card.YMCKO, Front: card.Side{K: card.NewPlane()}}, nil
 })
 
 // options returns the fixture's daemon options.

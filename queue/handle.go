@@ -14,8 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue/job"
 )
 
@@ -28,7 +28,7 @@ type delivery struct {
 	release int       // 0, or n for "<job_id>/release-<n>"
 	entry   Entry     // the job's ledger entry as last written or read
 	mark    IssueMark // the job's card_issues reservation
-	card    panel.Card
+	made    card.Card // the card the Maker made, to print
 }
 
 // handle processes one job message to its end (printed, retried, held,
@@ -54,7 +54,7 @@ func (w *worker) handle(msg jetstream.Msg) {
 	if !ready {
 		return
 	}
-	perr := w.print(ctx, d.job.ID, d.card) // 8. print
+	perr := w.print(ctx, d.job.ID, d.made) // 8. print
 	// Record the outcome even if the daemon is being closed: a printed card
 	// left at "printing" would be held and could be released a second time.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -193,7 +193,7 @@ func (w *worker) checkIssue(ctx context.Context, d *delivery) bool {
 
 // render makes the card; its failure is a rejection, not a print.
 func (w *worker) render(ctx context.Context, d *delivery) bool {
-	card, err := w.env.cfg.Maker.Make(ctx, d.job)
+	made, err := w.env.cfg.Maker.Make(ctx, d.job)
 	if err != nil && ctx.Err() != nil {
 		return false // the daemon is closing: the job is redelivered, still claimed
 	}
@@ -205,8 +205,8 @@ func (w *worker) render(ctx context.Context, d *delivery) bool {
 		w.rejectEntry(ctx, d, "layout", reason)
 		return false
 	}
-	card.Label = d.job.ID
-	d.card = card
+	made.Label = d.job.ID
+	d.made = made
 	return true
 }
 
@@ -243,9 +243,9 @@ func (w *worker) startPrinting(ctx context.Context, d *delivery) bool {
 	return true
 }
 
-// print prints card, holding the printer against status polls and diag
+// print prints c, holding the printer against status polls and diag
 // verbs. A printer it cannot take before ctx ends fed no card.
-func (w *worker) print(ctx context.Context, jobID string, card panel.Card) error {
+func (w *worker) print(ctx context.Context, jobID string, c card.Card) error {
 	if err := w.dev.lock(ctx); err != nil {
 		return &drivers.Error{Op: "print", Code: drivers.Timeout, Feed: drivers.BeforeFeed, Err: fmt.Errorf("queue: printer busy: %w", err)}
 	}
@@ -254,7 +254,7 @@ func (w *worker) print(ctx context.Context, jobID string, card panel.Card) error
 	w.printing = jobID
 	w.smu.Unlock()
 	t0 := time.Now()
-	err := w.p.Dev.Print(ctx, card)
+	err := w.p.Dev.Print(ctx, c)
 	w.env.metrics.PrintSeconds.WithLabelValues(w.p.Name).Observe(time.Since(t0).Seconds())
 	w.smu.Lock()
 	w.printing = ""

@@ -14,9 +14,8 @@ import (
 
 func TestDiagDevice(t *testing.T) {
 	ctx := context.Background()
-	for _, name := range []string{"diag-cli", "diag-faulty", "diag-rec"} {
-		sim.Unregister(name) // a fresh printer on every run (go test -count=N)
-	}
+	// Each diag --device command opens its own simulated printer (a fresh
+	// sim.Registry per command, as a separate process would).
 	dev := "--device=sim://diag-cli?speed=0"
 	tests := []struct {
 		args []string
@@ -90,10 +89,10 @@ func TestDiagList(t *testing.T) {
 // site other than the default.
 func TestDiagNATS(t *testing.T) {
 	f := newE2EFixture(t)
-	sim.Unregister("diagdesk") // a fresh printer on every run (go test -count=N)
+	sims := &sim.Registry{} // this daemon's simulated printer
 	cfg := f.config("sim://diagdesk?speed=0&out=" + f.out)
 	cfg.Site = "north"
-	p := startInProcess(t, cfg, daemonDeps{})
+	p := startInProcess(t, cfg, daemonDeps{sims: sims})
 	ctx := context.Background()
 	url := "--nats=" + p.d.NATSURL()
 	tests := []struct {
@@ -119,7 +118,7 @@ func TestDiagNATS(t *testing.T) {
 			t.Errorf("%v: exit %d, output %q %q; want exit %d and %q", tt.args[1:], code, out, errOut, tt.code, tt.out)
 		}
 	}
-	if n := sim.Lookup("diagdesk").Counters().Printed; n != 1 {
+	if n := sims.Lookup("diagdesk").Counters().Printed; n != 1 {
 		t.Errorf("the simulator printed %d cards, want the one test card", n)
 	}
 }

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers/evolis"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 const encodeSynopsis = "printerd encode JOB.json --issuer-key FILE [--ribbon ymcko|ymckok|ko|k] [--compress] [--levels 32|64|128] [--rotate 270|90] [--template NAME] [--templates DIR] [--issuer-code CODE]"
@@ -36,7 +36,7 @@ func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
-	opts := evolis.Options{Compress: *compress, Levels: *levels, Rotation: *rotate, Ribbon: panel.Ribbon(*cf.ribbon)}
+	opts := evolis.Options{Compress: *compress, Levels: *levels, Rotation: *rotate, Ribbon: card.Ribbon(*cf.ribbon)}
 	switch {
 	case len(pos) != 1:
 		return usageErr("name exactly one JOB.json")

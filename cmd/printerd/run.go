@@ -14,6 +14,7 @@ import (
 
 	"github.com/cityid/printerd/daemon"
 	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/natsconn"
 	"github.com/cityid/printerd/layout"
 	"github.com/cityid/printerd/queue"
@@ -77,8 +78,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type daemonDeps struct {
 	log   *slog.Logger
 	level *slog.LevelVar
-	// registry opens printers; nil means newRegistry().
+	// registry opens printers; nil means newRegistry(sims).
 	registry *drivers.Registry
+	// sims holds the simulated devices behind sim:// printers, for callers
+	// that look them up (demo, tests); nil means a fresh one per daemon.
+	sims *sim.Registry
 	// maker overrides the layout maker (load harness); nil means layout.
 	maker queue.Maker
 	// onCard sees each rendered card (demo proofs).
@@ -97,7 +101,7 @@ func startDaemon(ctx context.Context, cfg daemon.Config, deps daemonDeps) (*daem
 	opts := daemon.Options{Config: cfg, Registry: deps.registry, Maker: deps.maker,
 		Logger: deps.log, Level: deps.level, Tune: deps.tune, Wrap: deps.wrap}
 	if opts.Registry == nil {
-		reg, err := newRegistry()
+		reg, err := newRegistry(deps.sims)
 		if err != nil {
 			return nil, err
 		}

@@ -13,12 +13,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/diag"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
-	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/internal/natstest"
 	"github.com/cityid/printerd/queue/job"
@@ -64,8 +64,8 @@ func newEnv(t *testing.T, o options) *env {
 	ctx := natstest.Context(t, 10*time.Second)
 	e.d, err = queue.Start(ctx, queue.Config{
 		Site: "test", JS: e.srv.JS, Approver: v, Logger: log,
-		Maker: queue.MakerFunc(func(context.Context, *job.Job) (panel.Card, error) {
-			return panel.Card{Ribbon: panel.YMCKO, Front: panel.Side{K: panel.NewPlane()}}, nil
+		Maker: queue.MakerFunc(func(context.Context, *job.Job) (card.Card, error) {
+			return card.Card{Ribbon: card.YMCKO, Front: card.Side{K: card.NewPlane()}}, nil
 		}),
 		Printers:       []queue.Printer{{Name: "p0", Dev: evolis.New(link, evolis.Options{})}},
 		StatusInterval: 200 * time.Millisecond, FetchWait: 200 * time.Millisecond, RetryDelay: 100 * time.Millisecond,
@@ -203,7 +203,7 @@ func TestDiagService(t *testing.T) {
 	if r, err := e.c.Raw(c, "p0", "Rco;p"); err != nil || r.Reply != "0" {
 		t.Errorf("Raw = %+v, %v", r, err)
 	}
-	if r, err := e.c.TestCard(c, "p0", "ko"); err != nil || !r.Printed || r.Ribbon != panel.KO {
+	if r, err := e.c.TestCard(c, "p0", "ko"); err != nil || !r.Printed || r.Ribbon != card.KO {
 		t.Errorf("TestCard = %+v, %v", r, err)
 	}
 	if n, err := e.c.Counters(c, "p0"); err != nil || n.Printed != 1 {
