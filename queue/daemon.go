@@ -324,11 +324,7 @@ func (d *Daemon) WithPrinter(ctx context.Context, printer string, fn func(ctx co
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownPrinter, printer)
 	}
-	if err := w.dev.lock(ctx); err != nil {
-		return fmt.Errorf("queue: printer %s busy: %w", printer, err)
-	}
-	defer w.dev.unlock()
-	return fn(ctx, w.p.Dev)
+	return w.withPrinter(ctx, fn)
 }
 
 // SetHeldRetention changes CARD_HELD's retention (a reload), keeping every

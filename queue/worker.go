@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -136,7 +137,7 @@ func (w *worker) isPaused() bool {
 // of it runs, waiting at most until ctx is done.
 func (w *worker) withPrinter(ctx context.Context, fn func(ctx context.Context, dev drivers.Printer) error) error {
 	if err := w.dev.lock(ctx); err != nil {
-		return err
+		return fmt.Errorf("queue: printer %s busy: %w", w.p.Name, err)
 	}
 	defer w.dev.unlock()
 	return fn(ctx, w.p.Dev)
