@@ -14,11 +14,13 @@
 // single-shot Seal of the 32-byte key per recipient, so a photo is
 // encrypted once whatever the number of daemons.
 //
-// Both the content encryption and every key wrap take the job's associated
-// data (ClearFields.AAD) as AEAD additional data: a fixed-order,
+// The job's associated data (ClearFields.AAD) is a fixed-order,
 // length-prefixed byte string of the clear fields, never re-serialised
-// JSON. A sealed part moved to another job, site, pool or card does not
-// open (ErrBinding). The HPKE info string is the fixed ASCII WrapInfo.
+// JSON. It is bound twice: it is the AES-GCM additional data of the
+// content, and its SHA-256 is part of the HPKE info of every key wrap
+// (WrapInfo; the HPKE aad is empty, so single-shot HPKE APIs work). A
+// sealed part moved to another job, site, pool or card does not open
+// (ErrBinding).
 //
 // Suites: KEM MLKEM768-X25519 (X-Wing, 0x647a, the default) or
 // DHKEM(X25519, HKDF-SHA256) (0x0020); KDF HKDF-SHA256 (0x0001); AEAD

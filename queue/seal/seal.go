@@ -21,8 +21,19 @@ const (
 	AEADAES256 uint16 = 0x0002 // AES-256-GCM
 )
 
-// WrapInfo is the HPKE info string of every key wrap.
-const WrapInfo = "printerd-job-v2 content key"
+// WrapLabel starts the HPKE info string of every key wrap (WrapInfo).
+const WrapLabel = "printerd-job-v2 content key"
+
+// WrapInfo returns the HPKE info of the key wraps of a job: the ASCII
+// WrapLabel followed by the 32 bytes of SHA-256 over the job's associated
+// data (59 bytes, within the 64 bytes every HPKE implementation must take).
+// The associated data goes into info, not into the HPKE aad, so that
+// single-shot HPKE APIs without an aad parameter (Go's hpke.Seal,
+// pyca/cryptography's Suite.encrypt) can seal and open the wraps.
+func WrapInfo(aad []byte) []byte {
+	sum := sha256.Sum256(aad)
+	return append([]byte(WrapLabel), sum[:]...)
+}
 
 // Sizes of the fixed-size parts.
 const (
@@ -172,17 +183,18 @@ func Seal(rand io.Reader, p Person, c ClearFields, recipients []Recipient) (*Sea
 	if err != nil {
 		return nil, err
 	}
+	info := WrapInfo(aad)
 	s := &Sealed{
 		Suite: Suite{KEM: kem, KDF: KDFSHA256, AEAD: AEADAES256},
 		Nonce: nonce,
 		CT:    ct,
 	}
 	for _, r := range recipients {
-		enc, sender, err := hpke.NewSender(r.PublicKey, hpke.HKDFSHA256(), hpke.AES256GCM(), []byte(WrapInfo))
+		enc, sender, err := hpke.NewSender(r.PublicKey, hpke.HKDFSHA256(), hpke.AES256GCM(), info)
 		if err != nil {
 			return nil, fmt.Errorf("seal: wrap for %s: %w", r.KeyID, err)
 		}
-		wrapped, err := sender.Seal(aad, key)
+		wrapped, err := sender.Seal(nil, key)
 		if err != nil {
 			return nil, fmt.Errorf("seal: wrap for %s: %w", r.KeyID, err)
 		}
@@ -202,6 +214,7 @@ func Open(s *Sealed, c ClearFields, keys Keyring) (Person, error) {
 	if err != nil {
 		return Person{}, err
 	}
+	info := WrapInfo(aad)
 	var key []byte
 	held := false
 	for i, w := range s.Recipients {
@@ -216,11 +229,11 @@ func Open(s *Sealed, c ClearFields, keys Keyring) (Person, error) {
 		if sk.KEM().ID() != s.Suite.KEM {
 			return Person{}, &FormatError{fmt.Sprintf("recipients[%d].kid", i), "names a key of another KEM than suite.kem"}
 		}
-		r, err := hpke.NewRecipient(w.Enc, sk, hpke.HKDFSHA256(), hpke.AES256GCM(), []byte(WrapInfo))
+		r, err := hpke.NewRecipient(w.Enc, sk, hpke.HKDFSHA256(), hpke.AES256GCM(), info)
 		if err != nil {
 			continue // a damaged enc: try another recipient, else ErrBinding
 		}
-		if k, err := r.Open(aad, w.Key); err == nil {
+		if k, err := r.Open(nil, w.Key); err == nil {
 			key = k
 			break
 		}
