@@ -79,11 +79,33 @@ def check(v: dict):
     return sk, kem
 
 
+def check_announcement(vectors):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    v = json.load(open(os.path.join(HERE, "announcement.json")))
+    a = v["announcement"]
+    assert set(a) == {"v", "site", "daemon", "epoch", "start", "end", "kem", "kid", "pub", "sig"}
+    daemon = ed25519.Ed25519PrivateKey.from_private_bytes(bytes.fromhex(v["daemon_ed25519_seed"])).public_key()
+    spki = daemon.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert spki.hex() == v["daemon_spki_der"] and hashlib.sha256(spki).hexdigest()[:16] == a["daemon"], "daemon kid"
+    pub = base64.b64decode(a["pub"], validate=True)
+    assert hashlib.sha256(struct.pack(">H", a["kem"]) + pub).hexdigest()[:16] == a["kid"], "epoch kid"
+    assert pub.hex() == vectors[0]["recipients"][0]["public_key"], "epoch key is vectors.json's first"
+    signing_input = lp(b"printerd-epoch-key-v1")
+    for f in ["site", "daemon", "epoch", "start", "end"]:
+        signing_input += lp(a[f].encode())
+    signing_input += lp(str(a["kem"]).encode()) + lp(a["kid"].encode()) + lp(pub)
+    assert signing_input.hex() == v["signing_input"], "signing input"
+    daemon.verify(base64.b64decode(a["sig"], validate=True), signing_input)  # raises if bad
+    print("ok announcement")
+
+
 def main():
     vectors = json.load(open(os.path.join(HERE, "vectors.json")))["vectors"]
     for v in vectors:
         check(v)
         print("ok", v["name"])
+    check_announcement(vectors)
     if len(sys.argv) > 1:  # seal a new part to the first vector's key, for the Go side to open
         v = vectors[0]
         r = v["recipients"][0]
