@@ -15,6 +15,7 @@ import (
 
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/queue/internal/lenprefix"
+	"github.com/cityid/printerd/queue/internal/strictjson"
 	"github.com/cityid/printerd/queue/seal"
 )
 
@@ -174,9 +175,23 @@ func Verify(a *Announcement, site string, pinned []keyfile.Public) (Key, error) 
 	return Key{ID: a.KID, Epoch: a.Epoch, KEM: a.KEM, Start: start.UTC(), End: end.UTC(), Public: pk}, nil
 }
 
-// ParseAnnouncement reads an announcement strictly: one JSON object, no
-// unknown field, nothing after it. It does not verify it.
+var announcementSchema = strictjson.Schema{"v": nil, "site": nil, "daemon": nil, "epoch": nil,
+	"start": nil, "end": nil, "kem": nil, "kid": nil, "pub": nil, "sig": nil}
+
+// MaxAnnouncement is the largest announcement ParseAnnouncement reads.
+const MaxAnnouncement = 8 << 10
+
+// ParseAnnouncement reads an announcement strictly: one JSON object of at
+// most MaxAnnouncement bytes, no unknown, differently cased or repeated
+// field, nothing after it. It does not verify it.
 func ParseAnnouncement(b []byte) (*Announcement, error) {
+	if len(b) > MaxAnnouncement {
+		return nil, malformed("json", "must be at most 8 KiB")
+	}
+	var je *strictjson.Error
+	if err := strictjson.Check(b, "json", announcementSchema); errors.As(err, &je) {
+		return nil, malformed(je.Field, je.Rule)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var a Announcement

@@ -126,7 +126,8 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
-	for _, raw := range []string{`{"v":1,"x":1}`, `{"v":1} {}`, `[]`, `{"pub":"!!"}`} {
+	for _, raw := range []string{`{"v":1,"x":1}`, `{"v":1} {}`, `[]`, `{"pub":"!!"}`, `{"Site":"a"}`, `{"site":"a","site":"b"}`,
+		`{"pub":"` + strings.Repeat("A", MaxAnnouncement) + `"}`} {
 		if _, err := ParseAnnouncement([]byte(raw)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("ParseAnnouncement(%s): %v, want ErrMalformed", raw, err)
 		}

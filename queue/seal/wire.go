@@ -10,6 +10,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cityid/printerd/queue/internal/strictjson"
 )
 
 // MaxSealedJSON is the largest sealed part Parse reads, in bytes of JSON.
@@ -61,9 +63,7 @@ func (s *Sealed) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-type schema map[string]schema
-
-var sealedSchema = schema{
+var sealedSchema = strictjson.Schema{
 	"suite":      {"kem": nil, "kdf": nil, "aead": nil},
 	"recipients": {"kid": nil, "enc": nil, "key": nil},
 	"nonce":      nil,
@@ -82,8 +82,8 @@ func Parse(b []byte) (*Sealed, error) {
 	if !utf8.Valid(b) {
 		return nil, &FormatError{"sealed", "must be valid UTF-8"}
 	}
-	if err := checkKeys(json.NewDecoder(bytes.NewReader(b)), "", sealedSchema); err != nil {
-		return nil, err
+	if err := strictjson.Check(b, "sealed", sealedSchema); err != nil {
+		return nil, jsonError(err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -177,86 +177,15 @@ func isKID(s string) bool {
 	return err == nil && strings.ToLower(s) == s
 }
 
-// checkKeys walks one JSON value and refuses object member names that are
-// unknown, spelt with another case or repeated. Arrays are walked with the
-// same schema for each element. An unknown name is never echoed.
-func checkKeys(dec *json.Decoder, path string, want schema) error {
-	where := path
-	if where == "" {
-		where = "sealed"
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return jsonError(err)
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		if path == "" {
-			return &FormatError{"sealed", "must be a JSON object"}
-		}
-		return nil // a scalar: its type is checked by the struct decoder
-	}
-	switch d {
-	case '[':
-		for i := 0; dec.More(); i++ {
-			if err := checkKeys(dec, fmt.Sprintf("%s[%d]", path, i), want); err != nil {
-				return err
-			}
-		}
-	case '{':
-		seen := map[string]bool{}
-		for dec.More() {
-			tok, err := dec.Token()
-			if err != nil {
-				return jsonError(err)
-			}
-			key, _ := tok.(string)
-			field := key
-			if path != "" {
-				field = path + "." + key
-			}
-			sub, known := want[key]
-			switch {
-			case known && seen[key]:
-				return &FormatError{field, "appears more than once"}
-			case !known:
-				for k := range want {
-					if strings.EqualFold(k, key) {
-						return &FormatError{strings.TrimSuffix(field, key) + k, "is spelt with the wrong case; field names are lower-case"}
-					}
-				}
-				return &FormatError{where, "has an unknown field"}
-			}
-			seen[key] = true
-			if sub == nil {
-				var skip json.RawMessage
-				if err := dec.Decode(&skip); err != nil {
-					return jsonError(err)
-				}
-				continue
-			}
-			if err := checkKeys(dec, field, sub); err != nil {
-				return err
-			}
-		}
-	default:
-		return &FormatError{where, "must be valid JSON"}
-	}
-	if _, err := dec.Token(); err != nil { // the closing delimiter
-		return jsonError(err)
-	}
-	return nil
-}
-
 // jsonError turns an encoding/json error into a *FormatError without
 // quoting the input.
 func jsonError(err error) error {
-	var fe *FormatError
+	var je *strictjson.Error
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
-	case errors.As(err, &fe):
-		return fe
+	case errors.As(err, &je):
+		return &FormatError{je.Field, je.Rule}
 	case errors.As(err, &te):
 		field := te.Field
 		if field == "" {
