@@ -286,3 +286,36 @@ func TestTwoDaemonsOneSite(t *testing.T) {
 		t.Fatal("Recipients accepted a site with a dot")
 	}
 }
+
+func FuzzAnnouncement(f *testing.F) {
+	sg := &Signer{Key: ed25519.NewKeyFromSeed(make([]byte, 32))}
+	sg.KID, _ = keyfile.KIDHex(sg.Key.Public())
+	pinned := []keyfile.Public{{KID: sg.KID, Key: sg.Key.Public()}}
+	for _, kem := range []uint16{seal.KEMXWing, seal.KEMX25519} {
+		k, _ := seal.KEM(kem)
+		sk, _ := k.DeriveKeyPair(make([]byte, 32))
+		a, _ := Announce("town-hall", sg, Key{ID: seal.KeyID(sk.PublicKey()), Epoch: "20261130T000000Z", KEM: kem,
+			Start: day("2026-11-30T00:00:00Z"), End: day("2026-12-01T00:00:00Z"), Public: sk.PublicKey()})
+		raw, _ := json.Marshal(a)
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		a, err := ParseAnnouncement(raw)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("parse error is not ErrMalformed: %v", err)
+			}
+			return
+		}
+		k, err := Verify(a, "town-hall", pinned)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrSignature) && !errors.Is(err, ErrUnpinned) {
+				t.Fatalf("verify error of no known kind: %v", err)
+			}
+			return
+		}
+		if k.ID != a.KID || seal.KeyID(k.Public) != k.ID {
+			t.Fatal("verified key does not match its kid")
+		}
+	})
+}

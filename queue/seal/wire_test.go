@@ -194,3 +194,23 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodePerson(f *testing.F) {
+	enc, _ := EncodePerson(testPerson(40))
+	f.Add(enc)
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := DecodePerson(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error is not a FormatError: %v", err)
+			}
+			return
+		}
+		// what decodes encodes back to the same bytes: one encoding per person
+		again, err := EncodePerson(p)
+		if err != nil || !bytes.Equal(again, b) {
+			t.Fatalf("re-encode differs (%v)", err)
+		}
+	})
+}
