@@ -325,14 +325,21 @@ func (s *Store) create(name string, start, end time.Time) error {
 // is gone.
 func (s *Store) load(name string) (Key, hpke.PrivateKey, error) {
 	path := filepath.Join(s.opts.Dir, name)
+	bad := func(rule string) (Key, hpke.PrivateKey, error) {
+		return Key{}, nil, fmt.Errorf("epoch: key file %s: %s", path, rule)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return Key{}, nil, fmt.Errorf("epoch: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return bad(fmt.Sprintf("mode %o: must not be readable by group or others; run chmod 600 %s", fi.Mode().Perm(), path))
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Key{}, nil, fmt.Errorf("epoch: %w", err)
 	}
 	defer clear(data)
-	bad := func(rule string) (Key, hpke.PrivateKey, error) {
-		return Key{}, nil, fmt.Errorf("epoch: key file %s: %s", path, rule)
-	}
 	blk, rest := pem.Decode(data)
 	if blk == nil || blk.Type != pemType || len(bytes.TrimSpace(rest)) != 0 {
 		return bad("must hold one PEM block of type " + pemType)

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,6 +154,13 @@ func TestModes(t *testing.T) {
 			t.Errorf("%s mode %o, want 600", e.Name(), fi.Mode().Perm())
 		}
 	}
+	// a key file others can read is refused, loudly
+	p := filepath.Join(dir, ents[0].Name())
+	os.Chmod(p, 0o644)
+	if _, err := st.Keys(); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("key file mode 644: Keys err %v, want refused", err)
+	}
+	os.Chmod(p, 0o600)
 	open := t.TempDir()
 	os.Chmod(open, 0o755)
 	if _, err := Open(Options{Dir: open}); err == nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/hpke"
+	cryptorand "crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -136,12 +137,20 @@ type Keyring interface {
 }
 
 // Seal encrypts the person's fields for the recipients, bound to the
-// clear fields. rand supplies the content key and nonce (crypto/rand.Reader
-// in production); HPKE takes its ephemeral keys from crypto/rand itself.
-// Every recipient must use the same KEM.
+// clear fields. rand supplies the content key and nonce (nil means
+// crypto/rand.Reader, what production uses); HPKE takes its ephemeral keys
+// from crypto/rand itself. Every recipient must use the same KEM.
 func Seal(rand io.Reader, p Person, c ClearFields, recipients []Recipient) (*Sealed, error) {
+	if rand == nil {
+		rand = cryptorand.Reader
+	}
 	if len(recipients) == 0 || len(recipients) > MaxRecipients {
 		return nil, &FormatError{"recipients", fmt.Sprintf("must be 1 to %d keys", MaxRecipients)}
+	}
+	for i, r := range recipients {
+		if r.PublicKey == nil {
+			return nil, &FormatError{fmt.Sprintf("recipients[%d]", i), "has no public key"}
+		}
 	}
 	kem := recipients[0].PublicKey.KEM().ID()
 	if _, err := KEM(kem); err != nil {
@@ -207,6 +216,9 @@ func Seal(rand io.Reader, p Person, c ClearFields, recipients []Recipient) (*Sea
 // holds, checking that it belongs to the job with these clear fields. The
 // caller should Wipe the Person after the card.
 func Open(s *Sealed, c ClearFields, keys Keyring) (Person, error) {
+	if s == nil {
+		return Person{}, &FormatError{"sealed", "is missing"}
+	}
 	if err := s.check(); err != nil {
 		return Person{}, err
 	}

@@ -181,6 +181,13 @@ func TestKeyGone(t *testing.T) {
 	if _, err := Open(s, c, keyring{rs[1].KeyID: sks[1]}); err != nil {
 		t.Fatalf("second key alone: %v", err)
 	}
+	if _, err := Open(nil, c, keyring{}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("nil sealed part: %v", err)
+	}
+	// nil rand means crypto/rand
+	if s2, err := Seal(nil, p, c, rs); err != nil || bytes.Equal(s2.Nonce, s.Nonce) {
+		t.Fatalf("Seal with nil rand: %v", err)
+	}
 	// a keyring failure other than a missing key is not ErrKeyGone
 	if _, err := Open(s, c, failing{}); err == nil || errors.Is(err, ErrKeyGone) || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("failing keyring: %v", err)
@@ -255,6 +262,7 @@ func TestSealRefuses(t *testing.T) {
 		{"negative issue", p, ClearFields{CardIssue: -1}, xw, "card.issue"},
 		{"long site", p, ClearFields{Site: strings.Repeat("s", 65536)}, xw, "site"},
 		{"too many recipients", p, c, make([]Recipient, MaxRecipients+1), "recipients"},
+		{"no public key", p, c, []Recipient{xw[0], {KeyID: xw[1].KeyID}}, "recipients[1]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Seal(rand.Reader, tc.p, tc.c, tc.rs)
