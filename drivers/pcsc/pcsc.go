@@ -272,3 +272,43 @@ func (c *Card) Close() error {
 }
 
 var _ chip.Transmitter = (*Card)(nil)
+
+// WaitRemoved waits until reader holds no chip (the card has left the
+// station). When ctx ends first the error is a *chip.Error with code
+// Unknown wrapping context.DeadlineExceeded or ctx's error.
+func WaitRemoved(ctx context.Context, reader string) error {
+	const op = "wait for chip removal"
+	sc, release, err := establish(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer release()
+	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
+	for {
+		if err := ctx.Err(); err != nil {
+			return &chip.Error{Op: op, Code: chip.Unknown, Err: err}
+		}
+		timeout := time.Duration(-1)
+		if d, ok := ctx.Deadline(); ok {
+			timeout = max(time.Until(d), time.Millisecond)
+		}
+		if err := sc.GetStatusChange(rs, timeout); err != nil {
+			if errors.Is(err, scard.ErrTimeout) || errors.Is(err, scard.ErrCancelled) {
+				cause := ctx.Err()
+				if cause == nil {
+					cause = context.DeadlineExceeded
+				}
+				return &chip.Error{Op: op, Code: chip.Unknown, Err: cause}
+			}
+			return classify(ctx, op, err)
+		}
+		ev := rs[0].EventState
+		switch {
+		case ev&(scard.StateUnknown|scard.StateIgnore) != 0:
+			return &chip.Error{Op: op, Code: chip.NoReader, Err: fmt.Errorf("pcsc: reader %q is not there", reader)}
+		case ev&scard.StateEmpty != 0:
+			return nil
+		}
+		rs[0].CurrentState = ev &^ scard.StateChanged
+	}
+}

@@ -118,11 +118,11 @@ func (t *Tag) Lock(ctx context.Context) (bool, error) {
 	if err := t.selectFile(ctx, CCFile); err != nil {
 		return false, err
 	}
-	resp, err := t.tx.Transmit(ctx, UpdateBinary(WriteAccessOffset, []byte{AccessNone}))
+	_, sw, err := transmit(ctx, t.tx, "lock", UpdateBinary(WriteAccessOffset, []byte{AccessNone}))
 	if err != nil {
-		return false, transmitErr("lock", err)
+		return false, err
 	}
-	if _, sw := SW(resp); sw != SWOK {
+	if sw != SWOK {
 		return false, nil // the chip does not allow it
 	}
 	b, err := t.read(ctx, "read back capability container", 0, ccLen)
@@ -141,11 +141,10 @@ func (t *Tag) Lock(ctx context.Context) (bool, error) {
 // reader or chip that does not support it (a contact chip) gives nil and
 // no error.
 func ReadUID(ctx context.Context, tx chip.Transmitter) ([]byte, error) {
-	resp, err := tx.Transmit(ctx, GetUID())
+	uid, sw, err := transmit(ctx, tx, "read UID", GetUID())
 	if err != nil {
-		return nil, transmitErr("read UID", err)
+		return nil, err
 	}
-	uid, sw := SW(resp)
 	if sw != SWOK {
 		return nil, nil
 	}
@@ -210,11 +209,10 @@ func notSupportedOn(sws ...uint16) swCodes {
 // 9000; other statuses become a *chip.Error with the code codes gives
 // (chip.Protocol by default).
 func (t *Tag) command(ctx context.Context, op string, apdu []byte, codes swCodes) ([]byte, error) {
-	resp, err := t.tx.Transmit(ctx, apdu)
+	data, sw, err := transmit(ctx, t.tx, op, apdu)
 	if err != nil {
-		return nil, transmitErr(op, err)
+		return nil, err
 	}
-	data, sw := SW(resp)
 	if sw == SWOK {
 		return data, nil
 	}
@@ -223,6 +221,21 @@ func (t *Tag) command(ctx context.Context, op string, apdu []byte, codes swCodes
 		code = chip.Protocol
 	}
 	return nil, &chip.Error{Op: op, Code: code, SW: sw}
+}
+
+// transmit sends apdu and splits the response. A response without a
+// status word means the chip did not answer: vpcd, for one, reports a
+// chip gone in the middle of a command as an empty response.
+func transmit(ctx context.Context, tx chip.Transmitter, op string, apdu []byte) ([]byte, uint16, error) {
+	resp, err := tx.Transmit(ctx, apdu)
+	if err != nil {
+		return nil, 0, transmitErr(op, err)
+	}
+	if len(resp) < 2 {
+		return nil, 0, &chip.Error{Op: op, Code: chip.Removed, Err: fmt.Errorf("t4t: a response of %d bytes, without a status word", len(resp))}
+	}
+	data, sw := SW(resp)
+	return data, sw, nil
 }
 
 // transmitErr keeps a *chip.Error from the link (the PC/SC layer says
