@@ -238,3 +238,15 @@ func FuzzPayloadOf(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSeal is the cost of sealing one card's credential (one Argon2id
+// derivation with DefaultParams, what a guesser pays per CAN tried).
+func BenchmarkSeal(b *testing.B) {
+	text, _ := signFixture(b)
+	cred, _ := barcode.Base45Decode(text)
+	for range b.N {
+		if _, err := Seal(cred, testCAN, DefaultParams); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -37,6 +37,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 
 	"github.com/cityid/printerd/drivers/chip/t4t"
 )
@@ -216,11 +217,13 @@ func (c *Chip) serve(conn net.Conn) error {
 	var hdr [2]byte
 	buf := make([]byte, 0xFFFF)
 	for {
+		quickACK(conn)
 		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
 			return err
 		}
 		n := int(binary.BigEndian.Uint16(hdr[:]))
 		msg := buf[:n]
+		quickACK(conn)
 		if _, err := io.ReadFull(conn, msg); err != nil {
 			return err
 		}
@@ -251,6 +254,23 @@ func (c *Chip) serve(conn net.Conn) error {
 		if _, err := conn.Write(append(out, resp...)); err != nil {
 			return err
 		}
+	}
+}
+
+// quickACK asks Linux to acknowledge the next segment at once. vpcd sends
+// a message's length and its bytes in two writes, and with Nagle's
+// algorithm on its side and delayed ACKs on ours every APDU would wait
+// about 40 ms for the second write. The kernel clears the flag as it
+// pleases, so it is set before every read.
+func quickACK(conn net.Conn) {
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if rc, err := tc.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 1)
+		})
 	}
 }
 
