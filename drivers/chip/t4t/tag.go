@@ -94,12 +94,8 @@ func (t *Tag) WriteNDEF(ctx context.Context, msg []byte) (int, error) {
 	if err := t.update(ctx, "clear NDEF length", 0, []byte{0, 0}); err != nil {
 		return 0, err
 	}
-	step := int(min(t.cc.MLc, 255))
-	for off := 0; off < len(msg); off += step {
-		end := min(off+step, len(msg))
-		if err := t.update(ctx, op, uint16(2+off), msg[off:end]); err != nil {
-			return 0, err
-		}
+	if err := t.update(ctx, op, 2, msg); err != nil {
+		return 0, err
 	}
 	if err := t.update(ctx, "set NDEF length", 0, binary.BigEndian.AppendUint16(nil, uint16(len(msg)))); err != nil {
 		return 0, err
@@ -279,7 +275,14 @@ var writeRefused = swCodes{
 	SWNotEnoughSpace: chip.TooLarge, SWOffsetBeyond: chip.TooLarge,
 }
 
+// update writes data at off in UPDATE BINARYs of at most MLc bytes.
 func (t *Tag) update(ctx context.Context, op string, off uint16, data []byte) error {
-	_, err := t.command(ctx, op, UpdateBinary(off, data), writeRefused)
-	return err
+	step := int(min(t.cc.MLc, 255))
+	for i := 0; i < len(data); i += step {
+		end := min(i+step, len(data))
+		if _, err := t.command(ctx, op, UpdateBinary(off+uint16(i), data[i:end]), writeRefused); err != nil {
+			return err
+		}
+	}
+	return nil
 }
