@@ -43,5 +43,6 @@
 // and a GPU farm (memory-hard: perhaps a thousand guesses a second per
 // GPU) some 30 GPU-years. That stops a passing phone and bulk skimming,
 // not a determined attacker with one card's file and a large budget. A
-// 6-digit CAN (20 bits) would fall in a day on one core: do not shorten it.
+// 6-digit CAN (20 bits) would fall in under two days on one core: do not
+// shorten it.
 package credential
