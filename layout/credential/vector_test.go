@@ -2,9 +2,6 @@ package credential
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -50,14 +47,7 @@ func unhex(t *testing.T, s string) []byte {
 }
 
 func writeVector(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := barcode.Sign(fixture, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	text, keys := signFixture(t)
 	cred, _ := barcode.Base45Decode(text)
 	salt := bytes.Repeat([]byte{0x5A}, saltLen)
 	nonce := bytes.Repeat([]byte{0xA5}, nonceLen)
@@ -69,7 +59,7 @@ func writeVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, _ := x509.MarshalPKIXPublicKey(key.Public())
+	der, _ := x509.MarshalPKIXPublicKey(keys[0].Key)
 	can, _ := ParseCAN(testCAN)
 	v := vector{
 		Comment:    "printerd chip credential version 1 test vector (docs/chip-credential.md); an invented person",
