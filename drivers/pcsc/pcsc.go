@@ -45,8 +45,8 @@ func classify(ctx context.Context, op string, err error) error {
 		if ctx.Err() != nil {
 			return &chip.Error{Op: op, Code: chip.NoChip, Err: ctx.Err()}
 		}
-	case scard.ErrNoService, scard.ErrServiceStopped, scard.ErrNoReadersAvailable:
-		code = chip.Offline
+	case scard.ErrNoService, scard.ErrServiceStopped, scard.ErrNoReadersAvailable, scard.ErrSharingViolation:
+		code = chip.Offline // pcscd is gone, or another program holds the reader
 	case scard.ErrUnknownReader, scard.ErrReaderUnavailable:
 		code = chip.NoReader
 	case scard.ErrTimeout, scard.ErrNoSmartcard:

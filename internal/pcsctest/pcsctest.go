@@ -39,7 +39,7 @@ const Install = "run scripts/deps.sh test (installs Debian's pcscd, vsmartcard-v
 // It returns 1, with a message saying what to install, when pcscd cannot
 // be had.
 func Run(m *testing.M) int {
-	stop, err := acquire(5 * time.Minute)
+	stop, _, err := acquire(5 * time.Minute)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pcsctest: %v\n", err)
 		return 1
@@ -49,10 +49,11 @@ func Run(m *testing.M) int {
 }
 
 // acquire takes the lock and starts pcscd if needed; stop undoes both.
-func acquire(wait time.Duration) (stop func(), err error) {
+// pid is the pcscd it started, 0 if it found one running.
+func acquire(wait time.Duration) (stop func(), pid int, err error) {
 	f, err := os.OpenFile(LockPath, os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", LockPath, err)
+		return nil, 0, fmt.Errorf("lock %s: %w", LockPath, err)
 	}
 	deadline := time.Now().Add(wait)
 	for {
@@ -62,31 +63,31 @@ func acquire(wait time.Duration) (stop func(), err error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("lock %s (another test binary holds pcscd): %w", LockPath, err)
+			return nil, 0, fmt.Errorf("lock %s (another test binary holds pcscd): %w", LockPath, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	unlock := func() { f.Close() } // closing drops the flock
 	if ready(500 * time.Millisecond) {
-		return unlock, nil
+		return unlock, 0, nil
 	}
 	path, err := exec.LookPath("pcscd")
 	if err != nil {
 		path = "/usr/sbin/pcscd"
 		if _, err := os.Stat(path); err != nil {
 			unlock()
-			return nil, fmt.Errorf("pcscd not found: %s", Install)
+			return nil, 0, fmt.Errorf("pcscd not found: %s", Install)
 		}
 	}
 	if _, err := os.Stat("/etc/reader.conf.d/vpcd"); err != nil {
 		unlock()
-		return nil, fmt.Errorf("vsmartcard-vpcd's reader configuration is missing: %s", Install)
+		return nil, 0, fmt.Errorf("vsmartcard-vpcd's reader configuration is missing: %s", Install)
 	}
 	cmd := exec.Command(path, "--foreground")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		unlock()
-		return nil, fmt.Errorf("start pcscd: %w", err)
+		return nil, 0, fmt.Errorf("start pcscd: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }() // reaps pcscd: no zombie
@@ -102,9 +103,9 @@ func acquire(wait time.Duration) (stop func(), err error) {
 	if !ready(10 * time.Second) {
 		stopPcscd()
 		unlock()
-		return nil, fmt.Errorf("pcscd started but the readers %q and %q did not appear in 10 s: %s", vchip.Reader0, vchip.Reader1, Install)
+		return nil, 0, fmt.Errorf("pcscd started but the readers %q and %q did not appear in 10 s: %s", vchip.Reader0, vchip.Reader1, Install)
 	}
-	return func() { stopPcscd(); unlock() }, nil
+	return func() { stopPcscd(); unlock() }, cmd.Process.Pid, nil
 }
 
 // ready polls pcscd until both virtual readers are listed.
