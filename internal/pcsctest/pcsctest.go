@@ -83,6 +83,7 @@ func acquire(wait time.Duration) (stop func(), pid int, err error) {
 		unlock()
 		return nil, 0, fmt.Errorf("vsmartcard-vpcd's reader configuration is missing: %s", Install)
 	}
+	// Not --apdu: pcscd would log every APDU, the chip's data among them.
 	cmd := exec.Command(path, "--foreground")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
 	if err := cmd.Start(); err != nil {
