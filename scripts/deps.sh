@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Installs what printerd needs to build (libusb-1.0 headers for gousb) and,
-# with the argument "test", what its tests need. Does nothing for what is
+# Installs what printerd needs to build (libusb-1.0 headers for gousb,
+# pcsc-lite headers for ebfe/scard) and, with the argument "test", what its
+# tests need (pcscd and vsmartcard-vpcd for the chip encoding tests). Does nothing for what is
 # already there, so it is cheap to run before every build.
 set -euo pipefail
 
 need=()
 pkg-config --exists libusb-1.0 2>/dev/null || need+=(libusb-1.0-0-dev pkg-config)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
+pkg-config --exists libpcsclite 2>/dev/null || need+=(libpcsclite-dev) # drivers/pcsc: ebfe/scard's cgo binding
 if [ "${1:-}" = test ]; then
   command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
   command -v openssl >/dev/null || need+=(openssl)
   [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -x cpio >/dev/null || need+=(busybox-static)
   [ -x /usr/sbin/usbip ] || need+=(usbip) # drivers/usb/vmtest: Debian's usbip tools in the guest
+  [ -x /usr/sbin/pcscd ] || need+=(pcscd) # drivers/pcsc tests: the PC/SC daemon (internal/pcsctest starts it)
+  [ -f /etc/reader.conf.d/vpcd ] || need+=(vsmartcard-vpcd) # the virtual readers drivers/chip/vchip plugs into
   ldd /bin/busybox >/dev/null 2>&1 && need+=(busybox-static) # the VM guest needs a static busybox
   # drivers/usb/vmtest downloads Debian's kernel package with apt-get download: it needs package lists.
   apt-cache show linux-image-amd64 >/dev/null 2>&1 || { if [ "$(id -u)" -eq 0 ]; then apt-get update -qq; else sudo apt-get update -qq; fi; }

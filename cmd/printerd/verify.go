@@ -44,9 +44,10 @@ type verifyResult struct {
 
 // cmdVerify is printerd verify.
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := kvFlagSet("printerd verify", "printerd verify (--image PNG | --text STRING) --keys FILE... [--json]", stderr)
+	fs := kvFlagSet("printerd verify", "printerd verify (--image PNG | --text STRING | --chip FILE --can NUMBER) --keys FILE... [--json]", stderr)
 	imgPath := fs.String("image", "", "image of the card or of the barcode (PNG or JPEG)")
 	text := fs.String("text", "", "barcode text (Base45), as a scanner reads it")
+	chipPath, can := verifyChipFlags(fs)
 	var keyPaths kvList
 	fs.Var(&keyPaths, "keys", "trusted public keys: .pub PEM files, JSON key lists (printerd keys publish) or directories of them; repeatable, and further files may follow")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -56,8 +57,11 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	// "--keys a.pub b.pub": files after --keys arrive as positional arguments.
 	keyPaths = append(keyPaths, pos...)
-	if (*imgPath == "") == (*text == "") {
-		return kvUsageError(fs, "give exactly one of --image or --text")
+	if verifyInputs(*imgPath, *text, *chipPath) != 1 {
+		return kvUsageError(fs, "give exactly one of --image, --text or --chip")
+	}
+	if (*chipPath == "") != (*can == "") {
+		return kvUsageError(fs, "--chip and --can go together: the chip opens with the access number printed on the card")
 	}
 	if len(keyPaths) == 0 {
 		return kvUsageError(fs, "--keys: name at least one trusted public key or key list")
@@ -82,6 +86,11 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *imgPath != "" {
 		*text, err = verifyScan(*imgPath)
 		if err != nil {
+			return fail(err)
+		}
+	}
+	if *chipPath != "" {
+		if *text, err = verifyChip(*chipPath, *can); err != nil {
 			return fail(err)
 		}
 	}

@@ -1,0 +1,10 @@
+package pcsc_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/cityid/printerd/internal/pcsctest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pcsctest.Run(m)) }
