@@ -640,7 +640,15 @@ func (d *Magicard) infReply() []byte {
 	f[0], f[1], f[2], f[3], f[4], f[5], f[6] = "1", d.opts.Model, head, d.opts.Serial, "H"+d.opts.Serial, "B"+d.opts.Serial, d.opts.Firmware
 	f[7], f[8] = "3829", "0"
 	f[9], f[10], f[11], f[12], f[13], f[14], f[15] = n(d.printed), n(d.printed), n(d.panels), n(d.cleanings), n(d.panels), n(d.sinceClean), n(d.cleanAt)
-	f[16], f[17], f[18], f[19], f[20] = n(d.opts.HeadPosition), "50", "50", n(d.major), n(d.minor)
+	major := d.major
+	switch {
+	case major != 0:
+	case d.coverOpen:
+		major = mcErrCover // the lid sensor is read at once
+	case d.cleanDue:
+		major = mcErrCleaning
+	}
+	f[16], f[17], f[18], f[19], f[20] = n(d.opts.HeadPosition), "50", "50", n(major), n(d.minor)
 	f[21], f[22], f[23], f[24] = "0", n(d.filmShots), n(d.filmShots-d.ribbonLeft), strings.ToUpper(string(d.ribbonOf()))
 	for i := 25; i < 35; i++ {
 		f[i] = "0"

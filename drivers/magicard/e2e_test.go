@@ -1,0 +1,64 @@
+package magicard_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/drivers/magicard"
+	"github.com/cityid/printerd/drivers/sim"
+)
+
+// TestPrintBuiltInCard prints the built-in two-sided YMCKO card on a
+// simulated Magicard of each line layout, over TCP and over the serial
+// path (a pty), and checks that the simulator's own decoder reads back
+// every panel sent, the overcoat rectangles included, and counts one card.
+func TestPrintBuiltInCard(t *testing.T) {
+	for _, layout := range []string{sim.MagicardKEE, sim.MagicardKGE} {
+		for _, transport := range []string{"tcp", "pty"} {
+			t.Run(layout+"/"+transport, func(t *testing.T) {
+				dev := sim.NewMagicard(sim.MagicardOptions{Layout: layout, HeadPosition: 47})
+				var link drivers.Link
+				if transport == "tcp" {
+					link = openTCP(t, serveTCP(t, dev))
+				} else {
+					link = servePty(t, dev)
+				}
+				p := magicard.New(link, testOpts)
+				ctx := context.Background()
+				info, err := p.Info(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.Model != dev.Options().Model || info.Serial != dev.Options().Serial {
+					t.Fatalf("Info = %+v, want the simulator's model %q and serial %q", info, dev.Options().Model, dev.Options().Serial)
+				}
+				card := municipal(t, "job-1")
+				if err := p.Print(ctx, card); err != nil {
+					t.Fatal(err)
+				}
+				cards := dev.Cards()
+				if len(cards) != 1 {
+					t.Fatalf("simulator printed %d cards, want 1", len(cards))
+				}
+				got := cards[0]
+				if got.Back == nil || got.BackPanels == nil {
+					t.Fatal("the card has no back")
+				}
+				checkSide(t, "front", got.FrontPanels, card.Front)
+				checkSide(t, "back", *got.BackPanels, *card.Back)
+				c, err := p.Counters(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Printed != 1 {
+					t.Fatalf("Counters.Printed = %d, want 1", c.Printed)
+				}
+				st := dev.State()
+				if st.Position != sim.CardEjected || st.CardInside {
+					t.Fatalf("card position %s, inside %v: want ejected", st.Position, st.CardInside)
+				}
+			})
+		}
+	}
+}
