@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -95,7 +96,7 @@ func (p *Printer) exchange(ctx context.Context, cmd []byte) ([]byte, error) {
 		n, err := p.link.Read(ctx, buf)
 		p.pending = append(p.pending, buf[:n]...)
 		if err != nil && n == 0 {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 				return nil, fmt.Errorf("magicard: no reply within %v: %w", p.opts.ReplyTimeout, drivers.Timeout)
 			}
 			return nil, linkErr(err)
@@ -291,7 +292,7 @@ func (p *Printer) Counters(ctx context.Context) (drivers.Counters, error) {
 // maintenance sends a command that gets no reply (RST, EJT, CLN), then
 // waits until REQ,INF answers and check accepts it, within
 // PrintTimeout.
-func (p *Printer) maintenance(ctx context.Context, op string, cmd []byte, feed drivers.Feed, check func(Inf) bool) error {
+func (p *Printer) maintenance(ctx context.Context, op string, cmd []byte, feed drivers.Feed, limit time.Duration, check func(Inf) bool) error {
 	if err := p.opts.Validate(); err != nil {
 		return &drivers.Error{Op: op, Code: drivers.BadCommand, Feed: feed, Err: err}
 	}
@@ -304,11 +305,16 @@ func (p *Printer) maintenance(ctx context.Context, op string, cmd []byte, feed d
 	if err != nil {
 		return &drivers.Error{Op: op, Code: codeFor(err), Feed: feed, Err: err}
 	}
-	_, err = p.poll(ctx, p.opts.PrintTimeout, func(inf Inf) (bool, error) { return check(inf), nil })
-	if err != nil {
-		return &drivers.Error{Op: op, Code: codeFor(err), Feed: feed, Err: err}
+	inf, err := p.poll(ctx, limit, func(inf Inf) (bool, error) { return check(inf), nil })
+	switch {
+	case err == nil:
+		return nil
+	case inf.Fields != nil && inf.Major != ErrNone:
+		// The printer answers but still reports an error the command did
+		// not clear (a cleaning overdue, an open cover).
+		return &drivers.Error{Op: op, Code: CodeOf(inf.Major), Feed: feed, Err: &PrinterError{Major: inf.Major, Minor: inf.Minor}}
 	}
-	return nil
+	return &drivers.Error{Op: op, Code: codeFor(err), Feed: feed, Err: err}
 }
 
 // poll runs REQ,INF every PollInterval until done says so, returns an
@@ -318,6 +324,7 @@ func (p *Printer) poll(ctx context.Context, limit time.Duration, done func(Inf) 
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	var last error
+	var seen Inf
 	for {
 		reply, err := p.exchange(ctx, CommandINF())
 		var inf Inf
@@ -325,6 +332,8 @@ func (p *Printer) poll(ctx context.Context, limit time.Duration, done func(Inf) 
 			inf, err = ParseINF(reply)
 		}
 		if err == nil {
+			seen = inf
+			last = nil
 			ok, derr := done(inf)
 			if ok || derr != nil {
 				return inf, derr
@@ -342,9 +351,9 @@ func (p *Printer) poll(ctx context.Context, limit time.Duration, done func(Inf) 
 		case <-ctx.Done():
 			t.Stop()
 			if last == nil {
-				last = drivers.Timeout
+				return seen, fmt.Errorf("magicard: printer did not finish within %v: %w", limit, drivers.Timeout)
 			}
-			return Inf{}, fmt.Errorf("magicard: printer did not finish within %v: %w", limit, errors.Join(last, drivers.Timeout))
+			return seen, fmt.Errorf("magicard: printer did not finish within %v (last query: %v): %w", limit, last, drivers.Timeout)
 		}
 	}
 }
@@ -358,16 +367,21 @@ func (p *Printer) Clean(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return p.maintenance(ctx, "clean", CommandCLN(), drivers.BeforeFeed, func(inf Inf) bool { return inf.Cleans > before.Cleans })
+	return p.maintenance(ctx, "clean", CommandCLN(), drivers.BeforeFeed, p.opts.PrintTimeout, func(inf Inf) bool { return inf.Cleans > before.Cleans })
 }
 
+// resetWait bounds the wait for RST or EJT to take effect: the printer
+// must answer, and clear its error, within 4 x ReplyTimeout.
+func resetWait(o Options) time.Duration { return 4 * o.ReplyTimeout }
+
 // Reset soft-resets the printer (RST) and waits until it answers with no
-// error. A card left inside goes where the printer puts it (on the
+// error; an error RST does not clear (cleaning overdue) is returned with
+// its code. A card left inside goes where the printer puts it (on the
 // simulator: the reject tray).
 func (p *Printer) Reset(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.maintenance(ctx, "reset", CommandRST(), drivers.FeedUnknown, func(inf Inf) bool { return inf.Major == ErrNone })
+	return p.maintenance(ctx, "reset", CommandRST(), drivers.FeedUnknown, resetWait(p.opts), func(inf Inf) bool { return inf.Major == ErrNone })
 }
 
 // Eject ejects the card in the printer (EJT) into the output hopper and
@@ -376,7 +390,7 @@ func (p *Printer) Reset(ctx context.Context) error {
 func (p *Printer) Eject(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.maintenance(ctx, "eject", CommandEJT(), drivers.FeedUnknown, func(Inf) bool { return true })
+	return p.maintenance(ctx, "eject", CommandEJT(), drivers.FeedUnknown, resetWait(p.opts), func(Inf) bool { return true })
 }
 
 // Raw sends one command of the text protocol (e.g. "REQ,STA,TCQ," or
