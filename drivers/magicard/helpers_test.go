@@ -124,9 +124,9 @@ func municipal(t testing.TB, label string) panel.Card {
 func checkSide(t *testing.T, name string, got, want panel.Side) {
 	t.Helper()
 	planes := []struct {
-		n         string
-		g, w      *image.Gray
-		colour    bool
+		n      string
+		g, w   *image.Gray
+		colour bool
 	}{{"Y", got.Y, want.Y, true}, {"M", got.M, want.M, true}, {"C", got.C, want.C, true}, {"K", got.K, want.K, false}, {"O", got.O, want.O, false}}
 	for _, p := range planes {
 		if (p.g == nil) != (p.w == nil) {

@@ -40,10 +40,10 @@ type CardPosition string
 
 // Card positions.
 const (
-	CardNone     CardPosition = "none"      // no card fed yet
+	CardNone     CardPosition = "none"       // no card fed yet
 	CardInside   CardPosition = "in-printer" // in the printer (printing, or stuck after an error)
-	CardEjected  CardPosition = "ejected"   // in the output hopper
-	CardRejected CardPosition = "rejected"  // in the reject tray
+	CardEjected  CardPosition = "ejected"    // in the output hopper
+	CardRejected CardPosition = "rejected"   // in the reject tray
 )
 
 // Magicard is a simulated Magicard printer (text protocol, KEE or KGE
@@ -52,39 +52,39 @@ const (
 type Magicard struct {
 	opts MagicardOptions
 
-	mu          sync.Mutex
-	feeder      int
-	ribbonLeft  int // card sides the film can still print
-	filmShots   int // prints the film had when loaded
-	coverOpen   bool
-	major       int // error reported in REQ,INF field 19; 0 none
-	minor       int
-	position    CardPosition
-	inside      *mcCard
-	rejectTray  []string // labels of rejected cards, oldest first
-	ejected     []string // labels of cards ejected by EJT after an error
-	fed         int
-	printed     int
-	panels      int
-	sinceClean  int
-	cleanings   int
-	rejected    int
-	cleanAt     int
-	cleanDue    bool
-	triggers    []armed
-	silent      bool
-	silentIn    int
-	garbageIn   int
-	nextLabel   string
-	cards       []Printed
-	front       *mcPage // page 1 of a duplex job, waiting for page 2
-	queue       []*mcJob
-	working     bool
-	cut         func() // drops the current connection
-	dropped     bool
-	wg          sync.WaitGroup
-	stop        chan struct{}
-	stopOnce    sync.Once
+	mu         sync.Mutex
+	feeder     int
+	ribbonLeft int // card sides the film can still print
+	filmShots  int // prints the film had when loaded
+	coverOpen  bool
+	major      int // error reported in REQ,INF field 19; 0 none
+	minor      int
+	position   CardPosition
+	inside     *mcCard
+	rejectTray []string // labels of rejected cards, oldest first
+	ejected    []string // labels of cards ejected by EJT after an error
+	fed        int
+	printed    int
+	panels     int
+	sinceClean int
+	cleanings  int
+	rejected   int
+	cleanAt    int
+	cleanDue   bool
+	triggers   []armed
+	silent     bool
+	silentIn   int
+	garbageIn  int
+	nextLabel  string
+	cards      []Printed
+	front      *mcPage // page 1 of a duplex job, waiting for page 2
+	queue      []*mcJob
+	working    bool
+	cut        func() // drops the current connection
+	dropped    bool
+	wg         sync.WaitGroup
+	stop       chan struct{}
+	stopOnce   sync.Once
 }
 
 // mcCard is the card in the printer.
