@@ -202,32 +202,35 @@ func packPlane(g *image.Gray, l Layout, colour bool, first int, flip bool) []byt
 	for i := range ImageDots {
 		pos[i].off, pos[i].mask = l.dotPos(first + i)
 	}
-	for line := range Lines {
-		x := line
+	// Row by row of the design: reads are sequential, and the writes of
+	// one row hit the same byte of every line, which stays in cache.
+	stride := lb * sub
+	for i := range ImageDots {
+		y := CropTop + i
 		if flip {
-			x = Lines - 1 - line
+			y = CropTop + ImageDots - 1 - i
 		}
-		row := out[line*lb*sub : (line+1)*lb*sub]
-		for i := range ImageDots {
-			y := CropTop + i
-			if flip {
-				y = CropTop + ImageDots - 1 - i
-			}
-			v := g.Pix[y*g.Stride+x]
+		src := g.Pix[y*g.Stride : y*g.Stride+Lines]
+		p := pos[i]
+		for x, v := range src {
 			if v == 0 {
 				continue
 			}
-			p := pos[i]
+			line := x
+			if flip {
+				line = Lines - 1 - x
+			}
+			o := line*stride + p.off
 			if !colour {
 				if v >= 128 {
-					row[p.off] |= p.mask
+					out[o] |= p.mask
 				}
 				continue
 			}
 			v >>= 2 // 0..63
 			for b := 0; b < ColourBits; b++ {
 				if v&(1<<b) != 0 {
-					row[b*lb+p.off] |= p.mask
+					out[o+b*lb] |= p.mask
 				}
 			}
 		}

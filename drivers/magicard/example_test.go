@@ -1,0 +1,56 @@
+package magicard_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+
+	"github.com/cityid/printerd/drivers/magicard"
+	"github.com/cityid/printerd/drivers/sim"
+	"github.com/cityid/printerd/drivers/tcp"
+	"github.com/cityid/printerd/internal/cardsample"
+)
+
+// Print a card on a simulated Enduro (KGE layout) over TCP. The driver
+// learns the layout from the model the printer reports.
+func Example() {
+	dev := sim.NewMagicard(sim.MagicardOptions{Layout: sim.MagicardKGE})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			dev.Serve(context.Background(), c)
+			c.Close()
+		}
+	}()
+	u, _ := url.Parse("tcp://" + ln.Addr().String())
+	link, err := tcp.Open(context.Background(), u)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer link.Close()
+	p := magicard.New(link, magicard.Options{})
+	card, _ := cardsample.Municipal("job-1")
+	if err := p.Print(context.Background(), card); err != nil {
+		fmt.Println(err)
+		return
+	}
+	c, _ := p.Counters(context.Background())
+	fmt.Println("printed:", c.Printed, "model:", dev.Options().Model)
+	// Output: printed: 1 model: Enduro 3E
+}
+
+// The line layout follows the model name.
+func ExampleLayoutForModel() {
+	for _, m := range []string{"RioTango2D", "Enduro3E", "Rio Pro 360"} {
+		l, err := magicard.LayoutForModel(m)
+		fmt.Println(m, l, err != nil)
+	}
+	// Output:
+	// RioTango2D kee false
+	// Enduro3E kge false
+	// Rio Pro 360  true
+}
