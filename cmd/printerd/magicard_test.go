@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/drivers/sim"
+	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/job/sample"
+)
+
+// verifiedNumber scans the barcode on a printed card image with printerd
+// verify and returns the card number it verified.
+func verifiedNumber(ctx context.Context, t *testing.T, image, issuerPub string) string {
+	t.Helper()
+	code, out, errs := runCLI(ctx, "verify", "--image", image, "--keys", issuerPub, "--json")
+	var res struct {
+		Valid  bool         `json:"valid"`
+		Claims verifyClaims `json:"claims"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &res) != nil || !res.Valid {
+		t.Fatalf("verify %s: exit %d, out %q, err %q", filepath.Base(image), code, out, errs)
+	}
+	return res.Claims.Number
+}
+
+// TestSimCommandMagicard runs printerd sim --lang magicard for each line
+// layout (KEE over TCP, KGE over a pty), opens it through the daemon's
+// registry with lang=magicard, prints the built-in card rendered by
+// layout, and verifies the signed barcode on the card the simulator
+// decoded and composited.
+func TestSimCommandMagicard(t *testing.T) {
+	f := newE2EFixture(t)
+	for _, tc := range []struct{ layout, mode string }{{"kee", "tcp"}, {"kge", "pty"}} {
+		t.Run(tc.layout+"/"+tc.mode, func(t *testing.T) {
+			dir := t.TempDir()
+			args := []string{"--lang", "magicard", "--layout", tc.layout, "--out", dir}
+			re := regexp.MustCompile(`listening on (tcp://\S+)`)
+			if tc.mode == "pty" {
+				args = append(args, "--pty")
+				re = regexp.MustCompile(`pty (/dev/\S+)`)
+			} else {
+				args = append(args, "--listen", "tcp://127.0.0.1:0")
+			}
+			where, stop := startSim(t, re, args...)
+			uri := where + "?lang=magicard&poll=10ms&timeout=2s"
+			if tc.mode == "pty" {
+				uri = "serial://" + where + "?baud=115200&lang=magicard&poll=10ms&timeout=2s"
+			}
+			reg, err := newRegistry()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			op, err := reg.Open(ctx, uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := op.Info(ctx)
+			if err != nil || !strings.Contains(info.Model, map[string]string{"kee": "Tango", "kge": "Enduro"}[tc.layout]) {
+				t.Fatalf("info %+v, %v", info, err)
+			}
+			j := sample.Jobs(1, time.Now())[0]
+			card, err := preRendered(t, f.issuerKey).Make(ctx, j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := op.Print(ctx, card); err != nil {
+				t.Fatal(err)
+			}
+			op.Close()
+			if got := verifiedNumber(ctx, t, filepath.Join(dir, "card-0001-back.png"), filepath.Join(f.keys, "issuer.pub")); got == "" {
+				t.Fatal("no card number verified")
+			}
+			code, out := stop()
+			if code != exitOK || !strings.Contains(out, "stopped after 1 cards printed") {
+				t.Fatalf("exit %d, output %q", code, out)
+			}
+		})
+	}
+	var out, errOut simWriter
+	if code := cmdSim(context.Background(), []string{"--lang", "magicard", "--layout", "optima"}, &out, &errOut); code != exitUsage {
+		t.Errorf("--layout optima: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// magicardTCP serves a simulated Magicard on a loopback TCP port until
+// the test ends and returns its address.
+func magicardTCP(t *testing.T, dev *sim.Magicard) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			stop := context.AfterFunc(ctx, func() { c.Close() })
+			if err := dev.Serve(ctx, c); err != nil && !errors.Is(err, sim.ErrDropped) && ctx.Err() == nil {
+				t.Logf("magicard sim: %v", err)
+			}
+			stop()
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		ln.Close()
+		wg.Wait()
+		dev.Close()
+	})
+	return ln.Addr().String()
+}
+
+// TestMixedPrinters runs one daemon with two Evolis simulators (sim://)
+// and two Magicard simulators of either layout (over TCP, lang=magicard)
+// and prints a batch: every job is printed exactly once, and every card
+// that came out of any printer carries a barcode that verifies with the
+// issuer key, the numbers of all cards together being the batch's.
+func TestMixedPrinters(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	f := newE2EFixture(t)
+	kee := sim.NewMagicard(sim.MagicardOptions{Layout: sim.MagicardKEE, Options: sim.Options{Name: "mc-kee", Out: filepath.Join(f.out, "kee")}})
+	kge := sim.NewMagicard(sim.MagicardOptions{Layout: sim.MagicardKGE, Options: sim.Options{Name: "mc-kge", Out: filepath.Join(f.out, "kge")}})
+	cfg := f.config(
+		simURI(t, "evo1", f.out, nil),
+		simURI(t, "evo2", f.out, nil),
+		"tcp://"+magicardTCP(t, kee)+"?lang=magicard&name=mc1&poll=20ms",
+		"tcp://"+magicardTCP(t, kge)+"?lang=magicard&name=mc2&poll=20ms",
+	)
+	p := startInProcess(t, cfg, daemonDeps{})
+	nc, err := nats.Connect(p.d.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	evs := watchEvents(t, nc)
+	const n = 12
+	jobs := sample.Jobs(n, time.Now())
+	var ids []string
+	want := map[string]string{} // card number -> job id
+	for _, j := range jobs {
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID)
+		want[j.Card.Number] = j.ID
+	}
+	if err := evs.waitFor(ctx, ids, queue.EventPrinted); err != nil {
+		t.Fatalf("%v\n%s", err, p.log.Bytes())
+	}
+	time.Sleep(300 * time.Millisecond) // a late duplicate would show now
+	byPrinter := map[string]int{}
+	for _, id := range ids {
+		e, err := ledgerState(ctx, js, id)
+		if err != nil || e.State != queue.Printed {
+			t.Fatalf("job %s: ledger %+v, %v", id, e, err)
+		}
+		byPrinter[strings.SplitN(e.Printer, "-", 2)[0]]++
+	}
+	t.Logf("cards per printer: %v", byPrinter)
+	if byPrinter["mc1"] == 0 || byPrinter["mc2"] == 0 {
+		t.Errorf("a Magicard printer printed nothing: %v", byPrinter)
+	}
+	pub := filepath.Join(f.keys, "issuer.pub")
+	seen := map[string]int{}
+	var backs []string
+	for name := range outFiles(t, f.out) {
+		if strings.HasSuffix(name, "-back.png") {
+			backs = append(backs, filepath.Join(f.out, name))
+		}
+	}
+	for _, sub := range []string{"kee", "kge"} {
+		for name := range outFiles(t, filepath.Join(f.out, sub)) {
+			if strings.HasSuffix(name, "-back.png") {
+				backs = append(backs, filepath.Join(f.out, sub, name))
+			}
+		}
+	}
+	for _, b := range backs {
+		seen[verifiedNumber(ctx, t, b, pub)]++
+	}
+	if len(backs) != n {
+		t.Errorf("%d cards came out, want %d", len(backs), n)
+	}
+	for num := range want {
+		if seen[num] != 1 {
+			t.Errorf("card %s came out %d times, want once", num, seen[num])
+		}
+	}
+	if c := kee.Counters().Printed + kge.Counters().Printed; c != byPrinter["mc1"]+byPrinter["mc2"] {
+		t.Errorf("Magicard counters say %d cards, the ledger %d", c, byPrinter["mc1"]+byPrinter["mc2"])
+	}
+	if code := p.shutdown(t); code != exitOK {
+		t.Errorf("exit %d", code)
+	}
+}
