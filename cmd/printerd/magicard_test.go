@@ -216,3 +216,58 @@ func TestMixedPrinters(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 }
+
+// TestMagicardOutcomes runs the daemon on one simulated Magicard with a
+// fault per job: a link that drops while the card prints (the job is in
+// the printer, the card counter moves: printed once), and a cover opened
+// as the card would feed (the text protocol cannot tell whether a card
+// moved: the job is held, saying so, and never printed twice).
+func TestMagicardOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		fault, state, reason string
+		printed              int
+	}{
+		{fault: "drop=m", state: queue.EventPrinted, printed: 1},
+		{fault: "cover-open=feed", state: queue.EventHeld, reason: "unknown outcome: cover-open", printed: 0},
+	} {
+		t.Run(tc.fault, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			f := newE2EFixture(t)
+			faults, err := sim.ParseFaults(tc.fault)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dev := sim.NewMagicard(sim.MagicardOptions{Options: sim.Options{Faults: faults}})
+			p := startInProcess(t, f.config("tcp://"+magicardTCP(t, dev)+"?lang=magicard&name=mc&poll=20ms&timeout=1s&print-timeout=5s"), daemonDeps{})
+			nc, err := nats.Connect(p.d.natsURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			js, _ := jetstream.New(nc)
+			evs := watchEvents(t, nc)
+			j := f.publishSample(ctx, t, js)
+			if err := evs.waitFor(ctx, []string{j.ID}, tc.state); err != nil {
+				t.Fatalf("%v\n%s", err, p.log.Bytes())
+			}
+			time.Sleep(300 * time.Millisecond)
+			e, err := ledgerState(ctx, js, j.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.reason != "" && !strings.Contains(e.Reason, tc.reason) {
+				t.Errorf("held with reason %q, want %q", e.Reason, tc.reason)
+			}
+			if n := dev.Counters().Printed; n != tc.printed {
+				t.Errorf("the printer printed %d cards, want %d", n, tc.printed)
+			}
+			if st := dev.State(); st.Fed > 1 {
+				t.Errorf("%d cards fed for one job", st.Fed)
+			}
+			if code := p.shutdown(t); code != exitOK {
+				t.Errorf("exit %d", code)
+			}
+		})
+	}
+}
