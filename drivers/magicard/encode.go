@@ -133,9 +133,13 @@ type page struct {
 	nct     []Rect
 }
 
+// encPlane is a plane to pack: its letter, its design plane (nil: blank)
+// and whether it is a colour plane.
 type encPlane struct {
 	letter byte
-	data   []byte
+	plane  *image.Gray
+	colour bool
+	size   int
 }
 
 // encodeSide packs one side. back turns the image 180 degrees more (the
@@ -143,8 +147,6 @@ type encPlane struct {
 func encodeSide(s panel.Side, j job, back bool) (page, error) {
 	var pg page
 	colour := j.ribbon.Colour() && !(back && j.ribbon == panel.YMCKOK)
-	flip := j.flip != back // KGE's 180-degree default is applied by the caller through j.flip
-	first := j.layout.FirstDot(j.headPos)
 	type src struct {
 		letter byte
 		plane  *image.Gray
@@ -168,7 +170,7 @@ func encodeSide(s panel.Side, j job, back bool) (page, error) {
 		if x.plane != nil && x.plane.Rect != image.Rect(0, 0, panel.Width, panel.Height) {
 			return pg, fmt.Errorf("magicard: plane %c is %v, want %dx%d", x.letter, x.plane.Rect.Size(), panel.Width, panel.Height)
 		}
-		pg.planes = append(pg.planes, encPlane{x.letter, packPlane(x.plane, j.layout, x.colour, first, flip)})
+		pg.planes = append(pg.planes, encPlane{x.letter, x.plane, x.colour, j.layout.PlaneBytes(x.colour)})
 	}
 	if j.ribbon.Overlay() && !(back && j.ribbon == panel.YMCKOK) && s.O != nil {
 		oc, _, err := OvercoatRects(s.O, j.layout)
@@ -180,20 +182,19 @@ func encodeSide(s panel.Side, j job, back bool) (page, error) {
 	return pg, nil
 }
 
-// packPlane packs a design-orientation plane (nil: blank) into the wire
-// format: line by line along the long edge; a colour line is 6 sub-rows,
+// packPlane packs a design-orientation plane (nil: blank) into out (of
+// PlaneBytes, zeroed) in the wire format: line by line along the long edge; a colour line is 6 sub-rows,
 // least significant bit first; a K line one sub-row. Design column x is
 // line x (line 1015-x when flipped); design row CropTop+i is image dot i
 // (641-i when flipped), placed at head dot first+i.
-func packPlane(g *image.Gray, l Layout, colour bool, first int, flip bool) []byte {
+func packPlane(out []byte, g *image.Gray, l Layout, colour bool, first int, flip bool) {
 	lb := l.lineBytes()
 	sub := 1
 	if colour {
 		sub = ColourBits
 	}
-	out := make([]byte, lb*sub*Lines)
 	if g == nil {
-		return out
+		return
 	}
 	var pos [ImageDots]struct {
 		off  int
@@ -235,7 +236,6 @@ func packPlane(g *image.Gray, l Layout, colour bool, first int, flip bool) []byt
 			}
 		}
 	}
-	return out
 }
 
 // header writes the tokens of one page's header, without the trailing
@@ -284,7 +284,7 @@ func header(pg page, j job, pageNo int, back *page, mag []string) string {
 	}
 	add("ICC0")
 	for _, p := range pg.planes {
-		add(fmt.Sprintf("SZ%c%d", p.letter, len(p.data)))
+		add(fmt.Sprintf("SZ%c%d", p.letter, p.size))
 	}
 	return strings.Join(t, ",")
 }
@@ -305,16 +305,20 @@ func backFormat(pg page) string {
 }
 
 // appendPage frames one page: the 0x05 lead, SOH ',', the header, 0x1C,
-// each plane followed by 0x1C <letter> ':', then ETX.
-func appendPage(out []byte, hdr string, pg page) []byte {
+// each plane (packed in place) followed by 0x1C <letter> ':', then ETX.
+// back turns the page 180 degrees more than the job's default.
+func appendPage(out []byte, hdr string, pg page, j job, back bool) []byte {
 	for range JobLead {
 		out = append(out, enq)
 	}
 	out = append(out, soh, ',')
 	out = append(out, hdr...)
 	out = append(out, fs)
+	first := j.layout.FirstDot(j.headPos)
 	for _, p := range pg.planes {
-		out = append(out, p.data...)
+		n := len(out)
+		out = append(out, make([]byte, p.size)...) // zeroed; no allocation within capacity
+		packPlane(out[n:], p.plane, j.layout, p.colour, first, j.flip != back)
 		out = append(out, fs, p.letter, ':')
 	}
 	return append(out, etx)
@@ -346,17 +350,17 @@ func encode(card panel.Card, j job) ([]byte, error) {
 	}
 	size := 2 * (JobLead + 1024)
 	for _, p := range front.planes {
-		size += len(p.data) + 3
+		size += p.size + 3
 	}
 	if back != nil {
 		for _, p := range back.planes {
-			size += len(p.data) + 3
+			size += p.size + 3
 		}
 	}
 	out := make([]byte, 0, size)
-	out = appendPage(out, header(front, j, 1, back, mag), front)
+	out = appendPage(out, header(front, j, 1, back, mag), front, j, false)
 	if back != nil {
-		out = appendPage(out, header(*back, j, 2, nil, nil), *back)
+		out = appendPage(out, header(*back, j, 2, nil, nil), *back, j, true)
 	}
 	return out, nil
 }

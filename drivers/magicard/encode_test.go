@@ -69,7 +69,8 @@ func TestDotPositions(t *testing.T) {
 func TestColourBits(t *testing.T) {
 	g := panel.NewPlane()
 	g.Pix[CropTop*g.Stride+0] = 0xA8 // design (0, 3): line 0, image dot 0
-	out := packPlane(g, KEE, true, 16, false)
+	out := make([]byte, KEE.PlaneBytes(true))
+	packPlane(out, g, KEE, true, 16, false)
 	for j := 0; j < 6; j++ {
 		want := byte(0)
 		if 0x2A&(1<<j) != 0 {
