@@ -46,9 +46,46 @@ const (
 	CardRejected CardPosition = "rejected"   // in the reject tray
 )
 
-// Magicard is a simulated Magicard printer (text protocol, KEE or KGE
-// line layout). Its methods are safe for concurrent use; Serve runs the
-// printer side of one connection at a time.
+// Magicard is a simulated Magicard printer of the text protocol
+// (../shared/magicard-protocol.md), KEE or KGE line layout. It shares no
+// code with drivers/magicard: its reader, its dot tables (built from the
+// byte side) and its orientation are its own, so that the driver's tests
+// check the driver against the notes, not against itself. Its methods are
+// safe for concurrent use; Serve runs the printer side of one connection
+// at a time.
+//
+// What it reads: any number of 0x05, 0x01, an optional ',', a header of
+// comma-separated tokens up to 0x1C. A header starting NOC is a job page:
+// its planes follow by the SZ sizes (which must be the layout's plane
+// sizes, in IMF order), each with 0x1C <letter> ':', then 0x03. A job
+// header ending in ',' before 0x1C, a printhead token of the other layout,
+// missing or mis-sized planes, track data without sentinels or outside
+// the track's set, or a back page (PAG2) without its front (PAG1 with
+// DPXON) is refused with error 1028, and no card moves. Other headers are
+// commands, followed by 0x03: REQ,STA,<key> answers 0x01
+// "STA,<key>,<value>," 0x03 (TCQ, TCP, CCQ, TCN, TPQ, DFR, CCP, MSR, VRS,
+// MDL, FPP, VID, PID; others an empty value); REQ,INF answers 0x01 "STA$$"
+// and V's 35 fields, 0x03 (model, head type, serial, firmware, counters,
+// head position, major and minor error, film shots and shots used, film
+// type); QPR<n> and SNR<n> answer one line, then END; RST, EJT, CLN (bare
+// or after REQ, leading comma or not) and TST answer nothing.
+//
+// A job is printed in the background, as on the printer, while the link
+// keeps answering: it is refused before a card moves when an error is
+// set, the cover is open (1038), cleaning is due (2048), the feeder is
+// empty (1025) or the film is used up (1049); otherwise a card is fed
+// (position in-printer), each page prints its panels (one film set a
+// page) and the card is ejected (position ejected) and counted. REQ,INF
+// reports an open cover and a cleaning due at once, an empty feeder only
+// once a job found it. A fault at a stage leaves the card inside with the
+// error set: jam 1026, ribbon-out 1049, cover-open 1038; at feed a cover
+// opens before the card moves. A drop fault cuts the connection but the
+// job goes on printing (the job is all in the printer). RST puts a card
+// left inside in the reject tray (position rejected) and clears errors;
+// EJT pushes it out to the output hopper (position ejected, listed in
+// MagicardState.Ejected, not counted) and clears a jam or film error; CLN
+// cleans. The silent fault ignores everything but RST until a new
+// connection; the garbage fault answers one reply with a malformed frame.
 type Magicard struct {
 	opts MagicardOptions
 
