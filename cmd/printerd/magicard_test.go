@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -109,18 +108,7 @@ func magicardTCP(t *testing.T, dev *sim.Magicard) string {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			stop := context.AfterFunc(ctx, func() { c.Close() })
-			if err := dev.Serve(ctx, c); err != nil && !errors.Is(err, sim.ErrDropped) && ctx.Err() == nil {
-				t.Logf("magicard sim: %v", err)
-			}
-			stop()
-			c.Close()
-		}
+		dev.ServeListener(ctx, ln, t.Logf)
 	}()
 	t.Cleanup(func() {
 		cancel()

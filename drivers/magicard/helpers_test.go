@@ -38,19 +38,7 @@ func serveTCP(t *testing.T, dev *sim.Magicard) string {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			stop := context.AfterFunc(ctx, func() { c.Close() })
-			err = dev.Serve(ctx, c)
-			stop()
-			c.Close()
-			if err != nil && !errors.Is(err, sim.ErrDropped) && ctx.Err() == nil {
-				t.Logf("sim Serve: %v", err)
-			}
-		}
+		dev.ServeListener(ctx, ln, t.Logf)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 )
@@ -212,4 +213,24 @@ func readMagicard(src *source, layout string) (mcMessage, error) {
 	}
 	msg.page = pg
 	return msg, nil
+}
+
+// ServeListener serves the printer on ln, one connection at a time (a new
+// one after a drop or a closed connection), until ctx ends or ln is
+// closed; it closes the connection it serves when ctx ends. Errors of a
+// connection other than a drop are given to logf (nil: dropped).
+func (d *Magicard) ServeListener(ctx context.Context, ln net.Listener, logf func(format string, args ...any)) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		err = d.Serve(ctx, c)
+		stop()
+		c.Close()
+		if err != nil && !errors.Is(err, ErrDropped) && ctx.Err() == nil && logf != nil {
+			logf("sim: %s: connection ended: %v", d.opts.Name, err)
+		}
+	}
 }
