@@ -12,7 +12,8 @@ import (
 // TestPrintBuiltInCard prints the built-in two-sided YMCKO card on a
 // simulated Magicard of each line layout, over TCP and over the serial
 // path (a pty), and checks that the simulator's own decoder reads back
-// every panel sent, the overcoat rectangles included, and counts one card.
+// every panel sent, the overcoat rectangles included, and the magnetic
+// tracks, and counts one card.
 func TestPrintBuiltInCard(t *testing.T) {
 	for _, layout := range []string{sim.MagicardKEE, sim.MagicardKGE} {
 		for _, transport := range []string{"tcp", "pty"} {
@@ -34,6 +35,7 @@ func TestPrintBuiltInCard(t *testing.T) {
 					t.Fatalf("Info = %+v, want the simulator's model %q and serial %q", info, dev.Options().Model, dev.Options().Serial)
 				}
 				card := municipal(t, "job-1")
+				card.Mag = [3]string{"CITY ID^TEST CARD", "1234567890=2612", ""}
 				if err := p.Print(ctx, card); err != nil {
 					t.Fatal(err)
 				}
@@ -44,6 +46,9 @@ func TestPrintBuiltInCard(t *testing.T) {
 				got := cards[0]
 				if got.Back == nil || got.BackPanels == nil {
 					t.Fatal("the card has no back")
+				}
+				if got.Mag != card.Mag {
+					t.Errorf("magnetic tracks written %q, want %q", got.Mag, card.Mag)
 				}
 				checkSide(t, "front", got.FrontPanels, card.Front)
 				checkSide(t, "back", *got.BackPanels, *card.Back)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -418,7 +419,8 @@ func (p *Printer) Raw(ctx context.Context, cmd string) (string, error) {
 	return string(bytes.Trim(reply, "\x01\x03")), nil
 }
 
-// layoutFor returns the line layout: the option, else the model's.
+// layoutFor returns the line layout: the option, else the model's, else
+// the USB product id's.
 func (p *Printer) layoutFor(model string) (Layout, error) {
 	if p.opts.Layout != "" {
 		return p.opts.Layout, nil
@@ -428,6 +430,14 @@ func (p *Printer) layoutFor(model string) (Layout, error) {
 	}
 	l, err := LayoutForModel(model)
 	if err != nil {
+		// A USB product id the notes list decides when the model name
+		// does not (an Optima model's name is refused all the same).
+		if u, ok := p.link.(usbIDer); ok && !strings.Contains(err.Error(), "Optima") {
+			if v, pid := u.USBIDs(); v == VendorID && LayoutForProduct(pid) != "" {
+				p.layout = LayoutForProduct(pid)
+				return p.layout, nil
+			}
+		}
 		return "", err
 	}
 	p.layout = l

@@ -163,8 +163,9 @@ func (d *Magicard) Options() Options { return d.opts.Options }
 // MagicardOptions returns all of the device's options.
 func (d *Magicard) MagicardOptions() MagicardOptions { return d.opts }
 
-// Close stops a card being printed (its remaining mechanical time is cut
-// short) and waits for the printer to be idle. The device stays usable.
+// Close cuts the mechanical time of the card being printed, and of every
+// later one, short, and waits for the printer to be idle. The device
+// stays usable, without delays. Close is safe to call twice.
 func (d *Magicard) Close() error {
 	d.stopOnce.Do(func() { close(d.stop) })
 	d.wg.Wait()
