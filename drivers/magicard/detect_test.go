@@ -2,11 +2,13 @@ package magicard_test
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"testing"
 
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/magicard"
+	"github.com/cityid/printerd/drivers/sim"
 )
 
 // fakeLink is a link to a USB device that knows its ids and device id.
@@ -64,5 +66,31 @@ func TestRegistryPicksMagicard(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s with %+v: language %s, want %s", tc.uri, tc.link, got, tc.want)
 		}
+	}
+}
+
+// usbLink is a TCP link that also reports USB ids, as a USB link does.
+type usbLink struct {
+	drivers.LinkCloser
+	pid uint16
+}
+
+func (u usbLink) USBIDs() (uint16, uint16) { return magicard.VendorID, u.pid }
+
+// TestLayoutFromProductID checks that a printer whose model name the
+// driver does not know prints with the layout of its USB product id
+// (0x4800 Enduro: KGE), and is refused without one.
+func TestLayoutFromProductID(t *testing.T) {
+	dev := sim.NewMagicard(sim.MagicardOptions{Layout: sim.MagicardKGE, Options: sim.Options{Model: "Mystery 9"}})
+	tcpLink := openTCP(t, serveTCP(t, dev))
+	ctx := context.Background()
+	if err := magicard.New(tcpLink, testOpts).Print(ctx, municipal(t, "a")); !errors.Is(err, drivers.BadCommand) || drivers.Fed(err) {
+		t.Fatalf("unknown model without USB ids: %v, want bad-command before feed", err)
+	}
+	if err := magicard.New(usbLink{tcpLink, magicard.ProductEnduro}, testOpts).Print(ctx, municipal(t, "b")); err != nil {
+		t.Fatalf("unknown model on USB 0c1f:4800: %v", err)
+	}
+	if n := dev.Counters().Printed; n != 1 {
+		t.Fatalf("printed %d, want 1", n)
 	}
 }
