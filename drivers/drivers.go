@@ -10,7 +10,7 @@ package drivers
 import (
 	"context"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 // Printer is a card printer as a print worker sees it.
@@ -27,7 +27,7 @@ type Printer interface {
 	Counters(ctx context.Context) (Counters, error)
 	// Print prints one card and ejects it. On failure the error tells,
 	// through AfterFeed, whether a card had been fed (and is spoiled).
-	Print(ctx context.Context, card panel.Card) error
+	Print(ctx context.Context, c card.Card) error
 	// Clean runs the printer's cleaning sequence.
 	Clean(ctx context.Context) error
 	// Reset soft-resets the printer and clears its error state.
@@ -36,10 +36,10 @@ type Printer interface {
 
 // Info is a printer's identity.
 type Info struct {
-	Model    string       `json:"model"`
-	Serial   string       `json:"serial"`
-	Firmware string       `json:"firmware"`
-	Ribbon   panel.Ribbon `json:"ribbon,omitempty"`
+	Model    string      `json:"model"`
+	Serial   string      `json:"serial"`
+	Firmware string      `json:"firmware"`
+	Ribbon   card.Ribbon `json:"ribbon,omitempty"`
 }
 
 // Status is a printer's state. Ready means a card can be printed now;

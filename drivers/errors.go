@@ -25,6 +25,14 @@ const (
 	BadCommand                // the printer rejected a command or parameter
 	Protocol                  // the printer's reply broke the protocol
 	MagError                  // magnetic encoding or verify failed
+	// BadConfig: the printer's URI or this host's setup is wrong, so opening
+	// it again cannot succeed until someone changes the configuration: a
+	// malformed URI or parameter, a host name that does not resolve, a
+	// device file that does not exist, permission denied. A transport
+	// returns Offline instead when the printer may come (back): a refused
+	// or unreachable connection, an unplugged USB printer, a port held
+	// by another program.
+	BadConfig
 )
 
 var codeNames = [...]string{
@@ -32,6 +40,7 @@ var codeNames = [...]string{
 	RibbonLow: "ribbon-low", FeederEmpty: "feeder-empty", CoverOpen: "cover-open",
 	CardJam: "card-jam", NeedsCleaning: "needs-cleaning", HopperFull: "hopper-full",
 	HeadError: "head-error", BadCommand: "bad-command", Protocol: "protocol", MagError: "mag-error",
+	BadConfig: "bad-config",
 }
 
 // String returns the code's stable kebab-case name, used in events and status.

@@ -6,15 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/internal/keyfile"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // BenchmarkCard is one whole card: decode and place the photo, lay out and
 // draw front and back, sign the barcode (ES256), make the panels and
 // previews, and self-check (scan, verify, compare).
 func BenchmarkCard(b *testing.B) {
-	for _, ribbon := range []panel.Ribbon{panel.YMCKO, panel.KO} {
+	for _, ribbon := range []card.Ribbon{card.YMCKO, card.KO} {
 		b.Run(string(ribbon), func(b *testing.B) {
 			r := newRenderer(b, Options{Issuer: newKey(b, keyfile.ES256), Ribbon: ribbon})
 			f := sampleFields(b, 1) // Vietnamese name, JPEG photo

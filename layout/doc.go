@@ -2,7 +2,7 @@
 // on a template (front and back of an ID-1 card, described in JSON), signs
 // the barcode (layout/barcode), renders both sides at the printers' native
 // 300 dpi (1016 x 648, landscape), splits them into ribbon panels
-// (layout/panel) and checks the barcode back from the rendered K panel
+// (package card) and checks the barcode back from the rendered K panel
 // before handing the card on. It also writes PNG previews and a PDF proof.
 //
 // It knows nothing of NATS, jobs or printers: callers pass Fields, and

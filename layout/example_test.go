@@ -6,8 +6,8 @@ import (
 	"log"
 
 	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/internal/sample"
 	"github.com/cityid/printerd/layout"
-	"github.com/cityid/printerd/queue/job/sample"
 )
 
 // Render a card on the built-in template and hand its panels to a driver.

@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.png from the current renderer")
@@ -36,12 +36,12 @@ func TestGolden(t *testing.T) {
 		person string
 		gender string
 		jpeg   bool
-		ribbon panel.Ribbon
+		ribbon card.Ribbon
 	}{
-		{"vietnamese", "Nguyễn Thị Mẫu Thử", "F", true, panel.YMCKO},
-		{"combining-marks", "Q̣̄uinn W̌̃ẙ̄ Testa", "Two-Spirit", false, panel.YMCKO},
-		{"long-name", "Maximiliana Aurelia Konstancja Eleonora Wilhelmina Testowska-Przykładowa Junior", "F", true, panel.YMCKO},
-		{"turkish-ko", "Şükrü İğdeli Deneme", "M", false, panel.KO},
+		{"vietnamese", "Nguyễn Thị Mẫu Thử", "F", true, card.YMCKO},
+		{"combining-marks", "Q̣̄uinn W̌̃ẙ̄ Testa", "Two-Spirit", false, card.YMCKO},
+		{"long-name", "Maximiliana Aurelia Konstancja Eleonora Wilhelmina Testowska-Przykładowa Junior", "F", true, card.YMCKO},
+		{"turkish-ko", "Şükrü İğdeli Deneme", "M", false, card.KO},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRenderer(t, Options{Issuer: key, Ribbon: tc.ribbon})

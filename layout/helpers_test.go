@@ -2,15 +2,11 @@ package layout
 
 import (
 	"crypto"
-	"encoding/base64"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/cityid/printerd/internal/keyfile"
-	"github.com/cityid/printerd/queue/job"
-	"github.com/cityid/printerd/queue/job/sample"
+	"github.com/cityid/printerd/internal/sample"
 )
 
 // newKey makes a fresh issuer key for a test.
@@ -36,46 +32,21 @@ func newRenderer(t testing.TB, opts Options) *Renderer {
 	return r
 }
 
-// fieldsOf turns a job card into render fields.
-func fieldsOf(t testing.TB, c job.Card) Fields {
-	t.Helper()
-	photo, err := base64.StdEncoding.DecodeString(c.Photo)
-	if err != nil {
-		t.Fatalf("sample photo: %v", err)
-	}
-	return Fields{Number: c.Number, Issue: c.Issue, Name: c.Name, DOB: c.DOB, Gender: c.Gender,
-		Issued: c.Issued, Expires: c.Expires, Photo: photo}
+// fieldsOf turns sample card fields into render fields.
+func fieldsOf(f sample.Fields) Fields {
+	return Fields{Number: f.Number, Issue: f.Issue, Name: f.Name, DOB: f.DOB, Gender: f.Gender,
+		Issued: f.Issued, Expires: f.Expires, Photo: f.Photo}
 }
 
-// sampleFields returns fields for sample person i, dated on a fixed day so
-// golden images stay stable.
+// sampleDay is the fixed issue date of sample cards, so golden images and
+// the stored sample card stay stable.
+var sampleDay = time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
+
+// sampleFields returns fields for sample card i (internal/sample), dated
+// on sampleDay.
 func sampleFields(t testing.TB, i int) Fields {
 	t.Helper()
-	day := time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
-	js := sample.Jobs(i+1, day)
-	return fieldsOf(t, js[i].Card)
-}
-
-// testdataJobs parses every testdata/jobs/*.json with the job contract.
-func testdataJobs(t testing.TB) map[string]*job.Job {
-	t.Helper()
-	paths, err := filepath.Glob("../testdata/jobs/*.json")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no sample jobs in ../testdata/jobs (queue/job/sample makes them): %v", err)
-	}
-	out := map[string]*job.Job{}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		j, err := job.Parse(b)
-		if err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		out[filepath.Base(p)] = j
-	}
-	return out
+	return fieldsOf(sample.CardFields(i, sampleDay))
 }
 
 func samplePhotoHeader(format string, w, h uint32) []byte {

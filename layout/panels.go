@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"image"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 // fillGray sets every dot of g within r to v.
@@ -126,13 +126,14 @@ func levels(img *image.RGBA, r image.Rectangle) [256]uint8 {
 	return lut
 }
 
-// panels makes the print planes of a side.
-// The K plane is the side's own (text and barcode, plus the dithered
-// colour layer on a mono ribbon), so the self-check reads the final K.
-func (sd *sideDraw) panels(mono, overlay bool) panel.Side {
-	var s panel.Side
+// panels makes the print planes of a side that gets the panels p
+// (card.Ribbon.SidePanels). The K plane is the side's own (text and
+// barcode, plus the dithered colour layer when the side has no colour
+// panels), so the self-check reads the final K.
+func (sd *sideDraw) panels(p card.Panels) card.Side {
+	var s card.Side
 	k := sd.k
-	if mono {
+	if !p.Colour {
 		for _, r := range sd.dirty {
 			ditherInto(k, sd.colour, r, true)
 		}
@@ -140,21 +141,21 @@ func (sd *sideDraw) panels(mono, overlay bool) panel.Side {
 			ditherInto(k, sd.colour, r, false)
 		}
 	} else {
-		s.Y, s.M, s.C = panel.NewPlane(), panel.NewPlane(), panel.NewPlane()
-		p := sd.colour.Pix
+		s.Y, s.M, s.C = card.NewPlane(), card.NewPlane(), card.NewPlane()
+		px := sd.colour.Pix
 		y, m, c := s.Y.Pix, s.M.Pix, s.C.Pix
 		for _, r := range append(sd.dirty, sd.photos...) {
 			for row := r.Min.Y; row < r.Max.Y; row++ {
-				for j := row*panel.Width + r.Min.X; j < row*panel.Width+r.Max.X; j++ {
-					px := p[4*j : 4*j+3 : 4*j+3]
-					c[j], m[j], y[j] = 255-px[0], 255-px[1], 255-px[2]
+				for j := row*card.Width + r.Min.X; j < row*card.Width+r.Max.X; j++ {
+					rgb := px[4*j : 4*j+3 : 4*j+3]
+					c[j], m[j], y[j] = 255-rgb[0], 255-rgb[1], 255-rgb[2]
 				}
 			}
 		}
 	}
 	s.K = k
-	if overlay {
-		s.O = panel.NewPlane()
+	if p.Overlay {
+		s.O = card.NewPlane()
 		copy(s.O.Pix, whiteCard[:len(s.O.Pix)])
 		for _, r := range sd.oFree {
 			fillGray(s.O, r, 0)
@@ -165,7 +166,7 @@ func (sd *sideDraw) panels(mono, overlay bool) panel.Side {
 
 // preview composes what the panels would print: colour (if any), then
 // resin black on top. It reuses the colour layer, so call it after panels.
-func (sd *sideDraw) preview(s panel.Side) *image.RGBA {
+func (sd *sideDraw) preview(s card.Side) *image.RGBA {
 	out := sd.colour
 	sd.colour = nil
 	if s.C == nil {

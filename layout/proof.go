@@ -17,8 +17,8 @@ import (
 
 	"codeberg.org/go-pdf/fpdf"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/layout/fonts"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // WritePNGs writes the previews as dir/front.png and dir/back.png
@@ -104,7 +104,7 @@ func (c *Card) WriteProofPDF(w io.Writer) error {
 }
 
 // dotMM converts dots at 300 dpi to millimetres.
-func dotMM(d float64) float64 { return d / panel.DPI * 25.4 }
+func dotMM(d float64) float64 { return d / card.DPI * 25.4 }
 
 // proof redraws one side on the PDF page with its top-left at (x0, y0) mm.
 func (sd *sideDraw) proof(pdf *fpdf.Fpdf, x0, y0 float64, mono bool, preview *image.RGBA, side int) error {
@@ -196,7 +196,7 @@ func writePNG(path string, img image.Image) error {
 		f.Close()
 		return fmt.Errorf("layout: write %s: %w", path, err)
 	}
-	if _, err := f.Write(withDPI(buf.Bytes(), panel.DPI)); err != nil {
+	if _, err := f.Write(withDPI(buf.Bytes(), card.DPI)); err != nil {
 		f.Close()
 		return fmt.Errorf("layout: write %s: %w", path, err)
 	}

@@ -17,9 +17,9 @@ import (
 	"golang.org/x/image/draw"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/layout/barcode"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 //go:embed templates
@@ -54,7 +54,7 @@ type Options struct {
 	// issuer's own public key.
 	Trusted []keyfile.Public
 	// Ribbon decides the panels; "" means ymcko.
-	Ribbon panel.Ribbon
+	Ribbon card.Ribbon
 }
 
 // Renderer lays out cards from templates. It is safe for concurrent use.
@@ -78,7 +78,7 @@ func New(opts Options) (*Renderer, error) {
 		opts.IssuerCode = "CITY"
 	}
 	if opts.Ribbon == "" {
-		opts.Ribbon = panel.YMCKO
+		opts.Ribbon = card.YMCKO
 	}
 	if err := opts.Ribbon.Valid(); err != nil {
 		return nil, fmt.Errorf("layout: options: %w", err)
@@ -193,7 +193,7 @@ func (r *Renderer) Templates() []string {
 func (r *Renderer) Template(name string) *Template { return r.templates[name] }
 
 // Ribbon reports the ribbon the renderer makes panels for.
-func (r *Renderer) Ribbon() panel.Ribbon { return r.opts.Ribbon }
+func (r *Renderer) Ribbon() card.Ribbon { return r.opts.Ribbon }
 
 // Card is a rendered, signed and self-checked card.
 type Card struct {
@@ -201,7 +201,7 @@ type Card struct {
 	Front, Back *image.RGBA
 	// Panels are the planes a driver prints. Panels.Label is left empty for
 	// the caller (a job id).
-	Panels panel.Card
+	Panels card.Card
 	// Barcode is the signed barcode text (Base45) printed on the card.
 	Barcode string
 
@@ -269,7 +269,7 @@ func (r *Renderer) Render(ctx context.Context, template string, f Fields) (*Card
 			return nil, &FieldError{Field: "photo", Rule: "must be a JPEG or PNG of at most 4096x4096 pixels", Err: err}
 		}
 	}
-	c := &Card{Barcode: text, Panels: panel.Card{Ribbon: r.opts.Ribbon}}
+	c := &Card{Barcode: text, Panels: card.Card{Ribbon: r.opts.Ribbon}}
 	sh := r.newShapers()
 	var bcSide *sideDraw
 	for i, face := range []*Face{&t.Front, &t.Back} {
@@ -285,10 +285,8 @@ func (r *Renderer) Render(ctx context.Context, template string, f Fields) (*Card
 			bcSide = sd
 		}
 	}
-	mono := [2]bool{!r.opts.Ribbon.Colour(), !r.opts.Ribbon.Colour() || r.opts.Ribbon == panel.YMCKOK}
-	overlay := [2]bool{r.opts.Ribbon.Overlay(), r.opts.Ribbon.Overlay() && r.opts.Ribbon != panel.YMCKOK}
-	front := c.sides[0].panels(mono[0], overlay[0])
-	back := c.sides[1].panels(mono[1], overlay[1])
+	front := c.sides[0].panels(r.opts.Ribbon.SidePanels(false))
+	back := c.sides[1].panels(r.opts.Ribbon.SidePanels(true))
 	c.Panels.Front, c.Panels.Back = front, &back
 	c.Front = c.sides[0].preview(front)
 	c.Back = c.sides[1].preview(back)
@@ -344,7 +342,7 @@ func (r *Renderer) newShapers() *shapers {
 
 // whiteCard is the pixels of a blank (white, opaque) RGBA card.
 var whiteCard = func() []uint8 {
-	p := make([]uint8, 4*panel.Width*panel.Height)
+	p := make([]uint8, 4*card.Width*card.Height)
 	for i := range p {
 		p[i] = 0xff
 	}
@@ -373,8 +371,8 @@ type item struct {
 }
 
 func (r *Renderer) drawSide(t *Template, face *Face, values map[string]string, photo image.Image, bc string, sh *shapers) (*sideDraw, error) {
-	full := image.Rect(0, 0, panel.Width, panel.Height)
-	sd := &sideDraw{colour: image.NewRGBA(full), k: panel.NewPlane()}
+	full := image.Rect(0, 0, card.Width, card.Height)
+	sd := &sideDraw{colour: image.NewRGBA(full), k: card.NewPlane()}
 	copy(sd.colour.Pix, whiteCard)
 	for _, a := range face.OverlayFree {
 		sd.oFree = append(sd.oFree, a.Box.Rect())

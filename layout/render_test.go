@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -13,9 +14,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/internal/sample"
 	"github.com/cityid/printerd/layout/barcode"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // claimsOf is what the barcode must carry for f.
@@ -51,7 +53,7 @@ func trusted(t testing.TB, key crypto.Signer) []keyfile.Public {
 }
 
 // checkPlanes asserts the panel contract: card size, K and O only 0/255.
-func checkPlanes(t *testing.T, s panel.Side, colour, overlay bool) {
+func checkPlanes(t *testing.T, s card.Side, colour, overlay bool) {
 	t.Helper()
 	if (s.Y != nil) != colour || (s.M != nil) != colour || (s.C != nil) != colour {
 		t.Fatalf("YMC present = %v, want %v", s.Y != nil, colour)
@@ -60,8 +62,8 @@ func checkPlanes(t *testing.T, s panel.Side, colour, overlay bool) {
 		t.Fatalf("O present = %v, want %v", s.O != nil, overlay)
 	}
 	for _, p := range []*image.Gray{s.Y, s.M, s.C, s.K, s.O} {
-		if p != nil && (p.Rect != image.Rect(0, 0, panel.Width, panel.Height)) {
-			t.Fatalf("plane %v, want %dx%d", p.Rect, panel.Width, panel.Height)
+		if p != nil && (p.Rect != image.Rect(0, 0, card.Width, card.Height)) {
+			t.Fatalf("plane %v, want %dx%d", p.Rect, card.Width, card.Height)
 		}
 	}
 	for _, p := range []*image.Gray{s.K, s.O} {
@@ -76,44 +78,39 @@ func checkPlanes(t *testing.T, s panel.Side, colour, overlay bool) {
 	}
 }
 
-func TestRenderSampleJobs(t *testing.T) {
-	key := newKey(t, keyfile.ES256)
-	r := newRenderer(t, Options{Issuer: key})
-	keys := trusted(t, key)
-	out := os.Getenv("LAYOUT_OUT") // set to keep the PNGs for a look
-	for name, j := range testdataJobs(t) {
-		t.Run(name, func(t *testing.T) {
-			f := fieldsOf(t, j.Card)
-			c, err := r.Render(context.Background(), j.Template, f)
-			if err != nil {
-				t.Fatalf("render: %v", err)
-			}
-			checkPlanes(t, c.Panels.Front, true, true)
-			checkPlanes(t, *c.Panels.Back, true, true)
-			checkBarcode(t, c.Panels.Back.K, keys, f)
-			if c.Front.Rect.Dx() != panel.Width || c.Back.Rect.Dy() != panel.Height {
-				t.Fatalf("preview size %v", c.Front.Rect)
-			}
-			if out != "" {
-				if err := c.WritePNGs(filepath.Join(out, strings.TrimSuffix(name, ".json"))); err != nil {
-					t.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
+// TestRenderEverySamplePerson renders every invented person of
+// internal/sample (the people of testdata/jobs: diacritics, combining
+// marks, a long name, PNG and JPEG photos), issues 1 to 3, signed with
+// each issuer key algorithm, and checks the panels, the previews and the
+// barcode read back from the K panel. LAYOUT_OUT=DIR keeps the previews.
 func TestRenderEverySamplePerson(t *testing.T) {
-	key := newKey(t, keyfile.Ed25519)
-	r := newRenderer(t, Options{Issuer: key})
-	keys := trusted(t, key)
-	for i := range 10 {
-		f := sampleFields(t, i)
-		c, err := r.Render(context.Background(), DefaultTemplate, f)
-		if err != nil {
-			t.Fatalf("sample %d: %v", i, err)
+	out := os.Getenv("LAYOUT_OUT")
+	for _, alg := range []string{keyfile.ES256, keyfile.Ed25519} {
+		key := newKey(t, alg)
+		r := newRenderer(t, Options{Issuer: key})
+		keys := trusted(t, key)
+		for i := range sample.People {
+			name := fmt.Sprintf("%s-%d", alg, i)
+			t.Run(name, func(t *testing.T) {
+				f := sampleFields(t, i)
+				f.Issue = 1 + i%3
+				c, err := r.Render(context.Background(), DefaultTemplate, f)
+				if err != nil {
+					t.Fatalf("render %s: %v", sample.People[i].Why, err)
+				}
+				checkPlanes(t, c.Panels.Front, true, true)
+				checkPlanes(t, *c.Panels.Back, true, true)
+				checkBarcode(t, c.Panels.Back.K, keys, f)
+				if c.Front.Rect.Size() != (image.Point{card.Width, card.Height}) || c.Back.Rect.Size() != (image.Point{card.Width, card.Height}) {
+					t.Fatalf("previews %v and %v: want %dx%d", c.Front.Rect, c.Back.Rect, card.Width, card.Height)
+				}
+				if out != "" {
+					if err := c.WritePNGs(filepath.Join(out, name)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
 		}
-		checkBarcode(t, c.Panels.Back.K, keys, f)
 	}
 }
 
@@ -176,7 +173,7 @@ func TestSelfCheckRefuses(t *testing.T) {
 	}
 	t.Run("damaged barcode", func(t *testing.T) {
 		sd := *c.sides[1]
-		k := panel.NewPlane()
+		k := card.NewPlane()
 		copy(k.Pix, sd.k.Pix)
 		sd.k = k
 		fillGray(k, sd.barcode.Inset(sd.barcode.Dx()/4), 0) // wipe the middle of the code
@@ -191,14 +188,14 @@ func TestRibbons(t *testing.T) {
 	keys := trusted(t, key)
 	f := sampleFields(t, 2)
 	for _, tc := range []struct {
-		ribbon               panel.Ribbon
+		ribbon               card.Ribbon
 		frontColour, backCol bool
 		frontO, backO        bool
 	}{
-		{panel.YMCKO, true, true, true, true},
-		{panel.YMCKOK, true, false, true, false},
-		{panel.KO, false, false, true, true},
-		{panel.K, false, false, false, false},
+		{card.YMCKO, true, true, true, true},
+		{card.YMCKOK, true, false, true, false},
+		{card.KO, false, false, true, true},
+		{card.K, false, false, false, false},
 	} {
 		t.Run(string(tc.ribbon), func(t *testing.T) {
 			r := newRenderer(t, Options{Issuer: key, Ribbon: tc.ribbon})
@@ -368,7 +365,7 @@ func TestWritePNGs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if img.Bounds() != image.Rect(0, 0, panel.Width, panel.Height) {
+		if img.Bounds() != image.Rect(0, 0, card.Width, card.Height) {
 			t.Fatalf("%s: %v", name, img.Bounds())
 		}
 		if name == "back.png" {
@@ -385,7 +382,7 @@ func TestWritePNGs(t *testing.T) {
 }
 
 func TestProofPDF(t *testing.T) {
-	for _, ribbon := range []panel.Ribbon{panel.YMCKO, panel.K} {
+	for _, ribbon := range []card.Ribbon{card.YMCKO, card.K} {
 		t.Run(string(ribbon), func(t *testing.T) {
 			r := newRenderer(t, Options{Ribbon: ribbon})
 			c, err := r.Render(context.Background(), DefaultTemplate, sampleFields(t, 1))

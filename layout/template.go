@@ -14,7 +14,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 // Card size of ID-1 (ISO/IEC 7810) in millimetres.
@@ -261,8 +261,8 @@ func (b Box) check() error {
 // larger than the card: the card sits centred in them, and what touches a
 // card edge bleeds to the edge of the plane.
 const (
-	BleedXMM = (panel.Width*25.4/panel.DPI - CardWidthMM) / 2   // about 0.21 mm
-	BleedYMM = (panel.Height*25.4/panel.DPI - CardHeightMM) / 2 // about 0.44 mm
+	BleedXMM = (card.Width*25.4/card.DPI - CardWidthMM) / 2   // about 0.21 mm
+	BleedYMM = (card.Height*25.4/card.DPI - CardHeightMM) / 2 // about 0.44 mm
 )
 
 // Rect returns the box in dots at 300 dpi on the card plane. A box that
@@ -277,15 +277,15 @@ func (b Box) Rect() image.Rectangle {
 		r.Min.Y = 0
 	}
 	if b.X+b.W >= CardWidthMM-eps {
-		r.Max.X = panel.Width
+		r.Max.X = card.Width
 	}
 	if b.Y+b.H >= CardHeightMM-eps {
-		r.Max.Y = panel.Height
+		r.Max.Y = card.Height
 	}
-	return r.Intersect(image.Rect(0, 0, panel.Width, panel.Height))
+	return r.Intersect(image.Rect(0, 0, card.Width, card.Height))
 }
 
-func mmToDot(mm float64) int { return int(math.Round(mm / 25.4 * panel.DPI)) }
+func mmToDot(mm float64) int { return int(math.Round(mm / 25.4 * card.DPI)) }
 
 func (e *Element) check() error {
 	defPanel := PanelK
@@ -412,4 +412,4 @@ func (e *Element) check() error {
 	return nil
 }
 
-func dotToMM(d int) float64 { return float64(d) / panel.DPI * 25.4 }
+func dotToMM(d int) float64 { return float64(d) / card.DPI * 25.4 }

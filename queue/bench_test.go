@@ -13,8 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue/internal/natstest"
 	"github.com/cityid/printerd/queue/job"
 )
@@ -55,9 +55,9 @@ func (nullPrinter) Status(context.Context) (drivers.Status, error) {
 func (nullPrinter) Counters(context.Context) (drivers.Counters, error) {
 	return drivers.Counters{}, nil
 }
-func (nullPrinter) Print(context.Context, panel.Card) error { return nil }
-func (nullPrinter) Clean(context.Context) error             { return nil }
-func (nullPrinter) Reset(context.Context) error             { return nil }
+func (nullPrinter) Print(context.Context, card.Card) error { return nil }
+func (nullPrinter) Clean(context.Context) error            { return nil }
+func (nullPrinter) Reset(context.Context) error            { return nil }
 
 func benchDaemon(b *testing.B, drv string, printers int, rate float64) {
 	srv := natstest.Start(b)

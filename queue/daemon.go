@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue/job"
 )
 
@@ -36,14 +36,14 @@ func (f ApproverFunc) Verify(body []byte, keyID, signature string) error {
 // wires layout here. An error (layout self-check failed, bad photo) rejects
 // the job; it must name the field and rule, never a value.
 type Maker interface {
-	Make(ctx context.Context, j *job.Job) (panel.Card, error)
+	Make(ctx context.Context, j *job.Job) (card.Card, error)
 }
 
 // MakerFunc adapts a function to Maker.
-type MakerFunc func(ctx context.Context, j *job.Job) (panel.Card, error)
+type MakerFunc func(ctx context.Context, j *job.Job) (card.Card, error)
 
 // Make calls f.
-func (f MakerFunc) Make(ctx context.Context, j *job.Job) (panel.Card, error) { return f(ctx, j) }
+func (f MakerFunc) Make(ctx context.Context, j *job.Job) (card.Card, error) { return f(ctx, j) }
 
 // DiagFunc runs a diagnostic verb on a printer (drivers/diag.Run). The
 // result must be JSON-encodable.

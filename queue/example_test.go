@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/job"
 )
@@ -41,8 +41,8 @@ func ExampleStart() {
 		JS:       js,
 		NC:       nc,
 		Approver: verifier,
-		Maker: queue.MakerFunc(func(ctx context.Context, j *job.Job) (panel.Card, error) {
-			return panel.Card{}, nil // layout.Render in cmd/printerd
+		Maker: queue.MakerFunc(func(ctx context.Context, j *job.Job) (card.Card, error) {
+			return card.Card{}, nil // layout.Render in cmd/printerd
 		}),
 		Printers: []queue.Printer{{Name: "front-desk", Pool: "default", Dev: front}},
 	})

@@ -17,10 +17,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
-	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue/internal/natstest"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
@@ -74,11 +74,11 @@ func verifierFor(t testing.TB, ss ...signer) *job.Verifier {
 // blankMaker makes blank cards with a K panel.
 type blankMaker struct{ fail error }
 
-func (m blankMaker) Make(ctx context.Context, j *job.Job) (panel.Card, error) {
+func (m blankMaker) Make(ctx context.Context, j *job.Job) (card.Card, error) {
 	if m.fail != nil {
-		return panel.Card{}, m.fail
+		return card.Card{}, m.fail
 	}
-	return panel.Card{Ribbon: panel.YMCKO, Front: panel.Side{K: panel.NewPlane()}}, nil
+	return card.Card{Ribbon: card.YMCKO, Front: card.Side{K: card.NewPlane()}}, nil
 }
 
 // simPrinter is a simulated Evolis printer (drivers/sim) driven by the
@@ -103,7 +103,7 @@ type armedPrinter struct {
 }
 
 // Print sets the armed fault, then prints with the real driver.
-func (a *armedPrinter) Print(ctx context.Context, c panel.Card) error {
+func (a *armedPrinter) Print(ctx context.Context, c card.Card) error {
 	a.p.mu.Lock()
 	spec := a.p.onPrint
 	a.p.onPrint = ""

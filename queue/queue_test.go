@@ -19,8 +19,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue/internal/natstest"
 	"github.com/cityid/printerd/queue/job"
 )
@@ -787,8 +787,8 @@ func TestRefusedBeforeFeedIsHeld(t *testing.T) {
 		want  string
 	}{
 		// The driver refuses a card for a ribbon it does not know.
-		{"bad card", MakerFunc(func(ctx context.Context, j *job.Job) (panel.Card, error) {
-			return panel.Card{Ribbon: "bogus", Front: panel.Side{K: panel.NewPlane()}}, nil
+		{"bad card", MakerFunc(func(ctx context.Context, j *job.Job) (card.Card, error) {
+			return card.Card{Ribbon: "bogus", Front: card.Side{K: card.NewPlane()}}, nil
 		}), false, "bad-command"},
 		// A printer that says it is ready and refuses every card.
 		{"retries exhausted", blankMaker{}, true, "ribbon-out before feed, retries exhausted"},

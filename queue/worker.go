@@ -14,8 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue/job"
 )
 
@@ -421,7 +421,7 @@ func (w *worker) keepAlive(msg jetstream.Msg) (stop func()) {
 }
 
 // print prints card, holding the printer against diag verbs.
-func (w *worker) print(ctx context.Context, jobID string, card panel.Card) error {
+func (w *worker) print(ctx context.Context, jobID string, card card.Card) error {
 	w.dev.Lock()
 	defer w.dev.Unlock()
 	w.smu.Lock()

@@ -23,6 +23,7 @@ import (
 
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/diag"
+	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/layout"
 	"github.com/cityid/printerd/queue"
@@ -35,8 +36,11 @@ import (
 type daemonDeps struct {
 	log   *slog.Logger
 	level *slog.LevelVar
-	// registry opens printers; nil means newRegistry().
+	// registry opens printers; nil means newRegistry(sims).
 	registry *drivers.Registry
+	// sims holds the simulated devices behind sim:// printers, for callers
+	// that look them up (demo, tests); nil means a fresh one per daemon.
+	sims *sim.Registry
 	// maker overrides the layout maker (load harness); nil means layout.
 	maker queue.Maker
 	// onCard sees each rendered card (demo proofs).
@@ -107,7 +111,7 @@ func startDaemon(ctx context.Context, cfg config, deps daemonDeps) (_ *daemon, e
 	// nothing started.
 	reg := deps.registry
 	if reg == nil {
-		if reg, err = newRegistry(); err != nil {
+		if reg, err = newRegistry(deps.sims); err != nil {
 			return nil, err
 		}
 	}

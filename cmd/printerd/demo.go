@@ -143,16 +143,14 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 	cfg.IssuerKey = filepath.Join(keys, "issuer.key")
 	q := url.Values{"out": {out}, "speed": {"0"}}
 	cfg.Printers = []string{"sim://" + demoPrinter + "?" + q.Encode()}
-	// A simulated printer lives in a process-wide registry: start fresh.
-	sim.Unregister(demoPrinter)
-	defer sim.Unregister(demoPrinter)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 
 	var proofMu sync.Mutex
 	proofErrs := map[string]error{}
-	deps := daemonDeps{log: o.Log, onCard: func(jobID string, c *layout.Card) {
+	sims := &sim.Registry{} // the demo's own simulated printer
+	deps := daemonDeps{log: o.Log, sims: sims, onCard: func(jobID string, c *layout.Card) {
 		err := writeProof(filepath.Join(out, jobID+"-proof.pdf"), c)
 		proofMu.Lock()
 		proofErrs[jobID] = err
@@ -163,7 +161,7 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 		return nil, err
 	}
 	defer d.close()
-	if dev := sim.Lookup(demoPrinter); dev != nil {
+	if dev := sims.Lookup(demoPrinter); dev != nil {
 		dev.SetFeeder(o.Jobs + 10) // enough blank cards and ribbon for every job
 		dev.SetRibbon(2*o.Jobs + 10)
 	}

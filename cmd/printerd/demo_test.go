@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 // TestDemo runs printerd demo as a newcomer would and checks what it leaves:
@@ -41,8 +41,8 @@ func TestDemo(t *testing.T) {
 				t.Errorf("%s: %v", f, err)
 				continue
 			}
-			if b := img.Bounds(); b.Dx() != panel.Width || b.Dy() != panel.Height {
-				t.Errorf("%s: %dx%d, want %dx%d", f, b.Dx(), b.Dy(), panel.Width, panel.Height)
+			if b := img.Bounds(); b.Dx() != card.Width || b.Dy() != card.Height {
+				t.Errorf("%s: %dx%d, want %dx%d", f, b.Dx(), b.Dy(), card.Width, card.Height)
 			}
 			if strings.HasSuffix(f, "-front.png") {
 				fronts++

@@ -97,7 +97,7 @@ func cmdDiag(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	var result any
 	if *device != "" {
-		reg, err := newRegistry()
+		reg, err := newRegistry(nil)
 		if err != nil {
 			return fail(err)
 		}

@@ -19,9 +19,8 @@ import (
 
 func TestDiagDevice(t *testing.T) {
 	ctx := context.Background()
-	for _, name := range []string{"diag-cli", "diag-faulty", "diag-rec"} {
-		sim.Unregister(name) // a fresh printer on every run (go test -count=N)
-	}
+	// Each diag --device command opens its own simulated printer (a fresh
+	// sim.Registry per command, as a separate process would).
 	dev := "--device=sim://diag-cli?speed=0"
 	tests := []struct {
 		args []string
@@ -148,7 +147,6 @@ func TestDiagNATS(t *testing.T) {
 // its embedded NATS and a simulated printer) through the queue's service.
 func TestDiagDaemon(t *testing.T) {
 	f := newE2EFixture(t)
-	sim.Unregister("diagdesk") // a fresh printer on every run (go test -count=N)
 	p := startInProcess(t, f.config("sim://diagdesk?speed=0&out="+f.out), daemonDeps{})
 	ctx := context.Background()
 	url := "--nats=" + p.d.natsURL

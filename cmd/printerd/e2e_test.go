@@ -21,8 +21,8 @@ import (
 	"github.com/cityid/printerd/queue/job/sample"
 )
 
-// simURI is a sim:// printer URI with a test-unique name (the simulator
-// registry is process-wide).
+// simURI is a sim:// printer URI with a test-unique device name (each
+// daemon opens it in its own sim.Registry, daemonDeps.sims).
 func simURI(t testing.TB, name, out string, extra url.Values) string {
 	t.Helper()
 	full := name + "-" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
@@ -30,7 +30,6 @@ func simURI(t testing.TB, name, out string, extra url.Values) string {
 	for k, v := range extra {
 		q[k] = v
 	}
-	t.Cleanup(func() { sim.Unregister(full) })
 	return "sim://" + full + "?" + q.Encode()
 }
 
@@ -46,7 +45,8 @@ func TestEndToEnd(t *testing.T) {
 		simURI(t, "desk", f.out, nil),
 		simURI(t, "back", f.out, url.Values{"pool": {"back"}}),
 	)
-	p := startInProcess(t, cfg, daemonDeps{})
+	sims := &sim.Registry{}
+	p := startInProcess(t, cfg, daemonDeps{sims: sims})
 	natsURL := p.d.natsURL
 	if !strings.HasPrefix(natsURL, "nats://127.0.0.1:") {
 		t.Fatalf("embedded server URL %q: want a 127.0.0.1 listener", natsURL)
@@ -205,7 +205,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("job %s: %d printed events, want 1", id, printed[id])
 		}
 	}
-	if dev := sim.Lookup(strings.TrimPrefix(strings.SplitN(cfg.Printers[0], "?", 2)[0], "sim://")); dev == nil {
+	if dev := sims.Lookup(strings.TrimPrefix(strings.SplitN(cfg.Printers[0], "?", 2)[0], "sim://")); dev == nil {
 		t.Error("simulator device not found")
 	} else if n := len(dev.Cards()); n != 2 {
 		t.Errorf("desk simulator printed %d cards, want 2", n)

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/magicard"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 const encodeSynopsis = "printerd encode JOB.json --issuer-key FILE [--lang evolis|magicard] [--layout kee|kge] [--ribbon ymcko|ymckok|ko|k] [--compress] [--levels 32|64|128] [--rotate 270|90] [--template NAME] [--templates DIR] [--issuer-code CODE]"
@@ -39,14 +39,14 @@ func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
-	opts := evolis.Options{Compress: *compress, Levels: *levels, Rotation: *rotate, Ribbon: panel.Ribbon(*cf.ribbon)}
+	opts := evolis.Options{Compress: *compress, Levels: *levels, Rotation: *rotate, Ribbon: card.Ribbon(*cf.ribbon)}
 	switch {
 	case len(pos) != 1:
 		return usageErr("name exactly one JOB.json")
 	case *cf.issuerKey == "":
 		return usageErr("--issuer-key is required")
 	}
-	mopts := magicard.Options{Layout: magicard.Layout(*layout), Ribbon: panel.Ribbon(*cf.ribbon)}
+	mopts := magicard.Options{Layout: magicard.Layout(*layout), Ribbon: card.Ribbon(*cf.ribbon)}
 	switch *lang {
 	case "evolis":
 		if err := opts.Validate(); err != nil {

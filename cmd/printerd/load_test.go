@@ -16,11 +16,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/layout"
-	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
@@ -49,7 +49,7 @@ func (p nullPrinter) Status(context.Context) (drivers.Status, error) {
 	return drivers.Status{Ready: true, RibbonLeft: -1}, nil
 }
 
-func (p nullPrinter) Print(ctx context.Context, _ panel.Card) error {
+func (p nullPrinter) Print(ctx context.Context, _ card.Card) error {
 	if p.d > 0 {
 		select {
 		case <-time.After(p.d):
@@ -83,7 +83,7 @@ type timedPrinter struct {
 	spans [][2]time.Time
 }
 
-func (p *timedPrinter) Print(ctx context.Context, c panel.Card) error {
+func (p *timedPrinter) Print(ctx context.Context, c card.Card) error {
 	start := time.Now()
 	err := p.Printer.Print(ctx, c)
 	p.mu.Lock()
@@ -105,12 +105,12 @@ func preRendered(tb testing.TB, issuerKey string) queue.Maker {
 	}
 	j := sample.Jobs(1, time.Now())[0]
 	m := &layoutMaker{r: r}
-	card, err := m.Make(context.Background(), j)
+	pre, err := m.Make(context.Background(), j)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return queue.MakerFunc(func(_ context.Context, j *job.Job) (panel.Card, error) {
-		c := card
+	return queue.MakerFunc(func(_ context.Context, j *job.Job) (card.Card, error) {
+		c := pre
 		c.Label = j.ID
 		return c, nil
 	})
@@ -135,7 +135,8 @@ func runLoad(tb testing.TB, o loadOptions) loadResult {
 	cfg.AckWait = duration(30 * time.Second)
 	var mu sync.Mutex
 	timed := map[string]*timedPrinter{}
-	deps := daemonDeps{wrap: func(name string, p drivers.Printer) drivers.Printer {
+	sims := &sim.Registry{}
+	deps := daemonDeps{sims: sims, wrap: func(name string, p drivers.Printer) drivers.Printer {
 		if o.Null {
 			p = nullPrinter{Printer: p, d: o.PrintTime}
 		}
@@ -150,7 +151,7 @@ func runLoad(tb testing.TB, o loadOptions) loadResult {
 	}
 	p := startInProcess(tb, cfg, deps)
 	for _, dev := range names {
-		if d := sim.Lookup(dev); d != nil {
+		if d := sims.Lookup(dev); d != nil {
 			d.SetFeeder(1 << 20)
 			d.SetRibbon(1 << 20)
 		}

@@ -57,7 +57,7 @@ func TestSimCommandMagicard(t *testing.T) {
 			if tc.mode == "pty" {
 				uri = "serial://" + where + "?baud=115200&lang=magicard&poll=10ms&timeout=2s"
 			}
-			reg, err := newRegistry()
+			reg, err := newRegistry(nil)
 			if err != nil {
 				t.Fatal(err)
 			}

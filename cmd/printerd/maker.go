@@ -7,8 +7,8 @@ import (
 
 	"github.com/cityid/printerd/internal/keyfile"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/layout"
-	"github.com/cityid/printerd/layout/panel"
 	"github.com/cityid/printerd/queue/job"
 )
 
@@ -23,14 +23,14 @@ type layoutMaker struct {
 }
 
 // Make implements queue.Maker.
-func (m *layoutMaker) Make(ctx context.Context, j *job.Job) (panel.Card, error) {
+func (m *layoutMaker) Make(ctx context.Context, j *job.Job) (card.Card, error) {
 	f, err := fieldsOf(j)
 	if err != nil {
-		return panel.Card{}, err
+		return card.Card{}, err
 	}
 	c, err := m.r.Render(ctx, j.Template, f)
 	if err != nil {
-		return panel.Card{}, err
+		return card.Card{}, err
 	}
 	if m.onCard != nil {
 		m.onCard(j.ID, c)
@@ -68,7 +68,7 @@ type cardFlags struct {
 func addCardFlags(fs *flag.FlagSet) cardFlags {
 	return cardFlags{
 		issuerKey:  fs.String("issuer-key", "", "issuer private key that signs the barcode (PKCS#8 PEM, mode 0600)"),
-		ribbon:     fs.String("ribbon", string(panel.YMCKO), "ribbon the card is laid out for: ymcko, ymckok, ko or k"),
+		ribbon:     fs.String("ribbon", string(card.YMCKO), "ribbon the card is laid out for: ymcko, ymckok, ko or k"),
 		template:   fs.String("template", "", "card template; default: the one the job names"),
 		templates:  fs.String("templates", "", "directory of extra card templates (*.json)"),
 		issuerCode: fs.String("issuer-code", "CITY", "issuer code signed into the barcode (iss)"),
@@ -96,7 +96,7 @@ func (cf cardFlags) renderJobFile(ctx context.Context, path string) (*job.Job, *
 	if err != nil {
 		return nil, nil, "", err
 	}
-	r, err := layout.New(layout.Options{Issuer: key, IssuerCode: *cf.issuerCode, Templates: *cf.templates, Ribbon: panel.Ribbon(*cf.ribbon)})
+	r, err := layout.New(layout.Options{Issuer: key, IssuerCode: *cf.issuerCode, Templates: *cf.templates, Ribbon: card.Ribbon(*cf.ribbon)})
 	if err != nil {
 		return nil, nil, "", err
 	}

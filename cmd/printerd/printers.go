@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // reopenEvery is how often an offline printer is tried again.
@@ -18,11 +18,14 @@ const reopenEvery = 5 * time.Second
 
 // offlineAtStart reports whether a printer's open error means "not there
 // now" (switched off, unplugged, not on the network) rather than a wrong
-// configuration: the daemon then starts anyway and keeps trying.
+// configuration (drivers.BadConfig: a mistyped host or path, permission
+// denied): the daemon then starts anyway and keeps trying.
 func offlineAtStart(err error) bool {
 	switch drivers.CodeOf(err) {
 	case drivers.Offline, drivers.Timeout:
 		return true
+	case drivers.BadConfig:
+		return false
 	}
 	var ne net.Error
 	var pe *fs.PathError
@@ -91,7 +94,7 @@ func (l *lazyPrinter) Counters(ctx context.Context) (drivers.Counters, error) {
 }
 
 // Print implements drivers.Printer.
-func (l *lazyPrinter) Print(ctx context.Context, c panel.Card) error {
+func (l *lazyPrinter) Print(ctx context.Context, c card.Card) error {
 	op, err := l.get(ctx)
 	if err != nil {
 		return err

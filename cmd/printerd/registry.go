@@ -11,10 +11,14 @@ import (
 )
 
 // newRegistry returns the registry of printer transports and languages that
-// printerd knows, filled explicitly (no init magic). Each transport or
-// language is one line; sim:// and usb:// are added by their packages'
-// owners.
-func newRegistry() (*drivers.Registry, error) {
+// printerd knows, filled explicitly (no init magic), one line each. sim://
+// printers are the devices of sims, which the caller owns (a daemon, the
+// demo or a test looks its simulated printers up there); nil makes a fresh,
+// private one.
+func newRegistry(sims *sim.Registry) (*drivers.Registry, error) {
+	if sims == nil {
+		sims = &sim.Registry{}
+	}
 	r := &drivers.Registry{}
 	for _, err := range []error{
 		r.RegisterLanguage("evolis", evolis.Language),
@@ -22,7 +26,7 @@ func newRegistry() (*drivers.Registry, error) {
 		r.RegisterDetector(magicard.Detect),
 		r.RegisterTransport("serial", serial.Open),
 		r.RegisterTransport("tcp", tcp.Open),
-		r.RegisterTransport("sim", sim.Transport),
+		r.RegisterTransport("sim", sims.Transport),
 		r.RegisterTransport("usb", usb.Transport),
 	} {
 		if err != nil {

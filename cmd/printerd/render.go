@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 const renderSynopsis = "printerd render JOB.json --issuer-key FILE --out DIR [--template NAME] [--ribbon ymcko|ymckok|ko|k] [--templates DIR] [--issuer-code CODE]"
@@ -43,7 +43,7 @@ func cmdRender(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case *out == "":
 		return usageErr("--out is required")
 	}
-	if err := panel.Ribbon(*cf.ribbon).Valid(); err != nil {
+	if err := card.Ribbon(*cf.ribbon).Valid(); err != nil {
 		return usageErr(err.Error())
 	}
 	fail := func(err error) int {

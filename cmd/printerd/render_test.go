@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/layout"
 	"github.com/cityid/printerd/layout/barcode"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 func renderRun(args ...string) (int, string, string) {
@@ -33,12 +33,12 @@ func kOf(t *testing.T, path string) *image.Gray {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img.Bounds() != image.Rect(0, 0, panel.Width, panel.Height) {
-		t.Fatalf("%s is %v, want %dx%d", path, img.Bounds(), panel.Width, panel.Height)
+	if img.Bounds() != image.Rect(0, 0, card.Width, card.Height) {
+		t.Fatalf("%s is %v, want %dx%d", path, img.Bounds(), card.Width, card.Height)
 	}
-	k := panel.NewPlane()
-	for y := 0; y < panel.Height; y++ {
-		for x := 0; x < panel.Width; x++ {
+	k := card.NewPlane()
+	for y := 0; y < card.Height; y++ {
+		for x := 0; x < card.Width; x++ {
 			r, g, bl, _ := img.At(x, y).RGBA()
 			if r < 0x4000 && g < 0x4000 && bl < 0x4000 {
 				k.Pix[k.PixOffset(x, y)] = 255

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
+	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/queue"
@@ -256,6 +258,20 @@ func TestPrinterOfflineAtStart(t *testing.T) {
 	}
 	if _, err := os.Stat(bad.State); err == nil {
 		t.Error("a start that failed on a printer URI made a state directory: printers are checked first")
+	}
+	// A mistyped host name is a configuration to fix, not a printer that
+	// is off: the start fails naming the printer.
+	typo := f.config("tcp://printerd-no-such-host.invalid:9100?name=typo")
+	typo.State = filepath.Join(f.dir, "state-typo")
+	if err := typo.validate(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := startDaemon(ctx, typo, daemonDeps{log: slog.New(slog.DiscardHandler)})
+	if err == nil {
+		d.close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "config: printer typo") || !errors.Is(err, drivers.BadConfig) {
+		t.Errorf("a host name that does not resolve: %v; want the start to fail naming the printer", err)
 	}
 }
 

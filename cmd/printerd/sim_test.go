@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 // simWriter collects a command's output safely across goroutines.
@@ -70,14 +70,14 @@ func startSim(t *testing.T, re *regexp.Regexp, args ...string) (match string, st
 }
 
 // simTestCard is a K-only card: a black bar on white.
-func simTestCard(label string) panel.Card {
-	k := panel.NewPlane()
+func simTestCard(label string) card.Card {
+	k := card.NewPlane()
 	for y := 100; y < 200; y++ {
 		for x := 100; x < 900; x++ {
 			k.SetGray(x, y, color.Gray{Y: 255})
 		}
 	}
-	return panel.Card{Label: label, Ribbon: panel.K, Front: panel.Side{K: k}}
+	return card.Card{Label: label, Ribbon: card.K, Front: card.Side{K: k}}
 }
 
 // printerd sim --listen, driven by the real driver over TCP. A real link
@@ -85,7 +85,7 @@ func simTestCard(label string) panel.Card {
 func TestSimCommandTCP(t *testing.T) {
 	dir := t.TempDir()
 	addr, stop := startSim(t, regexp.MustCompile(`listening on (tcp://\S+)`), "--listen", "tcp://127.0.0.1:0", "--out", dir)
-	reg, err := newRegistry()
+	reg, err := newRegistry(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestSimCommandTCP(t *testing.T) {
 func TestSimCommandPty(t *testing.T) {
 	dir := t.TempDir()
 	path, stop := startSim(t, regexp.MustCompile(`pty (/dev/\S+)`), "--pty", "--out", dir, "--faults", "jam=k@2")
-	reg, err := newRegistry()
+	reg, err := newRegistry(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

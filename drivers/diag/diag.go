@@ -9,8 +9,8 @@ import (
 	"image/color"
 	"strings"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // Verbs are the diagnostics verbs, in the order the CLI lists them.
@@ -31,8 +31,8 @@ type Done struct {
 
 // TestCardResult is the result of test-card.
 type TestCardResult struct {
-	Printed bool         `json:"printed"`
-	Ribbon  panel.Ribbon `json:"ribbon"`
+	Printed bool        `json:"printed"`
+	Ribbon  card.Ribbon `json:"ribbon"`
 }
 
 // RawResult is the result of raw: the command and the printer's reply.
@@ -63,14 +63,14 @@ func Run(ctx context.Context, p drivers.Printer, verb, arg string) (any, error) 
 		}
 		return Done{Verb: verb, OK: true}, nil
 	case "test-card":
-		r := panel.Ribbon(strings.ToLower(arg))
+		r := card.Ribbon(strings.ToLower(arg))
 		if r == "" {
 			if info, err := p.Info(ctx); err == nil {
 				r = info.Ribbon
 			}
 		}
 		if r == "" {
-			r = panel.YMCKO
+			r = card.YMCKO
 		}
 		if err := r.Valid(); err != nil {
 			return nil, fmt.Errorf("diag: test-card: %w", err)
@@ -124,46 +124,47 @@ const TestCardLabel = "test-card"
 // cyan, green, magenta, red, blue, black) and a grey ramp on Y, M and C; a
 // border and a 50-dot grid on K, without text; O full. Panels the ribbon
 // lacks are nil.
-func TestCard(r panel.Ribbon) panel.Card {
-	c := panel.Card{Label: TestCardLabel, Ribbon: r}
-	if r.Colour() {
-		c.Front.Y, c.Front.M, c.Front.C = panel.NewPlane(), panel.NewPlane(), panel.NewPlane()
+func TestCard(r card.Ribbon) card.Card {
+	c := card.Card{Label: TestCardLabel, Ribbon: r}
+	front := r.SidePanels(false)
+	if front.Colour {
+		c.Front.Y, c.Front.M, c.Front.C = card.NewPlane(), card.NewPlane(), card.NewPlane()
 		// Bars as Y, M, C amounts: white, yellow, cyan, green, magenta, red, blue, black.
 		bars := [8][3]uint8{{0, 0, 0}, {255, 0, 0}, {0, 0, 255}, {255, 0, 255}, {0, 255, 0}, {255, 255, 0}, {0, 255, 255}, {255, 255, 255}}
-		barW := panel.Width / len(bars)
-		for y := 0; y < panel.Height*3/5; y++ {
-			for x := 0; x < panel.Width; x++ {
+		barW := card.Width / len(bars)
+		for y := 0; y < card.Height*3/5; y++ {
+			for x := 0; x < card.Width; x++ {
 				b := bars[min(x/barW, len(bars)-1)]
 				c.Front.Y.SetGray(x, y, color.Gray{Y: b[0]})
 				c.Front.M.SetGray(x, y, color.Gray{Y: b[1]})
 				c.Front.C.SetGray(x, y, color.Gray{Y: b[2]})
 			}
 		}
-		for y := panel.Height * 3 / 5; y < panel.Height; y++ {
-			for x := 0; x < panel.Width; x++ {
-				v := color.Gray{Y: uint8(x * 255 / (panel.Width - 1))}
+		for y := card.Height * 3 / 5; y < card.Height; y++ {
+			for x := 0; x < card.Width; x++ {
+				v := color.Gray{Y: uint8(x * 255 / (card.Width - 1))}
 				c.Front.Y.SetGray(x, y, v)
 				c.Front.M.SetGray(x, y, v)
 				c.Front.C.SetGray(x, y, v)
 			}
 		}
 	}
-	c.Front.K = panel.NewPlane()
+	c.Front.K = card.NewPlane()
 	fill(c.Front.K, func(x, y int) bool {
-		border := x < 6 || y < 6 || x >= panel.Width-6 || y >= panel.Height-6
+		border := x < 6 || y < 6 || x >= card.Width-6 || y >= card.Height-6
 		grid := x%50 == 0 || y%50 == 0
 		return border || grid
 	})
-	if r.Overlay() {
-		c.Front.O = panel.NewPlane()
+	if front.Overlay {
+		c.Front.O = card.NewPlane()
 		fill(c.Front.O, func(x, y int) bool { return true })
 	}
 	return c
 }
 
 func fill(p *image.Gray, on func(x, y int) bool) {
-	for y := 0; y < panel.Height; y++ {
-		for x := 0; x < panel.Width; x++ {
+	for y := 0; y < card.Height; y++ {
+		for x := 0; x < card.Width; x++ {
 			if on(x, y) {
 				p.Pix[y*p.Stride+x] = 255
 			}

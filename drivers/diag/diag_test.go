@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/diag"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/sim"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 func printer(t *testing.T, so sim.Options) (*sim.Device, drivers.Printer) {
@@ -26,10 +26,10 @@ func printer(t *testing.T, so sim.Options) (*sim.Device, drivers.Printer) {
 
 func TestRun(t *testing.T) {
 	ctx := context.Background()
-	dev, p := printer(t, sim.Options{Model: "Evolis Primacy", Ribbon: panel.KO})
+	dev, p := printer(t, sim.Options{Model: "Evolis Primacy", Ribbon: card.KO})
 
 	res, err := diag.Run(ctx, p, "info", "")
-	if info, ok := res.(drivers.Info); err != nil || !ok || info.Model != "Evolis Primacy" || info.Ribbon != panel.KO {
+	if info, ok := res.(drivers.Info); err != nil || !ok || info.Model != "Evolis Primacy" || info.Ribbon != card.KO {
 		t.Fatalf("info = %#v, %v", res, err)
 	}
 	res, err = diag.Run(ctx, p, "status", "")
@@ -38,14 +38,14 @@ func TestRun(t *testing.T) {
 	}
 	// test-card without a ribbon takes the printer's (KO).
 	res, err = diag.Run(ctx, p, "test-card", "")
-	if tc, ok := res.(diag.TestCardResult); err != nil || !ok || !tc.Printed || tc.Ribbon != panel.KO {
+	if tc, ok := res.(diag.TestCardResult); err != nil || !ok || !tc.Printed || tc.Ribbon != card.KO {
 		t.Fatalf("test-card = %#v, %v", res, err)
 	}
 	cards := dev.Cards()
 	if len(cards) != 1 || cards[0].Label != diag.TestCardLabel || cards[0].FrontPanels.Y != nil {
 		t.Fatalf("simulator printed %d cards (%+v)", len(cards), cards)
 	}
-	if !bytes.Equal(cards[0].FrontPanels.K.Pix, diag.TestCard(panel.KO).Front.K.Pix) {
+	if !bytes.Equal(cards[0].FrontPanels.K.Pix, diag.TestCard(card.KO).Front.K.Pix) {
 		t.Error("the printed K panel differs from the test card's")
 	}
 	res, err = diag.Run(ctx, p, "counters", "")
@@ -96,7 +96,7 @@ func TestRunPrinterProblem(t *testing.T) {
 }
 
 func TestTestCard(t *testing.T) {
-	for _, r := range []panel.Ribbon{panel.YMCKO, panel.YMCKOK, panel.KO, panel.K} {
+	for _, r := range []card.Ribbon{card.YMCKO, card.YMCKOK, card.KO, card.K} {
 		c := diag.TestCard(r)
 		if (c.Front.Y != nil) != r.Colour() || (c.Front.O != nil) != r.Overlay() || c.Front.K == nil {
 			t.Errorf("%s: planes Y %v O %v K %v", r, c.Front.Y != nil, c.Front.O != nil, c.Front.K != nil)
@@ -107,9 +107,9 @@ func TestTestCard(t *testing.T) {
 			}
 		}
 	}
-	c := diag.TestCard(panel.YMCKO)
+	c := diag.TestCard(card.YMCKO)
 	// The yellow bar (second of eight) has Y and no M or C.
-	x, y := panel.Width/8+10, 50
+	x, y := card.Width/8+10, 50
 	if c.Front.Y.GrayAt(x, y).Y != 255 || c.Front.M.GrayAt(x, y).Y != 0 || c.Front.C.GrayAt(x, y).Y != 0 {
 		t.Error("second bar is not yellow")
 	}

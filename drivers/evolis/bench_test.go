@@ -1,14 +1,11 @@
 package evolis
 
 import (
-	"context"
+	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/cityid/printerd/internal/keyfile"
-	"github.com/cityid/printerd/layout"
-	"github.com/cityid/printerd/layout/panel"
-	"github.com/cityid/printerd/queue/job/sample"
+	"github.com/cityid/printerd/card"
+	"github.com/cityid/printerd/internal/sample"
 )
 
 // Link speeds for the time-on-the-wire metrics.
@@ -18,29 +15,16 @@ const (
 	usbHSBytesPerSec  = 35_000_000  // USB 2.0 high speed (480 Mbit/s): ~35 MB/s of bulk data in practice
 )
 
-// municipalCard renders sample person 0 on the built-in municipal-id
-// template, two-sided YMCKO, as the daemon would.
-func municipalCard(b *testing.B) panel.Card {
+// municipalCard is the stored sample card (internal/sample.MunicipalCard):
+// sample person 0 on the built-in municipal-id template, two-sided YMCKO,
+// as layout renders it for the daemon.
+func municipalCard(b *testing.B) card.Card {
 	b.Helper()
-	key, err := keyfile.New(keyfile.ES256)
+	c, err := sample.ReadCard(filepath.Join("..", "..", sample.MunicipalCard))
 	if err != nil {
 		b.Fatal(err)
 	}
-	r, err := layout.New(layout.Options{Issuer: key, Ribbon: panel.YMCKO})
-	if err != nil {
-		b.Fatal(err)
-	}
-	j := sample.Jobs(1, time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC))[0]
-	photo, err := j.Card.PhotoBytes()
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := r.Render(context.Background(), j.Template, layout.Fields{Number: j.Card.Number, Issue: j.Card.Issue,
-		Name: j.Card.Name, DOB: j.Card.DOB, Gender: j.Card.Gender, Issued: j.Card.Issued, Expires: j.Card.Expires, Photo: photo})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return c.Panels
+	return c
 }
 
 // BenchmarkEncodeCard encodes a whole card (EncodeCard: rotation, packing,
@@ -49,13 +33,13 @@ func municipalCard(b *testing.B) panel.Card {
 func BenchmarkEncodeCard(b *testing.B) {
 	cards := []struct {
 		name string
-		card func(*testing.B) panel.Card
+		card func(*testing.B) card.Card
 	}{
-		{"pattern-1side", func(*testing.B) panel.Card { return testCard(panel.YMCKO) }},
+		{"pattern-1side", func(*testing.B) card.Card { return testCard(card.YMCKO) }},
 		{"municipal-2sides", municipalCard},
 	}
 	for _, c := range cards {
-		card := c.card(b)
+		face := c.card(b)
 		for _, compress := range []bool{false, true} {
 			name := c.name + "/raw"
 			if compress {
@@ -65,7 +49,7 @@ func BenchmarkEncodeCard(b *testing.B) {
 				opts := Options{Compress: compress}
 				var n int
 				for b.Loop() {
-					s, err := EncodeCard(card, opts)
+					s, err := EncodeCard(face, opts)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -83,7 +67,7 @@ func BenchmarkEncodeCard(b *testing.B) {
 
 // BenchmarkPanel breaks EncodeCard down: one colour panel and one K panel.
 func BenchmarkPanel(b *testing.B) {
-	c := testCard(panel.YMCKO)
+	c := testCard(card.YMCKO)
 	y, _ := ToPrintOrder(c.Front.C, 270)
 	k, _ := ToPrintOrder(c.Front.K, 270)
 	b.Run("rotate", func(b *testing.B) {

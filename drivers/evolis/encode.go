@@ -9,14 +9,14 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/internal/transpose"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // Print-order geometry: every panel is sent 648 dots wide and 1016 lines long.
 const (
-	DotsPerLine = panel.Height // 648
-	Lines       = panel.Width  // 1016
+	DotsPerLine = card.Height // 648
+	Lines       = card.Width  // 1016
 	// MonoLineBytes is the size of one 1-bit K or O line.
 	MonoLineBytes = DotsPerLine / 8 // 81
 	// MonoPanelBytes is the size of an uncompressed K or O panel.
@@ -83,8 +83,8 @@ func toPrintOrder(dst []byte, src *image.Gray, rotation int) error {
 		return nil
 	}
 	b := src.Bounds()
-	if b.Dx() != panel.Width || b.Dy() != panel.Height {
-		return fmt.Errorf("evolis: plane is %dx%d: want %dx%d landscape", b.Dx(), b.Dy(), panel.Width, panel.Height)
+	if b.Dx() != card.Width || b.Dy() != card.Height {
+		return fmt.Errorf("evolis: plane is %dx%d: want %dx%d landscape", b.Dx(), b.Dy(), card.Width, card.Height)
 	}
 	dst = dst[:DotsPerLine*Lines]
 	pix, stride := src.Pix, src.Stride // Pix starts at Bounds().Min
@@ -95,9 +95,9 @@ func toPrintOrder(dst []byte, src *image.Gray, rotation int) error {
 			// aj byte k is the dot x+j of line y+k.
 			var a0, a1, a2, a3, a4, a5, a6, a7 uint64
 			if rotation == 270 {
-				// dot x of line y is design (y, panel.Height-1-x): design
-				// rows panel.Height-1-x-j, columns y..y+7.
-				o := (panel.Height-1-x)*stride + y
+				// dot x of line y is design (y, card.Height-1-x): design
+				// rows card.Height-1-x-j, columns y..y+7.
+				o := (card.Height-1-x)*stride + y
 				r := pix[o-7*stride : o+8]
 				le := binary.LittleEndian
 				a0 = le.Uint64(r[7*stride:])
@@ -109,10 +109,10 @@ func toPrintOrder(dst []byte, src *image.Gray, rotation int) error {
 				a6 = le.Uint64(r[stride:])
 				a7 = le.Uint64(r)
 			} else {
-				// dot x of line y is design (panel.Width-1-y, x): design
-				// rows x+j, columns panel.Width-8-y..panel.Width-1-y
+				// dot x of line y is design (card.Width-1-y, x): design
+				// rows x+j, columns card.Width-8-y..card.Width-1-y
 				// right to left.
-				o := x*stride + panel.Width - 8 - y
+				o := x*stride + card.Width - 8 - y
 				r := pix[o : o+7*stride+8]
 				be := binary.BigEndian
 				a0 = be.Uint64(r)
@@ -151,14 +151,14 @@ func FromPrintOrder(src *image.Gray, rotation int) (*image.Gray, error) {
 	if b := src.Bounds(); b.Dx() != DotsPerLine || b.Dy() != Lines {
 		return nil, fmt.Errorf("evolis: print-order plane is %dx%d: want %dx%d", b.Dx(), b.Dy(), DotsPerLine, Lines)
 	}
-	dst := panel.NewPlane()
+	dst := card.NewPlane()
 	for y := 0; y < Lines; y++ {
 		for x := 0; x < DotsPerLine; x++ {
 			var dx, dy int
 			if rotation == 270 {
-				dx, dy = y, panel.Height-1-x
+				dx, dy = y, card.Height-1-x
 			} else {
-				dx, dy = panel.Width-1-y, x
+				dx, dy = card.Width-1-y, x
 			}
 			dst.Pix[dy*dst.Stride+dx] = src.Pix[y*src.Stride+x]
 		}

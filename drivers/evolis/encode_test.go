@@ -7,31 +7,31 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 // testCard returns a deterministic card: smooth gradients and a noisy
 // patch (a stand-in for a photo) on Y, M and C; a border, a grid and a
 // barcode-like pattern on K; O full.
-func testCard(r panel.Ribbon) panel.Card {
-	c := panel.Card{Label: "test-job-0001", Ribbon: r}
+func testCard(r card.Ribbon) card.Card {
+	c := card.Card{Label: "test-job-0001", Ribbon: r}
 	rnd := rand.New(rand.NewPCG(1, 2))
 	if r.Colour() {
-		c.Front.Y, c.Front.M, c.Front.C = panel.NewPlane(), panel.NewPlane(), panel.NewPlane()
-		for y := 0; y < panel.Height; y++ {
-			for x := 0; x < panel.Width; x++ {
-				c.Front.Y.SetGray(x, y, grayOf(x*255/panel.Width))
-				c.Front.M.SetGray(x, y, grayOf(y*255/panel.Height))
+		c.Front.Y, c.Front.M, c.Front.C = card.NewPlane(), card.NewPlane(), card.NewPlane()
+		for y := 0; y < card.Height; y++ {
+			for x := 0; x < card.Width; x++ {
+				c.Front.Y.SetGray(x, y, grayOf(x*255/card.Width))
+				c.Front.M.SetGray(x, y, grayOf(y*255/card.Height))
 				if x > 60 && x < 360 && y > 150 && y < 550 { // photo area
 					c.Front.C.SetGray(x, y, grayOf(rnd.IntN(256)))
 				}
 			}
 		}
 	}
-	c.Front.K = panel.NewPlane()
-	for y := 0; y < panel.Height; y++ {
-		for x := 0; x < panel.Width; x++ {
-			border := x < 8 || y < 8 || x >= panel.Width-8 || y >= panel.Height-8
+	c.Front.K = card.NewPlane()
+	for y := 0; y < card.Height; y++ {
+		for x := 0; x < card.Width; x++ {
+			border := x < 8 || y < 8 || x >= card.Width-8 || y >= card.Height-8
 			grid := x%100 == 0 || y%100 == 0
 			bars := y > 560 && y < 620 && x > 400 && (x/3)%3 != 0
 			if border || grid || bars {
@@ -40,7 +40,7 @@ func testCard(r panel.Ribbon) panel.Card {
 		}
 	}
 	if r.Overlay() {
-		c.Front.O = panel.NewPlane()
+		c.Front.O = card.NewPlane()
 		for i := range c.Front.O.Pix {
 			c.Front.O.Pix[i] = 255
 		}
@@ -67,9 +67,9 @@ func TestPanelSizes(t *testing.T) {
 }
 
 func TestRotation(t *testing.T) {
-	src := panel.NewPlane()
-	src.Pix[0] = 255                                       // design top-left
-	src.Pix[(panel.Height-1)*src.Stride+panel.Width-1] = 7 // design bottom-right
+	src := card.NewPlane()
+	src.Pix[0] = 255                                     // design top-left
+	src.Pix[(card.Height-1)*src.Stride+card.Width-1] = 7 // design bottom-right
 	tests := []struct {
 		rotation int
 		tlX, tlY int // where the design's top-left lands in print order
@@ -106,8 +106,8 @@ func TestRotation(t *testing.T) {
 }
 
 func TestMonoRoundTrip(t *testing.T) {
-	c := testCard(panel.KO)
-	for name, plane := range map[string]*image.Gray{"k": c.Front.K, "o": c.Front.O, "blank": panel.NewPlane()} {
+	c := testCard(card.KO)
+	for name, plane := range map[string]*image.Gray{"k": c.Front.K, "o": c.Front.O, "blank": card.NewPlane()} {
 		po, _ := ToPrintOrder(plane, 270)
 		packed := EncodeMono(po)
 		if len(packed) != MonoPanelBytes {
@@ -139,7 +139,7 @@ func TestMonoRoundTrip(t *testing.T) {
 }
 
 func TestColourRoundTrip(t *testing.T) {
-	c := testCard(panel.YMCKO)
+	c := testCard(card.YMCKO)
 	for _, levels := range []int{32, 64, 128} {
 		for name, plane := range map[string]*image.Gray{"y": c.Front.Y, "m": c.Front.M, "c": c.Front.C, "blank": nil} {
 			po, _ := ToPrintOrder(plane, 270)
@@ -219,8 +219,8 @@ func FuzzDecompress(f *testing.F) {
 
 func TestEncodeCard(t *testing.T) {
 	for _, compress := range []bool{false, true} {
-		c := testCard(panel.YMCKO)
-		c.Back = &panel.Side{K: c.Front.K}
+		c := testCard(card.YMCKO)
+		c.Back = &card.Side{K: c.Front.K}
 		c.Mag = [3]string{"", "4111111111111111=2512", ""}
 		stream, err := EncodeCard(c, Options{Compress: compress})
 		if err != nil {

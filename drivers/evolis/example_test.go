@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/sim"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // A driver on a link: here an in-process link to the simulated printer;
@@ -26,8 +26,8 @@ func Example() {
 	}
 	fmt.Println(info.Model)
 
-	card := panel.Card{Label: "job-0001", Ribbon: panel.KO, Front: panel.Side{K: panel.NewPlane(), O: panel.NewPlane()}}
-	if err := p.Print(ctx, card); err != nil {
+	c := card.Card{Label: "job-0001", Ribbon: card.KO, Front: card.Side{K: card.NewPlane(), O: card.NewPlane()}}
+	if err := p.Print(ctx, c); err != nil {
 		// The queue decides between retry and hold with drivers.Fed.
 		fmt.Println("failed; card spoiled:", drivers.Fed(err))
 		return
@@ -41,8 +41,8 @@ func Example() {
 // EncodeCard writes the command stream without a printer, as
 // `printerd encode` does.
 func ExampleEncodeCard() {
-	card := panel.Card{Ribbon: panel.K, Front: panel.Side{K: panel.NewPlane()}}
-	stream, err := evolis.EncodeCard(card, evolis.Options{})
+	c := card.Card{Ribbon: card.K, Front: card.Side{K: card.NewPlane()}}
+	stream, err := evolis.EncodeCard(c, evolis.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -9,38 +9,38 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 // goldenCard is a fixed two-sided YMCKO card that exercises every path of
 // the encoder: the gradients, noise and K pattern of testCard on the front;
 // on the back long colour runs (over 255 and 511 dots), a mid-grey K,
 // planes taken as sub-images (non-zero origin, wider stride) and a nil O.
-func goldenCard() panel.Card {
-	c := testCard(panel.YMCKO)
+func goldenCard() card.Card {
+	c := testCard(card.YMCKO)
 	rnd := rand.New(rand.NewPCG(7, 11))
 	sub := func() *image.Gray {
-		big := image.NewGray(image.Rect(0, 0, panel.Width+13, panel.Height+5))
+		big := image.NewGray(image.Rect(0, 0, card.Width+13, card.Height+5))
 		for i := range big.Pix {
 			big.Pix[i] = uint8(rnd.IntN(256))
 		}
-		return big.SubImage(image.Rect(7, 3, 7+panel.Width, 3+panel.Height)).(*image.Gray)
+		return big.SubImage(image.Rect(7, 3, 7+card.Width, 3+card.Height)).(*image.Gray)
 	}
-	var b panel.Side
-	b.Y = panel.NewPlane()
+	var b card.Side
+	b.Y = card.NewPlane()
 	for i := range b.Y.Pix {
 		b.Y.Pix[i] = 200
 	}
 	b.M = sub()
-	b.C = panel.NewPlane()
-	for y := 0; y < panel.Height; y++ {
-		for x := 0; x < panel.Width; x++ {
+	b.C = card.NewPlane()
+	for y := 0; y < card.Height; y++ {
+		for x := 0; x < card.Width; x++ {
 			if y%7 == 0 || x > 900 {
-				b.C.Pix[y*b.C.Stride+x] = uint8(x * 255 / panel.Width)
+				b.C.Pix[y*b.C.Stride+x] = uint8(x * 255 / card.Width)
 			}
 		}
 	}
-	b.K = panel.NewPlane()
+	b.K = card.NewPlane()
 	for i := range b.K.Pix {
 		b.K.Pix[i] = uint8(120 + i%17)
 	}
@@ -62,7 +62,7 @@ func TestEncodeCardGolden(t *testing.T) {
 		"rot90-l128-raw": "39208b9dc8041cd4982a993c200e89b20726525dc27f2736a88dcb5be411e15a",
 		"rot90-l128-dbc": "40557b2ac5f57b13c8cfd82ba14f2a44652c09df91612c57e7d10b3097af272f",
 	}
-	card := goldenCard()
+	c := goldenCard()
 	for _, rot := range []int{270, 90} {
 		for _, levels := range []int{32, 64, 128} {
 			for _, compress := range []bool{false, true} {
@@ -76,7 +76,7 @@ func TestEncodeCardGolden(t *testing.T) {
 					continue
 				}
 				t.Run(name, func(t *testing.T) {
-					s, err := EncodeCard(card, Options{Rotation: rot, Levels: levels, Compress: compress})
+					s, err := EncodeCard(c, Options{Rotation: rot, Levels: levels, Compress: compress})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -93,14 +93,14 @@ func TestEncodeCardGolden(t *testing.T) {
 // TestToPrintOrderSubImage: a plane taken as a sub-image (its Pix starts
 // at Bounds().Min, with a wider stride) rotates as a copy of it does.
 func TestToPrintOrderSubImage(t *testing.T) {
-	big := image.NewGray(image.Rect(0, 0, panel.Width+9, panel.Height+4))
+	big := image.NewGray(image.Rect(0, 0, card.Width+9, card.Height+4))
 	for i := range big.Pix {
 		big.Pix[i] = uint8(i * 31)
 	}
-	sub := big.SubImage(image.Rect(5, 2, 5+panel.Width, 2+panel.Height)).(*image.Gray)
-	flat := panel.NewPlane()
-	for y := 0; y < panel.Height; y++ {
-		for x := 0; x < panel.Width; x++ {
+	sub := big.SubImage(image.Rect(5, 2, 5+card.Width, 2+card.Height)).(*image.Gray)
+	flat := card.NewPlane()
+	for y := 0; y < card.Height; y++ {
+		for x := 0; x < card.Width; x++ {
 			flat.Pix[y*flat.Stride+x] = sub.GrayAt(5+x, 2+y).Y
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // Options tune a Printer. The zero value is a working configuration.
@@ -55,7 +55,7 @@ type Options struct {
 	// Ribbon is the ribbon loaded in the printer. A card asking for another
 	// ribbon is refused before it is fed. Empty means: take the card's
 	// ribbon, or ymcko if the card has none.
-	Ribbon panel.Ribbon
+	Ribbon card.Ribbon
 	// Logger receives debug records of commands (names only, never
 	// payloads) and resets. Nil means slog.Default().
 	Logger *slog.Logger
@@ -148,7 +148,7 @@ func OptionsFromParams(params url.Values) (Options, error) {
 			}
 		}
 	}
-	o.Ribbon = panel.Ribbon(params.Get("ribbon"))
+	o.Ribbon = card.Ribbon(params.Get("ribbon"))
 	return o, o.Validate()
 }
 

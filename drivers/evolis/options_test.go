@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 func TestOptionsFromParams(t *testing.T) {
@@ -17,7 +17,7 @@ func TestOptionsFromParams(t *testing.T) {
 	}{
 		{"", Options{}, ""},
 		{"compress=1&rotate=90&levels=64&ribbon=ko&timeout=2s&motion-timeout=30s&padding=-1&resets=5&pool=x&baud=9600",
-			Options{Compress: true, Rotation: 90, Levels: 64, Ribbon: panel.KO, ReplyTimeout: 2 * time.Second,
+			Options{Compress: true, Rotation: 90, Levels: 64, Ribbon: card.KO, ReplyTimeout: 2 * time.Second,
 				MotionTimeout: 30 * time.Second, Padding: -1, MaxResets: 5}, ""},
 		{"compress=yes", Options{}, "compress"},
 		{"rotate=180", Options{}, "rotation 180"},

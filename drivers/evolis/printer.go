@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // Printer is an Evolis printer on a link. Its methods are safe for
@@ -116,12 +116,12 @@ func (p *Printer) Info(ctx context.Context) (drivers.Info, error) {
 
 // parseRibbon reads an Rr reply: the ribbon type, optionally followed by the
 // number of cards left ("YMCKO;123"); left is -1 when absent.
-func parseRibbon(s string) (panel.Ribbon, int) {
+func parseRibbon(s string) (card.Ribbon, int) {
 	f := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || r == ' ' })
 	if len(f) == 0 {
 		return "", -1
 	}
-	r := panel.Ribbon(strings.ToLower(f[0]))
+	r := card.Ribbon(strings.ToLower(f[0]))
 	if r.Valid() != nil {
 		r = ""
 	}
@@ -329,13 +329,13 @@ type step struct {
 
 // ribbonFor picks the ribbon for a card: the card's, which must match the
 // loaded one if Options.Ribbon is set, else Options.Ribbon, else ymcko.
-func (p *Printer) ribbonFor(card panel.Card) (panel.Ribbon, error) {
-	r := card.Ribbon
+func (p *Printer) ribbonFor(c card.Card) (card.Ribbon, error) {
+	r := c.Ribbon
 	switch {
 	case r == "" && p.opts.Ribbon != "":
 		r = p.opts.Ribbon
 	case r == "":
-		r = panel.YMCKO
+		r = card.YMCKO
 	case p.opts.Ribbon != "" && r != p.opts.Ribbon:
 		return "", fmt.Errorf("evolis: card needs ribbon %s but the printer is set up with %s", r, p.opts.Ribbon)
 	}
@@ -345,7 +345,7 @@ func (p *Printer) ribbonFor(card panel.Card) (panel.Ribbon, error) {
 // cardSteps returns the command sequence for a card, without session start
 // (Pem;2) and padding: Pr, Ss, the magnetic tracks (Pmt, Dm, Smw), Sr and
 // the front panels, Sv and the back panels, Se. It validates the card.
-func cardSteps(card panel.Card, ribbon panel.Ribbon, opts Options) ([]step, error) {
+func cardSteps(c card.Card, ribbon card.Ribbon, opts Options) ([]step, error) {
 	opts = opts.withDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -355,7 +355,7 @@ func cardSteps(card panel.Card, ribbon panel.Ribbon, opts Options) ([]step, erro
 	}
 	steps := []step{{cmd: Command("Pr", string(ribbon))}, {cmd: Command("Ss")}}
 	var mag []step
-	for i, t := range card.Mag {
+	for i, t := range c.Mag {
 		if t == "" {
 			continue
 		}
@@ -369,7 +369,7 @@ func cardSteps(card panel.Card, ribbon panel.Ribbon, opts Options) ([]step, erro
 		steps = append(steps, mag...)
 		steps = append(steps, step{cmd: Command("Smw"), slow: true, feeds: true})
 	}
-	front, err := sideSteps("front", card.Front, ribbon, false, opts)
+	front, err := sideSteps("front", c.Front, ribbon, false, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -378,8 +378,8 @@ func cardSteps(card panel.Card, ribbon panel.Ribbon, opts Options) ([]step, erro
 	}
 	steps = append(steps, step{cmd: Command("Sr")})
 	steps = append(steps, front...)
-	if card.Back != nil {
-		back, err := sideSteps("back", *card.Back, ribbon, true, opts)
+	if c.Back != nil {
+		back, err := sideSteps("back", *c.Back, ribbon, true, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -389,20 +389,21 @@ func cardSteps(card panel.Card, ribbon panel.Ribbon, opts Options) ([]step, erro
 	return append(steps, step{cmd: Command("Se"), slow: true}), nil
 }
 
-// sideSteps returns the panel downloads for one side in ribbon order. A nil
-// plane is sent blank, so the ribbon's panels stay in step with the
-// printer. The back of a YMCKOK card takes only the second K panel.
-func sideSteps(side string, s panel.Side, ribbon panel.Ribbon, back bool, opts Options) ([]step, error) {
+// sideSteps returns the panel downloads for one side in ribbon order, the
+// panels card.Ribbon.SidePanels gives that side. A nil plane is sent blank,
+// so the ribbon's panels stay in step with the printer.
+func sideSteps(side string, s card.Side, ribbon card.Ribbon, back bool, opts Options) ([]step, error) {
 	type pl struct {
 		name  string
 		plane *image.Gray
 	}
 	var planes []pl
-	if ribbon.Colour() && !(back && ribbon == panel.YMCKOK) {
+	want := ribbon.SidePanels(back)
+	if want.Colour {
 		planes = append(planes, pl{PanelY, s.Y}, pl{PanelM, s.M}, pl{PanelC, s.C})
 	}
 	planes = append(planes, pl{PanelK, s.K})
-	if ribbon.Overlay() && !(back && ribbon == panel.YMCKOK) {
+	if want.Overlay {
 		planes = append(planes, pl{PanelO, s.O})
 	}
 	out := make([]step, 0, len(planes))
@@ -421,13 +422,13 @@ func sideSteps(side string, s panel.Side, ribbon panel.Ribbon, back bool, opts O
 // tracks, Sr and the front panels, Sv and the back panels, Se, and the NUL
 // padding. The ribbon is the card's (which must match opts.Ribbon if that is
 // set), else opts.Ribbon, else ymcko.
-func EncodeCard(card panel.Card, opts Options) ([]byte, error) {
+func EncodeCard(c card.Card, opts Options) ([]byte, error) {
 	p := &Printer{opts: opts.withDefaults()}
-	ribbon, err := p.ribbonFor(card)
+	ribbon, err := p.ribbonFor(c)
 	if err != nil {
 		return nil, err
 	}
-	steps, err := cardSteps(card, ribbon, p.opts)
+	steps, err := cardSteps(c, ribbon, p.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -453,18 +454,18 @@ func EncodeCard(card panel.Card, opts Options) ([]byte, error) {
 // otherwise, as is a time-out or dead link on that command. Once that command
 // has been answered OK every failure is AfterFeed. After a time-out, a dead
 // link or garbage, the link is reset once before Print returns.
-func (p *Printer) Print(ctx context.Context, card panel.Card) error {
+func (p *Printer) Print(ctx context.Context, c card.Card) error {
 	fail := func(code drivers.Code, feed drivers.Feed, err error) error {
 		return &drivers.Error{Op: "print", Code: code, Feed: feed, Err: err}
 	}
 	if err := p.opts.Validate(); err != nil {
 		return fail(drivers.BadCommand, drivers.BeforeFeed, err)
 	}
-	ribbon, err := p.ribbonFor(card)
+	ribbon, err := p.ribbonFor(c)
 	if err != nil {
 		return fail(drivers.BadCommand, drivers.BeforeFeed, err)
 	}
-	steps, err := cardSteps(card, ribbon, p.opts)
+	steps, err := cardSteps(c, ribbon, p.opts)
 	if err != nil {
 		return fail(drivers.BadCommand, drivers.BeforeFeed, err)
 	}
@@ -476,7 +477,7 @@ func (p *Printer) Print(ctx context.Context, card panel.Card) error {
 	p.printing.Store(true)
 	defer p.printing.Store(false)
 	if l, ok := p.link.(drivers.Labeler); ok {
-		l.SetLabel(card.Label)
+		l.SetLabel(c.Label)
 	}
 	if err := p.startSession(ctx); err != nil {
 		if needsReset(err) && ctx.Err() == nil {
@@ -520,9 +521,9 @@ func (p *Printer) Print(ctx context.Context, card panel.Card) error {
 				err = errors.Join(err, rerr)
 			}
 		}
-		p.opts.Logger.Debug("evolis: card failed", "label", card.Label, "step", i, "command", commandName(s.cmd), "feed", feed)
+		p.opts.Logger.Debug("evolis: card failed", "label", c.Label, "step", i, "command", commandName(s.cmd), "feed", feed)
 		return &drivers.Error{Op: "print " + commandName(s.cmd), Code: codeFor(err), Feed: feed, Err: err}
 	}
-	p.opts.Logger.Debug("evolis: card printed", "label", card.Label, "ribbon", string(ribbon), "took", time.Since(start))
+	p.opts.Logger.Debug("evolis: card printed", "label", c.Label, "ribbon", string(ribbon), "took", time.Since(start))
 	return nil
 }

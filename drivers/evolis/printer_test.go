@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/playback"
 	"github.com/cityid/printerd/drivers/sim"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated fixtures in testdata/exchanges")
@@ -71,7 +71,7 @@ func TestInfoPlayback(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := drivers.Info{Model: "Dualys3", Serial: "D3A0001234", Firmware: "V2.05", Ribbon: panel.KO}
+			want := drivers.Info{Model: "Dualys3", Serial: "D3A0001234", Firmware: "V2.05", Ribbon: card.KO}
 			if info != want {
 				t.Errorf("Info = %+v, want %+v", info, want)
 			}
@@ -106,7 +106,7 @@ func TestPlaybackCatchesUnexpectedBytes(t *testing.T) {
 
 // fixture returns the playback of a recorded fixture. With -update it
 // records it first: a print of card on drivers/sim with the given faults.
-func fixture(t *testing.T, name, comment string, card panel.Card, opts Options, faults string) *playback.Playback {
+func fixture(t *testing.T, name, comment string, c card.Card, opts Options, faults string) *playback.Playback {
 	t.Helper()
 	path := filepath.Join(exchanges, name)
 	if *update {
@@ -114,10 +114,10 @@ func fixture(t *testing.T, name, comment string, card panel.Card, opts Options, 
 		if err != nil {
 			t.Fatal(err)
 		}
-		link := sim.New(sim.Options{Ribbon: card.Ribbon, Faults: f}).Connect()
+		link := sim.New(sim.Options{Ribbon: c.Ribbon, Faults: f}).Connect()
 		defer link.Close()
 		rec := &playback.Record{Link: link}
-		_ = New(rec, opts).Print(context.Background(), card)
+		_ = New(rec, opts).Print(context.Background(), c)
 		var b bytes.Buffer
 		b.WriteString(comment)
 		if err := playback.Format(&b, rec.Ops()); err != nil {
@@ -131,13 +131,13 @@ func fixture(t *testing.T, name, comment string, card panel.Card, opts Options, 
 }
 
 func TestPrintPlayback(t *testing.T) {
-	ko := testCard(panel.KO)
-	duplex := testCard(panel.YMCKO)
-	duplex.Back = &panel.Side{K: ko.Front.K}
+	ko := testCard(card.KO)
+	duplex := testCard(card.YMCKO)
+	duplex.Back = &card.Side{K: ko.Front.K}
 	duplex.Mag = [3]string{"CITY ID", "0001=2512", ""}
 	tests := []struct {
 		file, comment string
-		card          panel.Card
+		card          card.Card
 		compress      bool
 		faults        string
 		code          drivers.Code
@@ -276,13 +276,13 @@ func TestPrintFeed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := &scriptLink{script: tt.script}
-			card := testCard(panel.KO)
+			c := testCard(card.KO)
 			if tt.mag {
-				card.Mag[1] = "1234567890=2512"
+				c.Mag[1] = "1234567890=2512"
 			}
 			opts := fast
 			opts.Compress = true
-			err := New(l, opts).Print(context.Background(), card)
+			err := New(l, opts).Print(context.Background(), c)
 			var pe *drivers.Error
 			if !errors.As(err, &pe) || pe.Code != tt.code || pe.Feed != tt.feed {
 				t.Fatalf("Print = %v (%#v), want code %v feed %v", err, pe, tt.code, tt.feed)
@@ -299,11 +299,11 @@ func TestPrintFeed(t *testing.T) {
 
 func TestPrintSequence(t *testing.T) {
 	l := &scriptLink{}
-	card := testCard(panel.YMCKO)
-	card.Back = &panel.Side{K: card.Front.K}
-	card.Mag = [3]string{"TEST CARD", "", "0123"}
+	c := testCard(card.YMCKO)
+	c.Back = &card.Side{K: c.Front.K}
+	c.Mag = [3]string{"TEST CARD", "", "0123"}
 	p := New(l, fast)
-	if err := p.Print(context.Background(), card); err != nil {
+	if err := p.Print(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"Pem", "Pr", "Ss", "Pmt", "Dm", "Pmt", "Dm", "Smw", "Sr", "Db;y", "Db;m", "Db;c", "Db;k", "Db;o", "Sv", "Db;y", "Db;m", "Db;c", "Db;k", "Db;o", "Se"}
@@ -312,7 +312,7 @@ func TestPrintSequence(t *testing.T) {
 	}
 	// A second card reuses the session: no second Pem.
 	l.names = nil
-	if err := p.Print(context.Background(), testCard(panel.YMCKO)); err != nil {
+	if err := p.Print(context.Background(), testCard(card.YMCKO)); err != nil {
 		t.Fatal(err)
 	}
 	if l.names[0] != "Pr" {
@@ -321,20 +321,20 @@ func TestPrintSequence(t *testing.T) {
 }
 
 func TestPrintRefusesBadCards(t *testing.T) {
-	bad := testCard(panel.KO)
+	bad := testCard(card.KO)
 	bad.Mag[0] = "lower case"
-	wrongSize := testCard(panel.KO)
+	wrongSize := testCard(card.KO)
 	wrongSize.Front.K = image.NewGray(image.Rect(0, 0, 648, 1016))
 	tests := []struct {
 		name string
-		card panel.Card
+		card card.Card
 		opts Options
 	}{
 		{"bad track 1", bad, fast},
 		{"wrong plane size", wrongSize, fast},
-		{"ribbon mismatch", testCard(panel.KO), Options{Ribbon: panel.YMCKO}},
-		{"bad ribbon", panel.Card{Ribbon: "rgb"}, fast},
-		{"bad levels", testCard(panel.YMCKO), Options{Levels: 48}},
+		{"ribbon mismatch", testCard(card.KO), Options{Ribbon: card.YMCKO}},
+		{"bad ribbon", card.Card{Ribbon: "rgb"}, fast},
+		{"bad levels", testCard(card.YMCKO), Options{Levels: 48}},
 	}
 	for _, tt := range tests {
 		l := &scriptLink{}
@@ -409,7 +409,7 @@ func TestStatusDuringPrint(t *testing.T) {
 	}
 	p := New(l, Options{ReplyTimeout: time.Second, MotionTimeout: 5 * time.Second})
 	done := make(chan error, 1)
-	go func() { done <- p.Print(context.Background(), testCard(panel.K)) }()
+	go func() { done <- p.Print(context.Background(), testCard(card.K)) }()
 	for !p.printing.Load() {
 		time.Sleep(time.Millisecond)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 
 	"github.com/cityid/printerd/drivers"
 )
@@ -146,8 +146,8 @@ func FuzzPrinterReplies(f *testing.F) {
 		if err == nil && st.Ready && len(st.Problems) > 0 && st.Problems[0] != drivers.RibbonLow {
 			t.Fatalf("Status ready with problems %v", st.Problems)
 		}
-		card := panel.Card{Ribbon: panel.K, Front: panel.Side{K: panel.NewPlane()}}
-		if err := p.Print(ctx, card); err != nil {
+		c := card.Card{Ribbon: card.K, Front: card.Side{K: card.NewPlane()}}
+		if err := p.Print(ctx, c); err != nil {
 			var pe *drivers.Error
 			if !errors.As(err, &pe) {
 				t.Fatalf("Print error %v is not a *drivers.Error", err)

@@ -16,12 +16,12 @@ const (
 // overcoat rectangles, framing) for each line layout and reports the bytes
 // on the wire and their time over USB 2.0.
 func BenchmarkEncodeCard(b *testing.B) {
-	card := municipal(b, "bench")
+	cd := municipal(b, "bench")
 	for _, l := range []magicard.Layout{magicard.KEE, magicard.KGE} {
 		b.Run(string(l)+"/municipal-2sides", func(b *testing.B) {
 			var n int
 			for b.Loop() {
-				s, err := magicard.EncodeCard(card, magicard.Options{Layout: l})
+				s, err := magicard.EncodeCard(cd, magicard.Options{Layout: l})
 				if err != nil {
 					b.Fatal(err)
 				}

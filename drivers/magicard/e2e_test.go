@@ -34,9 +34,9 @@ func TestPrintBuiltInCard(t *testing.T) {
 				if info.Model != dev.Options().Model || info.Serial != dev.Options().Serial {
 					t.Fatalf("Info = %+v, want the simulator's model %q and serial %q", info, dev.Options().Model, dev.Options().Serial)
 				}
-				card := municipal(t, "job-1")
-				card.Mag = [3]string{"CITY ID^TEST CARD", "1234567890=2612", ""}
-				if err := p.Print(ctx, card); err != nil {
+				cd := municipal(t, "job-1")
+				cd.Mag = [3]string{"CITY ID^TEST CARD", "1234567890=2612", ""}
+				if err := p.Print(ctx, cd); err != nil {
 					t.Fatal(err)
 				}
 				cards := dev.Cards()
@@ -47,11 +47,11 @@ func TestPrintBuiltInCard(t *testing.T) {
 				if got.Back == nil || got.BackPanels == nil {
 					t.Fatal("the card has no back")
 				}
-				if got.Mag != card.Mag {
-					t.Errorf("magnetic tracks written %q, want %q", got.Mag, card.Mag)
+				if got.Mag != cd.Mag {
+					t.Errorf("magnetic tracks written %q, want %q", got.Mag, cd.Mag)
 				}
-				checkSide(t, "front", got.FrontPanels, card.Front)
-				checkSide(t, "back", *got.BackPanels, *card.Back)
+				checkSide(t, "front", got.FrontPanels, cd.Front)
+				checkSide(t, "back", *got.BackPanels, *cd.Back)
 				c, err := p.Counters(ctx)
 				if err != nil {
 					t.Fatal(err)

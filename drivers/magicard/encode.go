@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // Layout is a Magicard line format: how one printed line of a plane is
@@ -40,7 +40,7 @@ const (
 	ImageDots   = 642  // image dots on a line (across the short edge)
 	HeadDots    = 672  // dots of the printhead line
 	ColourBits  = 6    // bit-planes of a Y, M or C line (0..63, 63 most dye)
-	CropTop     = (panel.Height - ImageDots) / 2
+	CropTop     = (card.Height - ImageDots) / 2
 	DefaultHead = 50 // head position P when the printer does not tell
 )
 
@@ -118,7 +118,7 @@ type job struct {
 	head     string // printhead token: KEE, KGE, KGE2, ...
 	headPos  int
 	firmware string // appended to VER on KGE
-	ribbon   panel.Ribbon
+	ribbon   card.Ribbon
 	when     time.Time
 	coerc    string // "H" or "L"
 	flip     bool
@@ -144,9 +144,10 @@ type encPlane struct {
 
 // encodeSide packs one side. back turns the image 180 degrees more (the
 // printer turns the card over).
-func encodeSide(s panel.Side, j job, back bool) (page, error) {
+func encodeSide(s card.Side, j job, back bool) (page, error) {
 	var pg page
-	colour := j.ribbon.Colour() && !(back && j.ribbon == panel.YMCKOK)
+	panels := j.ribbon.SidePanels(back)
+	colour := panels.Colour
 	type src struct {
 		letter byte
 		plane  *image.Gray
@@ -167,12 +168,12 @@ func encodeSide(s panel.Side, j job, back bool) (page, error) {
 		pg.imf = "K"
 	}
 	for _, x := range srcs {
-		if x.plane != nil && x.plane.Rect != image.Rect(0, 0, panel.Width, panel.Height) {
-			return pg, fmt.Errorf("magicard: plane %c is %v, want %dx%d", x.letter, x.plane.Rect.Size(), panel.Width, panel.Height)
+		if x.plane != nil && x.plane.Rect != image.Rect(0, 0, card.Width, card.Height) {
+			return pg, fmt.Errorf("magicard: plane %c is %v, want %dx%d", x.letter, x.plane.Rect.Size(), card.Width, card.Height)
 		}
 		pg.planes = append(pg.planes, encPlane{x.letter, x.plane, x.colour, j.layout.PlaneBytes(x.colour)})
 	}
-	if j.ribbon.Overlay() && !(back && j.ribbon == panel.YMCKOK) && s.O != nil {
+	if panels.Overlay && s.O != nil {
 		oc, _, err := OvercoatRects(s.O, j.layout)
 		if err != nil {
 			return pg, err
@@ -325,24 +326,24 @@ func appendPage(out []byte, hdr string, pg page, j job, back bool) []byte {
 }
 
 // encode builds the whole job stream of a card.
-func encode(card panel.Card, j job) ([]byte, error) {
+func encode(cd card.Card, j job) ([]byte, error) {
 	if err := j.layout.Valid(); err != nil {
 		return nil, err
 	}
 	if err := j.ribbon.Valid(); err != nil {
 		return nil, fmt.Errorf("magicard: %w", err)
 	}
-	mag, err := magTokens(card.Mag)
+	mag, err := magTokens(cd.Mag)
 	if err != nil {
 		return nil, err
 	}
-	front, err := encodeSide(card.Front, j, false)
+	front, err := encodeSide(cd.Front, j, false)
 	if err != nil {
 		return nil, fmt.Errorf("magicard: front: %w", err)
 	}
 	var back *page
-	if card.Back != nil {
-		b, err := encodeSide(*card.Back, j, true)
+	if cd.Back != nil {
+		b, err := encodeSide(*cd.Back, j, true)
 		if err != nil {
 			return nil, fmt.Errorf("magicard: back: %w", err)
 		}
@@ -370,29 +371,29 @@ func encode(card panel.Card, j job) ([]byte, error) {
 // two-sided card, the back page. What the driver reads from the printer
 // before a job (head position, head type, firmware) comes from opts here:
 // HeadPosition (zero: 50), Layout (zero: KEE) and no firmware suffix.
-func EncodeCard(card panel.Card, opts Options) ([]byte, error) {
+func EncodeCard(cd card.Card, opts Options) ([]byte, error) {
 	o := opts.withDefaults()
 	l := o.Layout
 	if l == "" {
 		l = KEE
 	}
-	ribbon, err := ribbonFor(card, o.Ribbon)
+	ribbon, err := ribbonFor(cd, o.Ribbon)
 	if err != nil {
 		return nil, err
 	}
 	j := o.job(l, "", o.HeadPosition, "", ribbon)
-	return encode(card, j)
+	return encode(cd, j)
 }
 
 // ribbonFor picks the card's ribbon: the card's (which must match the
 // loaded one when set), else the loaded one, else ymcko.
-func ribbonFor(card panel.Card, loaded panel.Ribbon) (panel.Ribbon, error) {
-	r := card.Ribbon
+func ribbonFor(cd card.Card, loaded card.Ribbon) (card.Ribbon, error) {
+	r := cd.Ribbon
 	switch {
 	case r == "" && loaded != "":
 		r = loaded
 	case r == "":
-		r = panel.YMCKO
+		r = card.YMCKO
 	case loaded != "" && r != loaded:
 		return "", fmt.Errorf("magicard: card needs ribbon %s but the printer is set up with %s", r, loaded)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 var fixedNow = func() time.Time { return time.Unix(0x66000000, 0) }
@@ -67,7 +67,7 @@ func TestDotPositions(t *testing.T) {
 // TestColourBits checks that a 6-bit level lands least significant bit
 // plane first: level 0x2A (from 0xA8) sets sub-rows 1, 3 and 5 only.
 func TestColourBits(t *testing.T) {
-	g := panel.NewPlane()
+	g := card.NewPlane()
 	g.Pix[CropTop*g.Stride+0] = 0xA8 // design (0, 3): line 0, image dot 0
 	out := make([]byte, KEE.PlaneBytes(true))
 	packPlane(out, g, KEE, true, 16, false)
@@ -86,9 +86,9 @@ func TestColourBits(t *testing.T) {
 // magnetic tracks: 64 x 0x05, SOH ',', V's token order, no comma before
 // 0x1C, SZ sizes, plane trailers, ETX; the back page carries PAG2.
 func TestHeader(t *testing.T) {
-	c := panel.Card{Ribbon: panel.YMCKO, Mag: [3]string{"CITYID", "123456", ""}}
-	c.Front = panel.Side{Y: panel.NewPlane(), M: panel.NewPlane(), C: panel.NewPlane(), K: panel.NewPlane(), O: full()}
-	c.Back = &panel.Side{K: panel.NewPlane()}
+	c := card.Card{Ribbon: card.YMCKO, Mag: [3]string{"CITYID", "123456", ""}}
+	c.Front = card.Side{Y: card.NewPlane(), M: card.NewPlane(), C: card.NewPlane(), K: card.NewPlane(), O: full()}
+	c.Back = &card.Side{K: card.NewPlane()}
 	b, err := EncodeCard(c, Options{Now: fixedNow})
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func TestHeader(t *testing.T) {
 }
 
 func full() *image.Gray {
-	g := panel.NewPlane()
+	g := card.NewPlane()
 	for i := range g.Pix {
 		g.Pix[i] = 255
 	}
@@ -150,7 +150,7 @@ func TestOvercoatRects(t *testing.T) {
 		want Overcoat
 		lost int
 	}{
-		{"none", panel.NewPlane(), Overcoat{}, 0},
+		{"none", card.NewPlane(), Overcoat{}, 0},
 		{"full", full(), Overcoat{On: true, Areas: []Rect{{0, 0, 1015, 641}}}, 0},
 		{"stripe hole", hole(full(), image.Rect(0, 50, 1016, 150)), Overcoat{On: true, Areas: []Rect{{0, 0, 1015, 641}}, Holes: []Rect{{0, 495, 1015, 594}}}, 0},
 		{"area", hole(full(), image.Rect(500, 0, 1016, 648)), Overcoat{On: true, Areas: []Rect{{0, 0, 499, 641}}}, 0},
@@ -191,7 +191,7 @@ func TestRefusals(t *testing.T) {
 		{[3]string{"%X"}, "sentinel"},
 		{[3]string{strings.Repeat("A", 77)}, "at most 76"},
 	} {
-		_, err := EncodeCard(panel.Card{Mag: tc.mag}, Options{})
+		_, err := EncodeCard(card.Card{Mag: tc.mag}, Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.rule) {
 			t.Errorf("track %q: %v, want an error saying %q", tc.mag, err, tc.rule)
 		}
@@ -201,7 +201,7 @@ func TestRefusals(t *testing.T) {
 			}
 		}
 	}
-	if _, err := EncodeCard(panel.Card{Ribbon: panel.KO}, Options{Ribbon: panel.YMCKO}); err == nil {
+	if _, err := EncodeCard(card.Card{Ribbon: card.KO}, Options{Ribbon: card.YMCKO}); err == nil {
 		t.Error("a KO card on a YMCKO printer was not refused")
 	}
 	if _, err := LayoutForModel("Rio Pro 360"); err == nil || !strings.Contains(err.Error(), "Optima") {

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 
 	"github.com/cityid/printerd/drivers/magicard"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/drivers/tcp"
-	"github.com/cityid/printerd/internal/cardsample"
+	"github.com/cityid/printerd/internal/sample"
 )
 
 // Print a card on a simulated Enduro (KGE layout) over TCP. The driver
@@ -33,13 +34,18 @@ func Example() {
 	}
 	defer link.Close()
 	p := magicard.New(link, magicard.Options{})
-	card, _ := cardsample.Municipal("job-1")
-	if err := p.Print(context.Background(), card); err != nil {
+	c, err := sample.ReadCard(filepath.Join("..", "..", sample.MunicipalCard))
+	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	c, _ := p.Counters(context.Background())
-	fmt.Println("printed:", c.Printed, "model:", dev.Options().Model)
+	c.Label = "job-1"
+	if err := p.Print(context.Background(), c); err != nil {
+		fmt.Println(err)
+		return
+	}
+	n, _ := p.Counters(context.Background())
+	fmt.Println("printed:", n.Printed, "model:", dev.Options().Model)
 	// Output: printed: 1 model: Enduro 3E
 }
 

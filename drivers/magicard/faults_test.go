@@ -129,8 +129,8 @@ func TestStatusAndCounters(t *testing.T) {
 	if !st.Ready || st.RibbonLeft != 4 || len(st.Problems) != 1 || st.Problems[0] != drivers.RibbonLow {
 		t.Fatalf("Status = %+v, want ready, 4 prints left, ribbon-low", st)
 	}
-	card := municipal(t, "a")
-	if err := p.Print(ctx, card); err != nil {
+	cd := municipal(t, "a")
+	if err := p.Print(ctx, cd); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Clean(ctx); err != nil {

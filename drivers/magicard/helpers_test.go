@@ -6,19 +6,20 @@ import (
 	"image"
 	"net"
 	"net/url"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/magicard"
 	"github.com/cityid/printerd/drivers/serial"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/drivers/tcp"
-	"github.com/cityid/printerd/internal/cardsample"
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/internal/sample"
 )
 
 // testOpts are driver options for tests: short waits, still generous on a
@@ -97,19 +98,20 @@ func servePty(t *testing.T, dev *sim.Magicard) drivers.LinkCloser {
 }
 
 // municipal is the built-in card as layout renders it.
-func municipal(t testing.TB, label string) panel.Card {
+func municipal(t testing.TB, label string) card.Card {
 	t.Helper()
-	c, err := cardsample.Municipal(label)
+	c, err := sample.ReadCard(filepath.Join("..", "..", sample.MunicipalCard))
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Label = label
 	return c
 }
 
 // checkSide compares a side the simulator decoded with the panels sent:
 // on the printed rows (3..644), Y, M and C at 6 bits (v>>2, rescaled),
 // K and O exactly; the unprinted rows blank.
-func checkSide(t *testing.T, name string, got, want panel.Side) {
+func checkSide(t *testing.T, name string, got, want card.Side) {
 	t.Helper()
 	planes := []struct {
 		n      string
@@ -125,8 +127,8 @@ func checkSide(t *testing.T, name string, got, want panel.Side) {
 			continue
 		}
 		bad, first := 0, image.Point{-1, -1}
-		for y := 0; y < panel.Height; y++ {
-			for x := 0; x < panel.Width; x++ {
+		for y := 0; y < card.Height; y++ {
+			for x := 0; x < card.Width; x++ {
 				w := p.w.Pix[y*p.w.Stride+x]
 				var exp uint8
 				switch {

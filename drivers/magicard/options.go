@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // Options tune a Printer. The zero value is a working configuration that
@@ -33,7 +33,7 @@ type Options struct {
 	// Ribbon is the ribbon loaded. A card asking for another ribbon is
 	// refused before it is fed. Empty means: take the card's ribbon, or
 	// ymcko if the card has none.
-	Ribbon panel.Ribbon
+	Ribbon card.Ribbon
 	// ReplyTimeout bounds the wait for a reply to a query. Zero means 5 s.
 	ReplyTimeout time.Duration
 	// PrintTimeout bounds how long Print waits, after sending a job, for
@@ -107,7 +107,7 @@ func (o Options) Validate() error {
 }
 
 // job fills the header fields of one card.
-func (o Options) job(l Layout, head string, headPos int, firmware string, ribbon panel.Ribbon) job {
+func (o Options) job(l Layout, head string, headPos int, firmware string, ribbon card.Ribbon) job {
 	if head == "" {
 		head = "KEE"
 		if l == KGE {
@@ -136,7 +136,7 @@ func OptionsFromParams(params url.Values) (Options, error) {
 	var o Options
 	o.Layout = Layout(params.Get("layout"))
 	o.Coercivity = params.Get("coercivity")
-	o.Ribbon = panel.Ribbon(params.Get("ribbon"))
+	o.Ribbon = card.Ribbon(params.Get("ribbon"))
 	if v := params.Get("flip"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

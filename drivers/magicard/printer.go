@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // Printer is a Magicard printer of the text protocol (Rio 2e / Tango 2e
@@ -210,8 +210,8 @@ func (p *Printer) Info(ctx context.Context) (drivers.Info, error) {
 
 // filmRibbon reads the film type field as a ribbon name when it is one
 // printerd knows (the field's real format is unknown).
-func filmRibbon(s string) panel.Ribbon {
-	r := panel.Ribbon(bytes.ToLower([]byte(s)))
+func filmRibbon(s string) card.Ribbon {
+	r := card.Ribbon(bytes.ToLower([]byte(s)))
 	if r.Valid() != nil {
 		return ""
 	}
@@ -459,18 +459,18 @@ func (p *Printer) layoutFor(model string) (Layout, error) {
 // AfterFeed; anything else FeedUnknown); no answer and no counter move
 // within PrintTimeout is FeedUnknown with code Timeout. The printer is
 // left as it is: Reset puts a card left inside in the reject tray.
-func (p *Printer) Print(ctx context.Context, card panel.Card) error {
+func (p *Printer) Print(ctx context.Context, cd card.Card) error {
 	fail := func(code drivers.Code, feed drivers.Feed, err error) error {
 		return &drivers.Error{Op: "print", Code: code, Feed: feed, Err: err}
 	}
 	if err := p.opts.Validate(); err != nil {
 		return badCard(err)
 	}
-	ribbon, err := ribbonFor(card, p.opts.Ribbon)
+	ribbon, err := ribbonFor(cd, p.opts.Ribbon)
 	if err != nil {
 		return badCard(err)
 	}
-	if _, err := magTokens(card.Mag); err != nil {
+	if _, err := magTokens(cd.Mag); err != nil {
 		return badCard(err)
 	}
 	p.mu.Lock()
@@ -478,7 +478,7 @@ func (p *Printer) Print(ctx context.Context, card panel.Card) error {
 	p.printing.Store(true)
 	defer p.printing.Store(false)
 	if l, ok := p.link.(drivers.Labeler); ok {
-		l.SetLabel(card.Label)
+		l.SetLabel(cd.Label)
 	}
 	base, err := p.inf(ctx, "print")
 	if err != nil {
@@ -502,7 +502,7 @@ func (p *Printer) Print(ctx context.Context, card panel.Card) error {
 	if l == KGE {
 		firmware = base.Firmware
 	}
-	stream, err := encode(card, p.opts.job(l, head, base.HeadPosition, firmware, ribbon))
+	stream, err := encode(cd, p.opts.job(l, head, base.HeadPosition, firmware, ribbon))
 	if err != nil {
 		return badCard(err)
 	}
@@ -511,7 +511,7 @@ func (p *Printer) Print(ctx context.Context, card panel.Card) error {
 		if ctx.Err() == nil {
 			_ = p.resetLink(ctx)
 		}
-		p.opts.Logger.Debug("magicard: job write failed", "label", card.Label, "err", err)
+		p.opts.Logger.Debug("magicard: job write failed", "label", cd.Label, "err", err)
 		return fail(codeFor(err), drivers.FeedUnknown, err)
 	}
 	_, err = p.poll(ctx, p.opts.PrintTimeout, func(inf Inf) (bool, error) {
@@ -526,11 +526,11 @@ func (p *Printer) Print(ctx context.Context, card panel.Card) error {
 	var pe *PrinterError
 	switch {
 	case err == nil:
-		p.opts.Logger.Debug("magicard: card printed", "label", card.Label, "layout", string(l), "bytes", len(stream), "took", time.Since(start))
+		p.opts.Logger.Debug("magicard: card printed", "label", cd.Label, "layout", string(l), "bytes", len(stream), "took", time.Since(start))
 		return nil
 	case errors.As(err, &pe):
 		feed := feedOf(pe.Major)
-		p.opts.Logger.Debug("magicard: card failed", "label", card.Label, "major", pe.Major, "feed", feed)
+		p.opts.Logger.Debug("magicard: card failed", "label", cd.Label, "major", pe.Major, "feed", feed)
 		return fail(CodeOf(pe.Major), feed, err)
 	default:
 		return fail(codeFor(err), drivers.FeedUnknown, err)

@@ -14,11 +14,11 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/serial"
 	"github.com/cityid/printerd/drivers/sim"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // rig is the whole serial path: the Evolis driver on a go.bug.st/serial
@@ -111,37 +111,37 @@ func newRig(t *testing.T, so sim.Options, do evolis.Options) *rig {
 	return &rig{dev: dev, port: port, p: evolis.New(port, do)}
 }
 
-// card returns a card for ribbon r with recognisable content on every
+// testCard returns a card for ribbon r with recognisable content on every
 // panel: a gradient on Y, a block on M, stripes on C, a frame and a
 // diagonal on K, O full.
-func card(label string, r panel.Ribbon) panel.Card {
-	c := panel.Card{Label: label, Ribbon: r}
+func testCard(label string, r card.Ribbon) card.Card {
+	c := card.Card{Label: label, Ribbon: r}
 	set := func(p *image.Gray, on func(x, y int) uint8) *image.Gray {
-		for y := 0; y < panel.Height; y++ {
-			for x := 0; x < panel.Width; x++ {
+		for y := 0; y < card.Height; y++ {
+			for x := 0; x < card.Width; x++ {
 				p.SetGray(x, y, color.Gray{Y: on(x, y)})
 			}
 		}
 		return p
 	}
 	if r.Colour() {
-		c.Front.Y = set(panel.NewPlane(), func(x, y int) uint8 { return uint8(x * 255 / (panel.Width - 1)) })
-		c.Front.M = set(panel.NewPlane(), func(x, y int) uint8 {
+		c.Front.Y = set(card.NewPlane(), func(x, y int) uint8 { return uint8(x * 255 / (card.Width - 1)) })
+		c.Front.M = set(card.NewPlane(), func(x, y int) uint8 {
 			if x > 100 && x < 400 && y > 100 && y < 500 {
 				return 200
 			}
 			return 0
 		})
-		c.Front.C = set(panel.NewPlane(), func(x, y int) uint8 { return uint8((y / 40 % 2) * 128) })
+		c.Front.C = set(card.NewPlane(), func(x, y int) uint8 { return uint8((y / 40 % 2) * 128) })
 	}
-	c.Front.K = set(panel.NewPlane(), func(x, y int) uint8 {
-		if x < 10 || y < 10 || x >= panel.Width-10 || y >= panel.Height-10 || x == y {
+	c.Front.K = set(card.NewPlane(), func(x, y int) uint8 {
+		if x < 10 || y < 10 || x >= card.Width-10 || y >= card.Height-10 || x == y {
 			return 255
 		}
 		return 0
 	})
 	if r.Overlay() {
-		c.Front.O = set(panel.NewPlane(), func(x, y int) uint8 { return 255 })
+		c.Front.O = set(card.NewPlane(), func(x, y int) uint8 { return 255 })
 	}
 	return c
 }
@@ -154,8 +154,8 @@ func samePlane(t *testing.T, what string, got, want *image.Gray, tolerance int) 
 	if got.Bounds() != want.Bounds() {
 		t.Fatalf("%s: bounds %v, want %v", what, got.Bounds(), want.Bounds())
 	}
-	for y := 0; y < panel.Height; y++ {
-		for x := 0; x < panel.Width; x++ {
+	for y := 0; y < card.Height; y++ {
+		for x := 0; x < card.Width; x++ {
 			d := int(got.GrayAt(x, y).Y) - int(want.GrayAt(x, y).Y)
 			if d > tolerance || d < -tolerance {
 				t.Fatalf("%s: dot (%d,%d) is %d, want %d (+-%d)", what, x, y, got.GrayAt(x, y).Y, want.GrayAt(x, y).Y, tolerance)
@@ -175,7 +175,7 @@ func TestSerialEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.Model != "Evolis Primacy" || info.Serial == "" || info.Firmware == "" || info.Ribbon != panel.YMCKO {
+		if info.Model != "Evolis Primacy" || info.Serial == "" || info.Firmware == "" || info.Ribbon != card.YMCKO {
 			t.Fatalf("Info = %+v", info)
 		}
 		st, err := r.p.Status(ctx)
@@ -184,14 +184,14 @@ func TestSerialEndToEnd(t *testing.T) {
 		}
 
 		// A two-sided YMCKO card with a magnetic stripe.
-		c := card("job-e2e-1", panel.YMCKO)
-		c.Back = &panel.Side{K: card("", panel.K).Front.K}
+		c := testCard("job-e2e-1", card.YMCKO)
+		c.Back = &card.Side{K: testCard("", card.K).Front.K}
 		c.Mag = [3]string{"CITY ID TEST CARD", "0000123456=2512", ""}
 		if err := r.p.Print(ctx, c); err != nil {
 			t.Fatalf("compress=%v: Print: %v", compress, err)
 		}
 		// A KO card.
-		if err := r.p.Print(ctx, card("job-e2e-2", panel.KO)); err != nil {
+		if err := r.p.Print(ctx, testCard("job-e2e-2", card.KO)); err != nil {
 			t.Fatalf("compress=%v: Print KO: %v", compress, err)
 		}
 
@@ -231,7 +231,7 @@ func TestSerialFaults(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		faults string
-		ribbon panel.Ribbon
+		ribbon card.Ribbon
 		code   drivers.Code
 		feed   drivers.Feed
 		// fed is what the simulator knows: cards taken from the feeder.
@@ -239,24 +239,24 @@ func TestSerialFaults(t *testing.T) {
 		// problem is what Status shows afterwards (before any reset), or -1.
 		problem drivers.Code
 	}{
-		{"ribbon-out-after=0", panel.KO, drivers.RibbonOut, drivers.BeforeFeed, 0, drivers.RibbonOut},
-		{"feeder-empty", panel.KO, drivers.FeederEmpty, drivers.BeforeFeed, 0, drivers.FeederEmpty},
-		{"cover-open", panel.KO, drivers.CoverOpen, drivers.BeforeFeed, 0, drivers.CoverOpen},
-		{"need-cleaning-after=0", panel.KO, drivers.NeedsCleaning, drivers.BeforeFeed, 0, -1},
-		{"silent-after=3", panel.KO, drivers.Timeout, drivers.BeforeFeed, 0, -1},
-		{"garbage=1", panel.KO, drivers.Protocol, drivers.BeforeFeed, 0, -1},
+		{"ribbon-out-after=0", card.KO, drivers.RibbonOut, drivers.BeforeFeed, 0, drivers.RibbonOut},
+		{"feeder-empty", card.KO, drivers.FeederEmpty, drivers.BeforeFeed, 0, drivers.FeederEmpty},
+		{"cover-open", card.KO, drivers.CoverOpen, drivers.BeforeFeed, 0, drivers.CoverOpen},
+		{"need-cleaning-after=0", card.KO, drivers.NeedsCleaning, drivers.BeforeFeed, 0, -1},
+		{"silent-after=3", card.KO, drivers.Timeout, drivers.BeforeFeed, 0, -1},
+		{"garbage=1", card.KO, drivers.Protocol, drivers.BeforeFeed, 0, -1},
 		// The command that feeds (the first Db) failing is ambiguous to the
 		// driver: the simulator fed the jammed card, not the one whose cover opened.
-		{"jam=feed", panel.KO, drivers.CardJam, drivers.FeedUnknown, 1, drivers.CardJam},
-		{"cover-open=feed", panel.KO, drivers.CoverOpen, drivers.FeedUnknown, 0, drivers.CoverOpen},
-		{"jam=k", panel.KO, drivers.CardJam, drivers.AfterFeed, 1, drivers.CardJam},
-		{"jam=y", panel.YMCKO, drivers.CardJam, drivers.AfterFeed, 1, drivers.CardJam},
-		{"cover-open=m", panel.YMCKO, drivers.CoverOpen, drivers.AfterFeed, 1, drivers.CoverOpen},
-		{"ribbon-out=o", panel.KO, drivers.RibbonOut, drivers.AfterFeed, 1, drivers.CardJam},
-		{"jam=eject", panel.KO, drivers.CardJam, drivers.AfterFeed, 1, drivers.CardJam},
-		{"silent-after=5", panel.KO, drivers.Timeout, drivers.AfterFeed, 1, -1},
-		{"garbage=5", panel.KO, drivers.Protocol, drivers.AfterFeed, 1, -1},
-		{"drop=k", panel.KO, drivers.Timeout, drivers.AfterFeed, 1, -1},
+		{"jam=feed", card.KO, drivers.CardJam, drivers.FeedUnknown, 1, drivers.CardJam},
+		{"cover-open=feed", card.KO, drivers.CoverOpen, drivers.FeedUnknown, 0, drivers.CoverOpen},
+		{"jam=k", card.KO, drivers.CardJam, drivers.AfterFeed, 1, drivers.CardJam},
+		{"jam=y", card.YMCKO, drivers.CardJam, drivers.AfterFeed, 1, drivers.CardJam},
+		{"cover-open=m", card.YMCKO, drivers.CoverOpen, drivers.AfterFeed, 1, drivers.CoverOpen},
+		{"ribbon-out=o", card.KO, drivers.RibbonOut, drivers.AfterFeed, 1, drivers.CardJam},
+		{"jam=eject", card.KO, drivers.CardJam, drivers.AfterFeed, 1, drivers.CardJam},
+		{"silent-after=5", card.KO, drivers.Timeout, drivers.AfterFeed, 1, -1},
+		{"garbage=5", card.KO, drivers.Protocol, drivers.AfterFeed, 1, -1},
+		{"drop=k", card.KO, drivers.Timeout, drivers.AfterFeed, 1, -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.faults, func(t *testing.T) {
@@ -265,7 +265,7 @@ func TestSerialFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := newRig(t, sim.Options{Name: "faults", Ribbon: tt.ribbon, Faults: f}, e2eOpts)
-			err = r.p.Print(ctx, card("job-fault", tt.ribbon))
+			err = r.p.Print(ctx, testCard("job-fault", tt.ribbon))
 			var pe *drivers.Error
 			if !errors.As(err, &pe) || pe.Code != tt.code || pe.Feed != tt.feed || !errors.Is(err, tt.code) {
 				t.Fatalf("Print = %v, want code %v, feed %v", err, tt.code, tt.feed)
@@ -291,7 +291,7 @@ func TestSerialFaults(t *testing.T) {
 			case "ribbon-out-after=0", "feeder-empty", "need-cleaning-after=0", "ribbon-out=o":
 				return
 			}
-			if err := r.p.Print(ctx, card("job-after", tt.ribbon)); err != nil {
+			if err := r.p.Print(ctx, testCard("job-after", tt.ribbon)); err != nil {
 				t.Fatalf("Print after reset: %v", err)
 			}
 			cards := r.dev.Cards()

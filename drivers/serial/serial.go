@@ -42,31 +42,39 @@ type Port struct {
 
 var _ drivers.LinkCloser = (*Port)(nil)
 
-// Open is the drivers.Transport for serial:// URIs.
+// Open is the drivers.Transport for serial:// URIs. An error is a
+// *drivers.Error (see OpenPath); a URI without a path or with a bad baud
+// is BadConfig.
 func Open(ctx context.Context, u *url.URL) (drivers.LinkCloser, error) {
 	path := u.Path
 	if path == "" {
 		path = u.Opaque
 	}
 	if path == "" {
-		return nil, fmt.Errorf("serial: URI %q names no device: want serial:///dev/ttyUSB0?baud=115200", u.Redacted())
+		return nil, openError(drivers.BadConfig, fmt.Errorf("serial: URI %q names no device: want serial:///dev/ttyUSB0?baud=115200", u.Redacted()))
 	}
 	baud := DefaultBaud
 	if v := u.Query().Get("baud"); v != "" {
 		b, err := strconv.Atoi(v)
 		if err != nil || b <= 0 {
-			return nil, fmt.Errorf("serial: URI parameter baud=%q: want a positive integer such as 115200", v)
+			return nil, openError(drivers.BadConfig, fmt.Errorf("serial: URI parameter baud=%q: want a positive integer such as 115200", v))
 		}
 		baud = b
 	}
 	return OpenPath(ctx, path, baud)
 }
 
-// OpenPath opens the serial device at path at baud, 8N1.
+// OpenPath opens the serial device at path at baud, 8N1. A failure is a
+// *drivers.Error before feed: BadConfig when the path cannot be the
+// printer's port as configured (no such device file, permission denied,
+// not a serial port, a speed the port refuses), Offline otherwise (the
+// port is held by another program, the hardware behind it is gone, ctx
+// ended). A USB-serial adapter's device file exists only while it is
+// plugged in: such a printer must be plugged in when printerd starts.
 func OpenPath(ctx context.Context, path string, baud int) (*Port, error) {
 	p := &Port{path: path, mode: bugst.Mode{BaudRate: baud, DataBits: 8, Parity: bugst.NoParity, StopBits: bugst.OneStopBit}}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, openError(drivers.Offline, fmt.Errorf("serial: open %s: %w", path, err))
 	}
 	port, err := p.open()
 	if err != nil {
@@ -84,29 +92,43 @@ func (p *Port) open() (bugst.Port, error) {
 	return port, nil
 }
 
-// explain turns go.bug.st/serial's errors into messages that say how to fix
-// the problem.
+// explain turns go.bug.st/serial's open errors into *drivers.Error whose
+// code says whether to fix the configuration (BadConfig) or wait for the
+// printer (Offline) and whose message says how.
 func explain(path string, baud int, err error) error {
+	noDevice := func() error {
+		return openError(drivers.BadConfig, fmt.Errorf("serial: no device %s: check the path, the cable and power, and see printerd diag list: %w", path, err))
+	}
+	denied := func() error {
+		return openError(drivers.BadConfig, fmt.Errorf("serial: permission denied on %s: add the user to group dialout (usermod -aG dialout USER, then log in again): %w", path, err))
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("serial: no device %s: check the cable and power, and see printerd diag list: %w", path, err)
+		return noDevice()
 	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("serial: permission denied on %s: add the user to group dialout (usermod -aG dialout USER, then log in again): %w", path, err)
+		return denied()
 	}
 	var pe *bugst.PortError
 	if errors.As(err, &pe) {
 		switch pe.Code() {
 		case bugst.PermissionDenied:
-			return fmt.Errorf("serial: permission denied on %s: add the user to group dialout (usermod -aG dialout USER, then log in again): %w", path, err)
+			return denied()
 		case bugst.PortBusy:
-			return fmt.Errorf("serial: %s is busy: another program or a running printerd holds it; stop it or use diag --nats: %w", path, err)
+			return openError(drivers.Offline, fmt.Errorf("serial: %s is busy: another program or a running printerd holds it; stop it or use diag --nats: %w", path, err))
 		case bugst.PortNotFound:
-			return fmt.Errorf("serial: no device %s: check the cable and power, and see printerd diag list: %w", path, err)
+			return noDevice()
+		case bugst.InvalidSerialPort:
+			return openError(drivers.BadConfig, fmt.Errorf("serial: %s is not a serial port: check the path and see printerd diag list: %w", path, err))
 		case bugst.InvalidSpeed:
-			return fmt.Errorf("serial: %s: speed %d baud not supported: use a standard rate such as 115200: %w", path, baud, err)
+			return openError(drivers.BadConfig, fmt.Errorf("serial: %s: speed %d baud not supported: use a standard rate such as 115200: %w", path, baud, err))
 		}
 	}
-	return fmt.Errorf("serial: open %s: %w", path, err)
+	return openError(drivers.Offline, fmt.Errorf("serial: open %s: %w", path, err))
+}
+
+// openError is a failure to open (or reopen) the port: no card moved.
+func openError(code drivers.Code, err error) error {
+	return &drivers.Error{Op: "open", Code: code, Feed: drivers.BeforeFeed, Err: err}
 }
 
 func (p *Port) current() (bugst.Port, error) {

@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
+	bugst "go.bug.st/serial"
+
+	"github.com/cityid/printerd/drivers"
 )
 
 // openPTY returns a pseudo-terminal's master and the serial Port on its
@@ -110,13 +115,18 @@ func TestCloseWakesRead(t *testing.T) {
 	}
 }
 
+// A port that cannot be opened is a *drivers.Error before feed: BadConfig
+// for what only a configuration change fixes (no URI path, a bad baud, no
+// such device file, a file that is no serial port).
 func TestOpenErrors(t *testing.T) {
 	tests := []struct {
 		uri, want string
+		code      drivers.Code
 	}{
-		{"serial:///dev/printerd-no-such-tty", "no device /dev/printerd-no-such-tty"},
-		{"serial:///dev/ttyUSB0?baud=fast", "baud"},
-		{"serial://", "names no device"},
+		{"serial:///dev/printerd-no-such-tty", "no device /dev/printerd-no-such-tty", drivers.BadConfig},
+		{"serial:///dev/ttyUSB0?baud=fast", "baud", drivers.BadConfig},
+		{"serial://", "names no device", drivers.BadConfig},
+		{"serial:///dev/null", "not a serial port", drivers.BadConfig},
 	}
 	for _, tt := range tests {
 		u, _ := url.Parse(tt.uri)
@@ -124,6 +134,38 @@ func TestOpenErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Open(%s) = %v, want an error containing %q", tt.uri, err, tt.want)
 		}
+		var de *drivers.Error
+		if !errors.As(err, &de) || de.Code != tt.code || de.Feed != drivers.BeforeFeed || de.Op != "open" {
+			t.Errorf("Open(%s) = %v (%T): want a *drivers.Error, open, %v, before feed", tt.uri, err, err, tt.code)
+		}
+	}
+}
+
+// explain classifies go.bug.st/serial's open errors; the tests run as a
+// user who may read every device, so permission denied is built here.
+func TestExplainCodes(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		code drivers.Code
+		want string
+	}{
+		{"permission denied", &fs.PathError{Op: "open", Path: "/dev/ttyS0", Err: syscall.EACCES}, drivers.BadConfig, "group dialout"},
+		{"no such file (as go.bug.st/serial returns it)", syscall.ENOENT, drivers.BadConfig, "no device"},
+		{"busy (the library's zero PortError is PortBusy)", &bugst.PortError{}, drivers.Offline, "busy"},
+		{"hardware gone behind the device file", &fs.PathError{Op: "open", Path: "/dev/ttyS0", Err: syscall.ENODEV}, drivers.Offline, "open /dev/ttyS0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := explain("/dev/ttyS0", 115200, tt.err)
+			var de *drivers.Error
+			if !errors.As(err, &de) || de.Code != tt.code || de.Feed != drivers.BeforeFeed {
+				t.Fatalf("explain = %v (%T): want a *drivers.Error, %v, before feed", err, err, tt.code)
+			}
+			if !strings.Contains(err.Error(), tt.want) || !errors.Is(err, tt.err) {
+				t.Errorf("explain = %v: want it to say %q and wrap the cause", err, tt.want)
+			}
+		})
 	}
 }
 

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/internal/transpose"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // printedCard is a card kept for Cards: the panels as received, decoded and
@@ -79,8 +79,8 @@ var zeroPlane = make([]byte, planeSize)
 // (each takes away blue, green and red), K black on top. The overlay is
 // varnish and does not show. The panels are returned in design
 // orientation when keepPanels is set (otherwise their buffers are reused).
-func (k *printedCard) compositeSide(planes map[byte]panelData, keepPanels bool) (panel.Side, *image.RGBA) {
-	var s panel.Side
+func (k *printedCard) compositeSide(planes map[byte]panelData, keepPanels bool) (card.Side, *image.RGBA) {
+	var s card.Side
 	w, h := designSize(k.rotation)
 	var pooled []*[]byte
 	defer func() {
@@ -129,7 +129,7 @@ func (k *printedCard) compositeSide(planes map[byte]panelData, keepPanels bool) 
 		binary.LittleEndian.PutUint32(out[4*i:4*i+4], v|0xFF<<24)
 	}
 	if !keepPanels {
-		s = panel.Side{}
+		s = card.Side{}
 	}
 	return s, img
 }

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // Device is a simulated Evolis card printer. Its methods are safe for
@@ -18,7 +18,7 @@ type Device struct {
 	mu          sync.Mutex
 	feeder      int
 	ribbonLeft  int
-	jobRibbon   panel.Ribbon
+	jobRibbon   card.Ribbon
 	pem         string
 	coverOpen   bool
 	card        *cardState // the card in the printer, or nil
@@ -87,8 +87,8 @@ type Printed struct {
 	// design orientation, as 0..255 densities (Y, M and C rescaled from
 	// their levels). A panel not received is nil. BackPanels is nil for a
 	// one-sided card.
-	FrontPanels panel.Side
-	BackPanels  *panel.Side
+	FrontPanels card.Side
+	BackPanels  *card.Side
 	// Mag holds the magnetic tracks written on the card (Smw).
 	Mag [3]string
 	// Files are the image files written to Options.Out.

@@ -6,8 +6,11 @@
 // card sides it can still print, counters, the cover, the card inside, the
 // cleaning due, the magnetic tracks written. Serve runs it on any byte
 // stream (pty master, TCP connection, in-process pipe, USB bulk pipes);
-// Transport opens it in-process for sim:// printer URIs, and Lookup finds the
-// device behind such a URI so that tests can count cards and inject faults.
+// a Registry opens it in-process for sim:// printer URIs (Registry.Transport)
+// and finds the device behind such a URI (Registry.Lookup) so that tests
+// and the demo can count cards and inject faults. A registry is a value its
+// owner passes in (cmd/printerd makes one per daemon, demo or command), not
+// a process-wide table.
 //
 // # Framing and replies
 //
@@ -98,8 +101,9 @@
 //
 // sim://<name>?out=DIR&speed=X&faults=SPEC opens an in-process device; the
 // driver's ribbon= and rotate= parameters set the device's ribbon and the
-// rotation it undoes. The first open of a name makes the device, later
-// opens reach the same one (Lookup, Register, Unregister). The link passes
+// rotation it undoes. The first open of a name in a Registry makes the
+// device, later opens there reach the same one (Lookup, Register,
+// Unregister); another Registry has its own devices. The link passes
 // the card's label (the job id) to the device, which names its images
 // <label>-front.png and <label>-back.png; over a real link (TCP, pty, USB)
 // no label arrives and cards are named card-0001, card-0002, ...

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/evolis"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 func newDriver(t *testing.T, d *Device, o evolis.Options) (*evolis.Printer, *Link) {
@@ -42,12 +42,12 @@ func TestDriverPrintsCard(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if info.Model != "Evolis Primacy" || info.Serial != d.Options().Serial || info.Ribbon != panel.YMCKO {
+			if info.Model != "Evolis Primacy" || info.Serial != d.Options().Serial || info.Ribbon != card.YMCKO {
 				t.Fatalf("info = %+v", info)
 			}
-			card := testCard("job-1", true)
-			card.Mag = [3]string{"CITYID^TEST", "12345=678", ""}
-			if err := p.Print(ctx, card); err != nil {
+			sent := testCard("job-1", true)
+			sent.Mag = [3]string{"CITYID^TEST", "12345=678", ""}
+			if err := p.Print(ctx, sent); err != nil {
 				t.Fatal(err)
 			}
 			cards := d.Cards()
@@ -55,11 +55,11 @@ func TestDriverPrintsCard(t *testing.T) {
 				t.Fatalf("%d cards printed, want 1", len(cards))
 			}
 			got := cards[0]
-			if got.Label != "job-1" || got.Mag != card.Mag || got.Back == nil {
+			if got.Label != "job-1" || got.Mag != sent.Mag || got.Back == nil {
 				t.Fatalf("card label %q mag %q back %v", got.Label, got.Mag, got.Back != nil)
 			}
-			comparePlanes(t, "front", card.Front, got.FrontPanels, tc.levels)
-			comparePlanes(t, "back", *card.Back, *got.BackPanels, tc.levels)
+			comparePlanes(t, "front", sent.Front, got.FrontPanels, tc.levels)
+			comparePlanes(t, "back", *sent.Back, *got.BackPanels, tc.levels)
 			// K bar black; magenta area (x<300) has no green; cyan band (y<100) no red.
 			if c := rgbAt(got.Front, 700, 530); c != [3]uint8{0, 0, 0} {
 				t.Errorf("K bar pixel = %v, want black", c)
@@ -89,18 +89,18 @@ func TestDriverPrintsCard(t *testing.T) {
 // the ones composited, and each side printed uses one set of ribbon panels.
 func TestDriverRibbons(t *testing.T) {
 	for _, tc := range []struct {
-		ribbon panel.Ribbon
+		ribbon card.Ribbon
 		back   bool
 		panels string // panels received on the front
-	}{{panel.K, false, "k"}, {panel.KO, true, "ko"}, {panel.YMCKO, false, "ymcko"}, {panel.YMCKOK, true, "ymcko"}} {
+	}{{card.K, false, "k"}, {card.KO, true, "ko"}, {card.YMCKO, false, "ymcko"}, {card.YMCKOK, true, "ymcko"}} {
 		t.Run(fmt.Sprintf("%s-back%v", tc.ribbon, tc.back), func(t *testing.T) {
 			d := New(Options{Ribbon: tc.ribbon, RibbonCards: 10, CleaningEvery: 2})
 			p, _ := newDriver(t, d, evolis.Options{})
-			card := testCard("r", tc.back)
-			card.Ribbon = tc.ribbon
+			c := testCard("r", tc.back)
+			c.Ribbon = tc.ribbon
 			ctx := context.Background()
 			for i := 0; i < 2; i++ {
-				if err := p.Print(ctx, card); err != nil {
+				if err := p.Print(ctx, c); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -133,13 +133,13 @@ func TestDriverRibbons(t *testing.T) {
 				t.Errorf("info ribbon %q, %v", info.Ribbon, err)
 			}
 			// Cleaning is due after two cards.
-			if err := p.Print(ctx, card); !errors.Is(err, drivers.NeedsCleaning) || drivers.Fed(err) {
+			if err := p.Print(ctx, c); !errors.Is(err, drivers.NeedsCleaning) || drivers.Fed(err) {
 				t.Fatalf("third card: %v, want needs-cleaning before feed", err)
 			}
 			if err := p.Clean(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := p.Print(ctx, card); err != nil {
+			if err := p.Print(ctx, c); err != nil {
 				t.Fatalf("after cleaning: %v", err)
 			}
 		})
@@ -148,7 +148,7 @@ func TestDriverRibbons(t *testing.T) {
 
 // comparePlanes checks received panels against the design: K and O exact,
 // Y, M and C within one level.
-func comparePlanes(t *testing.T, side string, want, got panel.Side, levels int) {
+func comparePlanes(t *testing.T, side string, want, got card.Side, levels int) {
 	t.Helper()
 	tol := 255/(levels-1) + 1
 	for _, pl := range []struct {
@@ -165,7 +165,7 @@ func comparePlanes(t *testing.T, side string, want, got panel.Side, levels int) 
 		}
 		for i := range pl.want {
 			if diff := int(pl.want[i]) - int(pl.got[i]); diff > pl.tol || -diff > pl.tol {
-				t.Errorf("%s %s: dot (%d,%d) = %d, want %d", side, pl.name, i%panel.Width, i/panel.Width, pl.got[i], pl.want[i])
+				t.Errorf("%s %s: dot (%d,%d) = %d, want %d", side, pl.name, i%card.Width, i/card.Width, pl.got[i], pl.want[i])
 				break
 			}
 		}

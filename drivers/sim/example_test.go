@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/sim"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // A simulated printer driven by the real Evolis driver over an in-process
@@ -22,10 +22,10 @@ func Example() {
 	p := evolis.New(link, evolis.Options{ReplyTimeout: 2 * time.Second})
 	ctx := context.Background()
 
-	card := panel.Card{Label: "job-1", Ribbon: panel.K, Front: panel.Side{K: panel.NewPlane()}}
-	fmt.Println("first:", p.Print(ctx, card))
-	card.Label = "job-2"
-	err := p.Print(ctx, card)
+	c := card.Card{Label: "job-1", Ribbon: card.K, Front: card.Side{K: card.NewPlane()}}
+	fmt.Println("first:", p.Print(ctx, c))
+	c.Label = "job-2"
+	err := p.Print(ctx, c)
 	fmt.Println("second:", err != nil)
 	fmt.Println("cards:", len(dev.Cards()), dev.Cards()[0].Label, "inside:", dev.State().CardInside)
 	// Output:

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 // Replies a printer gives.
@@ -60,7 +60,7 @@ func (e *run) do(cmd command) string {
 		d.pem = cmd.params[0]
 		return replyOK
 	case "Pr":
-		r := panel.Ribbon(param(cmd, 0))
+		r := card.Ribbon(param(cmd, 0))
 		if len(cmd.params) != 1 || r.Valid() != nil {
 			return replyParams
 		}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers/evolis"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // printedHash hashes everything a printed card shows: its faces and the
@@ -41,7 +41,7 @@ func printedHash(p Printed) string {
 			}
 		}
 	}
-	side := func(name string, s panel.Side) {
+	side := func(name string, s card.Side) {
 		for _, pl := range []struct {
 			n string
 			g *image.Gray
@@ -80,14 +80,14 @@ func TestPrintedGolden(t *testing.T) {
 		{"rot90-l128-dbc", 90, 90, 128, true, "c6fffa182aede7286490a68d3097d253f377450ac5b5413b1523c01e5202a9d9"},
 		{"printorder-l32-dbc", 360, 270, 32, true, "97616f12d2c53a4f87a2015d86c759aecd698a2f73526fda932a6f9ce369e095"},
 	}
-	card := testCard("golden", true)
-	card.Front.C.Pix[5] = 3 // a lone dot and a mid-grey K row
-	for x := 0; x < panel.Width; x++ {
-		card.Back.K.Pix[300*card.Back.K.Stride+x] = uint8(x)
+	c := testCard("golden", true)
+	c.Front.C.Pix[5] = 3 // a lone dot and a mid-grey K row
+	for x := 0; x < card.Width; x++ {
+		c.Back.K.Pix[300*c.Back.K.Stride+x] = uint8(x)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			stream, err := evolis.EncodeCard(card, evolis.Options{Rotation: tc.drvRot, Levels: tc.levels, Compress: tc.compress})
+			stream, err := evolis.EncodeCard(c, evolis.Options{Rotation: tc.drvRot, Levels: tc.levels, Compress: tc.compress})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 // converse runs a device on a fixed input stream and returns its replies,
@@ -57,14 +57,14 @@ func download(panelName string, levels string, data []byte) []byte {
 
 // testCard is an invented card: a colour gradient, a black bar, overlay
 // everywhere.
-func testCard(label string, back bool) panel.Card {
-	c := panel.Card{Label: label, Ribbon: panel.YMCKO}
-	side := func(shift int) panel.Side {
-		var s panel.Side
-		s.Y, s.M, s.C, s.K, s.O = panel.NewPlane(), panel.NewPlane(), panel.NewPlane(), panel.NewPlane(), panel.NewPlane()
-		for y := 0; y < panel.Height; y++ {
-			for x := 0; x < panel.Width; x++ {
-				s.Y.SetGray(x, y, color.Gray{Y: uint8((x + shift) * 255 / panel.Width)})
+func testCard(label string, back bool) card.Card {
+	c := card.Card{Label: label, Ribbon: card.YMCKO}
+	side := func(shift int) card.Side {
+		var s card.Side
+		s.Y, s.M, s.C, s.K, s.O = card.NewPlane(), card.NewPlane(), card.NewPlane(), card.NewPlane(), card.NewPlane()
+		for y := 0; y < card.Height; y++ {
+			for x := 0; x < card.Width; x++ {
+				s.Y.SetGray(x, y, color.Gray{Y: uint8((x + shift) * 255 / card.Width)})
 				if x < 300 {
 					s.M.SetGray(x, y, color.Gray{Y: 200})
 				}

@@ -16,19 +16,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers/evolis"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // koStream is the driver's stream for a small K-only card, n times over.
 func koStream(t *testing.T, n int) []byte {
 	t.Helper()
-	c := panel.Card{Ribbon: panel.KO}
-	c.Front.K = panel.NewPlane()
-	for i := 0; i < panel.Width*40; i++ {
+	c := card.Card{Ribbon: card.KO}
+	c.Front.K = card.NewPlane()
+	for i := 0; i < card.Width*40; i++ {
 		c.Front.K.Pix[i] = 255
 	}
-	s, err := evolis.EncodeCard(c, evolis.Options{Compress: true, Ribbon: panel.KO})
+	s, err := evolis.EncodeCard(c, evolis.Options{Compress: true, Ribbon: card.KO})
 	if err != nil {
 		t.Fatal(err)
 	}

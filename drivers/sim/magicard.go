@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // Magicard line layouts the simulator speaks (the sim keeps its own names:
@@ -424,4 +424,4 @@ const (
 )
 
 // ribbonOf is the ribbon the simulator has loaded.
-func (d *Magicard) ribbonOf() panel.Ribbon { return d.opts.Ribbon }
+func (d *Magicard) ribbonOf() card.Ribbon { return d.opts.Ribbon }

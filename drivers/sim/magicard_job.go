@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 // Geometry of the Magicard text protocol as the simulator reads it.
@@ -373,22 +373,22 @@ func (d *Magicard) run(j *mcJob) {
 		}
 		d.inside = &mcCard{no: d.fed, label: label}
 		d.position = CardInside
-		card := d.inside
+		mc := d.inside
 		d.mu.Unlock()
-		d.print(j, card)
+		d.print(j, mc)
 		return
 	}
 	d.mu.Unlock()
 }
 
-func (d *Magicard) print(j *mcJob, card *mcCard) {
+func (d *Magicard) print(j *mcJob, mc *mcCard) {
 	for _, s := range j.steps() {
-		if !d.pass(card, s) {
+		if !d.pass(mc, s) {
 			return
 		}
 		d.sleep(d.mcDelay(s.stage))
 	}
-	p := d.decodeJob(j, card.label)
+	p := d.decodeJob(j, mc.label)
 	if d.opts.Out != "" {
 		files, err := writeImages(d.opts.Out, p)
 		if err != nil {
@@ -398,7 +398,7 @@ func (d *Magicard) print(j *mcJob, card *mcCard) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.inside != card {
+	if d.inside != mc {
 		return // reset or ejected on the way out
 	}
 	d.printed++
@@ -419,13 +419,13 @@ func (d *Magicard) print(j *mcJob, card *mcCard) {
 
 // pass takes the card through one stage; false when a fault stopped it
 // there (the card stays inside, the error is set).
-func (d *Magicard) pass(card *mcCard, s mcStep) bool {
+func (d *Magicard) pass(mc *mcCard, s mcStep) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.inside != card {
+	if d.inside != mc {
 		return false // RST or EJT took the card out
 	}
-	if d.fire(card.no, faultDrop, s.stage) {
+	if d.fire(mc.no, faultDrop, s.stage) {
 		// The link drops; the job is in the printer and goes on printing.
 		d.dropped = true
 		if d.cut != nil {
@@ -433,14 +433,14 @@ func (d *Magicard) pass(card *mcCard, s mcStep) bool {
 		}
 	}
 	switch {
-	case d.fire(card.no, faultJam, s.stage):
+	case d.fire(mc.no, faultJam, s.stage):
 		d.major = mcErrJam
 		return false
-	case d.fire(card.no, faultRibbon, s.stage):
+	case d.fire(mc.no, faultRibbon, s.stage):
 		d.ribbonLeft = 0
 		d.major = mcErrFilm
 		return false
-	case d.fire(card.no, faultCover, s.stage):
+	case d.fire(mc.no, faultCover, s.stage):
 		d.coverOpen = true
 		d.major = mcErrCover
 		return false
@@ -493,8 +493,8 @@ func (d *Magicard) decodeJob(j *mcJob, label string) Printed {
 // the card's left edge and its dot 0 the top printed row (design row 3),
 // a KGE page is read turned 180 degrees, and so is every back page (the
 // card was turned over) and, with Flip, every page.
-func (d *Magicard) decodePage(pg *mcPage, back bool) panel.Side {
-	var s panel.Side
+func (d *Magicard) decodePage(pg *mcPage, back bool) card.Side {
+	var s card.Side
 	layout := d.opts.Layout
 	where := mcTables[layout]
 	rb := mcRowBytes(layout)
@@ -505,7 +505,7 @@ func (d *Magicard) decodePage(pg *mcPage, back bool) panel.Side {
 	}
 	turned := (layout == MagicardKGE) != d.opts.Flip != back
 	for _, pl := range pg.planes {
-		g := panel.NewPlane()
+		g := card.NewPlane()
 		bits := 1
 		if pl.letter != 'K' {
 			bits = mcColourSz
@@ -556,7 +556,7 @@ func (d *Magicard) decodePage(pg *mcPage, back bool) panel.Side {
 // orientation: protocol x is the design column, protocol y counts up from
 // the bottom printed row (design row 644).
 func overcoatPlane(areas, holes []image.Rectangle) *image.Gray {
-	g := panel.NewPlane()
+	g := card.NewPlane()
 	paint := func(r image.Rectangle, v uint8) {
 		for yp := r.Min.Y; yp <= min(r.Max.Y, mcImage-1); yp++ {
 			row := mcCropTop + mcImage - 1 - yp
@@ -576,9 +576,9 @@ func overcoatPlane(areas, holes []image.Rectangle) *image.Gray {
 
 // compositeFace composites a side: white card, Y, M and C subtractive, K
 // black; the overcoat does not show.
-func compositeFace(s panel.Side) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, panel.Width, panel.Height))
-	n := panel.Width * panel.Height
+func compositeFace(s card.Side) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, card.Width, card.Height))
+	n := card.Width * card.Height
 	pix := func(g *image.Gray) []byte {
 		if g == nil {
 			return zeroPlane[:n]

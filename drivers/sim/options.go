@@ -7,14 +7,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cityid/printerd/layout/panel"
+	"github.com/cityid/printerd/card"
 )
 
 // Options configure a simulated printer. The zero value is a working
 // printer: an "Evolis Primacy" with a YMCKO ribbon for 300 cards, 100 cards
 // in the feeder, no mechanical delay, no output files and no faults.
 type Options struct {
-	// Name names the device in logs and in the sim:// registry. Empty
+	// Name names the device in logs and in a sim:// Registry. Empty
 	// means "sim".
 	Name string
 	// Model is what Rtp answers. Empty means "Evolis Primacy".
@@ -27,7 +27,7 @@ type Options struct {
 	// HeadKit is what Rkn answers. Empty means "KIT-SIM-300".
 	HeadKit string
 	// Ribbon is the ribbon loaded, as Rr answers it. Empty means ymcko.
-	Ribbon panel.Ribbon
+	Ribbon card.Ribbon
 	// RibbonCards is how many card sides the ribbon can still print. Zero
 	// means 300; negative means the ribbon is used up.
 	RibbonCards int
@@ -94,7 +94,7 @@ func (o Options) withDefaults() Options {
 		o.HeadKit = "KIT-SIM-300"
 	}
 	if o.Ribbon == "" {
-		o.Ribbon = panel.YMCKO
+		o.Ribbon = card.YMCKO
 	}
 	if o.RibbonCards == 0 {
 		o.RibbonCards = 300

@@ -9,42 +9,49 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
-	"github.com/cityid/printerd/layout/panel"
 )
 
-// The registry of named in-process devices behind sim:// URIs.
-var registry = struct {
-	sync.Mutex
-	m map[string]*Device
-}{m: map[string]*Device{}}
+// Registry is a set of named in-process devices behind sim:// URIs. Each
+// daemon, demo or test that opens sim:// printers makes its own (the zero
+// value is empty and ready) and opens them with its Transport, so two of
+// them in one process never share a device. It is safe for concurrent use.
+type Registry struct {
+	mu sync.Mutex
+	m  map[string]*Device
+}
 
 // Register makes d the device behind sim://<name>. It fails if the name is
 // taken.
-func Register(name string, d *Device) error {
-	registry.Lock()
-	defer registry.Unlock()
-	if _, dup := registry.m[name]; dup {
+func (r *Registry) Register(name string, d *Device) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.m[name]; dup {
 		return fmt.Errorf("sim: device %q registered twice", name)
 	}
-	registry.m[name] = d
+	if r.m == nil {
+		r.m = map[string]*Device{}
+	}
+	r.m[name] = d
 	return nil
 }
 
-// Lookup returns the device behind sim://<name>, or nil. Tests use it to
-// count cards and inject faults behind a printer opened by URI.
-func Lookup(name string) *Device {
-	registry.Lock()
-	defer registry.Unlock()
-	return registry.m[name]
+// Lookup returns the device behind sim://<name>, or nil. Tests and the demo
+// use it to count cards, load cards and ribbon or inject faults behind a
+// printer opened by URI.
+func (r *Registry) Lookup(name string) *Device {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[name]
 }
 
 // Unregister forgets the device behind sim://<name>; the next open of that
 // name makes a new one.
-func Unregister(name string) {
-	registry.Lock()
-	defer registry.Unlock()
-	delete(registry.m, name)
+func (r *Registry) Unregister(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.m, name)
 }
 
 // OptionsFromURI reads device options from a sim:// URI:
@@ -72,7 +79,7 @@ func OptionsFromURI(u *url.URL) (Options, error) {
 	// The driver's own parameters describe the printer too: the ribbon
 	// loaded and the rotation the driver applies.
 	if v := q.Get("ribbon"); v != "" {
-		o.Ribbon = panel.Ribbon(v)
+		o.Ribbon = card.Ribbon(v)
 		if err := o.Ribbon.Valid(); err != nil {
 			return o, fmt.Errorf("sim: URI parameter ribbon: %w", err)
 		}
@@ -101,30 +108,35 @@ func OptionsFromURI(u *url.URL) (Options, error) {
 	return o, nil
 }
 
-// Transport opens sim://<name>?out=DIR&speed=X&faults=SPEC: an in-process
-// simulated printer. The first open of a name makes the device (with the
-// URI's options) and registers it; later opens connect to the same device,
-// whose options then stay as they were. The link implements
-// drivers.Labeler. It is a drivers.Transport.
-func Transport(ctx context.Context, u *url.URL) (drivers.LinkCloser, error) {
+// Transport opens sim://<name>?out=DIR&speed=X&faults=SPEC on r: an
+// in-process simulated printer. The first open of a name makes the device
+// (with the URI's options) and registers it in r; later opens connect to
+// the same device, whose options then stay as they were. The link
+// implements drivers.Labeler. An error is a *drivers.Error before feed:
+// BadConfig for a URI OptionsFromURI refuses. The method value r.Transport
+// is a drivers.Transport.
+func (r *Registry) Transport(ctx context.Context, u *url.URL) (drivers.LinkCloser, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, &drivers.Error{Op: "open", Code: drivers.Offline, Feed: drivers.BeforeFeed, Err: err}
 	}
 	o, err := OptionsFromURI(u)
 	if err != nil {
-		return nil, err
+		return nil, &drivers.Error{Op: "open", Code: drivers.BadConfig, Feed: drivers.BeforeFeed, Err: err}
 	}
-	registry.Lock()
-	d := registry.m[o.Name]
+	r.mu.Lock()
+	d := r.m[o.Name]
 	if d == nil {
 		d = New(o)
-		registry.m[o.Name] = d
+		if r.m == nil {
+			r.m = map[string]*Device{}
+		}
+		r.m[o.Name] = d
 	}
-	registry.Unlock()
+	r.mu.Unlock()
 	return d.Connect(), nil
 }
 
-var _ drivers.Transport = Transport
+var _ drivers.Transport = (*Registry)(nil).Transport
 
 // Link is an in-process connection to a Device: the host side of a
 // buffered pipe whose device side a goroutine serves. It implements

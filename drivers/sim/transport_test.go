@@ -15,14 +15,15 @@ import (
 	"github.com/cityid/printerd/drivers/evolis"
 )
 
-// A sim:// URI opened through the registry: options and faults from the
-// URI, card images named by the job label, the device reachable by Lookup.
+// A sim:// URI opened through a device registry: options and faults from
+// the URI, card images named by the job label, the device reachable by
+// Lookup.
 func TestSimURI(t *testing.T) {
 	out := t.TempDir()
 	name := "desk-" + t.Name()
-	t.Cleanup(func() { Unregister(name) })
+	sims := &Registry{}
 	r := &drivers.Registry{}
-	if err := r.RegisterTransport("sim", Transport); err != nil {
+	if err := r.RegisterTransport("sim", sims.Transport); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.RegisterLanguage("evolis", evolis.Language); err != nil {
@@ -36,7 +37,7 @@ func TestSimURI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer op.Close()
-	d := Lookup(name)
+	d := sims.Lookup(name)
 	if d == nil {
 		t.Fatalf("Lookup(%q) = nil after open", name)
 	}
@@ -78,14 +79,13 @@ func TestSimURI(t *testing.T) {
 	if st, err := op2.Status(ctx); err != nil || !showsCardInside(st) {
 		t.Fatalf("status after reopen: %+v, %v; want the jammed card inside", st, err)
 	}
-	if Lookup(name) != d || len(d.Cards()) != 1 {
+	if sims.Lookup(name) != d || len(d.Cards()) != 1 {
 		t.Fatalf("reopen made another device or lost cards")
 	}
-	if _, err := r.Open(ctx, "sim://x?faults=melt"); err == nil {
-		t.Fatal("bad fault spec accepted")
-	}
-	if _, err := r.Open(ctx, "sim://x?speed=fast"); err == nil {
-		t.Fatal("bad speed accepted")
+	for _, uri := range []string{"sim://x?faults=melt", "sim://x?speed=fast", "sim:"} {
+		if _, err := r.Open(ctx, uri); !errors.Is(err, drivers.BadConfig) || drivers.Fed(err) {
+			t.Errorf("open %s: %v; want bad-config before feed", uri, err)
+		}
 	}
 	o, err := OptionsFromURI(&url.URL{Scheme: "sim", Host: "y", RawQuery: "ribbon=ko&rotate=90&speed=0.5"})
 	if err != nil || o.Ribbon != "ko" || o.Rotation != 90 || o.Speed != 0.5 || o.Name != "y" {
@@ -170,4 +170,52 @@ func TestServeStopsOnContext(t *testing.T) {
 		t.Fatal("Serve did not return after cancel")
 	}
 	pw.Close()
+}
+
+// Each Registry has its own devices: the same sim:// name opened on two
+// registries reaches two devices, and Register, Lookup and Unregister act
+// on one registry only.
+func TestRegistriesApart(t *testing.T) {
+	ctx := context.Background()
+	var a, b Registry
+	u := &url.URL{Scheme: "sim", Host: "desk", RawQuery: "speed=0"}
+	la, err := a.Transport(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Close()
+	lb, err := b.Transport(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	da, db := a.Lookup("desk"), b.Lookup("desk")
+	if da == nil || db == nil || da == db {
+		t.Fatalf("devices %p and %p: want two devices, one per registry", da, db)
+	}
+	if la.(*Link).Device() != da || lb.(*Link).Device() != db {
+		t.Fatal("a link reaches another registry's device")
+	}
+	own := New(Options{Name: "own"})
+	if err := a.Register("own", own); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Register("own", New(Options{})); err == nil {
+		t.Error("a name registered twice in one registry")
+	}
+	if b.Lookup("own") != nil {
+		t.Error("a device registered in one registry is found in another")
+	}
+	a.Unregister("desk")
+	if a.Lookup("desk") != nil || b.Lookup("desk") != db {
+		t.Error("Unregister reached past its registry")
+	}
+	l2, err := a.Transport(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if d := a.Lookup("desk"); d == nil || d == da {
+		t.Error("open after Unregister did not make a new device")
+	}
 }

@@ -29,10 +29,11 @@ type Conn struct {
 
 var _ drivers.LinkCloser = (*Conn)(nil)
 
-// Open is the drivers.Transport for tcp:// URIs.
+// Open is the drivers.Transport for tcp:// URIs. An error is a
+// *drivers.Error (see Dial).
 func Open(ctx context.Context, u *url.URL) (drivers.LinkCloser, error) {
 	if u.Host == "" {
-		return nil, fmt.Errorf("tcp: URI %q names no host: want tcp://host:port", u.Redacted())
+		return nil, openError(drivers.BadConfig, fmt.Errorf("tcp: URI %q names no host: want tcp://host:port", u.Redacted()))
 	}
 	addr := u.Host
 	if u.Port() == "" {
@@ -41,7 +42,10 @@ func Open(ctx context.Context, u *url.URL) (drivers.LinkCloser, error) {
 	return Dial(ctx, addr)
 }
 
-// Dial connects to addr (host:port).
+// Dial connects to addr (host:port). A failure is a *drivers.Error before
+// feed: BadConfig when addr cannot name a printer (a host name that does
+// not resolve, a malformed address or port), Offline when the printer may
+// come up (refused, unreachable, timed out, a name server not answering).
 func Dial(ctx context.Context, addr string) (*Conn, error) {
 	c := &Conn{addr: addr}
 	nc, err := c.dial(ctx)
@@ -55,10 +59,23 @@ func Dial(ctx context.Context, addr string) (*Conn, error) {
 func (c *Conn) dial(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", c.addr)
-	if err != nil {
-		return nil, fmt.Errorf("tcp: dial %s: %w (is the printer on and its network port enabled?)", c.addr, err)
+	if err == nil {
+		return nc, nil
 	}
-	return nc, nil
+	var dns *net.DNSError
+	var addr *net.AddrError
+	switch {
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return nil, openError(drivers.BadConfig, fmt.Errorf("tcp: dial %s: %w (check the printer's host name)", c.addr, err))
+	case errors.As(err, &addr):
+		return nil, openError(drivers.BadConfig, fmt.Errorf("tcp: dial %s: %w (want tcp://host:port)", c.addr, err))
+	}
+	return nil, openError(drivers.Offline, fmt.Errorf("tcp: dial %s: %w (is the printer on and its network port enabled?)", c.addr, err))
+}
+
+// openError is a failure to open (or reopen) the connection: no card moved.
+func openError(code drivers.Code, err error) error {
+	return &drivers.Error{Op: "open", Code: code, Feed: drivers.BeforeFeed, Err: err}
 }
 
 func (c *Conn) current() (net.Conn, error) {

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cityid/printerd/card"
+	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/sim"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 // echoPrinter accepts connections and answers each CR-terminated line with
@@ -151,8 +153,8 @@ func TestTCPWithSimulator(t *testing.T) {
 	}
 	defer link.Close()
 	p := evolis.New(link, evolis.Options{Compress: true, ReplyTimeout: time.Second})
-	card := panel.Card{Ribbon: panel.KO, Front: panel.Side{K: panel.NewPlane(), O: panel.NewPlane()}}
-	if err := p.Print(ctx, card); err != nil {
+	c := card.Card{Ribbon: card.KO, Front: card.Side{K: card.NewPlane(), O: card.NewPlane()}}
+	if err := p.Print(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	(<-conns).Close() // the printer side drops the connection
@@ -162,5 +164,60 @@ func TestTCPWithSimulator(t *testing.T) {
 	}
 	if n := len(dev.Cards()); n != 1 {
 		t.Fatalf("simulator printed %d cards, want 1", n)
+	}
+}
+
+// A printer that cannot be opened is a *drivers.Error before feed, whose
+// code tells a configuration to fix (BadConfig: a name that does not
+// resolve, no host, an impossible port) from a printer that may come up
+// (Offline: nothing listening).
+func TestOpenErrorCodes(t *testing.T) {
+	// A refused connection: a port that was just free.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	ln.Close()
+	// This test needs a resolver that says "no such host" for a .invalid
+	// name (RFC 6761); without one it cannot tell the two cases apart.
+	const noSuchHost = "printerd-no-such-host.invalid"
+	if _, err := net.DefaultResolver.LookupHost(context.Background(), noSuchHost); err == nil {
+		t.Fatalf("%s resolves", noSuchHost)
+	} else if de := (*net.DNSError)(nil); !errors.As(err, &de) || !de.IsNotFound {
+		t.Fatalf("looking up %s: %v: this test needs a DNS resolver that answers NXDOMAIN (check /etc/resolv.conf)", noSuchHost, err)
+	}
+	tests := []struct {
+		uri  string
+		code drivers.Code
+		want string // part of the message
+	}{
+		{"tcp://" + noSuchHost + ":9100", drivers.BadConfig, "no such host"},
+		{"tcp://" + noSuchHost, drivers.BadConfig, "no such host"},
+		{"tcp://127.0.0.1:99999", drivers.BadConfig, "invalid port"},
+		{"tcp:", drivers.BadConfig, "names no host"},
+		{"tcp://" + refused, drivers.Offline, "refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.uri, func(t *testing.T) {
+			u, err := url.Parse(tt.uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			l, err := Open(ctx, u)
+			if err == nil {
+				l.Close()
+				t.Fatal("open succeeded")
+			}
+			var de *drivers.Error
+			if !errors.As(err, &de) || de.Code != tt.code || de.Feed != drivers.BeforeFeed || de.Op != "open" {
+				t.Fatalf("err = %v (%T): want a *drivers.Error, open, %v, before feed", err, err, tt.code)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v: want it to say %q", err, tt.want)
+			}
+		})
 	}
 }

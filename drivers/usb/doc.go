@@ -15,9 +15,11 @@
 // events (containers, the VM test). Conn.Reset sends SOFT_RESET; if the
 // printer was unplugged (or refuses the reset) it finds the same printer
 // again by vendor, product and serial and reopens it, polling until its
-// context ends. Errors are *drivers.Error: Offline when the device is gone
-// or cannot be opened (with a udev rule hint on a permission problem),
-// Timeout when a transfer outlived its context, Protocol on a stall.
+// context ends. Errors are *drivers.Error: BadConfig for a malformed URI
+// or when permission is denied on every matching printer (with a udev rule
+// hint), Offline when no matching device is there or it cannot be opened
+// for another reason (busy, gone), Timeout when a transfer outlived its
+// context, Protocol on a stall.
 //
 // libusb is kept behind a small unexported interface (lib, libContext,
 // libDevice, libInterface) so that tests run against a table of fake

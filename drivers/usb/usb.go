@@ -48,7 +48,8 @@ const writeChunk = 128 << 10
 // reconnectPoll is how often Reset looks for an unplugged printer again.
 const reconnectPoll = 200 * time.Millisecond
 
-// defaultLib is the real libusb; tests swap it for fakes.
+// defaultLib is the real libusb, which Open, List and HasBus use; tests pass
+// a table of fake devices to openWith and listWith instead.
 var defaultLib lib = gousbLib{}
 
 // Transport opens usb:// printer URIs; register it under the scheme "usb".
@@ -210,7 +211,7 @@ func Open(ctx context.Context, u *url.URL) (*Conn, error) {
 func openWith(ctx context.Context, l lib, u *url.URL) (*Conn, error) {
 	sel, err := parseSelector(u)
 	if err != nil {
-		return nil, &drivers.Error{Op: "open", Code: drivers.BadCommand, Feed: drivers.BeforeFeed, Err: err}
+		return nil, &drivers.Error{Op: "open", Code: drivers.BadConfig, Feed: drivers.BeforeFeed, Err: err}
 	}
 	c := &Conn{lib: l, sel: sel}
 	if err := c.connect(ctx, sel); err != nil {
@@ -239,6 +240,7 @@ func (c *Conn) connect(ctx context.Context, sel selector) error {
 		return &drivers.Error{Op: "open", Code: drivers.Offline, Feed: drivers.BeforeFeed, Err: fmt.Errorf("usb: open %s: listing devices: %w", sel, err)}
 	}
 	var problems []string
+	denied := 0 // matching printers this process may not open
 	printers := 0
 	for _, desc := range descs {
 		ps, ok := findPrinterSetting(desc)
@@ -252,6 +254,9 @@ func (c *Conn) connect(ctx context.Context, sel selector) error {
 		dev, err := lc.open(desc)
 		if err != nil {
 			problems = append(problems, openProblem(desc, err))
+			if errors.Is(err, gousb.ErrorAccess) {
+				denied++
+			}
 			continue
 		}
 		m, p, s := dev.strings()
@@ -267,6 +272,9 @@ func (c *Conn) connect(ctx context.Context, sel selector) error {
 		if err != nil {
 			dev.close()
 			problems = append(problems, claimProblem(desc, err))
+			if errors.Is(err, gousb.ErrorAccess) {
+				denied++
+			}
 			continue
 		}
 		c.ctx, c.dev, c.intf, c.set, c.info = lc, dev, intf, ps, info
@@ -279,7 +287,13 @@ func (c *Conn) connect(ctx context.Context, sel selector) error {
 	if len(problems) > 0 {
 		msg += ": " + strings.Join(problems, "; ")
 	}
-	return &drivers.Error{Op: "open", Code: drivers.Offline, Feed: drivers.BeforeFeed, Err: errors.New(msg)}
+	// Permission denied on every printer that could be ours needs a udev
+	// rule, not a wait; any other problem may pass.
+	code := drivers.Offline
+	if denied > 0 && denied == len(problems) {
+		code = drivers.BadConfig
+	}
+	return &drivers.Error{Op: "open", Code: code, Feed: drivers.BeforeFeed, Err: errors.New(msg)}
 }
 
 func devPath(desc *gousb.DeviceDesc) string {

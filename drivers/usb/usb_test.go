@@ -101,7 +101,14 @@ func TestOpenMatching(t *testing.T) {
 			l := &fakeLib{}
 			l.add(&fakeDev{desc: printerDesc(0x0f49, 0x1234, protoBi, true), openErr: gousb.ErrorAccess})
 			return l
-		}, "usb://auto", "", false, drivers.Offline, `permission denied on /dev/bus/usb/001/001 (0f49:1234): add a udev rule such as SUBSYSTEM=="usb", ATTRS{idVendor}=="0f49"`},
+		}, "usb://auto", "", false, drivers.BadConfig, `permission denied on /dev/bus/usb/001/001 (0f49:1234): add a udev rule such as SUBSYSTEM=="usb", ATTRS{idVendor}=="0f49"`},
+		{"a printer with permission denied and another busy is offline", func() *fakeLib {
+			l := &fakeLib{}
+			l.add(&fakeDev{desc: printerDesc(0x0f49, 0x1234, protoBi, true), openErr: gousb.ErrorAccess})
+			l.add(&fakeDev{desc: printerDesc(0x0f49, 0x1234, protoBi, true), claimErr: gousb.ErrorBusy})
+			return l
+		}, "usb://auto", "", false, drivers.Offline, "permission denied"},
+		{"bad selector", bus, "usb://printer", "", false, drivers.BadConfig, "device must be auto or <vid>:<pid> in hex"},
 		{"busy", func() *fakeLib {
 			l := &fakeLib{}
 			l.add(&fakeDev{desc: printerDesc(0x0f49, 0x1234, protoBi, true), claimErr: gousb.ErrorBusy})

@@ -20,12 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/drivers/usb"
 	"github.com/cityid/printerd/drivers/usbip"
-	"github.com/cityid/printerd/layout/panel"
 )
 
 const (
@@ -35,13 +35,13 @@ const (
 )
 
 // testCard is a YMCKO card with a distinct pattern on every panel.
-func testCard(label string) panel.Card {
-	c := panel.Card{Label: label, Ribbon: panel.YMCKO}
-	var s panel.Side
-	s.Y, s.M, s.C, s.K, s.O = panel.NewPlane(), panel.NewPlane(), panel.NewPlane(), panel.NewPlane(), panel.NewPlane()
-	for y := 0; y < panel.Height; y++ {
-		for x := 0; x < panel.Width; x++ {
-			s.Y.SetGray(x, y, color.Gray{Y: uint8(x * 255 / panel.Width)})
+func testCard(label string) card.Card {
+	c := card.Card{Label: label, Ribbon: card.YMCKO}
+	var s card.Side
+	s.Y, s.M, s.C, s.K, s.O = card.NewPlane(), card.NewPlane(), card.NewPlane(), card.NewPlane(), card.NewPlane()
+	for y := 0; y < card.Height; y++ {
+		for x := 0; x < card.Width; x++ {
+			s.Y.SetGray(x, y, color.Gray{Y: uint8(x * 255 / card.Width)})
 			if x < 300 {
 				s.M.SetGray(x, y, color.Gray{Y: 200})
 			}
@@ -62,7 +62,7 @@ func testCard(label string) panel.Card {
 
 // samePlanes compares the panels the simulator received with the card's:
 // K and O exactly, Y, M and C within one step of the levels sent.
-func samePlanes(t *testing.T, want, got panel.Side, levels int) {
+func samePlanes(t *testing.T, want, got card.Side, levels int) {
 	t.Helper()
 	tol := 255/(levels-1) + 1
 	for _, pl := range []struct {
@@ -79,7 +79,7 @@ func samePlanes(t *testing.T, want, got panel.Side, levels int) {
 		}
 		for i := range pl.want.Pix {
 			if d := int(pl.want.Pix[i]) - int(pl.got.Pix[i]); d > pl.tol || -d > pl.tol {
-				t.Errorf("panel %s: dot (%d,%d) = %d, want %d", pl.name, i%panel.Width, i/panel.Width, pl.got.Pix[i], pl.want.Pix[i])
+				t.Errorf("panel %s: dot (%d,%d) = %d, want %d", pl.name, i%card.Width, i/card.Width, pl.got.Pix[i], pl.want.Pix[i])
 				break
 			}
 		}
@@ -216,9 +216,9 @@ func TestGuest(t *testing.T) {
 		if err != nil || info.Serial != guestSerial {
 			t.Fatalf("Info = %+v, %v", info, err)
 		}
-		card := testCard("usbvm-1")
+		c := testCard("usbvm-1")
 		start := time.Now()
-		if err := p.Print(ctx, card); err != nil {
+		if err := p.Print(ctx, c); err != nil {
 			t.Fatalf("Print: %v", err)
 		}
 		t.Logf("YMCKO card printed over USB in %v (%d bytes out)", time.Since(start), gadget.Stats().OutBytes)
@@ -226,7 +226,7 @@ func TestGuest(t *testing.T) {
 		if len(cards) != 1 || cards[0].Label != "usbvm-1" && cards[0].Label != "card-0001" {
 			t.Fatalf("simulator printed %d cards", len(cards))
 		}
-		samePlanes(t, card.Front, cards[0].FrontPanels, 32)
+		samePlanes(t, c.Front, cards[0].FrontPanels, 32)
 	})
 
 	t.Run("status-and-counters", func(t *testing.T) {
@@ -384,7 +384,7 @@ func TestGuestTCP(t *testing.T) {
 	}
 	defer f.Close()
 	img, err := png.Decode(f)
-	if err != nil || img.Bounds().Dx() != panel.Width || img.Bounds().Dy() != panel.Height {
+	if err != nil || img.Bounds().Dx() != card.Width || img.Bounds().Dy() != card.Height {
 		t.Fatalf("front image: %v, %v", img.Bounds(), err)
 	}
 	t.Logf("printed over usbip TCP: %s (%s, serial %s)", filepath.Base(files[0]), id, info.Serial)

@@ -1,6 +1,6 @@
-// Package sample makes deterministic sample card jobs for the demo and for
-// tests: obviously invented people (long, accented and combining-mark names,
-// several self-designated genders) with cartoon photos drawn by code.
+// Package sample makes deterministic sample card jobs (v1 contract) for the
+// demo and for tests of queue and cmd/printerd, from the invented people
+// and drawn photos of internal/sample.
 //
 // Nothing here is a real person or a real face. The same (n, today) always
 // gives the same jobs, byte for byte, so fixtures can be regenerated and

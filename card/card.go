@@ -1,9 +1,4 @@
-// Package panel holds the card-face panels that layout/ produces and drivers/
-// consume: one density plane per ribbon panel, in design orientation.
-//
-// It is a leaf package of plain data so that layout/ (which knows nothing of
-// printers) and drivers/ (which knows nothing of jobs) can share it.
-package panel
+package card
 
 import (
 	"fmt"
@@ -35,13 +30,32 @@ func (r Ribbon) Colour() bool { return r == YMCKO || r == YMCKOK }
 // Overlay reports whether the ribbon has an O (overlay) panel.
 func (r Ribbon) Overlay() bool { return r == YMCKO || r == YMCKOK || r == KO }
 
+// Panels says which ribbon panels one side of a card is printed with. K
+// (resin black) is printed on every side of every ribbon.
+type Panels struct {
+	Colour  bool // Y, M and C
+	Overlay bool // O
+}
+
+// SidePanels is the rule of which panels each side of a card gets on
+// ribbon r: the front gets every panel the ribbon has; so does the back,
+// except on YMCKOK, whose panel set is Y, M, C, K, O for the front and
+// then a second K for the back, so the back is black only and unvarnished.
+// Layout makes planes and drivers send panels by this one rule.
+func (r Ribbon) SidePanels(back bool) Panels {
+	if back && r == YMCKOK {
+		return Panels{}
+	}
+	return Panels{Colour: r.Colour(), Overlay: r.Overlay()}
+}
+
 // Valid reports an error naming the ribbon if it is not one printerd supports.
 func (r Ribbon) Valid() error {
 	switch r {
 	case YMCKO, YMCKOK, KO, K:
 		return nil
 	}
-	return fmt.Errorf("panel: ribbon %q: want ymcko, ymckok, ko or k", string(r))
+	return fmt.Errorf("card: ribbon %q: want ymcko, ymckok, ko or k", string(r))
 }
 
 // Side is one printed side of a card. Every plane is Width x Height in design
