@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -99,24 +97,12 @@ func TestSimCommandMagicard(t *testing.T) {
 // the test ends and returns its address.
 func magicardTCP(t *testing.T, dev *sim.Magicard) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := dev.ListenTCP("127.0.0.1:0", t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		dev.ServeListener(ctx, ln, t.Logf)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		ln.Close()
-		wg.Wait()
-		dev.Close()
-	})
-	return ln.Addr().String()
+	t.Cleanup(func() { srv.Close() })
+	return srv.Addr()
 }
 
 // TestMixedPrinters runs one daemon with two Evolis simulators (sim://)

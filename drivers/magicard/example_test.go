@@ -3,7 +3,6 @@ package magicard_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"path/filepath"
 
@@ -17,16 +16,13 @@ import (
 // learns the layout from the model the printer reports.
 func Example() {
 	dev := sim.NewMagicard(sim.MagicardOptions{Layout: sim.MagicardKGE})
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			dev.Serve(context.Background(), c)
-			c.Close()
-		}
-	}()
-	u, _ := url.Parse("tcp://" + ln.Addr().String())
+	srv, err := dev.ListenTCP("127.0.0.1:0", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	u, _ := url.Parse("tcp://" + srv.Addr())
 	link, err := tcp.Open(context.Background(), u)
 	if err != nil {
 		fmt.Println(err)

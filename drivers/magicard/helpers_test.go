@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"image"
-	"net"
 	"net/url"
 	"path/filepath"
 	"sync"
@@ -30,24 +29,12 @@ var testOpts = magicard.Options{ReplyTimeout: 500 * time.Millisecond, PrintTimeo
 // time (a new one after a drop), until the test ends.
 func serveTCP(t *testing.T, dev *sim.Magicard) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := dev.ListenTCP("127.0.0.1:0", t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		dev.ServeListener(ctx, ln, t.Logf)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		ln.Close()
-		wg.Wait()
-		dev.Close()
-	})
-	return ln.Addr().String()
+	t.Cleanup(func() { srv.Close() })
+	return srv.Addr()
 }
 
 // openTCP opens the driver's transport to a TCP simulator.

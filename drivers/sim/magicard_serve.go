@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Magicard framing bytes.
@@ -233,4 +234,46 @@ func (d *Magicard) ServeListener(ctx context.Context, ln net.Listener, logf func
 			logf("sim: %s: connection ended: %v", d.opts.Name, err)
 		}
 	}
+}
+
+// MagicardServer is a Magicard served on a TCP listener by ListenTCP.
+type MagicardServer struct {
+	dev    *Magicard
+	ln     net.Listener
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// ListenTCP serves the printer on a TCP listener at addr (e.g.
+// "127.0.0.1:0"), one connection at a time, until Close; see
+// ServeListener for logf.
+func (d *Magicard) ListenTCP(addr string, logf func(format string, args ...any)) (*MagicardServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sim: %s: listen: %w", d.opts.Name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &MagicardServer{dev: d, ln: ln, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		d.ServeListener(ctx, ln, logf)
+	}()
+	return s, nil
+}
+
+// Addr is the address the server listens on, host:port.
+func (s *MagicardServer) Addr() string { return s.ln.Addr().String() }
+
+// Close stops listening, ends the connection being served, waits for the
+// server and for the printer to be idle (Magicard.Close). It is safe to
+// call twice.
+func (s *MagicardServer) Close() error {
+	s.once.Do(func() {
+		s.cancel()
+		s.ln.Close()
+		<-s.done
+		s.dev.Close()
+	})
+	return nil
 }
