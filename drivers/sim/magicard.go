@@ -113,7 +113,7 @@ type Magicard struct {
 	silentIn   int
 	garbageIn  int
 	nextLabel  string
-	cards      []Printed
+	cards      []*mcKept
 	front      *mcPage // page 1 of a duplex job, waiting for page 2
 	queue      []*mcJob
 	working    bool
@@ -280,11 +280,17 @@ func (d *Magicard) SetRibbon(n int) {
 
 // Cards returns the last cards printed and ejected (at most
 // Options.KeepCards), oldest first, with their decoded panels and
-// composited faces.
+// composited faces. A kept card holds its job as received (3.2 to 3.7 MB
+// two-sided) until Cards first returns it, then its panels and faces.
 func (d *Magicard) Cards() []Printed {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]Printed(nil), d.cards...)
+	kept := append([]*mcKept(nil), d.cards...)
+	d.mu.Unlock()
+	out := make([]Printed, len(kept))
+	for i, k := range kept {
+		out[i] = k.get()
+	}
+	return out
 }
 
 // Counters returns the printer's counters.

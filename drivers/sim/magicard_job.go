@@ -6,6 +6,7 @@ import (
 	"image"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cityid/printerd/card"
@@ -388,13 +389,16 @@ func (d *Magicard) print(j *mcJob, mc *mcCard) {
 		}
 		d.sleep(d.mcDelay(s.stage))
 	}
-	p := d.decodeJob(j, mc.label)
+	k := &mcKept{d: d, job: j, label: mc.label}
 	if d.opts.Out != "" {
+		// The files exist by the time the card counts as printed.
+		p := d.decodeJob(j, mc.label)
 		files, err := writeImages(d.opts.Out, p)
 		if err != nil {
 			d.opts.Logger.Warn("sim: card image not written", "device", d.opts.Name, "err", err)
 		}
 		p.Files = files
+		k.once.Do(func() { k.p, k.job = p, nil })
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -413,8 +417,23 @@ func (d *Magicard) print(j *mcJob, mc *mcCard) {
 		if len(d.cards) >= n {
 			d.cards = append(d.cards[:0], d.cards[len(d.cards)-n+1:]...)
 		}
-		d.cards = append(d.cards, p)
+		d.cards = append(d.cards, k)
 	}
+}
+
+// mcKept is a printed card kept for Cards: the job as received, decoded
+// on the first Cards call that returns it (or at once when Out is set).
+type mcKept struct {
+	d     *Magicard
+	job   *mcJob
+	label string
+	once  sync.Once
+	p     Printed
+}
+
+func (k *mcKept) get() Printed {
+	k.once.Do(func() { k.p, k.job = k.d.decodeJob(k.job, k.label), nil })
+	return k.p
 }
 
 // pass takes the card through one stage; false when a fault stopped it
