@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cityid/printerd/drivers/magicard"
+	"github.com/cityid/printerd/drivers/playback"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/job/sample"
@@ -243,5 +246,44 @@ func TestMagicardOutcomes(t *testing.T) {
 				t.Errorf("exit %d", code)
 			}
 		})
+	}
+}
+
+// TestDiagRecordMagicard records a technician's session with a Magicard
+// (printerd diag test-card --record, as with a real printer) and replays
+// it against the Magicard driver with drivers/playback: the recording
+// holds the job's header readable and its planes as a blob.
+func TestDiagRecordMagicard(t *testing.T) {
+	ctx := context.Background()
+	dev := sim.NewMagicard(sim.MagicardOptions{Layout: sim.MagicardKGE})
+	uri := "tcp://" + magicardTCP(t, dev) + "?lang=magicard&poll=10ms"
+	file := filepath.Join(t.TempDir(), "status.txt")
+	if code, _, errOut := runCLI(ctx, "diag", "status", "--device="+uri, "--record", file); code != exitOK {
+		t.Fatalf("diag status --record: %s", errOut)
+	}
+	pb, err := playback.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := magicard.New(pb, magicard.Options{}).Status(ctx)
+	if err != nil || !st.Ready || st.RibbonLeft != 300 {
+		t.Fatalf("replayed Status = %+v, %v", st, err)
+	}
+	if err := pb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	file = filepath.Join(t.TempDir(), "test-card.txt")
+	if code, _, errOut := runCLI(ctx, "diag", "test-card", "--device="+uri, "--record", file); code != exitOK {
+		t.Fatalf("diag test-card --record: %s", errOut)
+	}
+	rec, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rec), `\x01,NOC1,`) || !strings.Contains(string(rec), "> blob ") {
+		t.Fatalf("the recording lacks the job header or its blob:\n%.600s", rec)
+	}
+	if n := dev.Counters().Printed; n != 1 {
+		t.Fatalf("printed %d test cards, want 1", n)
 	}
 }
