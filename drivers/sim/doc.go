@@ -118,5 +118,8 @@
 //
 // Magicard (NewMagicard) is a simulated Magicard printer of the text
 // protocol with the same options, faults, counters and outputs, a card
-// position and a reject tray; `printerd sim --lang magicard` serves it.
+// position and a reject tray; `printerd sim --lang magicard` serves it, and
+// sim://<name>?lang=magicard&layout=kee|kge&head=P opens one in-process
+// (Registry.LookupMagicard finds it; a name is either an Evolis or a
+// Magicard device).
 package sim
