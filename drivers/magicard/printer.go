@@ -136,11 +136,11 @@ func (p *Printer) query(ctx context.Context, op string, cmd []byte, parse func([
 	if err := p.opts.Validate(); err != nil {
 		return &drivers.Error{Op: op, Code: drivers.BadCommand, Feed: drivers.BeforeFeed, Err: err}
 	}
-	var err error
+	var err, resetErr error
 	for attempt := 0; attempt <= p.opts.MaxResets; attempt++ {
 		if attempt > 0 {
 			if rerr := p.resetLink(ctx); rerr != nil {
-				err = errors.Join(err, rerr)
+				resetErr = rerr
 			}
 		}
 		var reply []byte
@@ -153,7 +153,7 @@ func (p *Printer) query(ctx context.Context, op string, cmd []byte, parse func([
 			break
 		}
 	}
-	return &drivers.Error{Op: op, Code: codeFor(err), Feed: drivers.BeforeFeed, Err: err}
+	return &drivers.Error{Op: op, Code: codeFor(err), Feed: drivers.BeforeFeed, Err: errors.Join(err, resetErr)}
 }
 
 func codeFor(err error) drivers.Code {
