@@ -531,8 +531,11 @@ func (p *Printer) Print(ctx context.Context, cd card.Card) error {
 	case errors.As(err, &pe):
 		feed := feedOf(pe.Major)
 		p.opts.Logger.Debug("magicard: card failed", "label", cd.Label, "major", pe.Major, "feed", feed)
+		if feed == drivers.FeedUnknown {
+			err = fmt.Errorf("%w (the text protocol cannot tell whether a card was fed: hold the job and check the printer)", err)
+		}
 		return fail(CodeOf(pe.Major), feed, err)
 	default:
-		return fail(codeFor(err), drivers.FeedUnknown, err)
+		return fail(codeFor(err), drivers.FeedUnknown, fmt.Errorf("%w (the card counter did not move and the text protocol cannot tell whether a card was fed: hold the job and check the printer)", err))
 	}
 }
