@@ -46,12 +46,28 @@ type Transport func(ctx context.Context, u *url.URL) (LinkCloser, error)
 // the URI's query parameters, for driver options.
 type Language func(link Link, params url.Values) (Printer, error)
 
+// Detector names the command language of the printer behind a link just
+// opened, from the URI (usb://0c1f:1800) or what the link knows of the
+// device (its USB ids, its IEEE 1284 device id), or returns "" when it
+// cannot tell. It is asked only when the URI has no lang parameter.
+type Detector func(ctx context.Context, u *url.URL, link Link) string
+
 // Registry opens printers by URI. cmd/printerd fills it explicitly; names
 // are unique.
 type Registry struct {
 	mu         sync.Mutex
 	transports map[string]Transport
 	languages  map[string]Language
+	detectors  []Detector
+}
+
+// RegisterDetector adds a Detector; detectors are asked in the order they
+// were registered, and the first name wins.
+func (r *Registry) RegisterDetector(d Detector) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.detectors = append(r.detectors, d)
+	return nil
 }
 
 // RegisterTransport adds a transport for a URI scheme.
@@ -69,7 +85,7 @@ func (r *Registry) RegisterTransport(scheme string, t Transport) error {
 }
 
 // RegisterLanguage adds a printer command language, selected by the URI
-// parameter lang (default "evolis").
+// parameter lang; without it, by the detectors, else "evolis".
 func (r *Registry) RegisterLanguage(name string, l Language) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -118,21 +134,34 @@ func (r *Registry) OpenWrapped(ctx context.Context, uri string, wrap func(Link) 
 	r.mu.Lock()
 	t, tok := r.transports[u.Scheme]
 	langName := u.Query().Get("lang")
-	if langName == "" {
-		langName = "evolis"
-	}
-	l, lok := r.languages[langName]
+	detectors := append([]Detector(nil), r.detectors...)
 	schemes := keys(r.transports)
 	r.mu.Unlock()
 	if !tok {
 		return nil, fmt.Errorf("drivers: printer URI %q: unknown scheme %q (have %v)", uri, u.Scheme, schemes)
 	}
-	if !lok {
+	if langName != "" && !r.hasLanguage(langName) {
 		return nil, fmt.Errorf("drivers: printer URI %q: unknown language %q", uri, langName)
 	}
 	link, err := t(ctx, u)
 	if err != nil {
 		return nil, fmt.Errorf("drivers: open %s: %w", uri, err)
+	}
+	for _, d := range detectors {
+		if langName != "" {
+			break
+		}
+		langName = d(ctx, u, link)
+	}
+	if langName == "" {
+		langName = "evolis"
+	}
+	r.mu.Lock()
+	l, lok := r.languages[langName]
+	r.mu.Unlock()
+	if !lok {
+		link.Close()
+		return nil, fmt.Errorf("drivers: printer URI %q: unknown language %q", uri, langName)
 	}
 	var dl Link = link
 	if wrap != nil {
@@ -144,6 +173,13 @@ func (r *Registry) OpenWrapped(ctx context.Context, uri string, wrap func(Link) 
 		return nil, fmt.Errorf("drivers: open %s: %w", uri, err)
 	}
 	return &Opened{Printer: p, URI: u, Link: link}, nil
+}
+
+func (r *Registry) hasLanguage(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.languages[name]
+	return ok
 }
 
 func keys[V any](m map[string]V) []string {

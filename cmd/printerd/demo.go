@@ -37,14 +37,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("jobs", 3, fmt.Sprintf("number of sample jobs (1-%d)", demoMaxJobs))
 	verbose := fs.Bool("v", false, "log the daemon's records (JSON) to standard error")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	lang := fs.String("lang", "evolis", "simulated printer: evolis, or magicard (a Tango 2E, KEE layout, through the Magicard driver)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
 	}
-	if fs.NArg() > 0 || *n < 1 || *n > demoMaxJobs {
-		fmt.Fprintf(stderr, "usage: printerd demo [--out DIR] [--jobs N (1-%d)]\n", demoMaxJobs)
+	if fs.NArg() > 0 || *n < 1 || *n > demoMaxJobs || (*lang != "evolis" && *lang != "magicard") {
+		fmt.Fprintf(stderr, "usage: printerd demo [--out DIR] [--jobs N (1-%d)] [--lang evolis|magicard]\n", demoMaxJobs)
 		return exitUsage
 	}
 	level := slog.LevelWarn
@@ -54,7 +55,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	res, err := runDemo(ctx, demoOptions{Out: *out, Jobs: *n, Log: log})
+	res, err := runDemo(ctx, demoOptions{Out: *out, Jobs: *n, Log: log, Lang: *lang})
 	if err != nil {
 		fmt.Fprintf(stderr, "printerd demo: %v\n", err)
 		if res == nil {
@@ -89,6 +90,7 @@ type demoOptions struct {
 	Out  string
 	Jobs int
 	Log  *slog.Logger
+	Lang string // "magicard" for a simulated Magicard; else Evolis
 }
 
 // demoResult is one job's outcome.
@@ -143,6 +145,10 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 	cfg.ApproverKeys = approvers
 	cfg.IssuerKey = filepath.Join(keys, "issuer.key")
 	q := url.Values{"out": {out}, "speed": {"0"}}
+	if o.Lang == "magicard" {
+		q.Set("lang", "magicard")
+		q.Set("poll", "20ms")
+	}
 	cfg.Printers = []string{"sim://" + demoPrinter + "?" + q.Encode()}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -164,6 +170,10 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 	defer d.Shutdown(context.Background())
 	if dev := sims.Lookup(demoPrinter); dev != nil {
 		dev.SetFeeder(o.Jobs + 10) // enough blank cards and ribbon for every job
+		dev.SetRibbon(2*o.Jobs + 10)
+	}
+	if dev := sims.LookupMagicard(demoPrinter); dev != nil {
+		dev.SetFeeder(o.Jobs + 10)
 		dev.SetRibbon(2*o.Jobs + 10)
 	}
 

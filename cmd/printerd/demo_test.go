@@ -66,3 +66,27 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo --jobs 0: exit %d, want 2", code)
 	}
 }
+
+// TestDemoMagicard runs the demo on a simulated Magicard (sim://
+// ?lang=magicard): every job printed through the Magicard driver, a front
+// and a back image each.
+func TestDemoMagicard(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := runCLI(ctx, "demo", "--out", out, "--jobs", "2", "--lang", "magicard")
+	if code != exitOK {
+		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if n := strings.Count(stdout, "  printed  "); n != 2 {
+		t.Errorf("summary shows %d printed jobs, want 2:\n%s", n, stdout)
+	}
+	for _, side := range []string{"front", "back"} {
+		if m, _ := filepath.Glob(filepath.Join(out, "*-"+side+".png")); len(m) != 2 {
+			t.Errorf("%d %s images, want 2", len(m), side)
+		}
+	}
+	if code, _, _ := runCLI(ctx, "demo", "--lang", "optima"); code != exitUsage {
+		t.Errorf("demo --lang optima: exit %d, want %d", code, exitUsage)
+	}
+}

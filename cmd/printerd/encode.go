@@ -8,12 +8,13 @@ import (
 
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers/evolis"
+	"github.com/cityid/printerd/drivers/magicard"
 )
 
-const encodeSynopsis = "printerd encode JOB.json --issuer-key FILE [--ribbon ymcko|ymckok|ko|k] [--compress] [--levels 32|64|128] [--rotate 270|90] [--template NAME] [--templates DIR] [--issuer-code CODE]"
+const encodeSynopsis = "printerd encode JOB.json --issuer-key FILE [--lang evolis|magicard] [--layout kee|kge] [--ribbon ymcko|ymckok|ko|k] [--compress] [--levels 32|64|128] [--rotate 270|90] [--template NAME] [--templates DIR] [--issuer-code CODE]"
 
 // cmdEncode is printerd encode: it lays the job's card out, signs it, and
-// writes the Evolis command stream for it to standard output, as a print
+// writes the Evolis command stream (or the Magicard job) for it to standard output, as a print
 // filter would (no replies are read). Nothing else goes to standard output.
 func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("printerd encode", flag.ContinueOnError)
@@ -26,6 +27,8 @@ func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	compress := fs.Bool("compress", false, "compressed downloads (Dbc) instead of Db")
 	levels := fs.Int("levels", 32, "levels for Y, M and C: 32, 64 or 128")
 	rotate := fs.Int("rotate", 270, "rotation from the landscape design to print order: 270 or 90")
+	lang := fs.String("lang", "evolis", "printer language: evolis or magicard")
+	layout := fs.String("layout", "kee", "with --lang magicard: line layout, kee (Rio 2e, Tango) or kge (Enduro, Rio Pro, Pronto)")
 	cf := addCardFlags(fs)
 	pos, status, done := parseArgs(fs, args)
 	if done {
@@ -43,8 +46,18 @@ func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case *cf.issuerKey == "":
 		return usageErr("--issuer-key is required")
 	}
-	if err := opts.Validate(); err != nil {
-		return usageErr(err.Error())
+	mopts := magicard.Options{Layout: magicard.Layout(*layout), Ribbon: card.Ribbon(*cf.ribbon)}
+	switch *lang {
+	case "evolis":
+		if err := opts.Validate(); err != nil {
+			return usageErr(err.Error())
+		}
+	case "magicard":
+		if err := mopts.Validate(); err != nil {
+			return usageErr(err.Error())
+		}
+	default:
+		return usageErr(fmt.Sprintf("--lang %q: want evolis or magicard", *lang))
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "printerd encode: %v\n", err)
@@ -56,7 +69,12 @@ func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	card := c.Panels
 	card.Label = j.ID
-	stream, err := evolis.EncodeCard(card, opts)
+	var stream []byte
+	if *lang == "magicard" {
+		stream, err = magicard.EncodeCard(card, mopts)
+	} else {
+		stream, err = evolis.EncodeCard(card, opts)
+	}
 	if err != nil {
 		return fail(err)
 	}

@@ -76,3 +76,48 @@ func TestEncode(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeMagicard writes a Magicard job for each line layout, feeds it
+// to the simulated Magicard as a print filter would, and scans the signed
+// barcode back from the card it composited.
+func TestEncodeMagicard(t *testing.T) {
+	ctx := context.Background()
+	keys := t.TempDir()
+	if code, _, errOut := runCLI(ctx, "keys", "new", "--kind", "issuer", "--out", keys); code != exitOK {
+		t.Fatalf("keys new: %s", errOut)
+	}
+	jobFile := filepath.Join("..", "..", "testdata", "jobs", "issue-polish.json")
+	for _, layout := range []string{"kee", "kge"} {
+		code, stream, errOut := runCLI(ctx, "encode", jobFile, "--issuer-key", filepath.Join(keys, "issuer.key"), "--lang", "magicard", "--layout", layout)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", layout, code, errOut)
+		}
+		if !strings.HasPrefix(stream, strings.Repeat("\x05", 64)+"\x01,NOC1,") {
+			t.Fatalf("%s: stream starts %q", layout, stream[:min(len(stream), 80)])
+		}
+		out := t.TempDir()
+		dev := sim.NewMagicard(sim.MagicardOptions{Layout: layout, Options: sim.Options{Out: out}})
+		if err := dev.Serve(ctx, struct {
+			io.Reader
+			io.Writer
+		}{bytes.NewReader([]byte(stream)), io.Discard}); err != nil {
+			t.Fatalf("%s: simulator: %v", layout, err)
+		}
+		dev.Wait()
+		cards := dev.Cards()
+		if len(cards) != 1 || cards[0].Back == nil {
+			t.Fatalf("%s: simulator printed %d cards (state %+v)", layout, len(cards), dev.State())
+		}
+		ok := false
+		for _, f := range cards[0].Files {
+			code, _, _ := runCLI(ctx, "verify", "--image", f, "--keys", filepath.Join(keys, "issuer.pub"))
+			ok = ok || code == exitOK
+		}
+		if !ok {
+			t.Fatalf("%s: no printed side verifies: %v", layout, cards[0].Files)
+		}
+	}
+	if code, _, _ := runCLI(ctx, "encode", jobFile, "--issuer-key", filepath.Join(keys, "issuer.key"), "--lang", "optima"); code != exitUsage {
+		t.Fatalf("--lang optima: exit %d, want %d", code, exitUsage)
+	}
+}

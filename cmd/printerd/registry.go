@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/evolis"
+	"github.com/cityid/printerd/drivers/magicard"
 	"github.com/cityid/printerd/drivers/serial"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/drivers/tcp"
@@ -21,6 +22,8 @@ func newRegistry(sims *sim.Registry) (*drivers.Registry, error) {
 	r := &drivers.Registry{}
 	for _, err := range []error{
 		r.RegisterLanguage("evolis", evolis.Language),
+		r.RegisterLanguage("magicard", magicard.Language),
+		r.RegisterDetector(magicard.Detect),
 		r.RegisterTransport("serial", serial.Open),
 		r.RegisterTransport("tcp", tcp.Open),
 		r.RegisterTransport("sim", sims.Transport),

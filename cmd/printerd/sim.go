@@ -16,10 +16,22 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/sim"
 )
 
-const simSynopsis = "printerd sim [--listen tcp://127.0.0.1:9100 | --pty | --usbip ADDR] [--faults SPEC] [--speed X] [--out DIR]"
+const simSynopsis = "printerd sim [--lang evolis|magicard [--layout kee|kge]] [--listen tcp://127.0.0.1:9100 | --pty | --usbip ADDR] [--faults SPEC] [--speed X] [--out DIR]"
+
+// simPrinter is a simulated printer of either language, as printerd sim
+// serves it.
+type simPrinter interface {
+	Serve(ctx context.Context, rw io.ReadWriter) error
+	Options() sim.Options
+	Counters() drivers.Counters
+	DeviceID() string
+	PortStatus() byte
+	SoftReset()
+}
 
 // cmdSim is printerd sim: a simulated Evolis printer as its own process, on
 // a TCP listener (one connection at a time), a pseudo-terminal or USB/IP.
@@ -41,6 +53,8 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	feeder := fs.Int("feeder", 0, "blank cards in the feeder (0: 100)")
 	ribbon := fs.Int("ribbon-cards", 0, "card sides the ribbon can print (0: 300)")
 	verbose := fs.Bool("verbose", false, "log every command (names only)")
+	lang := fs.String("lang", "evolis", "printer language: evolis or magicard (the Magicard text protocol)")
+	mcLayout := fs.String("layout", "kee", "with --lang magicard: line layout, kee (Tango 2E, USB 0c1f:1800) or kge (Enduro 3E, 0c1f:4800)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -79,7 +93,22 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	dev := sim.New(sim.Options{Name: *name, Speed: *speed, Out: *out, Faults: f, FeederCards: *feeder, RibbonCards: *ribbon, Logger: log})
+	so := sim.Options{Name: *name, Speed: *speed, Out: *out, Faults: f, FeederCards: *feeder, RibbonCards: *ribbon, Logger: log}
+	var dev simPrinter
+	switch {
+	case *lang == "evolis":
+		dev = sim.New(so)
+	case *lang == "magicard" && (*mcLayout == sim.MagicardKEE || *mcLayout == sim.MagicardKGE):
+		mc := sim.NewMagicard(sim.MagicardOptions{Options: so, Layout: *mcLayout})
+		defer mc.Close()
+		dev = mc
+	case *lang == "magicard":
+		fmt.Fprintf(stderr, "printerd sim: --layout %q: want kee or kge\n", *mcLayout)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "printerd sim: --lang %q: want evolis or magicard\n", *lang)
+		return exitUsage
+	}
 
 	switch {
 	case *usePty:
@@ -100,7 +129,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // simTCP serves dev on a TCP listener, one connection at a time, until ctx
 // ends. It prints the address it listens on (useful with port 0).
-func simTCP(ctx context.Context, dev *sim.Device, listen string, stdout io.Writer, log *slog.Logger) error {
+func simTCP(ctx context.Context, dev simPrinter, listen string, stdout io.Writer, log *slog.Logger) error {
 	addr := listen
 	if strings.Contains(listen, "://") {
 		u, err := url.Parse(listen)
@@ -157,7 +186,7 @@ func simTCP(ctx context.Context, dev *sim.Device, listen string, stdout io.Write
 // simPty serves dev on a new pseudo-terminal until ctx ends. It prints the
 // slave's path, which a driver opens as serial:///dev/pts/N. A drop fault
 // cannot unplug a pty: the device just starts a new session on it.
-func simPty(ctx context.Context, dev *sim.Device, stdout io.Writer, log *slog.Logger) error {
+func simPty(ctx context.Context, dev simPrinter, stdout io.Writer, log *slog.Logger) error {
 	master, slave, err := pty.Open()
 	if err != nil {
 		return fmt.Errorf("pty: %w", err)

@@ -15,12 +15,16 @@ import (
 // a TCP address (127.0.0.1:3240) for `usbip attach -r 127.0.0.1 -b 1-1`,
 // or "vhci" / "vhci:PORT" to attach it to this machine's own vhci-hcd
 // directly (root, modprobe vhci-hcd).
-func serveUSBIP(ctx context.Context, dev *sim.Device, addr string) error {
+func serveUSBIP(ctx context.Context, dev simPrinter, addr string) error {
 	opts := dev.Options()
-	gadget := usbip.New(usbip.Config{Serial: opts.Serial, Product: strings.TrimPrefix(opts.Model, "Evolis ")}, dev)
+	cfg := usbip.Config{Serial: opts.Serial, Product: strings.TrimPrefix(opts.Model, "Evolis ")}
+	if mc, ok := dev.(*sim.Magicard); ok {
+		cfg.VendorID, cfg.ProductID, cfg.Manufacturer, cfg.Product = 0x0C1F, mc.USBProduct(), "Magicard", opts.Model
+	}
+	gadget := usbip.New(cfg, dev)
 	defer gadget.Close()
 	go gadget.Run(ctx, dev.Serve)
-	cfg := gadget.Config()
+	cfg = gadget.Config()
 	if port, ok := strings.CutPrefix(addr, "vhci"); ok {
 		n := 0
 		if p := strings.TrimPrefix(port, ":"); p != "" {

@@ -11,9 +11,21 @@ import (
 )
 
 // printerd sim --usbip serves a printer-class device that usbip clients
-// list: the OP_REQ_DEVLIST reply names bus id 1-1, 0f49:1234 and interface
-// 7/1/2.
+// list: the OP_REQ_DEVLIST reply names bus id 1-1, 0f49:1234 (a Magicard
+// Enduro: 0c1f:4800) and interface 7/1/2.
 func TestSimUSBIP(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		vid, pid uint16
+	}{
+		{nil, 0x0f49, 0x1234},
+		{[]string{"--lang", "magicard", "--layout", "kge"}, 0x0c1f, 0x4800},
+	} {
+		simUSBIP(t, tc.args, tc.vid, tc.pid)
+	}
+}
+
+func simUSBIP(t *testing.T, args []string, vid, pid uint16) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +37,7 @@ func TestSimUSBIP(t *testing.T) {
 	defer cancel()
 	var stderr bytes.Buffer
 	done := make(chan int, 1)
-	go func() { done <- dispatch(ctx, []string{"sim", "--usbip", addr}, io.Discard, &stderr) }()
+	go func() { done <- dispatch(ctx, append([]string{"sim", "--usbip", addr}, args...), io.Discard, &stderr) }()
 
 	var reply []byte
 	deadline := time.Now().Add(10 * time.Second)
@@ -49,7 +61,7 @@ func TestSimUSBIP(t *testing.T) {
 		t.Fatalf("devlist reply of %d bytes, want one device", len(reply))
 	}
 	dev := reply[12:]
-	if string(bytes.TrimRight(dev[256:288], "\x00")) != "1-1" || binary.BigEndian.Uint16(dev[300:]) != 0x0f49 ||
+	if string(bytes.TrimRight(dev[256:288], "\x00")) != "1-1" || binary.BigEndian.Uint16(dev[300:]) != vid || binary.BigEndian.Uint16(dev[302:]) != pid ||
 		!bytes.Equal(reply[len(reply)-4:], []byte{7, 1, 2, 0}) {
 		t.Fatalf("devlist device % x", dev[256:312])
 	}

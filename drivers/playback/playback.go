@@ -266,11 +266,19 @@ func writeOps(b []byte) []Op {
 }
 
 // headLen returns the length of a large write's readable head: through the
-// parameter separators of a bitmap download (3 for Db, 4 for Dbc), else up
-// to the last ';' in its first 40 bytes.
+// parameter separators of a bitmap download (3 for Db, 4 for Dbc), through
+// the header of a Magicard job (0x05 lead, 0x01, header, 0x1C), else up to
+// the last ';' in its first 40 bytes.
 func headLen(b []byte) int {
 	fields := 0
 	switch {
+	case len(b) > 0 && b[0] == 0x05:
+		if soh := bytes.IndexByte(b[:min(len(b), 128)], 0x01); soh >= 0 {
+			if end := bytes.IndexByte(b[soh:min(len(b), 4096)], 0x1C); end >= 0 {
+				return soh + end + 1
+			}
+		}
+		return 0
 	case bytes.HasPrefix(b, []byte("\x1bDbc;")):
 		fields = 4
 	case bytes.HasPrefix(b, []byte("\x1bDb;")):

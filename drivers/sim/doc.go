@@ -115,4 +115,11 @@
 // a time (others wait); `printerd sim --pty` prints the path of a new
 // pseudo-terminal for serial:///dev/pts/N; --faults, --speed and --out are
 // the options above. Serve calls must not overlap on one Device.
+//
+// Magicard (NewMagicard) is a simulated Magicard printer of the text
+// protocol with the same options, faults, counters and outputs, a card
+// position and a reject tray; `printerd sim --lang magicard` serves it, and
+// sim://<name>?lang=magicard&layout=kee|kge&head=P opens one in-process
+// (Registry.LookupMagicard finds it; a name is either an Evolis or a
+// Magicard device).
 package sim

@@ -20,6 +20,7 @@ import (
 type Registry struct {
 	mu sync.Mutex
 	m  map[string]*Device
+	mc map[string]*Magicard // lang=magicard devices (magicard_transport.go)
 }
 
 // Register makes d the device behind sim://<name>. It fails if the name is
@@ -52,6 +53,7 @@ func (r *Registry) Unregister(name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.m, name)
+	delete(r.mc, name)
 }
 
 // OptionsFromURI reads device options from a sim:// URI:
@@ -119,11 +121,19 @@ func (r *Registry) Transport(ctx context.Context, u *url.URL) (drivers.LinkClose
 	if err := ctx.Err(); err != nil {
 		return nil, &drivers.Error{Op: "open", Code: drivers.Offline, Feed: drivers.BeforeFeed, Err: err}
 	}
+	if u.Query().Get("lang") == "magicard" {
+		return r.magicardTransport(u)
+	}
 	o, err := OptionsFromURI(u)
 	if err != nil {
 		return nil, &drivers.Error{Op: "open", Code: drivers.BadConfig, Feed: drivers.BeforeFeed, Err: err}
 	}
 	r.mu.Lock()
+	if r.mc[o.Name] != nil {
+		r.mu.Unlock()
+		return nil, &drivers.Error{Op: "open", Code: drivers.BadConfig, Feed: drivers.BeforeFeed,
+			Err: fmt.Errorf("sim: device %q is a Magicard: open it with lang=magicard", o.Name)}
+	}
 	d := r.m[o.Name]
 	if d == nil {
 		d = New(o)
@@ -142,7 +152,9 @@ var _ drivers.Transport = (*Registry)(nil).Transport
 // buffered pipe whose device side a goroutine serves. It implements
 // drivers.LinkCloser and drivers.Labeler.
 type Link struct {
-	dev *Device
+	dev  *Device   // the Evolis device, or nil
+	mc   *Magicard // the Magicard device, or nil
+	peer peer      // whichever of the two
 
 	mu     sync.Mutex
 	toDev  *pipe
@@ -160,9 +172,17 @@ var (
 // Connect opens an in-process link to d and starts serving it. Close the
 // link to stop.
 func (d *Device) Connect() *Link {
-	l := &Link{dev: d}
+	l := &Link{dev: d, peer: d}
 	l.start()
 	return l
+}
+
+// peer is the device side a Link serves: an Evolis Device or a Magicard.
+type peer interface {
+	Serve(ctx context.Context, rw io.ReadWriter) error
+	SoftReset()
+	SetLabel(label string)
+	Options() Options
 }
 
 func (l *Link) start() {
@@ -173,9 +193,9 @@ func (l *Link) start() {
 	toDev, toHost, done := l.toDev, l.toHost, l.done
 	go func() {
 		defer close(done)
-		err := l.dev.Serve(ctx, &devSide{ctx: ctx, in: toDev, out: toHost})
-		if err != nil && !errors.Is(err, context.Canceled) {
-			l.dev.opts.Logger.Debug("sim: link ended", "device", l.dev.opts.Name, "err", err)
+		err := l.peer.Serve(ctx, &devSide{ctx: ctx, in: toDev, out: toHost})
+		if o := l.peer.Options(); err != nil && !errors.Is(err, context.Canceled) {
+			o.Logger.Debug("sim: link ended", "device", o.Name, "err", err)
 		}
 		// The link is down: the host sees end of stream.
 		toDev.close()
@@ -234,7 +254,7 @@ func (l *Link) Reset(ctx context.Context) error {
 		return errors.New("sim: link closed")
 	}
 	l.stop()
-	l.dev.SoftReset()
+	l.peer.SoftReset()
 	l.start()
 	return ctx.Err()
 }
@@ -252,10 +272,14 @@ func (l *Link) Close() error {
 }
 
 // SetLabel names the next card the device prints (drivers.Labeler).
-func (l *Link) SetLabel(label string) { l.dev.SetLabel(label) }
+func (l *Link) SetLabel(label string) { l.peer.SetLabel(label) }
 
-// Device returns the device behind the link.
+// Device returns the Evolis device behind the link, or nil for a
+// Magicard (Magicard).
 func (l *Link) Device() *Device { return l.dev }
+
+// Magicard returns the Magicard device behind the link, or nil.
+func (l *Link) Magicard() *Magicard { return l.mc }
 
 // devSide is the device's end of the pipes, an io.ReadWriter for Serve.
 type devSide struct {

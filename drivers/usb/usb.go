@@ -345,6 +345,13 @@ func (c *Conn) Info() Device {
 	return c.info
 }
 
+// USBIDs returns the vendor and product ids of the device the Conn opened,
+// for a registry's detectors (drivers.Detector).
+func (c *Conn) USBIDs() (vendor, product uint16) {
+	info := c.Info()
+	return info.VendorID, info.ProductID
+}
+
 // usable returns an error if no device is open. The caller holds c.mu.
 func (c *Conn) usable(op string) error {
 	switch {

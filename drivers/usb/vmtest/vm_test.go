@@ -104,6 +104,11 @@ func checkGuest(t *testing.T, out []byte) {
 			t.Errorf("usbvm: guest subtest %s did not pass", name)
 		}
 	}
+	if m := regexp.MustCompile(`USBVM-MAGICARD-RESULT rc=(\d+)`).FindStringSubmatch(text); m == nil || m[1] != "0" ||
+		!strings.Contains(text, "--- PASS: TestGuestMagicard ") {
+		failed = true
+		t.Errorf("usbvm: the simulated Magicard was not found and printed on over USB in the guest")
+	}
 	if m := regexp.MustCompile(`USBVM-TCP-RESULT rc=(\d+)`).FindStringSubmatch(text); m == nil || m[1] != "0" ||
 		!strings.Contains(text, "--- PASS: TestGuestTCP ") {
 		failed = true
@@ -313,6 +318,8 @@ cd /tmp
 rc=$?
 echo "USBVM: guest tests done at $(cut -d' ' -f1 /proc/uptime) s"
 echo "USBVM-RESULT rc=$rc"
+/guest.test -test.run '^TestGuestMagicard$' -test.v -test.timeout 60s
+echo "USBVM-MAGICARD-RESULT rc=$?"
 
 # USB/IP over TCP, as a new user does it: printerd sim --usbip, then
 # Debian's usbip tools attach it to this machine's vhci-hcd.
