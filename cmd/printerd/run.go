@@ -63,7 +63,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case <-runCtx.Done():
 		}
 	}()
-	return runDaemon(runCtx, cfg, daemonDeps{log: log, level: level}, runSignals{hup: hup, term: term, reread: reread})
+	return runDaemon(runCtx, cfg, daemonDeps{log: log, level: level}, runSignals{hup: hup, term: term, reread: reread,
+		started: func(d *daemon) { notifySystemd(runCtx, log, d) }})
 }
 
 // runSignals are the daemon's control inputs; tests leave them nil (the
