@@ -17,10 +17,11 @@ import (
 )
 
 // The Debian userland the guest runs: debootstrap's minbase with systemd,
-// udev, kmod (modprobe, depmod) and libusb (printerd's one library).
+// udev, kmod (modprobe, depmod), and printerd's dependencies libusb and
+// procps (/bin/kill for ExecReload).
 const (
 	suite           = "bookworm"
-	rootfsPackages  = "systemd,udev,kmod,libusb-1.0-0"
+	rootfsPackages  = "systemd,udev,kmod,libusb-1.0-0,procps"
 	defaultMirror   = "http://deb.debian.org/debian"
 	installHintDeb  = "run scripts/deps.sh test (it installs debootstrap, qemu-system-x86 and dpkg-dev)"
 	guestUSBModules = "usb-common usbcore usbip-core vhci-hcd usblp"

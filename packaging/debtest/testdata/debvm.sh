@@ -32,7 +32,7 @@ check keys-dir "$(stat -c '%U:%G %a' /etc/printerd/keys)" test "$(stat -c '%U:%G
 check enabled "$(systemctl is-enabled printerd 2>&1)" test "$(systemctl is-enabled printerd 2>&1)" = enabled
 check not-started-unconfigured "$(prop ActiveState), ConditionResult=$(prop ConditionResult)" \
 	sh -c '[ "$(systemctl show -p ActiveState --value printerd)" = inactive ] && echo "$0" | grep -q "not started yet"' "$out"
-check man-page "$(man -w printerd-run 2>&1 || ls /usr/share/man/man8/printerd-run.8.gz)" test -s /usr/share/man/man8/printerd-run.8.gz
+check man-page "$(ls /usr/share/man/man8/ | grep -c '^printerd') pages in /usr/share/man/man8" test -s /usr/share/man/man8/printerd-run.8.gz
 v=$(systemd-analyze verify /lib/systemd/system/printerd.service 2>&1)
 check systemd-analyze-verify "${v:-clean}" test -z "$v"
 
@@ -51,7 +51,7 @@ is_active || journal 40
 check watchdog-armed "WatchdogUSec=$(prop WatchdogUSec) Type=$(prop Type)" sh -c '[ "$(systemctl show -p WatchdogUSec --value printerd)" = 30s ] && [ "$(systemctl show -p Type --value printerd)" = notify ]'
 echo "DEBVM-SECURITY-BEGIN"
 systemd-analyze security printerd --no-pager 2>&1 | sed 's/^/DEBVM-SECURITY| /'
-echo "DEBVM-EXPOSURE $(systemd-analyze security printerd --no-pager 2>/dev/null | awk '/Overall exposure level/ {print $5}')"
+echo "DEBVM-EXPOSURE $(systemd-analyze security printerd --no-pager 2>/dev/null | sed -n 's/.*Overall exposure level for printerd.service: \([0-9.]*\).*/\1/p')"
 check state-dir "$(stat -c '%U:%G %a' /var/lib/printerd) $(ls /var/lib/printerd | tr '\n' ' ')" \
 	sh -c '[ "$(stat -c "%U:%G %a" /var/lib/printerd)" = "printerd:printerd 700" ] && [ -s /var/lib/printerd/jetstream.key ]'
 check credential-not-readable-by-service "issuer.key $(stat -c '%U:%G %a' /etc/printerd/keys/issuer.key)" \
@@ -60,7 +60,8 @@ check credential-not-readable-by-service "issuer.key $(stat -c '%U:%G %a' /etc/p
 # 3. A card job, as the enrollment system sends it.
 id=$(printerd submit /root/job.json --approver-key /root/keys/approver.key --json 2>&1 | sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p')
 printed() { printerd jobs status "$id" 2>/dev/null | grep -Eq '^state[[:space:]]+printed'; }
-check job-printed "job ${id:-none}: $(printerd jobs status "$id" 2>&1 | grep ^state)" waitfor 90 printed
+waitfor 90 printed
+check job-printed "job ${id:-none}: $(printerd jobs status "$id" 2>&1 | grep ^state)" printed
 
 # 4. The watchdog is fed: still the same process after more than WatchdogSec.
 pid=$(prop MainPID)
@@ -84,7 +85,8 @@ check upgrade "$(dpkg-query -W printerd) $(printerd version)" sh -c "[ $st -eq 0
 waitfor 60 is_active
 check upgrade-restarted "MainPID $pid -> $(prop MainPID), $(prop ActiveState)/$(prop SubState)" sh -c "[ \"\$(systemctl show -p MainPID --value printerd)\" != $pid ] && [ \"\$(systemctl show -p SubState --value printerd)\" = running ]"
 check upgrade-keeps-state "$(sha256sum -c /root/state.sum 2>&1 | tr '\n' ' ')" sha256sum -c --quiet /root/state.sum
-check upgrade-keeps-jobs "job $id: $(printerd jobs status "$id" 2>&1 | grep ^state)" waitfor 30 printed
+waitfor 30 printed
+check upgrade-keeps-jobs "job $id: $(printerd jobs status "$id" 2>&1 | grep ^state)" printed
 
 # 7. udev: the simulated USB printer over USB/IP gets group printerd.
 printerd sim --usbip vhci --name usbsim >/tmp/sim.log 2>&1 &
