@@ -32,7 +32,7 @@ check keys-dir "$(stat -c '%U:%G %a' /etc/printerd/keys)" test "$(stat -c '%U:%G
 check enabled "$(systemctl is-enabled printerd 2>&1)" test "$(systemctl is-enabled printerd 2>&1)" = enabled
 check not-started-unconfigured "$(prop ActiveState), ConditionResult=$(prop ConditionResult)" \
 	sh -c '[ "$(systemctl show -p ActiveState --value printerd)" = inactive ] && echo "$0" | grep -q "not started yet"' "$out"
-check man-page "$(ls /usr/share/man/man8/ | grep -c '^printerd') pages in /usr/share/man/man8" test -s /usr/share/man/man8/printerd-run.8.gz
+check man-page "$(man -w printerd-run 2>&1), $(ls /usr/share/man/man8/ | grep -c '^printerd') printerd pages" sh -c 'man -w printerd >/dev/null && man -w printerd-run >/dev/null && man printerd-run 2>/dev/null | grep -q "held-retention"'
 v=$(systemd-analyze verify /lib/systemd/system/printerd.service 2>&1)
 check systemd-analyze-verify "${v:-clean}" test -z "$v"
 
