@@ -33,7 +33,7 @@ var guestChecks = []string{
 	"install", "user", "keys-dir", "enabled", "not-started-unconfigured", "man-page", "systemd-analyze-verify",
 	"ready", "watchdog-armed", "state-dir", "credential-not-readable-by-service", "job-printed", "watchdog-fed",
 	"restarted-after-sigkill", "upgrade", "upgrade-restarted", "upgrade-keeps-state", "upgrade-keeps-jobs",
-	"udev-usb-device", "udev-usblp", "usb-printer-usable-by-group", "stopped-cleanly", "stop-logged",
+	"udev-usb-device", "udev-usblp", "usb-printer-usable-by-group", "usb-card-printed-by-service", "stopped-cleanly", "stop-logged",
 	"remove-keeps-state", "purge-says-then-deletes",
 }
 
@@ -135,6 +135,7 @@ func buildGuest(t *testing.T, path, rfs string, k *qemuvm.Kernel, deb1, deb2 str
 		"root/printerd_1.deb": deb1,
 		"root/printerd_2.deb": deb2,
 		"root/job.json":       filepath.Join(root, "testdata/jobs/issue-polish.json"),
+		"root/job2.json":      filepath.Join(root, "testdata/jobs/issue-icelandic.json"),
 	} {
 		if err := c.FileFrom(name, src, 0o644); err != nil {
 			t.Fatal(err)

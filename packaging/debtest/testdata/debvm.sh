@@ -105,8 +105,18 @@ check udev-usblp "/dev/usb/lp0 $(stat -c '%G %a' /dev/usb/lp0 2>&1)" test "$(sta
 list=$(runuser -u printerd -- printerd diag list 2>&1)
 echo "$list" | sed 's/^/DEBVM-DIAG| /'
 check usb-printer-usable-by-group "$(echo "$list" | grep usb:// | head -1)" sh -c 'echo "$0" | grep -q "usb://0f49:1234?serial="' "$list"
+# The service itself prints on the USB printer, through its sandbox
+# (DeviceAllow=char-usb_device, user printerd, no capabilities).
+sed -i 's#"sim://desk1?speed=0"#"usb://auto?name=desk1"#' /etc/printerd/printerd.json
+systemctl restart printerd
+id2=$(printerd submit /root/job2.json --approver-key /root/keys/approver.key --json 2>&1 | sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p')
+printed2() { printerd jobs status "$id2" 2>/dev/null | grep -Eq '^state[[:space:]]+printed'; }
+waitfor 240 printed2
+check usb-card-printed-by-service "job ${id2:-none}: $(printerd jobs status "$id2" 2>&1 | grep ^state)" printed2
+printed2 || journal 30
 kill "$simpid" 2>/dev/null
-sed 's/^/DEBVM-SIM| /' /tmp/sim.log | head -5
+sleep 1
+sed 's/^/DEBVM-SIM| /' /tmp/sim.log | head -8
 
 # 8. systemctl stop: a clean stop.
 systemctl stop printerd
