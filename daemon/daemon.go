@@ -323,6 +323,10 @@ func (d *Daemon) Conn() *nats.Conn { return d.nc }
 // JetStream returns the daemon's JetStream context.
 func (d *Daemon) JetStream() jetstream.JetStream { return d.js }
 
+// Embedded reports whether the daemon runs its own in-process nats-server
+// (no --nats URL).
+func (d *Daemon) Embedded() bool { return d.ns != nil }
+
 // NATSURL returns where clients reach the daemon's NATS ("" when the
 // embedded server listens in-process only).
 func (d *Daemon) NATSURL() string { return d.natsURL }

@@ -17,6 +17,13 @@ if [ "${1:-}" = test ]; then
   [ -x /usr/sbin/pcscd ] || need+=(pcscd) # drivers/pcsc tests: the PC/SC daemon (internal/pcsctest starts it)
   [ -f /etc/reader.conf.d/vpcd ] || need+=(vsmartcard-vpcd) # the virtual readers drivers/chip/vchip plugs into
   ldd /bin/busybox >/dev/null 2>&1 && need+=(busybox-static) # the VM guest needs a static busybox
+  # packaging/debtest: debootstraps a Debian userland for its VM guest;
+  # git dates the package; zsh checks the generated completion. promtool
+  # comes from Debian's prometheus package, unpacked by the test itself
+  # (apt-get download), so no Prometheus server is installed here.
+  command -v debootstrap >/dev/null || need+=(debootstrap)
+  command -v git >/dev/null || need+=(git)
+  command -v zsh >/dev/null || need+=(zsh)
   # drivers/usb/vmtest downloads Debian's kernel package with apt-get download: it needs package lists.
   apt-cache show linux-image-amd64 >/dev/null 2>&1 || { if [ "$(id -u)" -eq 0 ]; then apt-get update -qq; else sudo apt-get update -qq; fi; }
 fi

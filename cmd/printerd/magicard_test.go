@@ -126,7 +126,7 @@ func TestMixedPrinters(t *testing.T) {
 		"tcp://"+magicardTCP(t, kge)+"?lang=magicard&name=mc2&poll=20ms",
 	)
 	p := startInProcess(t, cfg, daemonDeps{})
-	nc, err := nats.Connect(p.d.natsURL)
+	nc, err := nats.Connect(p.d.NATSURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestMagicardOutcomes(t *testing.T) {
 			}
 			dev := sim.NewMagicard(sim.MagicardOptions{Options: sim.Options{Faults: faults}})
 			p := startInProcess(t, f.config("tcp://"+magicardTCP(t, dev)+"?lang=magicard&name=mc&poll=20ms&timeout=1s&print-timeout=5s"), daemonDeps{})
-			nc, err := nats.Connect(p.d.natsURL)
+			nc, err := nats.Connect(p.d.NATSURL())
 			if err != nil {
 				t.Fatal(err)
 			}

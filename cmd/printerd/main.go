@@ -39,6 +39,8 @@ var commands = map[string]command{
 	"submit": {"sign and publish a job as an enrollment system does", cmdSubmit},
 	"diag":   {"technician diagnostics on a printer", cmdDiag},
 	"jobs":   {"clerk job control: status, held, release, cancel, history", cmdJobs},
+
+	"version": {"print the version, commit and Go version", cmdVersion},
 }
 
 func main() {

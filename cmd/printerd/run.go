@@ -70,7 +70,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case <-runCtx.Done():
 		}
 	}()
-	return runDaemon(runCtx, cfg, daemonDeps{log: log, level: level}, runSignals{hup: hup, term: term, reread: reread})
+	return runDaemon(runCtx, cfg, daemonDeps{log: log, level: level}, runSignals{hup: hup, term: term, reread: reread,
+		started: func(d *daemon.Daemon) { notifySystemd(runCtx, log, d) }})
 }
 
 // daemonDeps are what a caller wires into a daemon beside its settings:

@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"context"
 	"debug/elf"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cityid/printerd/internal/qemuvm"
 )
 
 // modules are the kernel modules the guest loads, in order (Debian's
@@ -28,7 +29,7 @@ var guestSubtests = []string{
 	"unplug-mid-card",
 }
 
-const installHint = "run scripts/deps.sh test (it installs qemu-system-x86, busybox-static and usbip with apt-get)"
+const installHint = qemuvm.InstallHint
 
 // TestUSBVM boots Debian's kernel under QEMU (TCG) with the guest tests
 // (guest_test.go) in its initramfs and checks that every one passed.
@@ -36,7 +37,7 @@ func TestUSBVM(t *testing.T) {
 	if testing.Short() {
 		t.Log("usbvm: -short given: the VM test still runs (it is the only test of the real USB stack)")
 	}
-	qemu, err := exec.LookPath("qemu-system-x86_64")
+	_, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
 		t.Fatalf("usbvm: qemu-system-x86_64 not found: %s", installHint)
 	}
@@ -48,11 +49,21 @@ func TestUSBVM(t *testing.T) {
 	if usbipTool == "" {
 		t.Fatalf("usbvm: Debian's usbip tool not found (package usbip): %s", installHint)
 	}
-	cache := cacheDir(t)
+	cache, err := qemuvm.CacheDir("PRINTERD_USBVM_CACHE", "printerd-usbvm")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tmp := t.TempDir()
 
 	start := time.Now()
-	vmlinuz, mods := kernel(t, cache)
+	k, err := qemuvm.GetKernel(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Need(modules...); err != nil {
+		t.Fatal(err)
+	}
+	vmlinuz, mods := k.Vmlinuz, k.Modules
 	t.Logf("usbvm: kernel ready in %v (%s)", time.Since(start).Round(time.Millisecond), filepath.Base(vmlinuz))
 
 	start = time.Now()
@@ -68,7 +79,11 @@ func TestUSBVM(t *testing.T) {
 	t.Logf("usbvm: initramfs built in %v (%d KiB)", time.Since(start).Round(time.Millisecond), size>>10)
 
 	start = time.Now()
-	out := boot(t, qemu, vmlinuz, initrd)
+	out, err := qemuvm.Run(context.Background(), qemuvm.Boot{Kernel: vmlinuz, Initrd: initrd, Timeout: 4 * time.Minute,
+		Append: "console=ttyS0 quiet panic=-1 oops=panic"})
+	if err != nil {
+		t.Fatalf("usbvm: %v; console tail:\n%s", err, qemuvm.Tail(string(out), 60))
+	}
 	boot := time.Since(start)
 	t.Logf("usbvm: VM run took %v", boot.Round(time.Millisecond))
 	if err := os.WriteFile(filepath.Join(cache, "last-console.log"), out, 0o644); err == nil {
@@ -91,7 +106,7 @@ func checkGuest(t *testing.T, out []byte) {
 	}
 	m := regexp.MustCompile(`USBVM-RESULT rc=(\d+)`).FindStringSubmatch(text)
 	if m == nil {
-		t.Errorf("usbvm: the guest never reported a result; console tail:\n%s", tail(text, 60))
+		t.Errorf("usbvm: the guest never reported a result; console tail:\n%s", qemuvm.Tail(text, 60))
 		return
 	}
 	if m[1] != "0" {
@@ -123,7 +138,7 @@ func checkGuest(t *testing.T, out []byte) {
 		t.Errorf("usbvm: usbip list -r 127.0.0.1 did not list the simulated printer 0f49:1234")
 	}
 	if failed {
-		t.Logf("usbvm: console tail:\n%s", tail(text, 80))
+		t.Logf("usbvm: console tail:\n%s", qemuvm.Tail(text, 80))
 	}
 }
 
@@ -134,14 +149,6 @@ func firstExisting(paths ...string) string {
 		}
 	}
 	return ""
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // staticBusybox finds a statically linked busybox (Debian's busybox-static)
@@ -167,104 +174,6 @@ func staticBusybox(t *testing.T) string {
 	}
 	t.Fatalf("usbvm: busybox not found: %s", installHint)
 	return ""
-}
-
-// cacheDir is where the kernel package and its extracted files are kept
-// between runs: $PRINTERD_USBVM_CACHE, else $XDG_CACHE_HOME/printerd-usbvm
-// (~/.cache/printerd-usbvm).
-func cacheDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("PRINTERD_USBVM_CACHE")
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			t.Fatalf("usbvm: no cache directory (set PRINTERD_USBVM_CACHE or HOME): %v", err)
-		}
-		dir = filepath.Join(base, "printerd-usbvm")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("usbvm: cache directory: %v", err)
-	}
-	return dir
-}
-
-// kernel returns Debian's amd64 kernel image and the paths of the modules,
-// downloading (apt-get download) and extracting the package into the cache
-// the first time.
-func kernel(t *testing.T, cache string) (string, map[string]string) {
-	t.Helper()
-	deb := os.Getenv("PRINTERD_USBVM_KERNEL_DEB")
-	if deb == "" {
-		pkg := kernelPackage(t)
-		debs, _ := filepath.Glob(filepath.Join(cache, pkg+"_*_amd64.deb"))
-		if len(debs) == 0 {
-			cmd := exec.Command("apt-get", "download", pkg)
-			cmd.Dir = cache
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("usbvm: apt-get download %s failed (run apt-get update; %s): %v\n%s", pkg, installHint, err, out)
-			}
-			debs, _ = filepath.Glob(filepath.Join(cache, pkg+"_*_amd64.deb"))
-			if len(debs) == 0 {
-				t.Fatalf("usbvm: apt-get download %s left no .deb in %s", pkg, cache)
-			}
-		}
-		deb = debs[len(debs)-1]
-	}
-	dir := filepath.Join(cache, strings.TrimSuffix(filepath.Base(deb), ".deb"))
-	if _, err := os.Stat(filepath.Join(dir, ".done")); err != nil {
-		if _, err := exec.LookPath("dpkg-deb"); err != nil {
-			t.Fatalf("usbvm: dpkg-deb not found (needed to unpack %s): install dpkg", deb)
-		}
-		part := dir + ".part"
-		os.RemoveAll(part)
-		if err := os.MkdirAll(part, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		script := `dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" --wildcards './boot/vmlinuz-*' ` +
-			`'./lib/modules/*/kernel/drivers/usb/common/*' './lib/modules/*/kernel/drivers/usb/core/*' ` +
-			`'./lib/modules/*/kernel/drivers/usb/usbip/*' './lib/modules/*/kernel/drivers/usb/class/*'`
-		if out, err := exec.Command("sh", "-c", script, "sh", deb, part).CombinedOutput(); err != nil {
-			t.Fatalf("usbvm: unpacking %s: %v\n%s", deb, err, out)
-		}
-		os.WriteFile(filepath.Join(part, ".done"), nil, 0o644)
-		os.RemoveAll(dir)
-		if err := os.Rename(part, dir); err != nil {
-			t.Fatal(err)
-		}
-	}
-	vm, _ := filepath.Glob(filepath.Join(dir, "boot", "vmlinuz-*"))
-	if len(vm) != 1 {
-		t.Fatalf("usbvm: want one vmlinuz in %s, found %v", dir, vm)
-	}
-	mods := map[string]string{}
-	filepath.Walk(filepath.Join(dir, "lib"), func(p string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			name := strings.TrimSuffix(filepath.Base(p), ".ko")
-			mods[name] = p
-		}
-		return nil
-	})
-	for _, m := range modules {
-		if mods[m] == "" {
-			t.Fatalf("usbvm: module %s.ko not in %s (compressed modules are not supported)", m, deb)
-		}
-	}
-	return vm[0], mods
-}
-
-// kernelPackage resolves linux-image-amd64 to the versioned package name
-// (the ABI number changes with security updates).
-func kernelPackage(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("apt-cache", "depends", "linux-image-amd64").Output()
-	if err != nil {
-		t.Fatalf("usbvm: apt-cache depends linux-image-amd64: %v (a Debian host with apt is needed, or set PRINTERD_USBVM_KERNEL_DEB to a linux-image .deb)", err)
-	}
-	m := regexp.MustCompile(`Depends: (linux-image-\d\S*)`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("usbvm: apt-cache depends linux-image-amd64 names no linux-image package (run apt-get update):\n%s", out)
-	}
-	return string(m[1])
 }
 
 // goBuild runs the go command of the toolchain running the test (go test
@@ -344,22 +253,22 @@ func buildInitramfs(t *testing.T, path, busybox, guest, printerd, usbipTool stri
 	t.Helper()
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	w := newCpio(zw)
+	w := qemuvm.NewCpio(zw)
 	for _, d := range []string{"bin", "sbin", "dev", "proc", "sys", "tmp", "modules", "lib", "lib64", "usr", "usr/lib", "etc"} {
-		w.dir(d)
+		w.Dir(d)
 	}
-	w.charDev("dev/console", 5, 1)
-	w.fileFrom(t, "bin/busybox", busybox, 0o755)
-	w.file("init", []byte(strings.Replace(initScript, "MODULES", strings.Join(modules, " "), 1)), 0o755)
-	w.fileFrom(t, "guest.test", guest, 0o755)
+	w.CharDev("dev/console", 5, 1)
+	must(t, w.FileFrom("bin/busybox", busybox, 0o755))
+	w.File("init", []byte(strings.Replace(initScript, "MODULES", strings.Join(modules, " "), 1)), 0o755)
+	must(t, w.FileFrom("guest.test", guest, 0o755))
 	for _, m := range modules {
-		w.fileFrom(t, "modules/"+m+".ko", mods[m], 0o644)
+		must(t, w.FileFrom("modules/"+m+".ko", mods[m], 0o644))
 	}
-	w.fileFrom(t, "printerd", printerd, 0o755)
-	w.fileFrom(t, "bin/usbip", usbipTool, 0o755)
+	must(t, w.FileFrom("printerd", printerd, 0o755))
+	must(t, w.FileFrom("bin/usbip", usbipTool, 0o755))
 	if ids := firstExisting("/usr/share/misc/usb.ids", "/usr/share/hwdata/usb.ids"); ids != "" {
-		w.mkdirs("usr/share/misc")
-		w.fileFrom(t, "usr/share/misc/usb.ids", ids, 0o644)
+		w.MkdirAll("usr/share/misc")
+		must(t, w.FileFrom("usr/share/misc/usb.ids", ids, 0o644))
 	}
 	seen := map[string]bool{}
 	for _, lib := range append(append(sharedLibs(t, guest), sharedLibs(t, printerd)...), sharedLibs(t, usbipTool)...) {
@@ -367,10 +276,10 @@ func buildInitramfs(t *testing.T, path, busybox, guest, printerd, usbipTool stri
 			continue
 		}
 		seen[lib] = true
-		w.mkdirs(filepath.Dir(strings.TrimPrefix(lib, "/")))
-		w.fileFrom(t, strings.TrimPrefix(lib, "/"), lib, 0o755)
+		w.MkdirAll(filepath.Dir(strings.TrimPrefix(lib, "/")))
+		must(t, w.FileFrom(strings.TrimPrefix(lib, "/"), lib, 0o755))
 	}
-	if err := w.close(); err != nil {
+	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
@@ -382,94 +291,9 @@ func buildInitramfs(t *testing.T, path, busybox, guest, printerd, usbipTool stri
 	return int64(buf.Len())
 }
 
-// boot runs the VM to completion and returns its console output.
-func boot(t *testing.T, qemu, vmlinuz, initrd string) []byte {
+func must(t *testing.T, err error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, qemu,
-		"-accel", "tcg", "-M", "pc", "-m", "512", "-smp", "2",
-		"-nographic", "-no-reboot", "-nic", "none", "-monitor", "none",
-		"-kernel", vmlinuz, "-initrd", initrd,
-		"-append", "console=ttyS0 quiet panic=-1 oops=panic")
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("usbvm: the VM did not finish in 4 minutes; console tail:\n%s", tail(out.String(), 60))
-	}
 	if err != nil {
-		t.Logf("usbvm: qemu: %v", err)
+		t.Fatal(err)
 	}
-	return out.Bytes()
-}
-
-// cpioWriter writes a newc ("070701") archive, the format the kernel
-// unpacks as an initramfs.
-type cpioWriter struct {
-	w    interface{ Write([]byte) (int, error) }
-	ino  int
-	dirs map[string]bool
-	err  error
-}
-
-func newCpio(w interface{ Write([]byte) (int, error) }) *cpioWriter {
-	return &cpioWriter{w: w, ino: 1, dirs: map[string]bool{}}
-}
-
-func (c *cpioWriter) entry(name string, mode uint32, data []byte, rmaj, rmin int) {
-	if c.err != nil {
-		return
-	}
-	c.ino++
-	hdr := fmt.Sprintf("070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x",
-		c.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rmaj, rmin, len(name)+1, 0)
-	b := append([]byte(hdr), name...)
-	b = append(b, 0)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	b = append(b, data...)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	_, c.err = c.w.Write(b)
-}
-
-func (c *cpioWriter) dir(name string) {
-	if !c.dirs[name] {
-		c.dirs[name] = true
-		c.entry(name, 0o040755, nil, 0, 0)
-	}
-}
-
-func (c *cpioWriter) mkdirs(name string) {
-	if name == "." || name == "/" || name == "" {
-		return
-	}
-	c.mkdirs(filepath.Dir(name))
-	c.dir(name)
-}
-
-func (c *cpioWriter) file(name string, data []byte, perm uint32) {
-	c.entry(name, 0o100000|perm, data, 0, 0)
-}
-
-func (c *cpioWriter) fileFrom(t *testing.T, name, src string, perm uint32) {
-	t.Helper()
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatalf("usbvm: initramfs: %v", err)
-	}
-	c.file(name, data, perm)
-}
-
-func (c *cpioWriter) charDev(name string, major, minor int) {
-	c.entry(name, 0o020600, nil, major, minor)
-}
-
-func (c *cpioWriter) close() error {
-	c.entry("TRAILER!!!", 0, nil, 0, 0)
-	return c.err
 }
