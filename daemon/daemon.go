@@ -160,6 +160,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		Metrics:  metrics,
 		Setup:    queue.SetupConfig{HeldRetention: time.Duration(cfg.HeldRetention)},
 		AckWait:  time.Duration(cfg.AckWait),
+		Journal:  filepath.Join(cfg.State, "outcomes.journal"),
 	}
 	if d.opts.Tune != nil {
 		d.opts.Tune(&qc)

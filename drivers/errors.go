@@ -130,3 +130,15 @@ func Fed(err error) bool {
 	}
 	return true
 }
+
+// String names a Feed for reasons and logs: before-feed, after-feed or
+// feed-unknown.
+func (f Feed) String() string {
+	switch f {
+	case BeforeFeed:
+		return "before-feed"
+	case AfterFeed:
+		return "after-feed"
+	}
+	return "feed-unknown"
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -101,6 +103,12 @@ type Config struct {
 	// Now gives the time for ledger entries, events and audit records;
 	// nil means time.Now.
 	Now func() time.Time
+	// Journal is the path of the local outcome journal (see
+	// queue/journal): the pre-feed intent and the outcome of every card,
+	// synced, until the ledger, card_issues, audit and events have it.
+	// "" means a journal in a new temporary directory, which does not
+	// survive the process (tests).
+	Journal string
 }
 
 // Daemon runs the printer workers of one printerd. It knows nothing of the
@@ -150,8 +158,13 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	audit := newAuditLog(st, cfg.Site)
 	d.clerk = &Clerk{st: st, site: cfg.Site, audit: audit, now: cfg.Now}
+	book, err := openBook(cfg.Journal, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
 	d.runCtx, d.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
 	d.env = &workerEnv{
+		book: book,
 		cfg: cfg, st: st, ledger: st.ledger(), issues: st.issues(), audit: audit,
 		log: d.log, metrics: d.metrics, runCtx: d.runCtx, draining: d.draining,
 		background: d.background,
@@ -179,6 +192,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	for _, p := range cfg.Printers {
 		d.workers[p.Name] = newWorker(d.env, p, pools[p.Pool])
 	}
+	d.env.workerOf = func(name string) *worker { return d.workers[name] }
 	for _, w := range d.workers {
 		d.background(w.run)
 	}
@@ -186,6 +200,8 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.background(func() { d.watchDepth(pool, cons) })
 	}
 	d.background(d.sweepHeld)
+	d.background(d.replayOutcomes)
+	d.background(d.sweepPrinting)
 	d.log.Info("queue: started", "site", cfg.Site, "printers", len(cfg.Printers), "pools", len(pools))
 	return d, nil
 }
@@ -259,6 +275,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Journal == "" {
+		dir, err := os.MkdirTemp("", "printerd-journal-")
+		if err != nil {
+			return c, fmt.Errorf("queue: config: journal: %w", err)
+		}
+		c.Journal = filepath.Join(dir, "outcomes.journal")
 	}
 	return c, nil
 }
@@ -387,5 +410,8 @@ func (d *Daemon) Close() {
 		d.drainOnce.Do(func() { close(d.draining) })
 		d.cancelRun()
 		d.wg.Wait()
+		if err := d.env.book.j.Close(); err != nil {
+			d.log.Warn("queue: closing the outcome journal", "err", err)
+		}
 	})
 }
