@@ -17,12 +17,15 @@ import (
 // HeldJob is a job waiting in CARD_HELD for a clerk. It carries no
 // personal data.
 type HeldJob struct {
-	JobID      string    `json:"job_id"`
-	CardNumber string    `json:"card_number,omitempty"`
-	Issue      int       `json:"issue,omitempty"`
-	Printer    string    `json:"printer,omitempty"`
-	Reason     string    `json:"reason,omitempty"`
-	Since      time.Time `json:"since"`
+	JobID      string `json:"job_id"`
+	CardNumber string `json:"card_number,omitempty"`
+	Issue      int    `json:"issue,omitempty"`
+	Printer    string `json:"printer,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	// Spoiled says the card was fed and spoiled (in the reject tray): a
+	// release needs reason spoiled-destroyed.
+	Spoiled bool      `json:"spoiled,omitempty"`
+	Since   time.Time `json:"since"`
 	// Expires is when CARD_HELD drops the body (held retention).
 	Expires time.Time `json:"expires"`
 }
@@ -77,7 +80,10 @@ func (c *Clerk) Held(ctx context.Context) ([]HeldJob, error) {
 		h := HeldJob{JobID: jobID, Reason: msg.Header.Get(HeaderHeldReason), Since: msg.Time.UTC(),
 			Expires: msg.Time.Add(info.Config.MaxAge).UTC()}
 		if e, err := c.st.ledger().get(ctx, jobID); err == nil {
-			h.CardNumber, h.Issue, h.Printer = e.CardNumber, e.Issue, e.Printer
+			h.CardNumber, h.Issue, h.Printer, h.Spoiled = e.CardNumber, e.Issue, e.Printer, e.Spoiled
+			if e.Reason != "" {
+				h.Reason = e.Reason
+			}
 			if e.State != Held {
 				continue // being released, or printed after all
 			}
@@ -103,8 +109,27 @@ func checkOperator(op string) error {
 // short (the ledger already claimed for release n, the held copy still
 // there) is completed by calling Release again.
 func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, error) {
+	return c.ReleaseFor(ctx, jobID, operator, "")
+}
+
+// Release reason codes (DESIGN.md, Round 2).
+const (
+	ReleasePrinterFixed     = "printer-fixed"
+	ReleaseSpoiledDestroyed = "spoiled-destroyed"
+)
+
+// ReleaseFor is Release with a reason code: "" or ReleasePrinterFixed
+// for a job held without a spoiled card, ReleaseSpoiledDestroyed (the
+// only one accepted then) for a job whose card was spoiled: the clerk
+// confirms the spoiled card is destroyed, and the same number and issue
+// print again. A number and issue card_issues records delivered is never
+// released: that card exists.
+func (c *Clerk) ReleaseFor(ctx context.Context, jobID, operator, reason string) (Entry, error) {
 	if err := checkOperator(operator); err != nil {
 		return Entry{}, err
+	}
+	if reason != "" && reason != ReleasePrinterFixed && reason != ReleaseSpoiledDestroyed {
+		return Entry{}, fmt.Errorf("queue: reason: must be %s or %s for a release", ReleasePrinterFixed, ReleaseSpoiledDestroyed)
 	}
 	e, err := c.Status(ctx, jobID)
 	if err != nil {
@@ -112,6 +137,18 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, err
 	}
 	if e.State != Held && !(e.State == Claimed && e.Releases > 0) {
 		return Entry{}, fmt.Errorf("queue: release %s: job is %s, not held: %w", jobID, e.State, ErrConflict)
+	}
+	if e.State == Held && e.Spoiled && reason != ReleaseSpoiledDestroyed {
+		return Entry{}, fmt.Errorf("queue: release %s: its card was spoiled (in the reject tray): destroy it, then release with reason %s: %w", jobID, ReleaseSpoiledDestroyed, ErrConflict)
+	}
+	if e.State == Held && e.CardNumber != "" {
+		m, err := c.st.issues().get(ctx, e.CardNumber)
+		if err != nil {
+			return Entry{}, fmt.Errorf("queue: release %s: %w", jobID, err)
+		}
+		if m.Delivered && m.Issue >= e.Issue {
+			return Entry{}, fmt.Errorf("queue: release %s: card number %s issue %d was already delivered (card_issues); cancel the job: %w", jobID, e.CardNumber, m.Issue, ErrConflict)
+		}
 	}
 	held, err := c.st.Held.GetLastMsgForSubject(ctx, HeldSubject(c.site, jobID))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -127,6 +164,10 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, err
 	prev := e
 	if e.State == Held {
 		e.State, e.Releases, e.Updated, e.Reason = Claimed, e.Releases+1, c.now().UTC(), "released by "+operator
+		if reason != "" {
+			e.Reason += ": " + reason
+		}
+		e.Spoiled = false
 		if e, err = c.st.ledger().swap(ctx, jobID, prev.Revision, e); err != nil {
 			return Entry{}, fmt.Errorf("queue: release %s: %w", jobID, err)
 		}
@@ -147,7 +188,7 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, err
 		return e, fmt.Errorf("queue: release %s: re-queued, but the held copy was not purged: %w", jobID, err)
 	}
 	if _, err := c.audit.Append(ctx, AuditRecord{Action: AuditReleased, JobID: jobID, CardNumber: e.CardNumber,
-		Issue: e.Issue, Printer: e.Printer, Operator: operator, At: c.now().UTC()}); err != nil {
+		Issue: e.Issue, Printer: e.Printer, Operator: operator, Reason: reason, At: c.now().UTC()}); err != nil {
 		return e, err
 	}
 	if err := c.st.publishEvent(ctx, Event{JobID: jobID, State: EventReleased, CardNumber: e.CardNumber, At: c.now().UTC()}); err != nil {

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/service"
 )
@@ -23,7 +24,8 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 verbs:
   status JOB_ID                 a job's ledger state
   held                          jobs waiting for a clerk
-  release JOB_ID [--operator O] print a held job again
+  release JOB_ID [--operator O] [--reason printer-fixed|spoiled-destroyed]
+                                print a held job again (a spoiled card: once destroyed)
   cancel JOB_ID --reason R [--operator O]
                                 end a held job (its data is deleted)
   history CARD_NUMBER           issuance history of a card number (audit, no personal data)`)
@@ -43,7 +45,7 @@ verbs:
 	site := fs.String("site", envOr("PRINTERD_SITE", "local"), "site")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	operator := fs.String("operator", envOr("USER", ""), "clerk id recorded in the audit record")
-	reason := fs.String("reason", "", "why the job is cancelled (required for cancel)")
+	reason := fs.String("reason", "", "reason code: for cancel (required) withdrawn, duplicate, data-error, spoiled-destroyed, other; for release printer-fixed or spoiled-destroyed (required when the card was spoiled)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the daemon")
 	pos, status, done := parseArgs(fs, args[1:])
 	if done {
@@ -84,7 +86,7 @@ verbs:
 	case service.VerbHeld:
 		res, err = c.Held(ctx)
 	case service.VerbRelease:
-		res, err = c.Release(ctx, pos[0], *operator)
+		res, err = c.ReleaseFor(ctx, pos[0], *operator, *reason)
 	case service.VerbCancel:
 		res, err = c.Cancel(ctx, pos[0], *operator, *reason)
 	case service.VerbHistory:
@@ -128,6 +130,17 @@ func printJobsResult(w io.Writer, res any) error {
 		}
 		if e.Releases > 0 {
 			fmt.Fprintf(tw, "releases\t%d\n", e.Releases)
+		}
+		if e.Spoiled {
+			fmt.Fprintf(tw, "spoiled\tyes: destroy the card from the reject tray, then release with --reason spoiled-destroyed\n")
+		}
+		for _, sn := range []struct {
+			name string
+			s    *drivers.Snapshot
+		}{{"before feed", e.Pre}, {"reconciled", e.Post}} {
+			if sn.s != nil {
+				fmt.Fprintf(tw, "%s\tserial %s, printed %d, rejected %d, card %s\n", sn.name, sn.s.Serial, sn.s.Printed, sn.s.Rejected, sn.s.Card)
+			}
 		}
 		fmt.Fprintf(tw, "updated\t%s\n", e.Updated.Format(time.RFC3339))
 	case []queue.HeldJob:

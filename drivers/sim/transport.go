@@ -2,6 +2,8 @@ package sim
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -136,6 +138,9 @@ func (r *Registry) Transport(ctx context.Context, u *url.URL) (drivers.LinkClose
 	}
 	d := r.m[o.Name]
 	if d == nil {
+		if o.Serial == "" {
+			o.Serial = processSerial(o)
+		}
 		d = New(o)
 		if r.m == nil {
 			r.m = map[string]*Device{}
@@ -147,6 +152,22 @@ func (r *Registry) Transport(ctx context.Context, u *url.URL) (drivers.LinkClose
 }
 
 var _ drivers.Transport = (*Registry)(nil).Transport
+
+// bootID tells this process's in-process devices from another process's.
+var bootID = func() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}()
+
+// processSerial is the serial number of an in-process device with none
+// set: the name's default serial and this process's boot id. An
+// in-process device lives and dies with its process, so a daemon
+// restarted on a sim:// printer sees another printer (another serial)
+// and never takes the new device's counters for the old one's.
+func processSerial(o Options) string {
+	return o.withDefaults().Serial + "-" + bootID
+}
 
 // Link is an in-process connection to a Device: the host side of a
 // buffered pipe whose device side a goroutine serves. It implements

@@ -77,6 +77,13 @@ func (c *Client) Held(ctx context.Context) ([]queue.HeldJob, error) {
 	return hs, c.jobs(ctx, VerbHeld, JobsRequest{}, &hs)
 }
 
+// ReleaseFor prints a held job again with a release reason code
+// (queue.ReleaseSpoiledDestroyed for a job whose card was spoiled).
+func (c *Client) ReleaseFor(ctx context.Context, jobID, operator, reason string) (queue.Entry, error) {
+	var e queue.Entry
+	return e, c.jobs(ctx, VerbRelease, JobsRequest{JobID: jobID, Operator: operator, Reason: reason}, &e)
+}
+
 // Release prints a held job again; operator names the clerk.
 func (c *Client) Release(ctx context.Context, jobID, operator string) (queue.Entry, error) {
 	var e queue.Entry

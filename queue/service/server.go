@@ -246,7 +246,7 @@ func (s *Server) jobs(ctx context.Context, verb string, data []byte) (any, error
 	case VerbHeld:
 		return c.Held(ctx)
 	case VerbRelease:
-		return c.Release(ctx, req.JobID, req.Operator)
+		return c.ReleaseFor(ctx, req.JobID, req.Operator, req.Reason)
 	case VerbCancel:
 		return c.Cancel(ctx, req.JobID, req.Operator, req.Reason)
 	case VerbHistory:
