@@ -266,17 +266,27 @@ func TestSpoiledCardHeldThenReleased(t *testing.T) {
 	if len(held) != 1 || string(held[0]) != string(body) {
 		t.Fatalf("CARD_HELD holds %d copies, want the exact job body once", len(held))
 	}
-	e.devs[0].dev.SoftReset() // the technician clears the jam
+	// The daemon asked the printer: the jammed card was inside, it went
+	// to the reject tray (counted), and the job is held as spoiled.
+	if !ent.Spoiled || ent.Post == nil || ent.Pre == nil || ent.Post.Rejected != ent.Pre.Rejected+1 || ent.Post.Card != drivers.CardNone {
+		t.Errorf("held entry: spoiled %v, pre %+v, post %+v; want spoiled, one more rejected, no card inside", ent.Spoiled, ent.Pre, ent.Post)
+	}
+	if st := e.devs[0].dev.State(); st.CardInside || st.Error != "" || e.devs[0].dev.Counters().Rejected != 1 {
+		t.Errorf("printer after reconciliation: %+v, %d rejected; want empty, no error, one rejected", st, e.devs[0].dev.Counters().Rejected)
+	}
 	ctx := natstest.Context(t, 10*time.Second)
 	c := e.d.Clerk()
 	hl, err := c.Held(ctx)
-	if err != nil || len(hl) != 1 || hl[0].JobID != id || hl[0].CardNumber != "S-0001" {
-		t.Fatalf("Held = %+v, %v; want the one held job", hl, err)
+	if err != nil || len(hl) != 1 || hl[0].JobID != id || hl[0].CardNumber != "S-0001" || !hl[0].Spoiled {
+		t.Fatalf("Held = %+v, %v; want the one held job, spoiled", hl, err)
 	}
 	if _, err := c.Release(ctx, id, ""); err == nil {
 		t.Errorf("Release without operator: want an error")
 	}
-	rel, err := c.Release(ctx, id, "clerk-7")
+	if _, err := c.Release(ctx, id, "clerk-7"); !errors.Is(err, ErrConflict) {
+		t.Errorf("Release of a spoiled card's job without spoiled-destroyed: %v, want ErrConflict", err)
+	}
+	rel, err := c.ReleaseFor(ctx, id, "clerk-7", ReleaseSpoiledDestroyed)
 	if err != nil {
 		t.Fatalf("Release: %v", err)
 	}
