@@ -165,7 +165,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	d.runCtx, d.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
 	d.env = &workerEnv{
 		book: book,
-		cfg: cfg, st: st, ledger: st.ledger(), issues: st.issues(), audit: audit,
+		cfg:  cfg, st: st, ledger: st.ledger(), issues: st.issues(), audit: audit,
 		log: d.log, metrics: d.metrics, runCtx: d.runCtx, draining: d.draining,
 		background: d.background,
 	}

@@ -39,8 +39,11 @@
 //     never rolled back, so two printers can never print the same issue
 //     and an issue whose job was cancelled is burnt.
 //  6. Maker.Make builds the card (its failure is a rejection, not a print).
-//  7. Ledger claimed -> printing by compare-and-swap; only the winner
-//     prints. In-progress acks keep the message alive while it prints.
+//  7. The printer's pre-feed snapshot (drivers.Snapshot: serial, printed
+//     and rejected counters, card position) is journaled as the printer's
+//     intent in the local outcome journal (queue/journal, synced), then the
+//     ledger goes claimed -> printing with it by compare-and-swap; only the
+//     winner prints. In-progress acks keep the message alive while it prints.
 //  8. Print. Success: printing -> printed, card_issues marked printed,
 //     audit "printed", event "printed", then (in the background) the
 //     message erased and acked. Failure before feed
@@ -54,6 +57,24 @@
 //     driver refuses before feed (bad-command), or a job that failed before
 //     feed Config.RetryLimit times on a printer that said it was ready, is
 //     held too (audit "held", reason "not printed: ..."): no card was fed.
+//
+// # Unknown outcomes and the outcome journal
+//
+// Every outcome (printed, spoiled, held, retry) is journaled, synced,
+// before the message is acked, and applied to card_issues (delivered),
+// the ledger, audit and events, each once (the journal records which
+// sink took it); what fails is retried by the daemon's replayer with
+// backoff across NATS outages and restarts. A failure that may have fed
+// a card, a redelivered job at printing, a printer found with a card
+// inside at start or after a reconnect, and a printing entry older than
+// the ack wait (the sweep) are reconciled by asking the printer
+// (decide in reconcile.go): a card inside is rejected to the reject tray
+// and the job held as spoiled (released only with spoiled-destroyed);
+// the printed counter one up with no card inside is printed; nothing
+// moved and no card inside is a retry; anything the printer cannot tell
+// (no answer, another serial, counters gone back, Magicard's unknown
+// card position) is held with a reason saying what was seen. A journaled
+// outcome is used before the printer is asked again.
 //
 // The message is kept alive with in-progress acks from fetch to ack, so a
 // slow layout or print is never redelivered to another worker. A stale

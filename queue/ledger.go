@@ -133,7 +133,7 @@ type IssueMark struct {
 	// Delivered says the reserving job's card came out good: this number
 	// and issue exist as a card, and no release may print them again.
 	Delivered bool      `json:"delivered,omitempty"`
-	Updated time.Time `json:"updated"`
+	Updated   time.Time `json:"updated"`
 	// Revision is the KV revision the mark was read or written at (not
 	// stored); 0 means no mark.
 	Revision uint64 `json:"-"`

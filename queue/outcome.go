@@ -272,7 +272,9 @@ func (e *workerEnv) outcomeDone(key string) bool {
 }
 
 // sinkTimeout bounds one attempt on one sink.
-func (e *workerEnv) sinkTimeout() time.Duration { return min(max(e.cfg.AckWait/2, 2*time.Second), 30*time.Second) }
+func (e *workerEnv) sinkTimeout() time.Duration {
+	return min(max(e.cfg.AckWait/2, 2*time.Second), 30*time.Second)
+}
 
 // applySink records an outcome in one sink, idempotently where the sink
 // allows (the journal's applied records keep the others to once).
