@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -101,6 +103,9 @@ type outcomeBook struct {
 // openBook opens the journal at path, replays it, and rewrites it with
 // only what is still open.
 func openBook(path string, log *slog.Logger) (*outcomeBook, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("queue: outcome journal: %w", err)
+	}
 	j, recs, bad, err := journal.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)

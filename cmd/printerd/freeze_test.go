@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/job/sample"
+)
+
+// TestNATSFreezeDuringCard runs the built daemon on an external
+// nats-server (its own process, built from the module cache) and freezes
+// that server (SIGSTOP) while a card is in the printer, for longer than
+// the ack wait and every store time-out, then lets it go (SIGCONT). The
+// printed card's record must not be dropped: every job ends printed
+// exactly once, with its ledger entry, card_issues mark (delivered) and
+// audit record; none stays at printing.
+func TestNATSFreezeDuringCard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon, simulator and nats-server binaries; run without -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	bin := buildPrinterd(t)
+	f := newE2EFixture(t)
+	srvBin := filepath.Join(t.TempDir(), "nats-server")
+	if out, err := exec.Command("go", "build", "-o", srvBin, "github.com/nats-io/nats-server/v2").CombinedOutput(); err != nil {
+		t.Fatalf("building nats-server from the module cache: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	srv := startProc(t, srvBin, f.dir+"/nats.log", "-js", "-sd", filepath.Join(f.dir, "js"), "-a", "127.0.0.1", "-p", itoa(port))
+	if err := srv.waitLog(ctx, "Server is ready"); err != nil {
+		t.Fatal(err)
+	}
+	natsURL := "nats://127.0.0.1:" + itoa(port)
+	sp := startSimProc(ctx, t, bin, f.dir, 0.1)
+	args := []string{"run", "--state", f.state, "--nats", natsURL, "--approver-keys", f.approvers,
+		"--issuer-key", f.issuerKey, "--ack-wait", "2s", "--printer", "tcp://" + sp.addr}
+	p := startProc(t, bin, f.dir+"/run1.log", args...)
+	if err := p.waitLog(ctx, `"printerd: running"`); err != nil {
+		t.Fatal(err)
+	}
+	_, js := connectRetry(t, natsURL)
+	jobs := sample.Jobs(2, time.Now())
+	var ids []string
+	for _, j := range jobs {
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID)
+	}
+	for sp.commands("Db") < 2 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("no card started")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	srv.cmd.Process.Signal(syscall.SIGSTOP)
+	time.Sleep(35 * time.Second) // longer than the ack wait (2 s) and any store time-out (30 s at most)
+	srv.cmd.Process.Signal(syscall.SIGCONT)
+	entries := settleJobs(ctx, t, js, ids)
+	for id, e := range entries {
+		if e["state"] != "printed" {
+			t.Errorf("job %s: %v, want printed", id, e)
+		}
+	}
+	kv, err := js.KeyValue(ctx, queue.BucketIssues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		m, err := kv.Get(ctx, j.Card.Number)
+		if err != nil || !strings.Contains(string(m.Value()), `"delivered":true`) {
+			t.Errorf("card_issues %s: %v, want delivered", j.Card.Number, err)
+		}
+	}
+	audit, _, err := readStream[queue.AuditRecord](ctx, js, queue.StreamAudit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, r := range audit {
+		if r.Action == queue.AuditPrinted {
+			n[r.JobID]++
+		}
+	}
+	for _, id := range ids {
+		if n[id] != 1 {
+			t.Errorf("job %s: %d printed audit records, want 1", id, n[id])
+		}
+	}
+	sigterm(p)
+	p.exitCode(ctx)
+	if printed, _ := sp.stop(ctx, t); printed != len(ids) {
+		t.Errorf("the printer printed %d cards for %d jobs", printed, len(ids))
+	}
+}
