@@ -242,6 +242,9 @@ func (w *worker) startPrinting(ctx context.Context, d *delivery) bool {
 	pe := d.entry
 	pe.Printer, pe.Pre, pe.Post, pe.Spoiled = w.p.Name, &pre, nil, false
 	pe, err = w.env.ledger.move(ctx, d.job.ID, pe, Printing, "", w.env.now())
+	if err != nil {
+		w.env.inflight.Delete(d.job.ID) // no card will be fed for this delivery
+	}
 	if errors.Is(err, ErrConflict) {
 		// Another delivery of this job moved the entry; it owns the message now.
 		d.log.Warn("queue: lost the claim on a job to another worker; leaving it")

@@ -200,10 +200,14 @@ func (w *worker) recover(ctx context.Context) bool {
 		}
 	}
 	for i, e := range cands {
+		if _, busy := w.env.inflight.LoadOrStore(ids[i], true); busy {
+			continue // a redelivery is settling it now
+		}
 		var v verdict
 		if i == newest {
 			v = w.askPrinter(ctx, e.Pre)
 			if strings.Contains(v.Reason, "printer cannot answer") {
+				w.env.inflight.Delete(ids[i])
 				return false
 			}
 		} else {
@@ -211,6 +215,7 @@ func (w *worker) recover(ctx context.Context) bool {
 		}
 		w.log.Warn("queue: reconciled a card interrupted by a crash or a lost link", "job_id", ids[i], "outcome", v.Outcome, "reason", v.Reason)
 		w.settleNoMsg(ctx, ids[i], e, v)
+		w.env.inflight.Delete(ids[i])
 	}
 	return true
 }

@@ -69,6 +69,15 @@ func TestChaosKills(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(p.logPath)
+			if len(b) > 8000 {
+				b = b[len(b)-8000:]
+			}
+			t.Logf("last daemon log:\n%s", b)
+		}
+	}()
 	entries := settleJobs(ctx, t, js, ids)
 	held, heldSpoiled := 0, 0
 	for id, e := range entries {
