@@ -30,7 +30,7 @@ type simProc struct {
 func startSimProc(ctx context.Context, t testing.TB, bin, dir string, speed float64) *simProc {
 	t.Helper()
 	p := startProc(t, bin, filepath.Join(dir, "sim.log"), "sim", "--listen", "tcp://127.0.0.1:0", "--verbose",
-		"--speed", strconv.FormatFloat(speed, 'f', -1, 64), "--feeder", "1000")
+		"--speed", strconv.FormatFloat(speed, 'f', -1, 64), "--feeder", "100000", "--ribbon-cards", "100000")
 	if err := p.waitLog(ctx, "listening on tcp://"); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestKillAtEachStage(t *testing.T) {
 		// "printed", "held-spoiled", or "" (either is right).
 		want string
 	}{
-		{name: "before feed", fire: after("Rsn", 1)},
+		{name: "before feed", fire: after("Pr", 1)}, // ribbon set, card not yet fed
 		{name: "between panels", fire: after("Db", 2), want: "held-spoiled"},
 		{name: "after the eject command", fire: after("Se", 1), want: "printed"},
 		{name: "after the printer answered", fire: after("Se", 1), wait: time.Duration(1500*speed)*time.Millisecond + 5*time.Millisecond, want: "printed"},
