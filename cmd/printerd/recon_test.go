@@ -164,7 +164,7 @@ func TestKillAtEachStage(t *testing.T) {
 		// "printed", "held-spoiled", or "" (either is right).
 		want string
 	}{
-		{name: "before feed", fire: after("Pr", 1)}, // ribbon set, card not yet fed
+		{name: "before feed", fire: after("Rco", 2), want: "printed"}, // the pre-feed snapshot read: no card fed
 		{name: "between panels", fire: after("Db", 2), want: "held-spoiled"},
 		{name: "after the eject command", fire: after("Se", 1), want: "printed"},
 		{name: "after the printer answered", fire: after("Se", 1), wait: time.Duration(1500*speed)*time.Millisecond + 5*time.Millisecond, want: "printed"},
@@ -188,7 +188,7 @@ func TestKillAtEachStage(t *testing.T) {
 			natsURL := "nats://127.0.0.1:" + itoa(port)
 			_, js := connectRetry(t, natsURL)
 			time.Sleep(300 * time.Millisecond) // the worker's start-up reads
-			base := map[string]int{"Rsn": sp.commands("Rsn"), "Db": sp.commands("Db"), "Se": sp.commands("Se")}
+			base := map[string]int{"Rco": sp.commands("Rco"), "Db": sp.commands("Db"), "Se": sp.commands("Se")}
 			jobs := sample.Jobs(2, time.Now())
 			var ids []string
 			for _, j := range jobs {
