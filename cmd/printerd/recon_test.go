@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
 )
 
@@ -193,14 +194,7 @@ func TestKillAtEachStage(t *testing.T) {
 			_, js := connectRetry(t, natsURL)
 			time.Sleep(300 * time.Millisecond) // the worker's start-up reads
 			base := map[string]int{"Rco": sp.commands("Rco"), "Db": sp.commands("Db"), "Se": sp.commands("Se")}
-			jobs := sample.Jobs(2, time.Now())
-			var ids []string
-			for _, j := range jobs {
-				if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
-					t.Fatal(err)
-				}
-				ids = append(ids, j.ID)
-			}
+			_, ids := f.publishSamples(ctx, t, js, 2)
 			journal := filepath.Join(f.state, "outcomes.journal")
 			for !st.fire(sp, journal, base) {
 				select {
@@ -255,4 +249,19 @@ func TestKillAtEachStage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// publishSamples publishes n signed sample jobs to the default pool and
+// returns them with their ids.
+func (f *e2eFixture) publishSamples(ctx context.Context, t testing.TB, js jetstream.JetStream, n int) ([]*job.Job, []string) {
+	t.Helper()
+	jobs := sample.Jobs(n, time.Now())
+	var ids []string
+	for _, j := range jobs {
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID)
+	}
+	return jobs, ids
 }
