@@ -227,6 +227,14 @@ func TestKillAtEachStage(t *testing.T) {
 					if r := fmt.Sprint(e["reason"]); !knownReason(r) {
 						t.Errorf("job %s held with reason %q: want what the printer showed", id, r)
 					}
+					// The clerk sees what reconciliation found.
+					code, out, _ := runCLI(ctx, "jobs", "status", id, "--nats", natsURL)
+					if code != exitOK || !strings.Contains(out, "before feed") || !strings.Contains(out, fmt.Sprint(e["reason"])) {
+						t.Errorf("jobs status %s: exit %d:\n%s\nwant the reason and the printer's snapshots", id, code, out)
+					}
+					if e["spoiled"] == true && !strings.Contains(out, "spoiled-destroyed") {
+						t.Errorf("jobs status of a spoiled card's job does not say how to release it:\n%s", out)
+					}
 				}
 			}
 			released := releaseHeld(ctx, t, natsURL, js, entries)
