@@ -158,7 +158,9 @@ func TestRejectedJobsNeverPrint(t *testing.T) {
 		}, "", "body"},
 		{"msg id mismatch", func(id string, b []byte) { e.publish(b, "not-the-job-id", e.signer.kid, e.signer.sign(b)) }, "", "Nats-Msg-Id"},
 		{"no msg id", func(id string, b []byte) { e.publish(b, "", e.signer.kid, e.signer.sign(b)) }, "", "Nats-Msg-Id"},
-		{"release id of unknown job", func(id string, b []byte) { e.publish(b, ReleaseMsgID(e.msgID(id, b), 1), e.signer.kid, e.signer.sign(b)) }, "", "Nats-Msg-Id"},
+		{"release id of unknown job", func(id string, b []byte) {
+			e.publish(b, ReleaseMsgID(e.msgID(id, b), 1), e.signer.kid, e.signer.sign(b))
+		}, "", "Nats-Msg-Id"},
 		{"plain job id as msg id", func(id string, b []byte) { e.publish(b, id, e.signer.kid, e.signer.sign(b)) }, "", "Nats-Msg-Id"},
 	}
 	for i, tc := range tests {

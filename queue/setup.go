@@ -186,6 +186,19 @@ func OpenStores(ctx context.Context, js jetstream.JetStream) (*Stores, error) {
 	return st, nil
 }
 
+// OpenAudit binds to CARD_AUDIT only, for auditors (who may read nothing
+// else): the returned Stores has JS and Audit set.
+func OpenAudit(ctx context.Context, js jetstream.JetStream) (*Stores, error) {
+	if js == nil {
+		return nil, fmt.Errorf("queue: open: no JetStream context")
+	}
+	a, err := js.Stream(ctx, StreamAudit)
+	if err != nil {
+		return nil, fmt.Errorf("queue: open stream %s (is a printerd daemon set up on this NATS, and are you an auditor?): %w", StreamAudit, err)
+	}
+	return &Stores{JS: js, Audit: a}, nil
+}
+
 // eraseHeld overwrites every CARD_HELD message on subject (one job's held
 // copies) with SecureDeleteMsg: a purge only unlinks messages, and their
 // bytes, the person's data, would stay in the block files. Its errors carry
