@@ -307,3 +307,68 @@ func TestLifecycle(t *testing.T) {
 		t.Error("a goroutine was started after Shutdown")
 	}
 }
+
+// TestStoreKeyCustody: a deleted or different store key stops the daemon
+// with a message naming the key file, and touches no stream: with the
+// right key back, the queued job and the audit chain are still there.
+func TestStoreKeyCustody(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.Printers = []string{"testsim://p0?name=p0&pool=busy"} // nobody takes pool default
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	run := func() (*Daemon, error) {
+		d, err := New(f.options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Start(ctx); err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
+	d, err := run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A job nobody prints (pool default has no printer) stays in CARD_JOBS;
+	// a technician's pause leaves an audit record.
+	tech := f.addUser(t, "technician", "tech-x") // read at the next start
+	if _, err := d.JetStream().Publish(ctx, queue.JobsSubject("local", queue.DefaultPool), []byte(`{"kept":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	d.Shutdown(ctx)
+	keyPath := filepath.Join(f.cfg.State, "jetstream.key")
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(keyPath)
+	if _, err := run(); err == nil || !strings.Contains(err.Error(), keyPath) || !strings.Contains(err.Error(), "restore") {
+		t.Fatalf("start without the store key: %v; want an error naming %s and saying to restore it", err, keyPath)
+	}
+	if _, err := os.Stat(keyPath); err == nil {
+		t.Fatal("a new store key was made over the existing store")
+	}
+	other := strings.Repeat("ab", 32) + "\n"
+	os.WriteFile(keyPath, []byte(other), 0o600)
+	if _, err := run(); err == nil || !strings.Contains(err.Error(), keyPath) {
+		t.Fatalf("start with a different store key: %v; want an error naming %s", err, keyPath)
+	}
+	os.WriteFile(keyPath, key, 0o600)
+	d, err = run()
+	if err != nil {
+		t.Fatalf("start with the key restored: %v", err)
+	}
+	defer d.Shutdown(ctx)
+	info, err := d.Queue().Stores().Jobs.Info(ctx)
+	if err != nil || info.State.Msgs != 1 {
+		t.Fatalf("CARD_JOBS after the key came back: %+v, %v; want the queued job", info, err)
+	}
+	c := service.NewClient(f.connect(t, d, tech), "local")
+	if err := c.Pause(ctx, "p0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Queue().AuditHealthy(); err != nil {
+		t.Errorf("audit chain after the key came back: %v", err)
+	}
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/embedded"
+	"github.com/cityid/printerd/queue/job/sample"
+)
+
+// capture is everything one connection received.
+type capture struct {
+	mu   sync.Mutex
+	msgs [][]byte
+}
+
+func (c *capture) add(b []byte) {
+	c.mu.Lock()
+	c.msgs = append(c.msgs, bytes.Clone(b))
+	c.mu.Unlock()
+}
+
+func (c *capture) holds(s string) (bool, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.msgs {
+		if bytes.Contains(m, []byte(s)) {
+			return true, len(c.msgs)
+		}
+	}
+	return false, len(c.msgs)
+}
+
+// TestNoRoleSeesAJobBody: every user but a daemon subscribes to ">" and
+// to everything its role may subscribe to, and tries to read CARD_JOBS and
+// CARD_HELD, while jobs print, one is held, a clerk lists the held jobs
+// and a technician reads a printer's status: none of them receives a byte
+// of a job body. The positive control: a daemon user reads the held body
+// and finds the invented name.
+func TestNoRoleSeesAJobBody(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	f := newE2EFixture(t)
+	cfg := f.config(
+		simURI(t, "desk", f.out, nil),
+		simURI(t, "jammed", f.out, url.Values{"pool": {"jam"}, "faults": {"jam=k"}}),
+	)
+	p := startInProcess(t, cfg, daemonDeps{})
+	natsURL := p.d.NATSURL()
+	users, err := embedded.LoadUsers(f.state + "/users.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "Ysoldine Quarnbeck-Velloro" // invented, in every job
+	caps := map[string]*capture{}
+	jss := map[string]jetstream.JetStream{}
+	for _, u := range users {
+		if u.Role == embedded.RoleDaemon {
+			continue
+		}
+		c := &capture{}
+		caps[u.Name] = c
+		nc, js := f.connect(t, natsURL, u.Name, nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+		perms, _ := embedded.RolePermissions(u)
+		for _, subj := range append([]string{">", "_INBOX.>", "cards.jobs.>", "cards.held.>", "$JS.>"}, perms.SubAllow...) {
+			nc.Subscribe(subj, func(m *nats.Msg) { c.add(m.Data) })
+		}
+		nc.Flush()
+		jss[u.Name] = js
+	}
+
+	nc, js := f.connect(t, natsURL, "enr")
+	evs := watchEvents(t, nc)
+	jobs := sample.Jobs(3, time.Now())
+	for i, j := range jobs {
+		j.Card.Name = name
+		pool := "default"
+		if i == 0 {
+			pool = "jam"
+		}
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", pool), j.ID, sample.Body(j), f.approver)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := evs.waitFor(ctx, []string{jobs[1].ID, jobs[2].ID}, queue.EventPrinted); err != nil {
+		t.Fatal(err)
+	}
+	if err := evs.waitFor(ctx, []string{jobs[0].ID}, queue.EventHeld); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runCLI(ctx, "jobs", "held", "--nats", natsURL, f.as("clerk-1"), "--json"); code != exitOK || !strings.Contains(out, jobs[0].ID) {
+		t.Fatalf("jobs held: exit %d, %q %q", code, out, errs)
+	}
+	if code, out, errs := runCLI(ctx, "jobs", "held", "--nats", natsURL, f.as("console-1")); code != exitOK {
+		t.Fatalf("jobs held as console: exit %d, %q %q", code, out, errs)
+	}
+	if code, out, errs := runCLI(ctx, "diag", "status", "jammed", "--nats", natsURL, f.as("tech-1")); code != exitOK {
+		t.Fatalf("diag status: exit %d, %q %q", code, out, errs)
+	}
+	time.Sleep(300 * time.Millisecond)
+
+	// Positive control: a daemon user reads the held body, name and all.
+	_, ijs := f.connect(t, natsURL, "inspector")
+	held, err := ijs.Stream(ctx, queue.StreamHeld)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := held.GetLastMsgForSubject(ctx, queue.HeldSubject("local", jobs[0].ID))
+	if err != nil || !bytes.Contains(m.Data, []byte(name)) {
+		t.Fatalf("positive control: the daemon user could not read the held body with the name (%v)", err)
+	}
+	// Every other user tries to read the body streams directly.
+	for who, js := range jss {
+		c := caps[who]
+		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+		for _, s := range []string{queue.StreamJobs, queue.StreamHeld} {
+			if str, err := js.Stream(rctx, s); err == nil {
+				if m, err := str.GetLastMsgForSubject(rctx, ">"); err == nil {
+					c.add(m.Data)
+				}
+				if cons, err := str.OrderedConsumer(rctx, jetstream.OrderedConsumerConfig{}); err == nil {
+					if m, err := cons.Next(jetstream.FetchMaxWait(time.Second)); err == nil {
+						c.add(m.Data())
+					}
+				}
+			}
+		}
+		rcancel()
+	}
+	checkCaps := func() {
+		for who, c := range caps {
+			if found, n := c.holds(name); found {
+				t.Errorf("%s captured a job body (%d messages captured)", who, n)
+			}
+		}
+		if _, n := caps["enr"].holds(name); n == 0 {
+			t.Errorf("enrollment captured nothing: the capture proves nothing (it should see events)")
+		}
+		if _, n := caps["clerk-1"].holds(name); n == 0 {
+			t.Errorf("the clerk captured nothing: the capture proves nothing (it should see its held list)")
+		}
+	}
+	checkCaps()
+}
