@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/cityid/printerd/drivers/magicard"
 	"github.com/cityid/printerd/drivers/playback"
 	"github.com/cityid/printerd/drivers/sim"
