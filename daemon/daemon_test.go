@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -370,5 +371,35 @@ func TestStoreKeyCustody(t *testing.T) {
 	}
 	if err := d.Queue().AuditHealthy(); err != nil {
 		t.Errorf("audit chain after the key came back: %v", err)
+	}
+}
+
+// TestHTTPTimeouts: the metrics and health endpoint bounds reading,
+// writing and idle connections, so slow clients cannot pile up.
+func TestHTTPTimeouts(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.HTTP = "127.0.0.1:0"
+	d := start(t, f.options(), nil)
+	h := d.http
+	if h.ReadHeaderTimeout <= 0 || h.ReadTimeout != HTTPReadTimeout || h.WriteTimeout != HTTPWriteTimeout || h.IdleTimeout != HTTPIdleTimeout {
+		t.Errorf("http time-outs: header %v, read %v, write %v, idle %v; want all set", h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout)
+	}
+	// A client that never finishes its request is cut off.
+	conn, err := net.Dial("tcp", d.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("GET /metrics HTTP/1.1\r\nHost: x\r\n"))
+	conn.SetReadDeadline(time.Now().Add(HTTPReadTimeout + 5*time.Second))
+	start := time.Now()
+	buf := make([]byte, 512)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			break
+		}
+	}
+	if el := time.Since(start); el > HTTPReadTimeout+4*time.Second {
+		t.Errorf("a stalled request kept its connection %v", el)
 	}
 }
