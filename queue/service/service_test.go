@@ -151,7 +151,7 @@ func (e *env) submit(i int) *job.Job {
 	kid, sig, _ := job.Sign(e.key, body)
 	m := nats.NewMsg(queue.JobsSubject("test", queue.DefaultPool))
 	m.Data = body
-	m.Header.Set(job.HeaderMsgID, j.ID)
+	m.Header.Set(job.HeaderMsgID, job.MsgID(j.ID, sig))
 	m.Header.Set(job.HeaderKey, kid)
 	m.Header.Set(job.HeaderSignature, sig)
 	if _, err := e.js.PublishMsg(natstest.Context(e.t, 5*time.Second), m); err != nil {
