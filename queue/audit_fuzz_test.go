@@ -26,4 +26,3 @@ func FuzzVerifyChains(f *testing.F) {
 		}
 	})
 }
-
