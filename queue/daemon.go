@@ -166,22 +166,27 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		workers:  map[string]*worker{},
 		draining: make(chan struct{}),
 	}
-	signer, err := NewAuditSigner(cfg.AuditKey)
-	if err != nil {
-		return nil, err
-	}
-	audit := newAuditLog(st, cfg.Site, signer, cfg.AuditHeadFile)
-	audit.onBreak = d.auditBroken
-	d.audit = audit
-	if err := audit.Open(ctx); err != nil && !errors.Is(err, ErrChainBroken) {
-		return nil, err
-	}
-	d.clerk = &Clerk{st: st, site: cfg.Site, audit: audit, now: cfg.Now}
 	book, err := openBook(cfg.Journal, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
+	signer, err := NewAuditSigner(cfg.AuditKey)
+	if err != nil {
+		book.j.Close()
+		return nil, err
+	}
+	// runCtx exists before the audit chain is opened: a chain found broken
+	// raises its alarm (auditBroken) at once, on runCtx.
 	d.runCtx, d.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
+	audit := newAuditLog(st, cfg.Site, signer, cfg.AuditHeadFile)
+	audit.onBreak = d.auditBroken
+	d.audit = audit
+	if err := audit.Open(ctx); err != nil && !errors.Is(err, ErrChainBroken) {
+		d.cancelRun()
+		book.j.Close()
+		return nil, err
+	}
+	d.clerk = &Clerk{st: st, site: cfg.Site, audit: audit, now: cfg.Now}
 	d.env = &workerEnv{
 		book: book,
 		cfg:  cfg, st: st, ledger: st.ledger(), issues: st.issues(), audit: audit,
@@ -204,6 +209,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		})
 		if err != nil {
 			d.cancelRun()
+			book.j.Close()
 			return nil, fmt.Errorf("queue: consumer for pool %s: %w", p.Pool, err)
 		}
 		pools[p.Pool] = cons
