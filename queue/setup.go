@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/queue/epoch"
 )
 
 // Names of the streams and buckets of DESIGN.md.
@@ -23,6 +25,7 @@ const (
 // Defaults for SetupConfig.
 const (
 	DefaultHeldRetention  = 72 * time.Hour
+	DefaultJobsMaxAge     = 72 * time.Hour
 	DefaultDuplicates     = time.Hour
 	DefaultStatusInterval = 5 * time.Second
 )
@@ -36,6 +39,10 @@ type SetupConfig struct {
 	Memory bool
 	// HeldRetention is how long CARD_HELD keeps a job body; 0 means 72h.
 	HeldRetention time.Duration
+	// JobsMaxAge is CARD_JOBS's maximum age: a job not printed by then is
+	// dropped. It bounds how long an epoch key must be kept (epoch end +
+	// JobsMaxAge + HeldRetention); 0 means 72h.
+	JobsMaxAge time.Duration
 	// Duplicates is CARD_JOBS's duplicate window; 0 means 1h, less than
 	// 1h is raised to 1h.
 	Duplicates time.Duration
@@ -53,6 +60,9 @@ type Stores struct {
 	Ledger jetstream.KeyValue
 	Issues jetstream.KeyValue
 	Status jetstream.KeyValue
+	// DaemonKeys is the daemon_keys bucket of epoch key announcements
+	// (queue/epoch).
+	DaemonKeys jetstream.KeyValue
 }
 
 // Setup creates or updates, idempotently, the streams and buckets of
@@ -76,7 +86,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) (*Store
 		{&st.Jobs, jetstream.StreamConfig{
 			Name: StreamJobs, Description: "printerd: approved card jobs",
 			Subjects: []string{"cards.jobs.>"}, Retention: jetstream.WorkQueuePolicy,
-			Storage: storage, Replicas: cfg.Replicas, Duplicates: cfg.Duplicates,
+			Storage: storage, Replicas: cfg.Replicas, Duplicates: cfg.Duplicates, MaxAge: cfg.JobsMaxAge,
 		}},
 		{&st.Held, jetstream.StreamConfig{
 			Name: StreamHeld, Description: "printerd: held job bodies awaiting a clerk",
@@ -114,6 +124,9 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) (*Store
 			return nil, fmt.Errorf("queue: setup bucket %s: %w", b.cfg.Bucket, err)
 		}
 	}
+	if st.DaemonKeys, err = epoch.SetupBucket(ctx, js, storage, cfg.Replicas); err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
 	return st, nil
 }
 
@@ -123,6 +136,9 @@ func (c SetupConfig) withDefaults() SetupConfig {
 	}
 	if c.HeldRetention <= 0 {
 		c.HeldRetention = DefaultHeldRetention
+	}
+	if c.JobsMaxAge <= 0 {
+		c.JobsMaxAge = DefaultJobsMaxAge
 	}
 	if c.Duplicates < DefaultDuplicates {
 		c.Duplicates = DefaultDuplicates

@@ -184,6 +184,39 @@ func (s *Store) PrivateKey(kid string) (hpke.PrivateKey, error) {
 	return nil, fmt.Errorf("epoch: key %s: %w", kid, seal.ErrKeyGone)
 }
 
+// Has reports whether the store holds the private key with this id,
+// without handing it out: a release checks that a held job can still be
+// opened, without opening it.
+func (s *Store) Has(kid string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names, err := s.names()
+	if err != nil {
+		return false, err
+	}
+	for _, n := range names {
+		if id, ok := s.kids[n]; ok {
+			if id == kid {
+				if _, err := os.Stat(filepath.Join(s.opts.Dir, n)); err == nil {
+					return true, nil
+				}
+			}
+			continue
+		}
+		k, _, err := s.load(n)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if k.ID == kid {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // DestroyExpired destroys every key whose epoch ended at least maxJobAge
 // (the CARD_JOBS maximum age) + heldRetention (CARD_HELD's) before now:
 // by then every job sealed to it has been printed, or has expired from

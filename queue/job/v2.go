@@ -235,7 +235,9 @@ func (e *Envelope) OpenAt(keys seal.Keyring, now time.Time) (*Job, error) {
 // plain card file) for a site and pool: the clear fields as they are and
 // the person sealed to the recipients (the current epoch key of each
 // daemon of the site). rand supplies the content key and nonce (nil means
-// crypto/rand). The result is the exact body to sign and publish.
+// crypto/rand). The result is the exact body to sign and publish. Seal
+// checks site and pool but no other rule: parse or validate the plain job
+// first (tests seal invalid jobs on purpose).
 func Seal(rand io.Reader, j *Job, site, pool string, recipients []seal.Recipient) ([]byte, error) {
 	if !isToken(site) {
 		return nil, &FieldError{"site", RuleToken}
@@ -254,10 +256,6 @@ func Seal(rand io.Reader, j *Job, site, pool string, recipients []seal.Recipient
 	if j.Reprint != nil {
 		r := *j.Reprint
 		e.Reprint = &r
-	}
-	e.Sealed = &seal.Sealed{} // so that Validate checks the clear fields only
-	if err := e.Validate(); err != nil {
-		return nil, err
 	}
 	if e.Sealed, err = seal.Seal(rand, p, e.ClearFields(), recipients); err != nil {
 		return nil, err
