@@ -27,10 +27,10 @@ type delivery struct {
 	log     *slog.Logger
 	job     *job.Job      // the clear fields; the person too between openSealed and render
 	sealed  *job.Envelope // the v2 body (nil for a v1 job accepted by AcceptV1)
-	release int       // 0, or n for "<job_id>/release-<n>"
-	entry   Entry     // the job's ledger entry as last written or read
-	mark    IssueMark // the job's card_issues reservation
-	made    card.Card // the card the Maker made, to print
+	release int           // 0, or n for "<job_id>/release-<n>"
+	entry   Entry         // the job's ledger entry as last written or read
+	mark    IssueMark     // the job's card_issues reservation
+	made    card.Card     // the card the Maker made, to print
 }
 
 // handle processes one job message to its end (printed, retried, held,
