@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +58,7 @@ type Config struct {
 	HeldRetention Duration `json:"held-retention"`
 	AckWait       Duration `json:"ack-wait"`
 	LogLevel      string   `json:"log-level"`
+	AcceptV1      bool     `json:"accept-v1"`
 }
 
 // Duration is a time.Duration written as "72h" in JSON and flags.
@@ -112,22 +114,27 @@ func DefaultConfig() Config {
 }
 
 // Setting describes one setting for flags, environment and reload: its
-// name, usage, and a pointer to its field (exactly one of Str, List, Dur).
+// name, usage, and a pointer to its field (exactly one of Str, List, Dur,
+// Bool).
 type Setting struct {
 	Name  string
 	Usage string
 	Str   *string   // string settings
 	List  *[]string // repeatable settings
 	Dur   *Duration // duration settings
+	Bool  *bool     // on/off settings
 }
 
-// Value returns the setting's value as text (a list joined by NUL).
+// Value returns the setting's value as text (a list joined by NUL; a
+// boolean as "true" or "false").
 func (s Setting) Value() string {
 	switch {
 	case s.List != nil:
 		return strings.Join(*s.List, "\x00")
 	case s.Dur != nil:
 		return s.Dur.String()
+	case s.Bool != nil:
+		return strconv.FormatBool(*s.Bool)
 	}
 	return *s.Str
 }
@@ -154,6 +161,7 @@ func (c *Config) Settings() []Setting {
 		{Name: "held-retention", Usage: "how long CARD_HELD keeps a held job's body", Dur: &c.HeldRetention},
 		{Name: "ack-wait", Usage: "how long JetStream waits for a worker's ack before redelivering (in-progress acks extend it while a card prints); after a crash, the job in the printer is redelivered, and held, after this", Dur: &c.AckWait},
 		{Name: "log-level", Usage: "debug, info, warn or error", Str: &c.LogLevel},
+		{Name: "accept-v1", Usage: "also print v1 jobs, whose person's data cross the bus in plaintext, during a migration to sealed (v2) jobs; logged as a warning at start and for every such job", Bool: &c.AcceptV1},
 	}
 }
 

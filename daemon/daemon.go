@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 	"github.com/cityid/printerd/internal/natsconn"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/embedded"
+	"github.com/cityid/printerd/queue/epoch"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/service"
 )
@@ -141,6 +143,10 @@ func (d *Daemon) start(ctx context.Context) error {
 		return fmt.Errorf("config: approver-keys: %w", err)
 	}
 	d.approver.v.Store(ver)
+	keys, signer, err := OpenKeys(cfg.State)
+	if err != nil {
+		return fmt.Errorf("config: state: %w", err)
+	}
 	qps, err := d.openPrinters(ctx, specs)
 	if err != nil {
 		return err
@@ -154,6 +160,9 @@ func (d *Daemon) start(ctx context.Context) error {
 		Site:     cfg.Site,
 		JS:       d.js,
 		Approver: &d.approver,
+		Keys:     keys,
+		Signer:   signer,
+		AcceptV1: cfg.AcceptV1,
 		Maker:    d.opts.Maker,
 		Printers: qps,
 		Logger:   d.log,
@@ -180,6 +189,33 @@ func (d *Daemon) start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Where a daemon keeps its keys in its state directory.
+const (
+	// EpochDir holds the epoch private keys (queue/epoch), mode 0700.
+	EpochDir = "epoch"
+	// SignerName is the daemon's long-term key: <state>/daemon.key and
+	// <state>/daemon.pub, the public key enrollment systems pin.
+	SignerName = "daemon"
+)
+
+// OpenKeys opens (making them on first use) the daemon's epoch key store
+// and long-term signing key in its state directory: what printerd run and
+// printerd keys share.
+func OpenKeys(state string) (*epoch.Store, *epoch.Signer, error) {
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("daemon: %w", err)
+	}
+	st, err := epoch.Open(epoch.Options{Dir: filepath.Join(state, EpochDir)})
+	if err != nil {
+		return nil, nil, err
+	}
+	sg, err := epoch.LoadOrCreateSigner(state, SignerName)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, sg, nil
 }
 
 // openPrinters opens every configured printer; one that is offline now is
