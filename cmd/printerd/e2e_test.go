@@ -62,10 +62,11 @@ func TestEndToEnd(t *testing.T) {
 
 	jobs := sample.Jobs(3, time.Now())
 	var good []string
+	pins := f.pinDir(t) // enrollment pins the daemon's key
 	for i, j := range jobs {
 		path := filepath.Join(f.dir, j.ID+".json")
-		os.WriteFile(path, sample.Body(j), 0o600)
-		args := []string{"submit", path, "--approver-key", f.approverKey, "--nats", natsURL}
+		os.WriteFile(path, sample.Body(j), 0o600) // a plain card file
+		args := []string{"submit", path, "--approver-key", f.approverKey, "--daemon-keys", pins, "--nats", natsURL}
 		if i == 2 {
 			args = append(args, "--pool", "back")
 		}
@@ -77,7 +78,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// The same job again: the stream drops it by Nats-Msg-Id.
 	dupPath := filepath.Join(f.dir, jobs[0].ID+".json")
-	code, out, _ := runCLI(ctx, "submit", dupPath, "--approver-key", f.approverKey, "--nats", natsURL, "--json")
+	code, out, _ := runCLI(ctx, "submit", dupPath, "--approver-key", f.approverKey, "--daemon-keys", pins, "--nats", natsURL, "--json")
 	var ack struct{ Duplicate bool }
 	if code != exitOK || json.Unmarshal([]byte(out), &ack) != nil || !ack.Duplicate {
 		t.Errorf("duplicate submit: exit %d, out %q: want duplicate", code, out)
@@ -89,7 +90,7 @@ func TestEndToEnd(t *testing.T) {
 	bad := map[string]*nats.Msg{}
 	mk := func(n int) ([]byte, string) {
 		j := sample.Jobs(10+n, time.Now())[9+n]
-		return sample.Body(j), j.ID
+		return f.sealed(ctx, t, js, "local", "default", j), j.ID
 	}
 	{ // forged: signed by an untrusted key
 		body, id := mk(1)
@@ -114,14 +115,14 @@ func TestEndToEnd(t *testing.T) {
 		m.Header.Set("Nats-Msg-Id", id)
 		bad["unsigned"] = m
 	}
-	{ // malformed: properly signed, but not the v1 contract
+	{ // malformed: properly signed, but not the v2 contract
 		id := uuid.NewString()
-		body := []byte(`{"v":1,"job_id":"` + id + `","kind":"issue","card":{"number":"BAD-0001"},"surprise":true}`)
+		body := []byte(`{"v":2,"job_id":"` + id + `","kind":"issue","card":{"number":"BAD-0001"},"surprise":true}`)
 		bad["malformed"] = signed(subject, id, body, f.approver)
 	}
 	{ // malformed JSON, signed
 		id := uuid.NewString()
-		bad["not-json"] = signed(subject, id, []byte(`{"v":1,`), f.approver)
+		bad["not-json"] = signed(subject, id, []byte(`{"v":2,`), f.approver)
 	}
 	var badIDs []string
 	eventKey := func(name string, m *nats.Msg) string {

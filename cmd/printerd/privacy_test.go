@@ -82,7 +82,7 @@ func TestPrivacy(t *testing.T) {
 		if i == 2 {
 			key = f.rogue
 		}
-		if _, err := js.PublishMsg(ctx, signed(subject, j.ID, sample.Body(j), key)); err != nil {
+		if _, err := js.PublishMsg(ctx, signed(subject, j.ID, f.sealed(ctx, t, js, "local", "default", j), key)); err != nil {
 			t.Fatal(err)
 		}
 		// One at a time, so the jam hits the second card fed.

@@ -67,6 +67,11 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer j.Wipe()
 	key, err := keyfile.LoadPrivate(*keyPath)
+	if err == nil {
+		if _, ok := key.(ed25519.PrivateKey); !ok {
+			err = fmt.Errorf("approver key: want Ed25519, have %T (printerd keys new --kind approver)", key)
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "printerd submit: %v\n", err)
 		return exitFail

@@ -72,7 +72,13 @@ func RolePermissions(role string) (*server.Permissions, error) {
 	switch role {
 	case RoleEnrollment:
 		return &server.Permissions{
-			Publish:   &server.SubjectPermission{Allow: []string{"cards.jobs.>"}},
+			// Jobs, and reading the daemons' epoch key announcements
+			// (the daemon_keys bucket, read with a KV watch) to seal
+			// jobs to.
+			Publish: &server.SubjectPermission{Allow: []string{"cards.jobs.>",
+				"$JS.API.STREAM.INFO.KV_daemon_keys", "$JS.API.CONSUMER.CREATE.KV_daemon_keys",
+				"$JS.API.CONSUMER.CREATE.KV_daemon_keys.>", "$JS.API.CONSUMER.DELETE.KV_daemon_keys.>",
+				"$JS.FC.KV_daemon_keys.>"}},
 			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>", "cards.events.>"}},
 		}, nil
 	case RoleClerk:

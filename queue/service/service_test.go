@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/epoch"
 	"github.com/cityid/printerd/queue/internal/natstest"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
@@ -35,6 +37,7 @@ type env struct {
 	svc    *service.Server
 	c      *service.Client
 	key    ed25519.PrivateKey
+	keys   *epoch.Store // the daemon's epoch keys, which jobs are sealed to
 	devs   []*sim.Device
 	events chan queue.Event
 }
@@ -62,8 +65,11 @@ func newEnv(t *testing.T, o options) *env {
 	e.devs = append(e.devs, dev)
 	log := slog.New(slog.DiscardHandler)
 	ctx := natstest.Context(t, 10*time.Second)
+	if e.keys, err = epoch.Open(epoch.Options{Dir: filepath.Join(t.TempDir(), "epoch")}); err != nil {
+		t.Fatal(err)
+	}
 	e.d, err = queue.Start(ctx, queue.Config{
-		Site: "test", JS: e.srv.JS, Approver: v, Logger: log,
+		Site: "test", JS: e.srv.JS, Approver: v, Keys: e.keys, Logger: log,
 		Maker: queue.MakerFunc(func(context.Context, *job.Job) (card.Card, error) {
 			return card.Card{Ribbon: card.YMCKO, Front: card.Side{K: card.NewPlane()}}, nil
 		}),
@@ -101,7 +107,7 @@ func newEnv(t *testing.T, o options) *env {
 func (e *env) submit(i int) *job.Job {
 	e.t.Helper()
 	j := sample.Jobs(i+1, time.Now())[i]
-	body := sample.Body(j)
+	body := sample.SealedFor(j, "test", queue.DefaultPool, time.Now(), e.keys)
 	kid, sig, _ := job.Sign(e.key, body)
 	m := nats.NewMsg(queue.JobsSubject("test", queue.DefaultPool))
 	m.Data = body
