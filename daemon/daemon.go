@@ -143,13 +143,13 @@ func (d *Daemon) start(ctx context.Context) error {
 		return fmt.Errorf("config: approver-keys: %w", err)
 	}
 	d.approver.v.Store(ver)
-	keys, signer, err := OpenKeys(cfg.State)
-	if err != nil {
-		return fmt.Errorf("config: state: %w", err)
-	}
 	qps, err := d.openPrinters(ctx, specs)
 	if err != nil {
 		return err
+	}
+	keys, signer, err := OpenKeys(cfg.State)
+	if err != nil {
+		return fmt.Errorf("config: state: %w", err)
 	}
 	if err := d.connect(ctx); err != nil {
 		return err
