@@ -21,6 +21,8 @@ verbs:
   new      make a key pair: DIR/<kind>.key (PKCS#8 PEM, mode 0600) and DIR/<kind>.pub
   publish  write the JSON key list verifiers trust: [{kid, alg, key, valid_from, valid_to}]
   id       print the key id (kid) of public key files
+  daemon   print the daemon's long-term public key, which enrollment pins (--state DIR)
+  epoch    list, rotate or destroy the daemon's epoch keys (printerd keys epoch --help)
 
 printerd keys <verb> --help shows a verb's flags.
 `
@@ -41,6 +43,10 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return keysPublish(args[1:], stdout, stderr)
 	case "id":
 		return keysID(args[1:], stdout, stderr)
+	case "daemon":
+		return keysDaemon(args[1:], stdout, stderr)
+	case "epoch":
+		return keysEpoch(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "printerd keys: unknown verb %q\n\n%s", args[0], keysUsage)
 	return exitUsage

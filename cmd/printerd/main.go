@@ -34,9 +34,9 @@ var commands = map[string]command{
 	"sim":    {"a simulated printer as its own process (TCP, pty or USB/IP)", cmdSim},
 	"render": {"lay out a card without a printer: front.png, back.png, proof.pdf", cmdRender},
 	"encode": {"write the printer command stream for a card to standard output", cmdEncode},
-	"keys":   {"make issuer or approver key pairs", cmdKeys},
+	"keys":   {"make issuer or approver key pairs; show, rotate and destroy the daemon's epoch keys", cmdKeys},
 	"verify": {"decode and verify a card's signed barcode", cmdVerify},
-	"submit": {"sign and publish a job as an enrollment system does", cmdSubmit},
+	"submit": {"seal, sign and publish a plain card file as an enrollment system does", cmdSubmit},
 	"diag":   {"technician diagnostics on a printer", cmdDiag},
 	"jobs":   {"clerk job control: status, held, release, cancel, history", cmdJobs},
 
