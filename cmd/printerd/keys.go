@@ -85,12 +85,8 @@ func keysNew(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "directory to write <kind>.key and <kind>.pub into")
 	alg := fs.String("alg", "", "algorithm: es256 (issuer default) or ed25519 (approver: the only choice)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	pos, code, done := parseArgs(fs, args)
-	if done {
+	if code, done := parseFlagsOnly(fs, args); done {
 		return code
-	}
-	if len(pos) > 0 {
-		return kvUsageError(fs, "unexpected argument %q", pos[0])
 	}
 	switch *kind {
 	case "issuer":

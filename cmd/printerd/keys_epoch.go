@@ -53,6 +53,19 @@ func keysEpoch(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitUsage
 }
 
+// parseFlagsOnly parses args into fs and refuses positional arguments;
+// done says the command ends with code (help, or bad usage).
+func parseFlagsOnly(fs *flag.FlagSet, args []string) (code int, done bool) {
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return code, true
+	}
+	if len(pos) > 0 {
+		return kvUsageError(fs, "unexpected argument %q", pos[0]), true
+	}
+	return 0, false
+}
+
 // stateFlag is --state, defaulting as printerd run's state setting does.
 func stateFlag(fs *flag.FlagSet) *string {
 	def := os.Getenv(envName("state"))
@@ -79,12 +92,8 @@ func keysEpochList(args []string, stdout, stderr io.Writer) int {
 	maxAge := fs.Duration("job-max-age", queue.DefaultJobsMaxAge, "CARD_JOBS maximum age, for the destruction time shown")
 	held := fs.Duration("held-retention", queue.DefaultHeldRetention, "CARD_HELD retention, for the destruction time shown")
 	asJSON := fs.Bool("json", false, "print the keys as JSON")
-	pos, code, done := parseArgs(fs, args)
-	if done {
+	if code, done := parseFlagsOnly(fs, args); done {
 		return code
-	}
-	if len(pos) > 0 {
-		return kvUsageError(fs, "unexpected argument %q", pos[0])
 	}
 	st, _, err := daemon.OpenKeys(*state)
 	if err != nil {
@@ -127,12 +136,8 @@ func keysEpochList(args []string, stdout, stderr io.Writer) int {
 func keysEpochRotate(args []string, stdout, stderr io.Writer) int {
 	fs := kvFlagSet("printerd keys epoch rotate", "printerd keys epoch rotate --state DIR", stderr)
 	state := stateFlag(fs)
-	pos, code, done := parseArgs(fs, args)
-	if done {
+	if code, done := parseFlagsOnly(fs, args); done {
 		return code
-	}
-	if len(pos) > 0 {
-		return kvUsageError(fs, "unexpected argument %q", pos[0])
 	}
 	st, _, err := daemon.OpenKeys(*state)
 	if err != nil {
@@ -204,12 +209,8 @@ func keysDaemon(args []string, stdout, stderr io.Writer) int {
 	state := stateFlag(fs)
 	out := fs.String("out", "", "also write the public key (PEM) to FILE, for enrollment's pinned directory")
 	asJSON := fs.Bool("json", false, "print {kid, public_key} as JSON")
-	pos, code, done := parseArgs(fs, args)
-	if done {
+	if code, done := parseFlagsOnly(fs, args); done {
 		return code
-	}
-	if len(pos) > 0 {
-		return kvUsageError(fs, "unexpected argument %q", pos[0])
 	}
 	if _, _, err := daemon.OpenKeys(*state); err != nil {
 		fmt.Fprintf(stderr, "printerd keys daemon: %v\n", err)

@@ -166,30 +166,40 @@ func Parse(body []byte) (*Job, error) { return ParseAt(body, time.Now()) }
 // ParseAt is Parse with the clock given: now decides whether a birth date
 // is in the future.
 func ParseAt(body []byte, now time.Time) (*Job, error) {
-	if len(body) > MaxBody {
-		return nil, &FieldError{"body", RuleBodySize}
-	}
-	if !utf8.Valid(body) {
-		// encoding/json would silently turn bad bytes into U+FFFD.
-		return nil, &FieldError{"body", RuleUTF8}
-	}
-	if err := checkKeys(body, "", schema); err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	var j Job
-	if err := dec.Decode(&j); err != nil {
-		return nil, jsonError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &FieldError{"body", RuleTrailing}
+	if err := decodeStrict(body, schema, &j); err != nil {
+		return nil, err
 	}
 	j.Normalize()
 	if err := j.ValidateAt(now); err != nil {
 		return nil, err
 	}
 	return &j, nil
+}
+
+// decodeStrict decodes one body into v: at most MaxBody bytes of valid
+// UTF-8, member names exactly as in sch (checkKeys), exactly one JSON
+// object. Errors are *FieldError values that never quote the body.
+func decodeStrict(body []byte, sch object, v any) error {
+	if len(body) > MaxBody {
+		return &FieldError{"body", RuleBodySize}
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would silently turn bad bytes into U+FFFD.
+		return &FieldError{"body", RuleUTF8}
+	}
+	if err := checkKeys(body, "", sch); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return envelopeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &FieldError{"body", RuleTrailing}
+	}
+	return nil
 }
 
 // Normalize puts card.name and card.gender in Unicode NFC, in place.

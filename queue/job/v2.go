@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -85,23 +84,9 @@ func Version(body []byte) int {
 // It does not open the sealed part. Errors are *FieldError values that
 // never quote the body.
 func ParseEnvelope(body []byte) (*Envelope, error) {
-	if len(body) > MaxBody {
-		return nil, &FieldError{"body", RuleBodySize}
-	}
-	if !utf8.Valid(body) {
-		return nil, &FieldError{"body", RuleUTF8}
-	}
-	if err := checkKeys(body, "", schemaV2); err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	var e Envelope
-	if err := dec.Decode(&e); err != nil {
-		return nil, envelopeError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &FieldError{"body", RuleTrailing}
+	if err := decodeStrict(body, schemaV2, &e); err != nil {
+		return nil, err
 	}
 	if err := e.Validate(); err != nil {
 		return nil, err
@@ -110,7 +95,8 @@ func ParseEnvelope(body []byte) (*Envelope, error) {
 }
 
 // envelopeError turns a decoding error into a FieldError: the sealed
-// part's own format errors keep their field, under "sealed".
+// part's own format errors keep their field, under "sealed"; others as
+// jsonError says.
 func envelopeError(err error) *FieldError {
 	var fe *seal.FormatError
 	if errors.As(err, &fe) {
