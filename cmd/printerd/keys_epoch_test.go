@@ -112,3 +112,44 @@ func TestKeysEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRunAcceptV1: printerd run with accept-v1 prints a v1 (plaintext)
+// job and warns at start and for the job; without it the same job is
+// refused with a reason naming v and accept-v1.
+func TestRunAcceptV1(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, accept := range []bool{true, false} {
+		f := newE2EFixture(t)
+		cfg := f.config(simURI(t, "v1", f.out, nil))
+		cfg.AcceptV1 = accept
+		p := startInProcess(t, cfg, daemonDeps{})
+		nc, err := nats.Connect(p.d.NATSURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, _ := jetstream.New(nc)
+		evs := watchEvents(t, nc)
+		j := sample.Jobs(1, time.Now())[0]
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+			t.Fatal(err)
+		}
+		want := queue.EventRejected
+		if accept {
+			want = queue.EventPrinted
+		}
+		if err := evs.waitFor(ctx, []string{j.ID}, want); err != nil {
+			t.Fatalf("accept-v1 %v: %v", accept, err)
+		}
+		log := string(p.log.Bytes())
+		warned := strings.Contains(log, `"level":"WARN","msg":"queue: accept-v1 is on`) &&
+			strings.Contains(log, `"msg":"queue: v1 job accepted (accept-v1)`)
+		if warned != accept {
+			t.Errorf("accept-v1 %v: warnings in the log: %v", accept, warned)
+		}
+		if ev, _ := evs.last(j.ID); !accept && !strings.Contains(ev.Reason, "accept-v1") {
+			t.Errorf("refused v1 job: reason %q", ev.Reason)
+		}
+		nc.Close()
+	}
+}
