@@ -14,12 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/embedded"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/service"
 )
@@ -62,6 +66,34 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// addUser adds a user to the fixture's users file (<state>/users.json)
+// and returns its key.
+func (f *fixture) addUser(t *testing.T, role, name string) nkeys.KeyPair {
+	t.Helper()
+	kp, _ := nkeys.CreateUser()
+	pub, _ := kp.PublicKey()
+	if err := os.MkdirAll(f.cfg.State, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := embedded.AddUser(filepath.Join(f.cfg.State, DefaultUsersFile), embedded.User{Name: name, NKey: pub, Role: role, Site: "local"}); err != nil {
+		t.Fatal(err)
+	}
+	return kp
+}
+
+// connect opens an in-process connection to d's embedded server as the
+// user of kp.
+func (f *fixture) connect(t *testing.T, d *Daemon, kp nkeys.KeyPair) *nats.Conn {
+	t.Helper()
+	pub, _ := kp.PublicKey()
+	nc, err := nats.Connect("", nats.InProcessServer(d.ns.NATS()), nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(embedded.InboxPrefix(pub)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
 
 // blankMaker makes blank cards.
@@ -203,8 +235,9 @@ func TestShutdownWaitsForDiag(t *testing.T) {
 	sc := &slowCleaner{in: make(chan struct{}), done: make(chan struct{})}
 	o := f.options()
 	o.Wrap = func(name string, p drivers.Printer) drivers.Printer { sc.Printer = p; return sc }
+	tech := f.addUser(t, embedded.RoleTechnician, "tech-1")
 	d := start(t, o, nil)
-	c := service.NewClient(d.Conn(), "local")
+	c := service.NewClient(f.connect(t, d, tech), "local")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// Paused, the worker leaves the printer alone: only the verb uses it.

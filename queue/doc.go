@@ -5,7 +5,7 @@
 //
 // [Setup] creates, idempotently, the streams and buckets of DESIGN.md:
 //
-//	CARD_JOBS       stream  cards.jobs.<site>.<pool>    WorkQueue, file storage, Duplicates >= 1h, MaxAge (72h)
+//	CARD_JOBS       stream  cards.jobs.<site>.<pool>    WorkQueue, file storage, Duplicates >= 1h, MaxAge (7 days)
 //	card_ledger     KV      <job_id>                    issuance state (see [Entry])
 //	card_issues     KV      <card number>               highest issue reserved for printing (see [IssueMark])
 //	CARD_HELD       stream  cards.held.<site>.<job_id>  held job bodies, MaxAge = held retention (72h)

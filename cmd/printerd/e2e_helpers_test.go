@@ -80,7 +80,8 @@ func (f *e2eFixture) config(printers ...string) daemon.Config {
 	return c
 }
 
-// signed returns a job message signed by key, with Nats-Msg-Id msgID.
+// signed returns a job message signed by key, with the Nats-Msg-Id of job
+// id (job.MsgID; any other msgID is used as is).
 func signed(subject, msgID string, body []byte, key ed25519.PrivateKey) *nats.Msg {
 	kid, sig, err := job.Sign(key, body)
 	if err != nil {
@@ -88,6 +89,9 @@ func signed(subject, msgID string, body []byte, key ed25519.PrivateKey) *nats.Ms
 	}
 	m := nats.NewMsg(subject)
 	m.Data = body
+	if job.ValidID(msgID) {
+		msgID = job.MsgID(msgID, sig)
+	}
 	m.Header.Set(job.HeaderMsgID, msgID)
 	m.Header.Set(job.HeaderKey, kid)
 	m.Header.Set(job.HeaderSignature, sig)
@@ -123,7 +127,7 @@ func (f *e2eFixture) sealed(ctx context.Context, t testing.TB, js jetstream.JetS
 func (f *e2eFixture) pinDir(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(f.dir, "daemons")
-	b, err := os.ReadFile(filepath.Join(f.state, daemon.SignerName+".pub"))
+	b, err := os.ReadFile(filepath.Join(f.state, daemon.DaemonKeyName+".pub"))
 	if err != nil {
 		t.Fatal(err)
 	}

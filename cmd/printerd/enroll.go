@@ -38,7 +38,7 @@ func sealForSite(ctx context.Context, js jetstream.JetStream, site, pool string,
 // daemonPub reads a daemon's long-term public key from its state
 // directory (<state>/daemon.pub), as enrollment pins it.
 func daemonPub(state string) (keyfile.Public, error) {
-	path := filepath.Join(state, daemon.SignerName+".pub")
+	path := filepath.Join(state, daemon.DaemonKeyName+".pub")
 	pub, err := keyfile.LoadPublic(path)
 	if err != nil {
 		return keyfile.Public{}, err

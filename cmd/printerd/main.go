@@ -39,6 +39,8 @@ var commands = map[string]command{
 	"submit": {"seal, sign and publish a plain card file as an enrollment system does", cmdSubmit},
 	"diag":   {"technician diagnostics on a printer", cmdDiag},
 	"jobs":   {"clerk job control: status, held, release, cancel, history", cmdJobs},
+	"users":  {"NATS users of an office: add (nkey, role, site), list, server config", cmdUsers},
+	"audit":  {"export a site's audit chains; verify an export offline", cmdAudit},
 
 	"version": {"print the version, commit and Go version", cmdVersion},
 }

@@ -52,10 +52,21 @@ type Options struct {
 	// "printing" would let a job print twice). Without it the store is
 	// synced every 2 minutes; a killed process loses nothing either way.
 	SyncAlways bool
-	// Users, when set, turn authentication on: only these nkey users (each
-	// with its role's permissions) and the daemon itself may connect.
-	// Without users any process that can reach Listen may do anything.
+	// Users are the nkey users who may connect over Listen, each with its
+	// role's permissions (AccountsConfig). Authentication is always on:
+	// without users the server takes in-process connections only (the
+	// daemon's own) and does not listen at all.
 	Users []User
+	// Site is the daemon's site: the permissions of its own in-process
+	// connection are those of a daemon user of this site ("" means "local").
+	Site string
+	// InsecureNoAuth lets any client that reaches Listen connect without
+	// credentials, with every permission (a lab only; the daemon logs it
+	// loudly).
+	InsecureNoAuth bool
+	// KeyFile is the store's encryption key file; "" means
+	// State/jetstream.key.
+	KeyFile string
 }
 
 // Server is a running embedded nats-server.
@@ -79,37 +90,49 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := os.MkdirAll(o.State, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded: state directory: %w", err)
 	}
-	key, err := LoadOrCreateKey(filepath.Join(o.State, KeyFile))
+	keyPath := o.KeyFile
+	if keyPath == "" {
+		keyPath = filepath.Join(o.State, KeyFile)
+	}
+	key, err := LoadOrCreateKey(keyPath)
 	if err != nil {
 		return nil, err
 	}
-	sopts := &server.Options{
-		ServerName:      o.ServerName,
-		JetStream:       true,
-		StoreDir:        filepath.Join(o.State, StoreDir),
-		JetStreamKey:    key,
-		JetStreamCipher: server.ChaCha,
-		NoSigs:          true,
-		NoLog:           false,
-		MaxPayload:      4 << 20,
-		SyncAlways:      o.SyncAlways,
+	self, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, fmt.Errorf("embedded: daemon nkey: %w", err)
 	}
+	selfPub, _ := self.PublicKey()
+	site := o.Site
+	if site == "" {
+		site = "local"
+	}
+	users := append([]User{{Name: "printerd-self", NKey: selfPub, Role: RoleDaemon, Site: site}}, o.Users...)
+	conf, err := AccountsConfig(users, o.InsecureNoAuth)
+	if err != nil {
+		return nil, err
+	}
+	sopts := &server.Options{}
+	if err := sopts.ProcessConfigString(conf); err != nil {
+		return nil, fmt.Errorf("embedded: accounts configuration: %w", err)
+	}
+	sopts.ServerName = o.ServerName
+	sopts.JetStream = true
+	sopts.StoreDir = filepath.Join(o.State, StoreDir)
+	sopts.JetStreamKey = key
+	sopts.JetStreamCipher = server.ChaCha
+	sopts.NoSigs = true
+	sopts.MaxPayload = 4 << 20
+	sopts.SyncAlways = o.SyncAlways
 	if sopts.ServerName == "" {
 		sopts.ServerName = "printerd"
-	}
-	var self nkeys.KeyPair
-	if len(o.Users) > 0 {
-		if self, err = nkeys.CreateUser(); err != nil {
-			return nil, fmt.Errorf("embedded: daemon nkey: %w", err)
-		}
-		pub, _ := self.PublicKey()
-		if sopts.Nkeys, err = nkeyUsers(o.Users, pub); err != nil {
-			return nil, err
-		}
 	}
 	listen := o.Listen
 	if listen == "" {
 		listen = DefaultListen
+	}
+	if len(o.Users) == 0 && !o.InsecureNoAuth {
+		listen = "none" // nobody but the daemon could log in
 	}
 	if listen == "none" {
 		sopts.DontListen = true
@@ -225,13 +248,12 @@ func (s *Server) ClientURL() string {
 	return s.ns.ClientURL()
 }
 
-// Connect opens an in-process connection to the server (no socket).
+// Connect opens an in-process connection to the server (no socket) as the
+// daemon's own user: a daemon of Options.Site, with its private inbox.
 func (s *Server) Connect(name string, opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{nats.InProcessServer(s.ns), nats.Name(name), nats.MaxReconnects(-1)}, opts...)
-	if s.self != nil {
-		pub, _ := s.self.PublicKey()
-		opts = append(opts, nats.Nkey(pub, s.self.Sign))
-	}
+	pub, _ := s.self.PublicKey()
+	opts = append([]nats.Option{nats.InProcessServer(s.ns), nats.Name(name), nats.MaxReconnects(-1),
+		nats.Nkey(pub, s.self.Sign), nats.CustomInboxPrefix(InboxPrefix(pub))}, opts...)
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: connect: %w", err)

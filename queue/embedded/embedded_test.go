@@ -76,30 +76,27 @@ func TestEncryptedAtRest(t *testing.T) {
 	secret := []byte("Zyxwvut Qqqplorbington 1911-02-03")
 
 	run := func(write bool) []byte {
-		s, err := Start(ctx, Options{State: state, Listen: "127.0.0.1:0"})
+		s, err := Start(ctx, Options{State: state, Listen: "none"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Shutdown()
-		if s.ClientURL() == "" {
-			t.Error("no client URL with a listener")
-		}
 		nc, err := s.Connect("test")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer nc.Close()
 		js, _ := jetstream.New(nc)
-		str, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Storage: jetstream.FileStorage})
+		str, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"cards.events.>"}, Storage: jetstream.FileStorage})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if write {
-			if _, err := js.Publish(ctx, "t.x", secret); err != nil {
+			if _, err := js.Publish(ctx, "cards.events.x", secret); err != nil {
 				t.Fatal(err)
 			}
 		}
-		m, err := str.GetLastMsgForSubject(ctx, "t.x")
+		m, err := str.GetLastMsgForSubject(ctx, "cards.events.x")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +151,8 @@ func TestPortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
-	_, err = Start(context.Background(), Options{State: t.TempDir(), Listen: addr, ReadyTimeout: 30 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	u, _ := newUser(t, RoleClerk, "local")
+	_, err = Start(context.Background(), Options{State: t.TempDir(), Listen: addr, Users: []User{u}, ReadyTimeout: 30 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err == nil || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("Start on a taken port: %v", err)
 	}

@@ -18,35 +18,55 @@ import (
 	"github.com/cityid/printerd/queue/service"
 )
 
-func newUser(t *testing.T, role string) (User, nats.Option) {
+func newUser(t *testing.T, role, site string) (User, nats.Option) {
 	t.Helper()
 	kp, err := nkeys.CreateUser()
 	if err != nil {
 		t.Fatal(err)
 	}
 	pub, _ := kp.PublicKey()
-	return User{Name: role + "-1", NKey: pub, Role: role}, nats.Nkey(pub, kp.Sign)
+	return User{Name: role + "-1", NKey: pub, Role: role, Site: site}, nats.Nkey(pub, kp.Sign)
 }
 
-// TestRoles: with users configured, nobody connects without a key, the
-// daemon's in-process connection may do everything, and each role may do
-// its part only.
+// TestNoAnonymous: without users the server does not listen at all, and
+// with users nobody connects without a key.
+func TestNoAnonymous(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Start(ctx, Options{State: t.TempDir(), Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := s.ClientURL(); u != "" {
+		s.Shutdown()
+		t.Fatalf("a server without users listens on %s", u)
+	}
+	s.Shutdown()
+	enr, _ := newUser(t, RoleEnrollment, "local")
+	s, err = Start(ctx, Options{State: t.TempDir(), Listen: "127.0.0.1:0", Users: []User{enr}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	if nc, err := nats.Connect(s.ClientURL()); err == nil {
+		nc.Close()
+		t.Fatal("anonymous client connected")
+	}
+}
+
+// TestRoles: each role may do its part only, with replies on its own inbox.
 func TestRoles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	enr, enrOpt := newUser(t, RoleEnrollment)
-	clerk, clerkOpt := newUser(t, RoleClerk)
-	admin, adminOpt := newUser(t, RoleAdmin)
+	enr, enrOpt := newUser(t, RoleEnrollment, "local")
+	clerk, clerkOpt := newUser(t, RoleClerk, "local")
+	admin, adminOpt := newUser(t, RoleAdmin, "")
 	s, err := Start(ctx, Options{State: t.TempDir(), Listen: "127.0.0.1:0", Users: []User{enr, clerk, admin}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Shutdown()
 
-	if nc, err := nats.Connect(s.ClientURL()); err == nil {
-		nc.Close()
-		t.Fatal("anonymous client connected")
-	}
 	// The daemon: streams and a service.
 	self, err := s.Connect("daemon")
 	if err != nil {
@@ -62,9 +82,10 @@ func TestRoles(t *testing.T) {
 	}
 	self.Flush()
 
-	connect := func(o nats.Option) (*nats.Conn, chan error) {
+	connect := func(u User, o nats.Option) (*nats.Conn, chan error) {
 		errs := make(chan error, 16)
-		nc, err := nats.Connect(s.ClientURL(), o, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+		nc, err := nats.Connect(s.ClientURL(), o, nats.CustomInboxPrefix(InboxPrefix(u.NKey)),
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +101,7 @@ func TestRoles(t *testing.T) {
 		}
 	}
 
-	enc, enrErrs := connect(enrOpt)
+	enc, enrErrs := connect(enr, enrOpt)
 	ejs, _ := jetstream.New(enc)
 	if _, err := ejs.Publish(ctx, "cards.jobs.local.default", []byte("{}")); err != nil {
 		t.Errorf("enrollment publish of a job: %v", err)
@@ -90,6 +111,14 @@ func TestRoles(t *testing.T) {
 	}
 	if !denied(enrErrs) {
 		t.Error("enrollment job control: no permissions violation")
+	}
+	enc.Publish("cards.jobs.other-site.default", []byte("{}"))
+	if !denied(enrErrs) {
+		t.Error("enrollment of site local published a job for another site: no permissions violation")
+	}
+	enc.Subscribe("_INBOX.>", func(*nats.Msg) {})
+	if !denied(enrErrs) {
+		t.Error("enrollment subscribed to everyone's inbox: no permissions violation")
 	}
 	dctx, dcancel := context.WithTimeout(ctx, 2*time.Second)
 	err = ejs.DeleteStream(dctx, "CARD_JOBS")
@@ -101,7 +130,7 @@ func TestRoles(t *testing.T) {
 		t.Errorf("stream gone after enrollment's delete attempt: %v", err)
 	}
 
-	cnc, clerkErrs := connect(clerkOpt)
+	cnc, clerkErrs := connect(clerk, clerkOpt)
 	m, err := cnc.Request(service.JobsSubject("local", "status"), []byte(`{}`), 2*time.Second)
 	if err != nil || !strings.Contains(string(m.Data), "ok") {
 		t.Errorf("clerk job control: %v", err)
@@ -112,16 +141,23 @@ func TestRoles(t *testing.T) {
 		t.Error("clerk published a job: no permissions violation")
 	}
 
-	anc, _ := connect(adminOpt)
+	anc, adminErrs := connect(admin, adminOpt)
 	ajs, _ := jetstream.New(anc)
 	if _, err := ajs.Stream(ctx, "CARD_JOBS"); err != nil {
 		t.Errorf("admin stream info: %v", err)
 	}
+	gctx, gcancel := context.WithTimeout(ctx, 2*time.Second)
+	_, err = ajs.CreateOrUpdateConsumer(gctx, "CARD_JOBS", jetstream.ConsumerConfig{Name: "peek"})
+	gcancel()
+	if err == nil {
+		t.Error("admin made a consumer on CARD_JOBS (it could read job bodies)")
+	}
+	_ = adminErrs
 }
 
 func TestLoadUsers(t *testing.T) {
 	dir := t.TempDir()
-	u, _ := newUser(t, RoleClerk)
+	u, _ := newUser(t, RoleClerk, "local")
 	good, _ := json.Marshal([]User{u})
 	for _, tc := range []struct {
 		body, want string
@@ -130,7 +166,7 @@ func TestLoadUsers(t *testing.T) {
 		{`[{"name":"x","nkey":"SUAXXX","role":"clerk"}]`, "public user key"},
 		{strings.Replace(string(good), `"role":"clerk"`, `"role":"janitor"`, 1), `role "janitor"`},
 		{`[{"name":"x","nkey":"` + u.NKey + `","role":"clerk","password":"p"}]`, "unknown field"},
-		{`[]`, "no users"},
+		{`[{"name":"e","nkey":"` + u.NKey + `","role":"enrollment"}]`, "one site"},
 	} {
 		path := filepath.Join(dir, "users.json")
 		os.WriteFile(path, []byte(tc.body), 0o600)
