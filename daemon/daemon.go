@@ -146,6 +146,10 @@ func (d *Daemon) start(ctx context.Context) error {
 		return fmt.Errorf("config: approver-keys: %w", err)
 	}
 	d.approver.v.Store(ver)
+	qps, err := d.openPrinters(ctx, specs)
+	if err != nil {
+		return err
+	}
 	// The state directory holds the store key, the daemon's key and the
 	// audit head: nobody else may write to it.
 	if err := os.MkdirAll(cfg.State, 0o700); err != nil {
@@ -159,10 +163,6 @@ func (d *Daemon) start(ctx context.Context) error {
 		return fmt.Errorf("daemon: daemon key: %w", err)
 	}
 	d.signer = signer
-	qps, err := d.openPrinters(ctx, specs)
-	if err != nil {
-		return err
-	}
 	keys, err := epoch.Open(epoch.Options{Dir: filepath.Join(cfg.State, EpochDir)})
 	if err != nil {
 		return fmt.Errorf("config: state: %w", err)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -305,5 +306,100 @@ func TestLifecycle(t *testing.T) {
 	}
 	if d.goCounted(func() {}) {
 		t.Error("a goroutine was started after Shutdown")
+	}
+}
+
+// TestStoreKeyCustody: a deleted or different store key stops the daemon
+// with a message naming the key file, and touches no stream: with the
+// right key back, the queued job and the audit chain are still there.
+func TestStoreKeyCustody(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.Printers = []string{"testsim://p0?name=p0&pool=busy"} // nobody takes pool default
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	run := func() (*Daemon, error) {
+		d, err := New(f.options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Start(ctx); err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
+	d, err := run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A job nobody prints (pool default has no printer) stays in CARD_JOBS;
+	// a technician's pause leaves an audit record.
+	tech := f.addUser(t, "technician", "tech-x") // read at the next start
+	if _, err := d.JetStream().Publish(ctx, queue.JobsSubject("local", queue.DefaultPool), []byte(`{"kept":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	d.Shutdown(ctx)
+	keyPath := filepath.Join(f.cfg.State, "jetstream.key")
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(keyPath)
+	if _, err := run(); err == nil || !strings.Contains(err.Error(), keyPath) || !strings.Contains(err.Error(), "restore") {
+		t.Fatalf("start without the store key: %v; want an error naming %s and saying to restore it", err, keyPath)
+	}
+	if _, err := os.Stat(keyPath); err == nil {
+		t.Fatal("a new store key was made over the existing store")
+	}
+	other := strings.Repeat("ab", 32) + "\n"
+	os.WriteFile(keyPath, []byte(other), 0o600)
+	if _, err := run(); err == nil || !strings.Contains(err.Error(), keyPath) {
+		t.Fatalf("start with a different store key: %v; want an error naming %s", err, keyPath)
+	}
+	os.WriteFile(keyPath, key, 0o600)
+	d, err = run()
+	if err != nil {
+		t.Fatalf("start with the key restored: %v", err)
+	}
+	defer d.Shutdown(ctx)
+	info, err := d.Queue().Stores().Jobs.Info(ctx)
+	if err != nil || info.State.Msgs != 1 {
+		t.Fatalf("CARD_JOBS after the key came back: %+v, %v; want the queued job", info, err)
+	}
+	c := service.NewClient(f.connect(t, d, tech), "local")
+	if err := c.Pause(ctx, "p0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Queue().AuditHealthy(); err != nil {
+		t.Errorf("audit chain after the key came back: %v", err)
+	}
+}
+
+// TestHTTPTimeouts: the metrics and health endpoint bounds reading,
+// writing and idle connections, so slow clients cannot pile up.
+func TestHTTPTimeouts(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.HTTP = "127.0.0.1:0"
+	d := start(t, f.options(), nil)
+	h := d.http
+	if h.ReadHeaderTimeout <= 0 || h.ReadTimeout != HTTPReadTimeout || h.WriteTimeout != HTTPWriteTimeout || h.IdleTimeout != HTTPIdleTimeout {
+		t.Errorf("http time-outs: header %v, read %v, write %v, idle %v; want all set", h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout)
+	}
+	// A client that never finishes its request is cut off.
+	conn, err := net.Dial("tcp", d.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("GET /metrics HTTP/1.1\r\nHost: x\r\n"))
+	conn.SetReadDeadline(time.Now().Add(HTTPReadTimeout + 5*time.Second))
+	start := time.Now()
+	buf := make([]byte, 512)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			break
+		}
+	}
+	if el := time.Since(start); el > HTTPReadTimeout+4*time.Second {
+		t.Errorf("a stalled request kept its connection %v", el)
 	}
 }

@@ -248,7 +248,7 @@ func (a *auditLog) open(ctx context.Context) error {
 	switch {
 	case haveFile && (file.Site != a.site || file.Daemon != a.signer.KID):
 		return fmt.Errorf("queue: audit head file %s is of site %s, daemon %s, not this daemon (site %s, key %s): restore this daemon's key or state directory", a.headFile, file.Site, file.Daemon, a.site, a.signer.KID)
-	case haveFile && !haveChain:
+	case haveFile && file.Seq > 0 && !haveChain:
 		return a.breakChain(fmt.Errorf("%w: the chain of daemon %s is missing from %s (the head file %s says %d records): was the stream deleted or replaced?", ErrChainBroken, a.signer.KID, StreamAudit, a.headFile, file.Seq))
 	case haveFile && head.Seq < file.Seq:
 		return a.breakChain(fmt.Errorf("%w: the chain of daemon %s ends at record %d, the head file %s says %d: truncated", ErrChainBroken, a.signer.KID, head.Seq, a.headFile, file.Seq))

@@ -337,22 +337,11 @@ func (d *Daemon) background(f func()) {
 
 // watchDepth keeps the queue-depth gauge of a pool current.
 func (d *Daemon) watchDepth(pool string, cons jetstream.Consumer) {
-	t := time.NewTicker(d.cfg.StatusInterval)
-	defer t.Stop()
-	for {
-		ctx, cancel := context.WithTimeout(d.runCtx, 5*time.Second)
+	d.every(d.cfg.StatusInterval, func(ctx context.Context) {
 		if info, err := cons.Info(ctx); err == nil {
 			d.metrics.QueueDepth.WithLabelValues(pool).Set(float64(info.NumPending))
 		}
-		cancel()
-		select {
-		case <-t.C:
-		case <-d.draining:
-			return
-		case <-d.runCtx.Done():
-			return
-		}
-	}
+	})
 }
 
 // Stores returns the daemon's stream and bucket handles.
@@ -470,11 +459,17 @@ func (d *Daemon) auditBroken(err error) {
 // so that a deleted or replaced audit stream stops the daemon before its
 // next job, not after.
 func (d *Daemon) watchAudit() {
-	t := time.NewTicker(d.cfg.StatusInterval)
+	d.every(d.cfg.StatusInterval, func(ctx context.Context) { _ = d.audit.Check(ctx) })
+}
+
+// every runs f, with a 5 s context, now and then every interval until the
+// daemon drains or closes.
+func (d *Daemon) every(interval time.Duration, f func(ctx context.Context)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		ctx, cancel := context.WithTimeout(d.runCtx, 5*time.Second)
-		_ = d.audit.Check(ctx)
+		f(ctx)
 		cancel()
 		select {
 		case <-t.C:

@@ -56,6 +56,7 @@ func (w *worker) handle(msg jetstream.Msg) {
 		w.openSealed(ctx, d) && // 6a. the person, opened in memory and validated
 		w.render(ctx, d) && // 6. Maker: the card; the person wiped
 		w.reserveIssue(ctx, d) && // 5'. card_issues reserved by compare-and-swap
+		w.auditIntact(d) && // no evidence, no card
 		w.startPrinting(ctx, d) // 7. ledger claimed -> printing
 	if !ready {
 		return
@@ -323,6 +324,17 @@ func (w *worker) reserveIssue(ctx context.Context, d *delivery) bool {
 		return false
 	}
 	d.mark = m
+	return true
+}
+
+// auditIntact puts the job back (still claimed) when the daemon's audit
+// chain is broken: a card printed now would leave no evidence.
+func (w *worker) auditIntact(d *delivery) bool {
+	if err := w.env.audit.Err(); err != nil {
+		d.log.Warn("queue: audit chain broken; not printing, the job stays queued")
+		_ = d.msg.NakWithDelay(w.env.cfg.StatusInterval)
+		return false
+	}
 	return true
 }
 

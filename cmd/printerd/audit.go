@@ -29,12 +29,8 @@ verify checks an export (FILE, or standard input) offline: every record signed b
        in DIR (*.pub, each daemon's <state>/daemon.pub), each chain complete and in order.
        Exit 1 on a forged, changed, missing or reordered record or an unknown key.`)
 	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		usage()
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if status, done := needVerb(args, usage); done {
+		return status
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("printerd audit "+verb, flag.ContinueOnError)

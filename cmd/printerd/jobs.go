@@ -32,12 +32,8 @@ verbs:
 The operator recorded is the NATS user of --nats-nkey (printerd users add --role clerk),
 as the server attests it; there is no operator flag.`)
 	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		usage()
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if status, done := needVerb(args, usage); done {
+		return status
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("printerd jobs "+verb, flag.ContinueOnError)

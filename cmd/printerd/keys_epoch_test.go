@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/job/sample"
 )
@@ -61,14 +58,9 @@ func TestKeysEpoch(t *testing.T) {
 	j := sample.Jobs(1, time.Now())[0]
 	plain := filepath.Join(f.dir, "card.json")
 	os.WriteFile(plain, sample.Body(j), 0o600)
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, js := f.connect(t, url, "inspector")
 	evs := watchEvents(t, nc)
-	code, out, errs = runCLI(ctx, "submit", plain, "--approver-key", f.approverKey, "--daemon-keys", filepath.Join(f.dir, "pins"), "--nats", url, "--json")
+	code, out, errs = runCLI(ctx, "submit", plain, "--approver-key", f.approverKey, "--daemon-keys", filepath.Join(f.dir, "pins"), "--nats", url, f.as("enr"), "--json")
 	var sub struct {
 		SealedTo []string `json:"sealed_to"`
 	}
@@ -82,7 +74,7 @@ func TestKeysEpoch(t *testing.T) {
 	// A job sealed now, published after the key is destroyed.
 	late := sample.Jobs(2, time.Now())[1]
 	lateMsg := signed(queue.JobsSubject("local", "default"), late.ID, f.sealed(ctx, t, js, "local", "default", late), f.approver)
-	code, out, errs = runCLI(ctx, "keys", "epoch", "destroy", cur.Epoch, "--state", f.state, "--nats", url)
+	code, out, errs = runCLI(ctx, "keys", "epoch", "destroy", cur.Epoch, "--state", f.state, "--nats", url, f.as("inspector"))
 	if code != exitOK || !strings.Contains(out, "withdrew its announcement") {
 		t.Fatalf("keys epoch destroy: exit %d, %q %q", code, out, errs)
 	}
@@ -96,7 +88,7 @@ func TestKeysEpoch(t *testing.T) {
 		t.Errorf("rejected reason %q: want key-gone and a re-submit hint", ev.Reason)
 	}
 	// Enrollment finds no current key until the daemon makes a new one.
-	code, _, errs = runCLI(ctx, "submit", plain, "--approver-key", f.approverKey, "--daemon-keys", filepath.Join(f.dir, "pins"), "--nats", url)
+	code, _, errs = runCLI(ctx, "submit", plain, "--approver-key", f.approverKey, "--daemon-keys", filepath.Join(f.dir, "pins"), "--nats", url, f.as("enr"))
 	if code != exitFail || !strings.Contains(errs, "no pinned daemon of the site has a current epoch key") {
 		t.Errorf("submit after destroy: exit %d, %q", code, errs)
 	}
@@ -105,7 +97,7 @@ func TestKeysEpoch(t *testing.T) {
 	}
 	j2 := sample.Jobs(3, time.Now())[2]
 	os.WriteFile(plain, sample.Body(j2), 0o600)
-	if code, out, errs := runCLI(ctx, "submit", plain, "--approver-key", f.approverKey, "--daemon-keys", filepath.Join(f.dir, "pins"), "--nats", url); code != exitOK {
+	if code, out, errs := runCLI(ctx, "submit", plain, "--approver-key", f.approverKey, "--daemon-keys", filepath.Join(f.dir, "pins"), "--nats", url, f.as("enr")); code != exitOK {
 		t.Fatalf("submit after the upkeep: exit %d, %q %q", code, out, errs)
 	}
 	if err := evs.waitFor(ctx, []string{j2.ID}, queue.EventPrinted); err != nil {
@@ -124,11 +116,7 @@ func TestRunAcceptV1(t *testing.T) {
 		cfg := f.config(simURI(t, "v1", f.out, nil))
 		cfg.AcceptV1 = accept
 		p := startInProcess(t, cfg, daemonDeps{})
-		nc, err := nats.Connect(p.d.NATSURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		js, _ := jetstream.New(nc)
+		nc, js := f.connect(t, p.d.NATSURL(), "inspector")
 		evs := watchEvents(t, nc)
 		j := sample.Jobs(1, time.Now())[0]
 		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
@@ -150,6 +138,5 @@ func TestRunAcceptV1(t *testing.T) {
 		if ev, _ := evs.last(j.ID); !accept && !strings.Contains(ev.Reason, "accept-v1") {
 			t.Errorf("refused v1 job: reason %q", ev.Reason)
 		}
-		nc.Close()
 	}
 }

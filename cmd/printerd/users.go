@@ -35,12 +35,8 @@ config writes the nats-server accounts and permissions of these users, for the
        operator's own servers when daemons join a deployment (--nats).
 `, strings.Join(embedded.Roles, ", "))
 	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		usage()
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if status, done := needVerb(args, usage); done {
+		return status
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("printerd users "+verb, flag.ContinueOnError)

@@ -179,3 +179,108 @@ func TestLoadUsers(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestEnrollmentReadsItsSiteDaemonKeys: an enrollment user reads the
+// daemon_keys entries of its own site (what sealing needs), not another
+// site's, and cannot write there; the daemon writes its site's.
+func TestEnrollmentReadsItsSiteDaemonKeys(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	enr, enrOpt := newUser(t, RoleEnrollment, "north")
+	s, err := Start(ctx, Options{State: t.TempDir(), Listen: "127.0.0.1:0", Site: "north", Users: []User{enr}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	self, _ := s.Connect("daemon")
+	defer self.Close()
+	djs, _ := jetstream.New(self)
+	kv, err := djs.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "daemon_keys", History: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "north.d1.e1", []byte("north key")); err != nil {
+		t.Fatalf("daemon writes its site's key: %v", err)
+	}
+	short := func() context.Context { c, cl := context.WithTimeout(ctx, 2*time.Second); t.Cleanup(cl); return c }
+	if _, err := kv.Put(short(), "south.d2.e1", []byte("south key")); err == nil {
+		t.Error("a daemon of site north wrote a key of site south")
+	}
+	nc, err := nats.Connect(s.ClientURL(), enrOpt, nats.CustomInboxPrefix(InboxPrefix(enr.NKey)), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ejs, _ := jetstream.New(nc)
+	ekv, err := ejs.KeyValue(ctx, "daemon_keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(filter string) ([]string, error) {
+		wctx, wcancel := context.WithTimeout(ctx, 3*time.Second)
+		defer wcancel()
+		w, err := ekv.WatchFiltered(wctx, []string{filter}, jetstream.IgnoreDeletes())
+		if err != nil {
+			return nil, err
+		}
+		defer w.Stop()
+		var got []string
+		for {
+			select {
+			case e := <-w.Updates():
+				if e == nil {
+					return got, nil
+				}
+				got = append(got, string(e.Value()))
+			case <-wctx.Done():
+				return got, wctx.Err()
+			}
+		}
+	}
+	if got, err := read("north.>"); err != nil || len(got) != 1 || got[0] != "north key" {
+		t.Errorf("enrollment reads its site's keys: %v, %v", got, err)
+	}
+	if e, err := ekv.Get(ctx, "north.d1.e1"); err != nil || string(e.Value()) != "north key" {
+		t.Errorf("enrollment gets its site's key: %v", err)
+	}
+	if got, err := read("south.>"); err == nil || len(got) > 0 {
+		t.Errorf("enrollment of north read site south's keys: %v, %v", got, err)
+	}
+	if _, err := ekv.Put(short(), "north.d9.e1", []byte("forged")); err == nil {
+		t.Error("enrollment wrote a daemon key")
+	}
+}
+
+// TestUsersFileWritableRefused: the users file grants access; one that
+// group or others may write is refused.
+func TestUsersFileWritableRefused(t *testing.T) {
+	dir := t.TempDir()
+	u, _ := newUser(t, RoleClerk, "local")
+	path := filepath.Join(dir, "users.json")
+	if err := AddUser(path, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadUsers(path); err != nil {
+		t.Fatalf("mode 0600: %v", err)
+	}
+	os.Chmod(path, 0o622)
+	if _, err := LoadUsers(path); err == nil || !strings.Contains(err.Error(), "writable") {
+		t.Errorf("group/world-writable users file: %v, want refused", err)
+	}
+}
+
+// TestInsecureNoAuth: the lab switch lets an anonymous client in.
+func TestInsecureNoAuth(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Start(ctx, Options{State: t.TempDir(), Listen: "127.0.0.1:0", InsecureNoAuth: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatalf("anonymous client with insecure-no-auth: %v", err)
+	}
+	nc.Close()
+}
