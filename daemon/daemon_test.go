@@ -403,3 +403,21 @@ func TestHTTPTimeouts(t *testing.T) {
 		t.Errorf("a stalled request kept its connection %v", el)
 	}
 }
+
+// TestStateDirWritableRefused: the state directory holds the keys and the
+// audit head; one that others may write is refused before NATS starts.
+func TestStateDirWritableRefused(t *testing.T) {
+	f := newFixture(t)
+	os.MkdirAll(f.cfg.State, 0o700)
+	os.Chmod(f.cfg.State, 0o777)
+	d, err := New(f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "writable") {
+		t.Fatalf("Start with a world-writable state directory: %v, want refused", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.cfg.State, "jetstream.key")); err == nil {
+		t.Error("a store key was made in the refused state directory")
+	}
+}

@@ -453,6 +453,12 @@ func (d *Daemon) AuditKID() string { return d.audit.signer.KID }
 func (d *Daemon) auditBroken(err error) {
 	d.metrics.AuditChainOK.Set(0)
 	d.log.Error("queue: AUDIT CHAIN BROKEN: taking no more jobs until an operator investigates and restarts the daemon", "err", err)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.runCtx), 5*time.Second)
+	defer cancel()
+	ev := Event{JobID: "audit-" + d.audit.signer.KID, State: EventAuditBroken, Reason: trimPkg(err), At: d.now()}
+	if perr := d.st.publishEvent(ctx, ev); perr != nil {
+		d.log.Warn("queue: audit alarm event lost", "err", perr)
+	}
 }
 
 // watchAudit checks the chain's head in the stream every status interval,

@@ -266,6 +266,9 @@ func TestAuditEvidence(t *testing.T) {
 	if !strings.Contains(string(p.log.Bytes()), "AUDIT CHAIN BROKEN") {
 		t.Error("no AUDIT CHAIN BROKEN error in the log")
 	}
+	if !slices.Contains(evs.states("audit-"+p.d.Queue().AuditKID()), queue.EventAuditBroken) {
+		t.Error("no audit-broken event for enrollment systems")
+	}
 	p.shutdown(t)
 	// Restarted, on a recreated empty stream: still no job.
 	p2 := startInProcess(t, cfg, daemonDeps{})

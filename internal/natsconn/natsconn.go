@@ -4,6 +4,7 @@
 package natsconn
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -58,6 +59,9 @@ func (o Options) Connect(name string, extra ...nats.Option) (*nats.Conn, error) 
 	}
 	opts = append(opts, extra...)
 	nc, err := nats.Connect(o.URL, opts...)
+	if errors.Is(err, nats.ErrAuthorization) && o.NKey == "" && o.Creds == "" {
+		return nil, fmt.Errorf("nats %s: %w (connect as your user: --nats-nkey SEED, made by printerd users add)", RedactURLs(o.URL), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("nats %s: %w", RedactURLs(o.URL), err)
 	}
