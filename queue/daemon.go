@@ -175,14 +175,19 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		workers:  map[string]*worker{},
 		draining: make(chan struct{}),
 	}
+	// runCtx first: the audit log's alarm (auditBroken) may fire while the
+	// chain is opened, and the key upkeep below takes a while.
+	d.runCtx, d.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
 	signer, err := NewAuditSigner(cfg.AuditKey)
 	if err != nil {
+		d.cancelRun()
 		return nil, err
 	}
 	audit := newAuditLog(st, cfg.Site, signer, cfg.AuditHeadFile)
 	audit.onBreak = d.auditBroken
 	d.audit = audit
 	if err := audit.Open(ctx); err != nil && !errors.Is(err, ErrChainBroken) {
+		d.cancelRun()
 		return nil, err
 	}
 	d.clerk = &Clerk{st: st, site: cfg.Site, audit: audit, now: cfg.Now, keys: cfg.Keys, acceptV1: cfg.AcceptV1}
@@ -191,10 +196,10 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	if cfg.Signer != nil {
 		if err := d.upkeepKeys(ctx); err != nil {
+			d.cancelRun()
 			return nil, err
 		}
 	}
-	d.runCtx, d.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
 	d.env = &workerEnv{
 		cfg: cfg, st: st, ledger: st.ledger(), issues: st.issues(), audit: audit,
 		log: d.log, metrics: d.metrics, runCtx: d.runCtx, draining: d.draining,
