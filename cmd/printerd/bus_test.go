@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -278,5 +279,43 @@ func TestAuditEvidence(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	if slices.Contains(evs.states(j2.ID), queue.EventPrinting) {
 		t.Error("the restarted daemon printed without its audit chain")
+	}
+}
+
+// TestUsersConfig: printerd users config writes a nats-server
+// configuration the server itself accepts, with every role's account.
+func TestUsersConfig(t *testing.T) {
+	f := newE2EFixture(t)
+	code, out, errs := runCLI(context.Background(), "users", "config", "--state", f.state)
+	if code != exitOK {
+		t.Fatalf("users config: exit %d: %s", code, errs)
+	}
+	path := filepath.Join(f.dir, "accounts.conf")
+	os.WriteFile(path, []byte(out), 0o600)
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		t.Fatalf("nats-server refuses the written configuration: %v", err)
+	}
+	accs := map[string]bool{}
+	for _, a := range opts.Accounts {
+		accs[a.Name] = true
+	}
+	for _, want := range []string{"PRINTERD", "CLERK", "TECHNICIAN", "CONSOLE"} {
+		if !accs[want] {
+			t.Errorf("account %s missing from the configuration", want)
+		}
+	}
+	if len(opts.Nkeys) != len(fixtureUsers) {
+		t.Errorf("%d nkey users in the configuration, want %d", len(opts.Nkeys), len(fixtureUsers))
+	}
+	code, out, _ = runCLI(context.Background(), "users", "list", "--state", f.state)
+	if code != exitOK || !strings.Contains(out, "clerk-1") || !strings.Contains(out, "enrollment") {
+		t.Errorf("users list: exit %d, %q", code, out)
+	}
+	if code, _, errs := runCLI(context.Background(), "users", "add", "--state", f.state, "--role", "clerk", "--seed", filepath.Join(f.dir, "again.nk"), "clerk-1"); code == exitOK || !strings.Contains(errs, "already") {
+		t.Errorf("users add of an existing name: exit %d, %q", code, errs)
+	}
+	if code, _, _ := runCLI(context.Background(), "users", "add", "--state", f.state, "--role", "janitor", "x"); code != exitUsage {
+		t.Errorf("users add with an unknown role: exit %d, want 2", code)
 	}
 }

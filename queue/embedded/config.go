@@ -22,7 +22,8 @@ const AnonymousUser = "anonymous"
 // with share, so each request carries the requester's identity (the
 // Nats-Request-Info header). The embedded server runs exactly this; for a
 // joined deployment `printerd users config` writes it for the operator's
-// own servers. insecure adds an anonymous user with every permission in
+// own servers. The exports are public: only the accounts this file defines
+// exist to import them. insecure adds an anonymous user with every permission in
 // AccountPrinterd (a lab, never an office).
 func AccountsConfig(users []User, insecure bool) (string, error) {
 	by := map[string][]string{}
