@@ -50,11 +50,13 @@ func TestNATSFreezeDuringCard(t *testing.T) {
 	}
 	natsURL := "nats://127.0.0.1:" + itoa(port)
 	sp := startSimProc(ctx, t, bin, f.dir, 0.1)
-	args := []string{"run", "--state", f.state, "--nats", natsURL, f.as("inspector"), "--approver-keys", f.approvers,
+	args := []string{"run", "--state", f.state, "--nats", natsURL, f.as("inspector"), "--http", "", "--approver-keys", f.approvers,
 		"--issuer-key", f.issuerKey, "--ack-wait", "2s", "--printer", "tcp://" + sp.addr}
 	p := startProc(t, bin, f.dir+"/run1.log", args...)
 	if err := p.waitLog(ctx, `"printerd: running"`); err != nil {
-		t.Fatal(err)
+		p.exitCode(ctx)
+		b, _ := os.ReadFile(p.logPath)
+		t.Fatalf("%v\n%s", err, b)
 	}
 	_, js := f.connectRetry(t, natsURL, "inspector")
 	jobs, ids := f.publishSamples(ctx, t, js, 2)
