@@ -45,6 +45,7 @@ type Device struct {
 	coercivity  string
 	nextLabel   string
 	cards       []*printedCard // the last Options.KeepCards cards, oldest first
+	chipLeft    time.Time      // when the last chip left the encoder station
 }
 
 // cardState is a card inside the printer.
@@ -318,7 +319,7 @@ func (d *Device) SoftReset() {
 
 func (d *Device) softReset() {
 	if d.card != nil {
-		d.card.leaveStation()
+		d.leaveStation(d.card)
 		d.rejected++
 		d.card = nil
 	}

@@ -214,7 +214,7 @@ func (e *run) do(cmd command) string {
 			return r
 		}
 		if d.card != nil {
-			d.card.leaveStation()
+			d.leaveStation(d.card)
 		}
 		d.side = 0
 		if cmd.name == "Sv" {
@@ -246,7 +246,7 @@ func (e *run) do(cmd command) string {
 		return replyOK
 	case "Ser", "Seb":
 		if d.card != nil {
-			d.card.leaveStation()
+			d.leaveStation(d.card)
 			d.rejected++
 			d.card = nil
 			e.delay += d.delayFor(StageEject)
@@ -482,7 +482,7 @@ func (e *run) eject() string {
 		return r
 	}
 	c := d.card
-	c.leaveStation()
+	d.leaveStation(c)
 	d.card = nil
 	d.seq = false
 	d.side = 0

@@ -85,6 +85,13 @@ func (e *run) toStation(cmd string) string {
 			break
 		}
 	}
+	// A card reaches the station no sooner than chipGap after the last
+	// chip left it (a real card takes longer to travel there): pcscd polls
+	// its readers, and must see the old chip gone before the new one comes,
+	// or it takes the new chip for the old one, which is no longer there.
+	if wait := chipGap - time.Since(d.chipLeft); !d.chipLeft.IsZero() && wait > 0 {
+		time.Sleep(wait)
+	}
 	ch, err := vchip.New(opts)
 	if err != nil {
 		d.opts.Logger.Warn("sim: chip", "device", d.opts.Name, "err", err)
@@ -101,14 +108,19 @@ func (e *run) toStation(cmd string) string {
 	return replyOK
 }
 
+// chipGap is the least time between a chip leaving the station and the
+// next one arriving: over twice pcscd's 400 ms reader poll.
+const chipGap = time.Second
+
 // leaveStation takes the card's chip out of the reader (the card moves on
 // to be printed, or leaves the printer) and keeps its image with the card.
-func (c *cardState) leaveStation() {
+func (d *Device) leaveStation(c *cardState) {
 	c.station = ""
 	if c.chip == nil {
 		return
 	}
 	_ = c.chip.Remove()
+	d.chipLeft = time.Now()
 	im := c.chip.Image()
 	c.chipImage = &im
 	c.chip = nil
