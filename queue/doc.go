@@ -26,8 +26,10 @@
 //  3. Nats-Msg-Id must be the job_id, or "<job_id>/release-<n>" for a job a
 //     clerk released (n must equal the ledger's release counter).
 //  4. Ledger: Create <job_id> = claimed. If the entry exists: claimed goes
-//     on; printing means the daemon died mid-card, so the job is held
-//     (outcome unknown, never printed again automatically); printed, held,
+//     on; printing means the daemon died mid-card (or lost NATS), so the
+//     outcome is taken from the journal or reconciled with the printer,
+//     never printed again automatically; a held job's body is copied to
+//     CARD_HELD if recovery held it without its message; printed, held,
 //     rejected and cancelled are acknowledged and skipped.
 //  5. Issue rule: card_issues[<card number>] holds the highest issue
 //     reserved for printing and the job that reserved it. A job whose issue
@@ -44,19 +46,24 @@
 //     intent in the local outcome journal (queue/journal, synced), then the
 //     ledger goes claimed -> printing with it by compare-and-swap; only the
 //     winner prints. In-progress acks keep the message alive while it prints.
-//  8. Print. Success: printing -> printed, card_issues marked printed,
-//     audit "printed", event "printed", then (in the background) the
-//     message erased and acked. Failure before feed
-//     (drivers.Fed false): back to claimed, NakWithDelay, retried when the
-//     printer is Ready again. Failure after feed: the card is spoiled:
-//     body and approval headers copied to CARD_HELD (first, so a crash
-//     never loses it), ledger held, audit "spoiled", event "held", Term.
-//     A failure that may have fed a card (drivers.FeedUnknown) is held the
-//     same way with audit "held" and reason "unknown outcome: <code>".
-//     The outcome is recorded even while the daemon closes. A card the
-//     driver refuses before feed (bad-command), or a job that failed before
-//     feed Config.RetryLimit times on a printer that said it was ready, is
-//     held too (audit "held", reason "not printed: ..."): no card was fed.
+//  8. Print, then the outcome is journaled (synced) and applied. Success:
+//     card_issues marked delivered, printing -> printed, audit "printed",
+//     event "printed", then (in the background) the message erased and
+//     acked. Failure before feed (drivers.Fed false): back to claimed,
+//     NakWithDelay, retried when the printer is Ready again. A failure
+//     that fed or may have fed a card: the printer is asked (see below).
+//     Spoiled (a card inside rejected to the reject tray, or one more
+//     rejected): body and approval headers copied to CARD_HELD (first, so
+//     a crash never loses it), ledger held with Spoiled set, audit
+//     "spoiled", event "held", Term. Printed after all (the printed
+//     counter one up, no card inside): recorded printed. Nothing moved:
+//     retried. The printer cannot tell: held the same way with audit
+//     "held" and a reason "unknown outcome: <code> (<feed>); <what the
+//     printer showed>". The outcome is recorded even while the daemon
+//     closes. A card the driver refuses before feed (bad-command), or a
+//     job that failed before feed Config.RetryLimit times on a printer
+//     that said it was ready, is held too (audit "held", reason "not
+//     printed: ..."): no card was fed.
 //
 // # Unknown outcomes and the outcome journal
 //

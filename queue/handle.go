@@ -297,7 +297,11 @@ func (w *worker) recordOutcome(ctx context.Context, d *delivery, perr error) {
 		w.settle(ctx, d, verdict{Outcome: OutcomeRetry, Reason: "retry: " + code})
 	default:
 		v := w.askPrinter(ctx, d.entry.Pre)
-		v.Reason += "; the print failed with " + code + " (" + feedOf(perr).String() + ")"
+		if rest, ok := strings.CutPrefix(v.Reason, "unknown outcome: "); ok {
+			v.Reason = "unknown outcome: " + code + " (" + feedOf(perr).String() + "); " + rest
+		} else {
+			v.Reason += "; the print failed with " + code + " (" + feedOf(perr).String() + ")"
+		}
 		if drivers.CodeOf(perr) == drivers.EncodeFailed && v.Outcome == OutcomeSpoiled {
 			// the driver rejected the card whose chip or stripe failed
 			v.Reason = "spoiled-encoding: " + v.Reason

@@ -99,7 +99,8 @@ type outcomeBook struct {
 
 	mu       sync.Mutex
 	intents  map[string]jrec            // printer -> its open intent
-	outcomes map[string]*pendingOutcome // key -> outcome (kept once done, until restart)
+	outcomes map[string]*pendingOutcome // key -> outcome, until every sink has it
+	appends  int                        // since the journal was last rewritten
 	wake     chan struct{}
 }
 
@@ -125,6 +126,27 @@ func openBook(path string, log *slog.Logger) (*outcomeBook, error) {
 		}
 		b.take(r)
 	}
+	for k, p := range b.outcomes {
+		if p.done() {
+			delete(b.outcomes, k) // the ledger tells its state
+		}
+	}
+	if keep := b.open(); len(keep) < len(recs) {
+		if err := j.Rewrite(keep); err != nil {
+			log.Warn("queue: could not compact the outcome journal", "err", err)
+		}
+	}
+	return b, nil
+}
+
+// compactEvery is how many appends a journal takes before it is rewritten
+// with only its open records.
+const compactEvery = 1024
+
+// open returns the records still needed: open intents, and outcomes some
+// sink has not taken with the sinks that have. Call with b.mu held (or
+// before the book is shared).
+func (b *outcomeBook) open() [][]byte {
 	var keep [][]byte
 	for _, r := range b.intents {
 		keep = append(keep, mustJSON(r))
@@ -138,12 +160,7 @@ func openBook(path string, log *slog.Logger) (*outcomeBook, error) {
 			keep = append(keep, mustJSON(jrec{Kind: recApplied, JobID: p.rec.JobID, Releases: p.rec.Releases, Sink: s, At: p.rec.At}))
 		}
 	}
-	if len(keep) < len(recs) {
-		if err := j.Rewrite(keep); err != nil {
-			log.Warn("queue: could not compact the outcome journal", "err", err)
-		}
-	}
-	return b, nil
+	return keep
 }
 
 func mustJSON(v any) []byte {
@@ -172,14 +189,31 @@ func (b *outcomeBook) take(r jrec) {
 }
 
 // append journals r (synced) and takes it.
+// The journal is rewritten with only its open records every compactEvery
+// appends.
 func (b *outcomeBook) append(r jrec) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if err := b.j.Append(mustJSON(r)); err != nil {
 		return fmt.Errorf("queue: outcome journal: %w", err)
 	}
-	b.mu.Lock()
 	b.take(r)
-	b.mu.Unlock()
+	if b.appends++; b.appends >= compactEvery {
+		if err := b.j.Rewrite(b.open()); err == nil {
+			b.appends = 0
+		}
+	}
 	return nil
+}
+
+// forget drops an outcome every sink has taken: the ledger tells its
+// state from now on.
+func (b *outcomeBook) forget(key string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p, ok := b.outcomes[key]; ok && p.done() {
+		delete(b.outcomes, key)
+	}
 }
 
 // intent returns the open intent of a printer.
@@ -269,6 +303,7 @@ func (e *workerEnv) applyOutcome(ctx context.Context, key string) bool {
 			return false
 		}
 	}
+	e.book.forget(key)
 	return true
 }
 

@@ -1,10 +1,13 @@
 package queue
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/queue/internal/natstest"
 )
 
 // decide is the reconciliation rule: each way a card can end, and each
@@ -39,5 +42,53 @@ func TestDecide(t *testing.T) {
 				t.Fatalf("decide = %s %q, want %s with %q", v.Outcome, v.Reason, tc.want, tc.reason)
 			}
 		})
+	}
+}
+
+// A garbled reply to the eject, after the card came out good, is not a
+// spoiled card: the daemon asks the printer, sees the printed counter one
+// up and no card inside, and records the card printed, once.
+func TestGarbledEjectReplyIsPrinted(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	// Pr, Ss, Sr, five panels, then Se: its reply is garbage.
+	e.devs[0].armPrint("garbage=8")
+	id, body := newJob("G-0001", 1, 0)
+	e.submit(id, body)
+	ent := e.waitState(id, Printed)
+	if ent.Pre == nil || ent.Post == nil || ent.Post.Printed != ent.Pre.Printed+1 || !strings.HasPrefix(ent.Reason, "reconciled: printed") {
+		t.Errorf("entry %+v: want printed by reconciliation, counter one up", ent)
+	}
+	if p := e.allPrinted(); p[id] != 1 || len(p) != 1 {
+		t.Errorf("printed %v, want the job once", p)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := e.devs[0].dev.Counters(); got.Printed != 1 || got.Rejected != 0 {
+		t.Errorf("printer counters %+v, want one printed, none rejected", got)
+	}
+}
+
+// Release refuses a number and issue card_issues records delivered: that
+// card exists, and a release would print a second one.
+func TestReleaseRefusesDelivered(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	e.devs[0].fault(t, "jam=m")
+	id, body := newJob("D-0001", 1, 0)
+	e.submit(id, body)
+	ent := e.waitState(id, Held)
+	ctx := natstest.Context(t, 10*time.Second)
+	is := e.st.issues()
+	m, err := is.get(ctx, "D-0001")
+	if err != nil || m.JobID != id || m.Delivered {
+		t.Fatalf("card_issues before: %+v, %v; want reserved by the job, not delivered", m, err)
+	}
+	if err := is.markDelivered(ctx, "D-0001", 1, id, m, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.d.Clerk().ReleaseFor(ctx, id, "clerk-2", ReleaseSpoiledDestroyed)
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already delivered") {
+		t.Fatalf("release of a delivered number and issue: %v, want a conflict saying already delivered", err)
+	}
+	if now := e.waitState(id, Held); now.Releases != ent.Releases {
+		t.Fatalf("entry moved: %+v", now)
 	}
 }

@@ -8,9 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/cityid/printerd/queue"
-	"github.com/cityid/printerd/queue/job/sample"
 )
 
 // envInt reads an integer from the environment, or def.
@@ -50,14 +47,7 @@ func TestChaosKills(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, js := connectRetry(t, natsURL)
-	jobs := sample.Jobs(nJobs, time.Now())
-	var ids []string
-	for _, j := range jobs {
-		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, j.ID)
-	}
+	_, ids := f.publishSamples(ctx, t, js, nJobs)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	for k := 0; k < nKills; k++ {
 		time.Sleep(time.Duration(500+rng.IntN(2000)) * time.Millisecond)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cityid/printerd/queue"
-	"github.com/cityid/printerd/queue/job/sample"
 )
 
 // TestNATSFreezeDuringCard runs the built daemon on an external
@@ -46,14 +45,7 @@ func TestNATSFreezeDuringCard(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, js := connectRetry(t, natsURL)
-	jobs := sample.Jobs(2, time.Now())
-	var ids []string
-	for _, j := range jobs {
-		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, j.ID)
-	}
+	jobs, ids := f.publishSamples(ctx, t, js, 2)
 	for sp.commands("Db") < 2 {
 		select {
 		case <-ctx.Done():
