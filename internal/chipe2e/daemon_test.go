@@ -21,6 +21,7 @@ import (
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/daemon"
 	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/drivers/chip"
 	"github.com/cityid/printerd/drivers/chip/vchip"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/pcsc"
@@ -45,6 +46,26 @@ type chipDaemon struct {
 
 	mu    sync.Mutex
 	cards map[string]*layout.Card // what the maker rendered, by job id
+	enc   *timedEncoder
+}
+
+// timedEncoder is the PC/SC encoder, timed: how long each successful
+// encoding took once the driver had moved the card to the station.
+type timedEncoder struct {
+	chip.Encoder
+	mu    sync.Mutex
+	times []time.Duration
+}
+
+func (e *timedEncoder) Encode(ctx context.Context, reader string, payload []byte) (chip.Result, error) {
+	t0 := time.Now()
+	r, err := e.Encoder.Encode(ctx, reader, payload)
+	if err == nil {
+		e.mu.Lock()
+		e.times = append(e.times, time.Since(t0))
+		e.mu.Unlock()
+	}
+	return r, err
 }
 
 // linkedTemplate writes a copy of the chip template that links the card
@@ -98,7 +119,8 @@ func startChipDaemon(t *testing.T, faults string) *chipDaemon {
 		t.Fatal(err)
 	}
 	reg := &drivers.Registry{}
-	if err := errors.Join(reg.RegisterLanguage("evolis", evolis.LanguageWith(pcsc.NewEncoder(pcsc.Options{}))),
+	cd.enc = &timedEncoder{Encoder: pcsc.NewEncoder(pcsc.Options{})}
+	if err := errors.Join(reg.RegisterLanguage("evolis", evolis.LanguageWith(cd.enc)),
 		reg.RegisterTransport("sim", sims.Transport)); err != nil {
 		t.Fatal(err)
 	}
@@ -311,4 +333,7 @@ func TestDaemonPrintsChipCards(t *testing.T) {
 	if m.ChipUID == "" || m.ChipUID != hex.EncodeToString(last.Chip.UID) {
 		t.Errorf("card_issues chip_uid %q, the chip's UID is %X", m.ChipUID, last.Chip.UID)
 	}
+	cd.enc.mu.Lock()
+	t.Logf("chip encoding in the daemon path (Sic answered to encoded, read back and locked), per good card: %v", cd.enc.times)
+	cd.enc.mu.Unlock()
 }

@@ -17,12 +17,12 @@ import (
 )
 
 // The Debian userland the guest runs: debootstrap's minbase with systemd,
-// udev, kmod (modprobe, depmod), and printerd's dependencies libusb and
+// udev, kmod (modprobe, depmod), and printerd's dependencies libusb, pcsc-lite and
 // procps (/bin/kill for ExecReload), and man-db (systemd-analyze verify
 // checks the unit's Documentation= pages with man).
 const (
 	suite           = "bookworm"
-	rootfsPackages  = "systemd,udev,kmod,libusb-1.0-0,procps,man-db"
+	rootfsPackages  = "systemd,udev,kmod,libusb-1.0-0,libpcsclite1,procps,man-db"
 	defaultMirror   = "http://deb.debian.org/debian"
 	installHintDeb  = "run scripts/deps.sh test (it installs debootstrap and qemu-system-x86)"
 	guestUSBModules = "usb-common usbcore usbip-core vhci-hcd usblp"
