@@ -479,6 +479,11 @@ func (p *Printer) Print(ctx context.Context, c card.Card) error {
 	if steps, err = p.encodeSteps(c, steps); err != nil {
 		return fail(drivers.BadCommand, drivers.BeforeFeed, err)
 	}
+	if err := p.encoderReady(ctx, c); err != nil {
+		// nothing fed: the encoder must be fixed before a chip card is
+		// worth feeding
+		return fail(drivers.BadConfig, drivers.BeforeFeed, err)
+	}
 	last := &steps[len(steps)-1]
 	last.cmd = append(last.cmd, make([]byte, p.opts.Padding)...)
 

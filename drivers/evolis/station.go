@@ -8,6 +8,7 @@ import (
 
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/drivers/chip"
 )
 
 // encodeSteps adds what the card's encodings need to its print steps:
@@ -109,4 +110,20 @@ func (p *Printer) spoil(ctx context.Context, label, cmd string, cause error) err
 	}
 	p.opts.Logger.Debug("evolis: card spoiled by its encoding", "label", label, "after", cmd)
 	return &drivers.Error{Op: "print encode", Code: drivers.EncodeFailed, Feed: drivers.AfterFeed, Err: err}
+}
+
+// encoderReady asks an encoder that can tell (chip.Checker) whether it
+// reaches its reader before a chip card is fed.
+func (p *Printer) encoderReady(ctx context.Context, c card.Card) error {
+	if c.Chip == nil {
+		return nil
+	}
+	ch, ok := p.opts.Encoder.(chip.Checker)
+	if !ok {
+		return nil
+	}
+	if err := ch.Ready(ctx, p.opts.Reader); err != nil {
+		return fmt.Errorf("evolis: chip encoder not ready: %w", err)
+	}
+	return nil
 }

@@ -60,3 +60,16 @@ func (e *Encoder) Encode(ctx context.Context, reader string, payload []byte) (ch
 }
 
 var _ chip.Encoder = (*Encoder)(nil)
+
+// Ready reports whether the encoder can reach reader now (pcscd answers
+// and the reader is there), without waiting for a chip: drivers ask it
+// before they feed a chip card, so that a missing encoder does not spoil
+// card after card. Errors are *chip.Error with code NoReader or Offline.
+func (e *Encoder) Ready(ctx context.Context, reader string) error {
+	readers, err := Readers(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = MatchReader(readers, reader)
+	return err
+}

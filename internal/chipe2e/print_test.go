@@ -206,3 +206,22 @@ func TestPrintChipLinkedUID(t *testing.T) {
 		t.Errorf("UID kept %X, the chip's is %X", ch.UID, cards[0].Chip.UID)
 	}
 }
+
+// TestPrintChipNoReader: a printer whose encoder's reader is not there
+// feeds no chip card: the error is bad-config before feed and no card
+// moved, so a misconfigured encoder does not spoil card after card.
+func TestPrintChipNoReader(t *testing.T) {
+	c, _, _ := renderChipCard(t, 6)
+	dev := sim.New(sim.Options{Name: "noreader", VPCD: vchip.Addr0})
+	link := dev.Connect()
+	defer link.Close()
+	p := evolis.New(link, evolis.Options{Encoder: pcsc.NewEncoder(pcsc.Options{}), Reader: "No Such Encoder"})
+	err := p.Print(context.Background(), c.Panels)
+	var de *drivers.Error
+	if !errors.As(err, &de) || de.Code != drivers.BadConfig || de.Feed != drivers.BeforeFeed {
+		t.Fatalf("Print = %v, want bad-config before feed", err)
+	}
+	if st := dev.State(); st.Fed != 0 {
+		t.Errorf("%d cards fed", st.Fed)
+	}
+}
