@@ -84,7 +84,7 @@ func TestReleaseRefusesDelivered(t *testing.T) {
 	if err := is.markDelivered(ctx, "D-0001", 1, id, "", m, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.d.Clerk().ReleaseFor(ctx, id, "clerk-2", ReleaseSpoiledDestroyed)
+	_, err = e.d.Clerk().Release(ctx, id, "clerk-2", ReleaseSpoiledDestroyed)
 	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already delivered") {
 		t.Fatalf("release of a delivered number and issue: %v, want a conflict saying already delivered", err)
 	}

@@ -46,7 +46,7 @@ func TestChaosKills(t *testing.T) {
 	if err := p.waitLog(ctx, `"printerd: running"`); err != nil {
 		t.Fatal(err)
 	}
-	_, js := connectRetry(t, natsURL)
+	_, js := f.connectRetry(t, natsURL, "inspector")
 	_, ids := f.publishSamples(ctx, t, js, nJobs)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	for k := 0; k < nKills; k++ {
@@ -85,7 +85,7 @@ func TestChaosKills(t *testing.T) {
 	for _, s := range sims {
 		printedBefore += s.commands("Se")
 	}
-	released := releaseHeld(ctx, t, natsURL, js, entries)
+	released := releaseHeld(ctx, t, f, natsURL, entries)
 	entries = settleJobs(ctx, t, js, ids)
 	for id, e := range entries {
 		if e["state"] != "printed" {

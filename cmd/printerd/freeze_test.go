@@ -44,7 +44,7 @@ func TestNATSFreezeDuringCard(t *testing.T) {
 	if err := p.waitLog(ctx, `"printerd: running"`); err != nil {
 		t.Fatal(err)
 	}
-	_, js := connectRetry(t, natsURL)
+	_, js := f.connectRetry(t, natsURL, "inspector")
 	jobs, ids := f.publishSamples(ctx, t, js, 2)
 	for sp.commands("Db") < 2 {
 		select {

@@ -39,11 +39,17 @@ var commands = map[string]command{
 	"submit": {"sign and publish a job as an enrollment system does", cmdSubmit},
 	"diag":   {"technician diagnostics on a printer", cmdDiag},
 	"jobs":   {"clerk job control: status, held, release, cancel, history", cmdJobs},
+	"users":  {"NATS users of an office: add (nkey, role, site), list, server config", cmdUsers},
+	"audit":  {"export a site's audit chains; verify an export offline", cmdAudit},
 
 	"version": {"print the version, commit and Go version", cmdVersion},
 }
 
 func main() {
+	if err := noCoreDumps(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(exitFail)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr))

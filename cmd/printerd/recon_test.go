@@ -120,17 +120,18 @@ func knownReason(r string) bool {
 
 // releaseHeld releases every held job (a spoiled one with
 // spoiled-destroyed) and returns how many it released.
-func releaseHeld(ctx context.Context, t testing.TB, natsURL string, js jetstream.JetStream, entries map[string]map[string]any) int {
+func releaseHeld(ctx context.Context, t testing.TB, f *e2eFixture, natsURL string, entries map[string]map[string]any) int {
 	t.Helper()
 	n := 0
 	for id, e := range entries {
 		if e["state"] != "held" {
 			continue
 		}
-		args := []string{"jobs", "release", id, "--operator", "clerk-recon", "--nats", natsURL}
+		reason := "printer-fixed"
 		if e["spoiled"] == true {
-			args = append(args, "--reason", "spoiled-destroyed")
+			reason = "spoiled-destroyed"
 		}
+		args := []string{"jobs", "release", id, "--reason", reason, "--nats", natsURL, f.as("clerk-1")}
 		code, out, errs := runCLI(ctx, args...)
 		if code != exitOK {
 			// A release refused because the card was delivered is right.
@@ -191,7 +192,7 @@ func TestKillAtEachStage(t *testing.T) {
 				t.Fatal(err)
 			}
 			natsURL := "nats://127.0.0.1:" + itoa(port)
-			_, js := connectRetry(t, natsURL)
+			_, js := f.connectRetry(t, natsURL, "inspector")
 			time.Sleep(300 * time.Millisecond) // the worker's start-up reads
 			base := map[string]int{"Rco": sp.commands("Rco"), "Db": sp.commands("Db"), "Se": sp.commands("Se")}
 			_, ids := f.publishSamples(ctx, t, js, 2)
@@ -227,9 +228,17 @@ func TestKillAtEachStage(t *testing.T) {
 					if r := fmt.Sprint(e["reason"]); !knownReason(r) {
 						t.Errorf("job %s held with reason %q: want what the printer showed", id, r)
 					}
+					// The clerk sees what reconciliation found.
+					code, out, _ := runCLI(ctx, "jobs", "status", id, "--nats", natsURL, f.as("clerk-1"))
+					if code != exitOK || !strings.Contains(out, "before feed") || !strings.Contains(out, fmt.Sprint(e["reason"])) {
+						t.Errorf("jobs status %s: exit %d:\n%s\nwant the reason and the printer's snapshots", id, code, out)
+					}
+					if e["spoiled"] == true && !strings.Contains(out, "spoiled-destroyed") {
+						t.Errorf("jobs status of a spoiled card's job does not say how to release it:\n%s", out)
+					}
 				}
 			}
-			released := releaseHeld(ctx, t, natsURL, js, entries)
+			released := releaseHeld(ctx, t, f, natsURL, entries)
 			entries = settleJobs(ctx, t, js, ids)
 			for id, e := range entries {
 				if e["state"] != "printed" {
