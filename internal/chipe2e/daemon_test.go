@@ -1,6 +1,7 @@
 package chipe2e_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -47,6 +48,25 @@ type chipDaemon struct {
 	mu    sync.Mutex
 	cards map[string]*layout.Card // what the maker rendered, by job id
 	enc   *timedEncoder
+	log   syncBuffer // the daemon's log, shown when a job does not settle
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // timedEncoder is the PC/SC encoder, timed: how long each successful
@@ -152,7 +172,7 @@ func startChipDaemon(t *testing.T, faults string) *chipDaemon {
 	cfg.Templates = templates
 	cfg.Printers = []string{"sim://chipsim?reader=" + url.QueryEscape(vchip.Reader0)}
 	d, err := daemon.New(daemon.Options{Config: cfg, Registry: reg, Maker: maker,
-		Logger: slog.New(slog.DiscardHandler), Level: new(slog.LevelVar)})
+		Logger: slog.New(slog.NewTextHandler(&cd.log, nil)), Level: new(slog.LevelVar)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +205,7 @@ func (cd *chipDaemon) submit(t *testing.T, j *job.Job, template string) queue.En
 	}
 	m := nats.NewMsg(queue.JobsSubject("local", "default"))
 	m.Data = body
-	m.Header.Set(job.HeaderMsgID, j.ID)
+	m.Header.Set(job.HeaderMsgID, job.MsgID(j.ID, sig))
 	m.Header.Set(job.HeaderKey, kid)
 	m.Header.Set(job.HeaderSignature, sig)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -210,7 +230,7 @@ func (cd *chipDaemon) submit(t *testing.T, j *job.Job, template string) queue.En
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("job %s not settled in time", j.ID)
+			t.Fatalf("job %s not settled in time; daemon log:\n%s", j.ID, cd.log.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
