@@ -62,6 +62,7 @@ type Config struct {
 	AllowRaw       bool     `json:"allow-raw"`
 	AckWait        Duration `json:"ack-wait"`
 	LogLevel       string   `json:"log-level"`
+	AcceptV1       bool     `json:"accept-v1"`
 }
 
 // Duration is a time.Duration written as "72h" in JSON and flags.
@@ -129,7 +130,8 @@ type Setting struct {
 	Bool  *bool     // switches
 }
 
-// Value returns the setting's value as text (a list joined by NUL).
+// Value returns the setting's value as text (a list joined by NUL; a
+// boolean as "true" or "false").
 func (s Setting) Value() string {
 	switch {
 	case s.List != nil:
@@ -168,6 +170,7 @@ func (c *Config) Settings() []Setting {
 		{Name: "allow-raw", Usage: "let technicians send any raw printer command (diag raw); without it only read and status commands pass", Bool: &c.AllowRaw},
 		{Name: "ack-wait", Usage: "how long JetStream waits for a worker's ack before redelivering (in-progress acks extend it while a card prints); after a crash, the job in the printer is redelivered, and held, after this", Dur: &c.AckWait},
 		{Name: "log-level", Usage: "debug, info, warn or error", Str: &c.LogLevel},
+		{Name: "accept-v1", Usage: "also print v1 jobs, whose person's data cross the bus in plaintext, during a migration to sealed (v2) jobs; logged as a warning at start and for every such job", Bool: &c.AcceptV1},
 	}
 }
 

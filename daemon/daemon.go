@@ -163,23 +163,31 @@ func (d *Daemon) start(ctx context.Context) error {
 		return fmt.Errorf("daemon: daemon key: %w", err)
 	}
 	d.signer = signer
+	keys, err := epoch.Open(epoch.Options{Dir: filepath.Join(cfg.State, EpochDir)})
+	if err != nil {
+		return fmt.Errorf("config: state: %w", err)
+	}
 	if err := d.connect(ctx); err != nil {
 		return err
 	}
 	metrics := queue.NewMetrics()
 	metrics.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	qc := queue.Config{
-		Site:          cfg.Site,
-		JS:            d.js,
-		Approver:      &d.approver,
-		Maker:         d.opts.Maker,
-		Printers:      qps,
-		Logger:        d.log,
-		Metrics:       metrics,
-		Setup:         queue.SetupConfig{HeldRetention: time.Duration(cfg.HeldRetention), JobsMaxAge: time.Duration(cfg.JobsMaxAge)},
-		AckWait:       time.Duration(cfg.AckWait),
-		Journal:       filepath.Join(cfg.State, "outcomes.journal"),
-		AuditKey:      signer.Key,
+		Site:     cfg.Site,
+		JS:       d.js,
+		Approver: &d.approver,
+		Keys:     keys,
+		Signer:   d.signer,
+		AcceptV1: cfg.AcceptV1,
+		Maker:    d.opts.Maker,
+		Printers: qps,
+		Logger:   d.log,
+		Metrics:  metrics,
+		Setup:    queue.SetupConfig{HeldRetention: time.Duration(cfg.HeldRetention), JobsMaxAge: time.Duration(cfg.JobsMaxAge)},
+		AckWait:  time.Duration(cfg.AckWait),
+		Journal:  filepath.Join(cfg.State, "outcomes.journal"),
+
+		AuditKey:      d.signer.Key,
 		AuditHeadFile: filepath.Join(cfg.State, AuditHeadFile),
 	}
 	if d.opts.Tune != nil {
@@ -208,6 +216,28 @@ func (d *Daemon) start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// EpochDir is the directory of the daemon's epoch private keys
+// (queue/epoch) in its state directory, mode 0700.
+const EpochDir = "epoch"
+
+// OpenKeys opens (making them on first use) the daemon's epoch key store
+// and long-term signing key in its state directory: what printerd run and
+// printerd keys share.
+func OpenKeys(state string) (*epoch.Store, *epoch.Signer, error) {
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("daemon: %w", err)
+	}
+	st, err := epoch.Open(epoch.Options{Dir: filepath.Join(state, EpochDir)})
+	if err != nil {
+		return nil, nil, err
+	}
+	sg, err := epoch.LoadOrCreateSigner(state, DaemonKeyName)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, sg, nil
 }
 
 // openPrinters opens every configured printer; one that is offline now is

@@ -149,7 +149,7 @@ func TestRejectedJobsNeverPrint(t *testing.T) {
 		}, "", "Approval-Signature"},
 		{"bad base64 signature", func(id string, b []byte) { e.publish(b, id, e.signer.kid, "%%%") }, "", "approval"},
 		{"malformed signed", func(id string, b []byte) {
-			bad := []byte(`{"v":1,"job_id":"` + id + `","kind":"issue","extra":true}`)
+			bad := []byte(`{"v":2,"job_id":"` + id + `","kind":"issue","extra":true}`)
 			e.publish(bad, id, e.signer.kid, e.signer.sign(bad))
 		}, Rejected, "unknown field"},
 		{"not json signed", func(id string, b []byte) {
@@ -595,7 +595,7 @@ func TestNoPersonalDataOutside(t *testing.T) {
 		e.submit(id, body)
 		ids = append(ids, id)
 	}
-	bad := []byte(`{"v":1,"job_id":"` + uuid.NewString() + `","card":{"name":"Zephyrine Quillfeather"},"zz":1}`)
+	bad := []byte(`{"v":2,"job_id":"` + uuid.NewString() + `","card":{"name":"Zephyrine Quillfeather"},"zz":1}`)
 	e.publish(bad, "x", e.signer.kid, e.signer.sign(bad))
 	for _, id := range ids {
 		deadline := time.Now().Add(10 * time.Second)
@@ -667,7 +667,7 @@ func TestTwoDaemonsShareTheQueue(t *testing.T) {
 	e := newEnv(t, 2, nil)
 	// A second daemon on the same NATS, site and pool, with its own printers.
 	var devs2 []*simPrinter
-	cfg2 := Config{Site: "test", JS: e.srv.JS, Approver: verifierFor(t, e.signer), Maker: blankMaker{},
+	cfg2 := Config{Site: "test", JS: e.srv.JS, Approver: verifierFor(t, e.signer), Keys: testKeys(), Maker: blankMaker{},
 		Logger: e.d.log, StatusInterval: 200 * time.Millisecond, FetchWait: 200 * time.Millisecond}
 	for i := 0; i < 2; i++ {
 		p := newSimPrinter(t, fmt.Sprintf("%s-q%d", t.Name(), i), 0)
@@ -726,7 +726,7 @@ func TestStopMidCardThenRestartHoldsJob(t *testing.T) {
 	}
 	// A new daemon on a fresh printer takes over.
 	fresh := newSimPrinter(t, t.Name()+"-fresh", 0)
-	cfg := Config{Site: "test", JS: e.srv.JS, Approver: verifierFor(t, e.signer), Maker: blankMaker{},
+	cfg := Config{Site: "test", JS: e.srv.JS, Approver: verifierFor(t, e.signer), Keys: testKeys(), Maker: blankMaker{},
 		Logger: e.d.log, StatusInterval: 200 * time.Millisecond, FetchWait: 200 * time.Millisecond,
 		AckWait: 2 * time.Second, RetryDelay: 100 * time.Millisecond,
 		Printers: []Printer{{Name: "p0", Dev: fresh.drv}}}
@@ -804,7 +804,7 @@ func TestFinishedJobsErasedFromTheStore(t *testing.T) {
 	}
 	// Signed, but breaks the contract (unknown field): rejected.
 	rejectedID := uuid.NewString()
-	bad := []byte(`{"v":1,"job_id":"` + rejectedID + `","card":{"name":"` + people[2].name + `"},"zz":1}`)
+	bad := []byte(`{"v":2,"job_id":"` + rejectedID + `","card":{"name":"` + people[2].name + `"},"zz":1}`)
 	e.publish(bad, e.msgID(rejectedID, bad), e.signer.kid, e.signer.sign(bad))
 	e.waitEvent(rejectedID, EventRejected)
 	printedID, printedBody := newJob("E-0001", 1, 0)

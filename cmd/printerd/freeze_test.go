@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -31,18 +32,31 @@ func TestNATSFreezeDuringCard(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", srvBin, "github.com/nats-io/nats-server/v2").CombinedOutput(); err != nil {
 		t.Fatalf("building nats-server from the module cache: %v\n%s", err, out)
 	}
+	// The server runs the accounts and users printerd users config writes
+	// (an authenticated bus, as a joined deployment has).
+	code, accounts, errs := runCLI(ctx, "users", "config", "--state", f.state)
+	if code != exitOK {
+		t.Fatalf("users config: exit %d: %s", code, errs)
+	}
 	port := freePort(t)
-	srv := startProc(t, srvBin, f.dir+"/nats.log", "-js", "-sd", filepath.Join(f.dir, "js"), "-a", "127.0.0.1", "-p", itoa(port))
+	conf := filepath.Join(f.dir, "nats.conf")
+	cfg := "listen: 127.0.0.1:" + itoa(port) + "\njetstream { store_dir: \"" + filepath.Join(f.dir, "js") + "\" }\n" + accounts
+	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startProc(t, srvBin, f.dir+"/nats.log", "-c", conf)
 	if err := srv.waitLog(ctx, "Server is ready"); err != nil {
 		t.Fatal(err)
 	}
 	natsURL := "nats://127.0.0.1:" + itoa(port)
 	sp := startSimProc(ctx, t, bin, f.dir, 0.1)
-	args := []string{"run", "--state", f.state, "--nats", natsURL, "--approver-keys", f.approvers,
+	args := []string{"run", "--state", f.state, "--nats", natsURL, f.as("inspector"), "--http", "", "--approver-keys", f.approvers,
 		"--issuer-key", f.issuerKey, "--ack-wait", "2s", "--printer", "tcp://" + sp.addr}
 	p := startProc(t, bin, f.dir+"/run1.log", args...)
 	if err := p.waitLog(ctx, `"printerd: running"`); err != nil {
-		t.Fatal(err)
+		p.exitCode(ctx)
+		b, _ := os.ReadFile(p.logPath)
+		t.Fatalf("%v\n%s", err, b)
 	}
 	_, js := f.connectRetry(t, natsURL, "inspector")
 	jobs, ids := f.publishSamples(ctx, t, js, 2)

@@ -260,14 +260,14 @@ func TestKillAtEachStage(t *testing.T) {
 	}
 }
 
-// publishSamples publishes n signed sample jobs to the default pool and
+// publishSamples publishes n sealed, signed sample jobs to the default pool and
 // returns them with their ids.
 func (f *e2eFixture) publishSamples(ctx context.Context, t testing.TB, js jetstream.JetStream, n int) ([]*job.Job, []string) {
 	t.Helper()
 	jobs := sample.Jobs(n, time.Now())
 	var ids []string
 	for _, j := range jobs {
-		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, f.sealed(ctx, t, js, "local", "default", j), f.approver)); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, j.ID)
