@@ -170,6 +170,7 @@ func startChipDaemon(t *testing.T, faults string) *chipDaemon {
 	cfg.ApproverKeys = filepath.Join(dir, "approvers")
 	cfg.IssuerKey = filepath.Join(dir, "keys", "issuer.key")
 	cfg.Templates = templates
+	cfg.AcceptV1 = true // plain v1 jobs: sealing is not what this test is about
 	cfg.Printers = []string{"sim://chipsim?reader=" + url.QueryEscape(vchip.Reader0)}
 	d, err := daemon.New(daemon.Options{Config: cfg, Registry: reg, Maker: maker,
 		Logger: slog.New(slog.NewTextHandler(&cd.log, nil)), Level: new(slog.LevelVar)})
