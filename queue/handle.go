@@ -415,6 +415,10 @@ func (w *worker) recordOutcome(ctx context.Context, d *delivery, perr error) {
 		} else {
 			v.Reason += "; the print failed with " + code + " (" + feedOf(perr).String() + ")"
 		}
+		if drivers.CodeOf(perr) == drivers.EncodeFailed && v.Outcome == OutcomeSpoiled {
+			// the driver rejected the card whose chip or stripe failed
+			v.Reason = "spoiled-encoding: " + v.Reason
+		}
 		d.log.Warn("queue: print failed after a card may have been fed; asked the printer", "code", code, "outcome", v.Outcome, "reason", v.Reason)
 		w.settle(ctx, d, v)
 	}

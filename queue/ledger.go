@@ -132,8 +132,11 @@ type IssueMark struct {
 	Printed bool `json:"printed"`
 	// Delivered says the reserving job's card came out good: this number
 	// and issue exist as a card, and no release may print them again.
-	Delivered bool      `json:"delivered,omitempty"`
-	Updated   time.Time `json:"updated"`
+	Delivered bool `json:"delivered,omitempty"`
+	// ChipUID is the hex UID of the delivered card's chip, kept only when
+	// its template links the card to another system (transit, library).
+	ChipUID string    `json:"chip_uid,omitempty"`
+	Updated time.Time `json:"updated"`
 	// Revision is the KV revision the mark was read or written at (not
 	// stored); 0 means no mark.
 	Revision uint64 `json:"-"`
@@ -221,17 +224,18 @@ func (b issueMarks) reserve(ctx context.Context, number string, issue int, jobID
 }
 
 // markDelivered is markPrinted that also records the issue delivered.
-func (b issueMarks) markDelivered(ctx context.Context, number string, issue int, jobID string, m IssueMark, now time.Time) error {
-	return b.mark(ctx, number, issue, jobID, m, now, true)
+// chipUID, if not empty, is recorded with it.
+func (b issueMarks) markDelivered(ctx context.Context, number string, issue int, jobID, chipUID string, m IssueMark, now time.Time) error {
+	return b.mark(ctx, number, issue, jobID, chipUID, m, now, true)
 }
 
 // markPrinted sets Printed on jobID's own reservation of issue, read as m
 // (re-read if it changed since).
 func (b issueMarks) markPrinted(ctx context.Context, number string, issue int, jobID string, m IssueMark, now time.Time) error {
-	return b.mark(ctx, number, issue, jobID, m, now, false)
+	return b.mark(ctx, number, issue, jobID, "", m, now, false)
 }
 
-func (b issueMarks) mark(ctx context.Context, number string, issue int, jobID string, m IssueMark, now time.Time, delivered bool) error {
+func (b issueMarks) mark(ctx context.Context, number string, issue int, jobID, chipUID string, m IssueMark, now time.Time, delivered bool) error {
 	for try := 0; try < casTries; try++ {
 		if try > 0 {
 			var err error
@@ -244,6 +248,9 @@ func (b issueMarks) mark(ctx context.Context, number string, issue int, jobID st
 		}
 		m.Printed, m.Updated = true, now
 		m.Delivered = m.Delivered || delivered
+		if delivered && chipUID != "" {
+			m.ChipUID = chipUID
+		}
 		_, ok, err := b.put(ctx, number, m)
 		if err != nil || ok {
 			return err

@@ -65,7 +65,10 @@ type jrec struct {
 	Outcome    string            `json:"outcome,omitempty"`
 	Reason     string            `json:"reason,omitempty"`
 	Sink       string            `json:"sink,omitempty"`
-	At         time.Time         `json:"at"`
+	// ChipUID is the hex UID of a printed card's chip, set only when its
+	// template links the card to another system by it.
+	ChipUID string    `json:"chip_uid,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // key names one delivery generation of a job: its id and release count.
@@ -325,7 +328,7 @@ func (e *workerEnv) applySink(ctx context.Context, r jrec, sink string) error {
 		if err != nil {
 			return err
 		}
-		return e.issues.markDelivered(ctx, r.CardNumber, r.Issue, r.JobID, m, e.now())
+		return e.issues.markDelivered(ctx, r.CardNumber, r.Issue, r.JobID, r.ChipUID, m, e.now())
 	case sinkLedger:
 		return e.applyLedger(ctx, r)
 	case sinkAudit:

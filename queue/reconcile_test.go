@@ -81,7 +81,7 @@ func TestReleaseRefusesDelivered(t *testing.T) {
 	if err != nil || m.JobID != id || m.Delivered {
 		t.Fatalf("card_issues before: %+v, %v; want reserved by the job, not delivered", m, err)
 	}
-	if err := is.markDelivered(ctx, "D-0001", 1, id, m, time.Now()); err != nil {
+	if err := is.markDelivered(ctx, "D-0001", 1, id, "", m, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.d.Clerk().Release(ctx, id, "clerk-2", ReleaseSpoiledDestroyed)

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -50,6 +51,9 @@ func (w *worker) settle(ctx context.Context, d *delivery, v verdict) {
 		Issue: j.Card.Issue, Pre: d.entry.Pre, Post: v.Post, Outcome: v.Outcome, Reason: v.Reason, At: w.env.now()}
 	if d.entry.Printer != "" {
 		r.Printer = d.entry.Printer
+	}
+	if ch := d.made.Chip; v.Outcome == OutcomePrinted && ch != nil && ch.LinkUID && len(ch.UID) > 0 {
+		r.ChipUID = hex.EncodeToString(ch.UID)
 	}
 	if err := w.env.book.append(r); err != nil {
 		// Keep it in memory at least: the replayer applies it while the

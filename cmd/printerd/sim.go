@@ -53,6 +53,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	feeder := fs.Int("feeder", 0, "blank cards in the feeder (0: 100)")
 	ribbon := fs.Int("ribbon-cards", 0, "card sides the ribbon can print (0: 300)")
 	verbose := fs.Bool("verbose", false, "log every command (names only)")
+	vpcd := fs.String("vpcd", "", "encoder station: present each card's virtual chip to pcscd through vsmartcard's vpcd at HOST:PORT (e.g. 127.0.0.1:35963) while the card is there")
 	lang := fs.String("lang", "evolis", "printer language: evolis or magicard (the Magicard text protocol)")
 	mcLayout := fs.String("layout", "kee", "with --lang magicard: line layout, kee (Tango 2E, USB 0c1f:1800) or kge (Enduro 3E, 0c1f:4800)")
 	if err := fs.Parse(args); err != nil {
@@ -93,7 +94,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	so := sim.Options{Name: *name, Speed: *speed, Out: *out, Faults: f, FeederCards: *feeder, RibbonCards: *ribbon, Logger: log}
+	so := sim.Options{Name: *name, Speed: *speed, Out: *out, Faults: f, FeederCards: *feeder, RibbonCards: *ribbon, Logger: log, VPCD: *vpcd}
 	var dev simPrinter
 	switch {
 	case *lang == "evolis":

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strconv"
 	"sync"
@@ -101,6 +102,12 @@ func OptionsFromURI(u *url.URL) (Options, error) {
 			return o, fmt.Errorf("sim: URI parameter keep=%q: want a whole number >= 0 (printed cards kept for Cards; 0 the default, %d)", v, DefaultKeepCards)
 		}
 		o.KeepCards = n
+	}
+	if v := q.Get("vpcd"); v != "" {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return o, fmt.Errorf("sim: URI parameter vpcd=%q: want host:port of vsmartcard's vpcd, such as 127.0.0.1:35963", v)
+		}
+		o.VPCD = v
 	}
 	if v := q.Get("faults"); v != "" {
 		f, err := ParseFaults(v)
