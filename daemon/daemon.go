@@ -86,7 +86,9 @@ type Daemon struct {
 	svc      *service.Server
 	closers  []io.Closer // opened printers
 	http     *http.Server
-	httpAddr string // actual listen address
+	httpLn   net.Listener // taken by preflight, served by serveHTTP
+	httpAddr string       // actual listen address
+	lock     *stateLock   // the state directory's lock (embedded NATS)
 	natsURL  string // where clients connect ("" if in-process only)
 
 	// svcCtx is the parent of the service handlers' contexts; Shutdown
@@ -134,6 +136,9 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := d.preflight(specs); err != nil {
+		return err
+	}
 	// Keys first: a bad key is a configuration error, found before
 	// anything starts.
 	ver, err := d.loadVerifier(cfg.ApproverKeys)
@@ -174,10 +179,8 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if cfg.HTTP != "" {
-		if err := d.serveHTTP(metrics.Registry); err != nil {
-			return err
-		}
+	if d.httpLn != nil {
+		d.serveHTTP(metrics.Registry)
 	}
 	return nil
 }
@@ -285,8 +288,8 @@ func (d *Daemon) goCounted(f func()) bool {
 	return true
 }
 
-// serveHTTP starts /metrics and /healthz.
-func (d *Daemon) serveHTTP(reg *prometheus.Registry) error {
+// serveHTTP serves /metrics and /healthz on the listener preflight took.
+func (d *Daemon) serveHTTP(reg *prometheus.Registry) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -296,10 +299,7 @@ func (d *Daemon) serveHTTP(reg *prometheus.Registry) error {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	ln, err := net.Listen("tcp", d.cfg.HTTP)
-	if err != nil {
-		return fmt.Errorf("config: http: %w", err)
-	}
+	ln := d.httpLn
 	d.httpAddr = ln.Addr().String()
 	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	d.goCounted(func() {
@@ -307,7 +307,6 @@ func (d *Daemon) serveHTTP(reg *prometheus.Registry) error {
 			d.log.Error("daemon: http", "err", err)
 		}
 	})
-	return nil
 }
 
 // Config returns the settings in force.
@@ -473,6 +472,10 @@ func (d *Daemon) shutdown() {
 	if d.ns != nil {
 		d.ns.Shutdown()
 	}
+	if d.http == nil && d.httpLn != nil {
+		d.httpLn.Close() // taken by preflight, never served
+	}
+	_ = d.lock.Close() // last: the store is closed
 }
 
 // reloadableApprover is a queue.Approver whose trusted keys Reload can
