@@ -70,7 +70,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // blankMaker makes blank cards.
-var blankMaker = queue.MakerFunc(func(context.Context, *job.Job) (card.Card, error) {
+var blankMaker = queue.MakerFunc(func(context.Context, *job.Job, card.Ribbon) (card.Card, error) {
 	return card.Card{Ribbon: card.YMCKO, Front: card.Side{K: card.NewPlane()}}, nil
 })
 

@@ -193,9 +193,14 @@ func (w *worker) checkIssue(ctx context.Context, d *delivery) bool {
 
 // render makes the card; its failure is a rejection, not a print.
 func (w *worker) render(ctx context.Context, d *delivery) bool {
-	made, err := w.env.cfg.Maker.Make(ctx, d.job)
+	ribbon := w.ribbon(ctx)
+	made, err := w.env.cfg.Maker.Make(ctx, d.job, ribbon)
 	if err != nil && ctx.Err() != nil {
 		return false // the daemon is closing: the job is redelivered, still claimed
+	}
+	if errors.Is(err, card.ErrRibbon) {
+		w.holdForRibbon(ctx, d, err)
+		return false
 	}
 	if err != nil {
 		reason := trimPkg(err)
@@ -275,7 +280,11 @@ func (w *worker) recordOutcome(ctx context.Context, d *delivery, perr error) {
 		// The printer refuses this card, or keeps failing on it while it
 		// says it is ready: a clerk must look at it. No card was fed.
 		d.log.Warn("queue: print refused before the card was fed; holding the job", "code", code, "deliveries", delivered(d.msg))
-		w.hold(ctx, d, AuditHeld, "not printed: "+code+" before feed, retries exhausted")
+		why := "retries exhausted"
+		if drivers.CodeOf(perr) == drivers.BadCommand {
+			why = "the printer refused the card"
+		}
+		w.hold(ctx, d, AuditHeld, "not printed: "+code+" before feed, "+why)
 	case !drivers.Fed(perr):
 		w.retryBeforeFeed(ctx, d, code)
 	case feedOf(perr) == drivers.AfterFeed:

@@ -656,7 +656,7 @@ func TestRefusedBeforeFeedIsHeld(t *testing.T) {
 		want  string
 	}{
 		// The driver refuses a card for a ribbon it does not know.
-		{"bad card", MakerFunc(func(ctx context.Context, j *job.Job) (card.Card, error) {
+		{"bad card", MakerFunc(func(ctx context.Context, j *job.Job, _ card.Ribbon) (card.Card, error) {
 			return card.Card{Ribbon: "bogus", Front: card.Side{K: card.NewPlane()}}, nil
 		}), false, "bad-command"},
 		// A printer that says it is ready and refuses every card.
