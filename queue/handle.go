@@ -47,6 +47,7 @@ func (w *worker) handle(msg jetstream.Msg) {
 		w.checkMsgID(ctx, d) && // 3. Nats-Msg-Id is the job id or a release of it
 		w.received(d) &&
 		w.claim(ctx, d) && // 4. ledger: claimed (or what the entry says)
+		w.checkReprint(ctx, d) && // 4'. a reprint replaces a job the ledger knows
 		w.checkIssue(ctx, d) && // 5. issue rule, read-only
 		w.render(ctx, d) && // 6. Maker: the card
 		w.reserveIssue(ctx, d) && // 5'. card_issues reserved by compare-and-swap
@@ -397,7 +398,7 @@ type rejection struct {
 	JobID      string
 	CardNumber string
 	Issue      int
-	Rule       string // metric label: approval, contract, msg-id, issue, layout
+	Rule       string // metric label: approval, contract, msg-id, issue, reprint, layout
 	Reason     string // field and rule, no values
 	Ledger     bool
 }
