@@ -89,7 +89,7 @@ type Daemon struct {
 	httpLn   net.Listener // taken by preflight, served by serveHTTP
 	httpAddr string       // actual listen address
 	lock     *stateLock   // the state directory's lock (embedded NATS)
-	natsURL  string // where clients connect ("" if in-process only)
+	natsURL  string       // where clients connect ("" if in-process only)
 
 	// svcCtx is the parent of the service handlers' contexts; Shutdown
 	// cancels it.

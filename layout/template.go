@@ -78,7 +78,7 @@ type Template struct {
 	// every ribbon: colour is dithered to black on ko and k.
 	Ribbons []card.Ribbon `json:"ribbons,omitempty"`
 	Front   Face          `json:"front"`
-	Back  Face   `json:"back"`
+	Back    Face          `json:"back"`
 
 	// images holds decoded image elements by src, loaded with the template.
 	images map[string]image.Image
