@@ -49,6 +49,9 @@ type Options struct {
 	// Wrap, if set, wraps each opened printer (the load harness times
 	// Print calls).
 	Wrap func(name string, p drivers.Printer) drivers.Printer
+	// AuditOK, if set, is /readyz's audit check: nil while the daemon's
+	// audit chain is intact. Nil means the check is not made.
+	AuditOK func() error
 }
 
 // Validate checks the options: the settings and the required parts.
@@ -154,7 +157,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		return err
 	}
 	metrics := queue.NewMetrics()
-	metrics.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoGauge())
 	qc := queue.Config{
 		Site:     cfg.Site,
 		JS:       d.js,
@@ -288,17 +291,15 @@ func (d *Daemon) goCounted(f func()) bool {
 	return true
 }
 
-// serveHTTP serves /metrics and /healthz on the listener preflight took.
+// serveHTTP serves /metrics, /healthz (liveness) and /readyz (readiness,
+// health.go) on the listener preflight took.
 func (d *Daemon) serveHTTP(reg *prometheus.Registry) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if !d.nc.IsConnected() {
-			http.Error(w, "nats: not connected", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok\n"))
+		w.Write([]byte("ok\n")) // liveness: readiness is /readyz
 	})
+	mux.HandleFunc("/readyz", d.serveReadyz)
 	ln := d.httpLn
 	d.httpAddr = ln.Addr().String()
 	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

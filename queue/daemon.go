@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -191,6 +192,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.background(func() { d.watchDepth(pool, cons) })
 	}
 	d.background(d.sweepHeld)
+	d.background(func() { d.watchGauges(slices.Collect(maps.Keys(pools))) })
 	d.log.Info("queue: started", "site", cfg.Site, "printers", len(cfg.Printers), "pools", len(pools))
 	return d, nil
 }

@@ -20,6 +20,14 @@ type Metrics struct {
 	QueueDepth *prometheus.GaugeVec
 	// PrinterReady is 1 while a printer is ready, 0 otherwise.
 	PrinterReady *prometheus.GaugeVec
+	// RibbonLeft is the cards a printer's ribbon can still print, as the
+	// printer last said (absent while unknown).
+	RibbonLeft *prometheus.GaugeVec
+	// HeldJobs is the jobs held for a clerk, by pool.
+	HeldJobs *prometheus.GaugeVec
+	// QueueAge is the age of the oldest job no printer claimed yet, by
+	// pool (0 when none waits).
+	QueueAge *prometheus.GaugeVec
 }
 
 // NewMetrics returns metrics registered in a new registry.
@@ -46,7 +54,17 @@ func NewMetrics() *Metrics {
 		PrinterReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "printerd_printer_ready", Help: "1 while the printer is ready.",
 		}, []string{"printer"}),
+		RibbonLeft: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "printerd_ribbon_remaining_cards", Help: "Cards the printer's ribbon can still print, as the printer says.",
+		}, []string{"printer"}),
+		HeldJobs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "printerd_held_jobs", Help: "Jobs held for a clerk, by pool.",
+		}, []string{"pool"}),
+		QueueAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "printerd_queue_oldest_job_age_seconds", Help: "Age of the oldest job no printer has claimed yet, by pool (0 when none waits).",
+		}, []string{"pool"}),
 	}
-	m.Registry.MustRegister(m.Cards, m.Rejected, m.PrintSeconds, m.JobSeconds, m.QueueDepth, m.PrinterReady)
+	m.Registry.MustRegister(m.Cards, m.Rejected, m.PrintSeconds, m.JobSeconds, m.QueueDepth, m.PrinterReady,
+		m.RibbonLeft, m.HeldJobs, m.QueueAge)
 	return m
 }

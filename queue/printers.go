@@ -1,5 +1,12 @@
 package queue
 
+// Paused reports whether a printer's worker is paused (false for an
+// unknown printer).
+func (d *Daemon) Paused(printer string) bool {
+	w, ok := d.workers[printer]
+	return ok && w.isPaused()
+}
+
 // PrinterStates returns the state of each printer this daemon holds, by
 // name: the last status its worker read (ready, problems, ribbon and cards
 // left), with whether it is paused and the job in it now.

@@ -95,6 +95,10 @@ func TestJobsListAndPrinters(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "paused") || !strings.Contains(out, "ymcko") {
 		t.Errorf("printers (text): exit %d\n%s", code, out)
 	}
+	code, out, errs = runCLI(ctx, "diag", "status", "desk", "--nats", nats, "--json")
+	if code != exitOK || !strings.Contains(out, `"paused":true`) {
+		t.Errorf("diag status of a paused printer: exit %d %q %q; want paused:true", code, out, errs)
+	}
 	if code, _, errs := runCLI(ctx, "diag", "resume", "desk", "--nats", nats); code != exitOK {
 		t.Fatalf("diag resume: exit %d %s", code, errs)
 	}

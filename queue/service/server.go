@@ -29,6 +29,8 @@ type Daemon interface {
 	Clerk() *queue.Clerk
 	// PrinterStates reports the printers the daemon holds.
 	PrinterStates() []queue.PrinterStatus
+	// Paused reports whether a printer's worker is paused.
+	Paused(printer string) bool
 }
 
 var _ Daemon = (*queue.Daemon)(nil)
@@ -232,6 +234,10 @@ func (s *Server) diag(ctx context.Context, printer, verb string, data []byte) (a
 		res, err = s.cfg.Diag(ctx, dev, verb, req.Arg)
 		return err
 	})
+	if st, ok := res.(drivers.Status); ok && err == nil {
+		// The printer may be ready while its worker is paused: say so.
+		return StatusResult{Status: st, Paused: s.cfg.Daemon.Paused(printer)}, nil
+	}
 	return res, err
 }
 
