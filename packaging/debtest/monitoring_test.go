@@ -85,16 +85,19 @@ var plannedMetrics = map[string]bool{
 	"printerd_audit_chain_ok": true,
 }
 
-// exportedMetrics reads the metric names queue/metrics.go registers.
+// exportedMetrics reads the metric names queue/metrics.go and
+// daemon/health.go (build info) register.
 func exportedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(repoRoot(t), "queue/metrics.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	m := map[string]bool{}
-	for _, s := range regexp.MustCompile(`Name: "(printerd_\w+)"`).FindAllSubmatch(src, -1) {
-		m[string(s[1])] = true
+	for _, f := range []string{"queue/metrics.go", "daemon/health.go"} {
+		src, err := os.ReadFile(filepath.Join(repoRoot(t), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range regexp.MustCompile(`Name: "(printerd_\w+)"`).FindAllSubmatch(src, -1) {
+			m[string(s[1])] = true
+		}
 	}
 	if len(m) == 0 {
 		t.Fatal("debtest: no metric names found in queue/metrics.go")
