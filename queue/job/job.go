@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/cityid/printerd/internal/imgcheck"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -147,6 +149,7 @@ const (
 	RulePhotoFormat  = "must be a JPEG or PNG image (by its magic bytes)"
 	RulePhotoHeader  = "must have a readable JPEG or PNG header"
 	RulePhotoPixels  = "must be at most 4096x4096 pixels, and not empty"
+	RulePhotoDepth   = "must decode within 64 MiB (width x height x bytes a pixel): a 16-bit PNG at most 2896x2896"
 	RulePhotoBroken  = "must be a complete, decodable image"
 	RuleTemplate     = "must be 1-64 of a-z, 0-9 and -"
 	RuleReprintReq   = "is required for kind reprint"
@@ -560,6 +563,9 @@ func (c *Card) checkPhoto() (image.Image, error) {
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxPhotoSide || cfg.Height > MaxPhotoSide {
 		return nil, &FieldError{"card.photo", RulePhotoPixels}
+	}
+	if imgcheck.Check(cfg, MaxPhotoSide, imgcheck.DefaultBudget) != nil {
+		return nil, &FieldError{"card.photo", RulePhotoDepth}
 	}
 	img, err := decode(bytes.NewReader(b))
 	if err != nil {

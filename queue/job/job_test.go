@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	isample "github.com/cityid/printerd/internal/sample"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
 )
@@ -263,6 +264,31 @@ func TestParseLoneSurrogate(t *testing.T) {
 		var fe *job.FieldError
 		if !errors.As(err, &fe) || fe.Field != "card.name" || fe.Rule != job.RuleReplacement {
 			t.Errorf("name with %s: %v; want card.name %q", esc, err, job.RuleReplacement)
+		}
+	}
+}
+
+// TestPhotoDecodeBudget: the decoded size (width x height x bytes a pixel,
+// from the header) is bounded before decoding: a 16-bit RGBA 4096x4096
+// PNG (128 MiB decoded from a few KB) is refused by its header; at
+// 2896x2896 it is within the budget and goes on to the decode.
+func TestPhotoDecodeBudget(t *testing.T) {
+	for _, tc := range []struct {
+		w, h        uint32
+		depth, kind byte
+		rule        string
+	}{
+		{4096, 4096, 16, 6, job.RulePhotoDepth},
+		{4096, 4096, 16, 2, job.RulePhotoDepth},
+		{2896, 2896, 16, 6, job.RulePhotoBroken}, // within the budget: decoded, and truncated
+		{4096, 4096, 8, 6, job.RulePhotoBroken},  // 8-bit RGBA at the contract's limit: 64 MiB
+	} {
+		j := validJob()
+		j.Card.Photo = base64.StdEncoding.EncodeToString(isample.PNGHeader(tc.w, tc.h, tc.depth, tc.kind))
+		err := j.ValidateAt(now)
+		var fe *job.FieldError
+		if !errors.As(err, &fe) || fe.Field != "card.photo" || fe.Rule != tc.rule {
+			t.Errorf("%dx%d %d-bit colour type %d: %v; want card.photo %q", tc.w, tc.h, tc.depth, tc.kind, err, tc.rule)
 		}
 	}
 }
