@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"syscall"
 )
@@ -65,7 +66,29 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		usage(stderr)
 		return exitUsage
 	}
-	return c.run(ctx, args[1:], stdout, stderr)
+	return runGuarded(ctx, args[0], c, args[1:], stdout, stderr)
+}
+
+// runGuarded runs a command and turns a panic into exit status 1 with a
+// message naming the command only: a panic's value and stack may hold a
+// person's name or birth date (a character a library choked on), and
+// crash output must never carry personal data.
+func runGuarded(ctx context.Context, name string, c command, args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(stderr, "printerd %s: internal error (%s); details withheld because they may hold personal data; please report it with the command line, not the input\n", name, panicKind(p))
+			code = exitFail
+		}
+	}()
+	return c.run(ctx, args, stdout, stderr)
+}
+
+// panicKind names a panic's kind (runtime error or not) without its text.
+func panicKind(p any) string {
+	if _, ok := p.(runtime.Error); ok {
+		return "runtime error"
+	}
+	return "panic"
 }
 
 func usage(w io.Writer) {
