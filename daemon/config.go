@@ -213,7 +213,7 @@ func (c *Config) Validate() error {
 				continue
 			}
 			if _, err := os.Stat(s.v); err != nil {
-				return bad(s.name, "file not readable: "+errors.Unwrap(err).Error())
+				return bad(s.name, "file not readable: "+err.Error())
 			}
 		}
 	}
@@ -226,14 +226,16 @@ func (c *Config) Validate() error {
 	if c.ApproverKeys == "" {
 		return bad("approver-keys", "must name the directory of trusted approver public keys (*.pub)")
 	}
-	if st, err := os.Stat(c.ApproverKeys); err != nil || !st.IsDir() {
-		return bad("approver-keys", "must be a readable directory")
+	if st, err := os.Stat(c.ApproverKeys); err != nil {
+		return bad("approver-keys", "must be a readable directory: "+err.Error())
+	} else if !st.IsDir() {
+		return bad("approver-keys", "must be a readable directory: "+c.ApproverKeys+" is not a directory")
 	}
 	if c.IssuerKey == "" {
 		return bad("issuer-key", "must name the issuer private key file (printerd keys new --kind issuer)")
 	}
 	if _, err := os.Stat(c.IssuerKey); err != nil {
-		return bad("issuer-key", "file not readable")
+		return bad("issuer-key", "file not readable: "+err.Error())
 	}
 	if c.HTTP != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP); err != nil {

@@ -38,6 +38,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "log the daemon's records (JSON) to standard error")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	lang := fs.String("lang", "evolis", "simulated printer: evolis, or magicard (a Tango 2E, KEE layout, through the Magicard driver)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: printerd demo [--out DIR] [--jobs N] [--lang evolis|magicard] [--timeout D] [-v]\n\n"+
+			"Runs the whole job in one process on embedded defaults: an embedded nats-server with JetStream, one\n"+
+			"simulated printer, N sample jobs for invented people signed and published as an enrollment system\n"+
+			"would, printed by the real queue workers. Writes what the simulator printed (DIR/<job_id>-front.png,\n"+
+			"-back.png) and a proof PDF per card, shows each card as it comes out, then a summary.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

@@ -40,9 +40,11 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if done {
 		return status
 	}
-	if len(files) != 1 || *keyPath == "" {
-		fs.Usage()
-		return exitUsage
+	switch {
+	case len(files) != 1:
+		return usageError(stderr, "submit", "name exactly one JOB.json")
+	case *keyPath == "":
+		return usageError(stderr, "submit", "--approver-key is required (the approver's private key file, or PRINTERD_APPROVER_KEY)")
 	}
 	if !queue.ValidToken(*site) || !queue.ValidToken(*pool) {
 		fmt.Fprintln(stderr, "printerd submit: --site and --pool must be letters, digits, '-' or '_'")
