@@ -57,6 +57,7 @@ type Config struct {
 	HeldRetention Duration `json:"held-retention"`
 	AckWait       Duration `json:"ack-wait"`
 	LogLevel      string   `json:"log-level"`
+	LogFormat     string   `json:"log-format"`
 }
 
 // Duration is a time.Duration written as "72h" in JSON and flags.
@@ -154,6 +155,7 @@ func (c *Config) Settings() []Setting {
 		{Name: "held-retention", Usage: "how long CARD_HELD keeps a held job's body", Dur: &c.HeldRetention},
 		{Name: "ack-wait", Usage: "how long JetStream waits for a worker's ack before redelivering (in-progress acks extend it while a card prints); after a crash, the job in the printer is redelivered, and held, after this", Dur: &c.AckWait},
 		{Name: "log-level", Usage: "debug, info, warn or error", Str: &c.LogLevel},
+		{Name: "log-format", Usage: "text or json; empty: text on a terminal, json otherwise (journald, files)", Str: &c.LogFormat},
 	}
 }
 
@@ -250,6 +252,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		return bad("log-level", err.Error())
+	}
+	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("log-format", "must be text or json (empty: text on a terminal, json otherwise)")
 	}
 	return nil
 }

@@ -357,6 +357,7 @@ func (w *worker) printed(ctx context.Context, d *delivery) {
 		}
 	})
 	w.env.metrics.Cards.WithLabelValues(w.p.Name, "printed").Inc()
+	d.log.Info("queue: card printed", "issue", j.Card.Issue) // job id and printer from d.log; no personal data
 }
 
 // hold moves a job to held: body to CARD_HELD first (so a crash never

@@ -60,10 +60,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		level = slog.LevelInfo
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(newLogHandler(stderr, "", level))
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	res, err := runDemo(ctx, demoOptions{Out: *out, Jobs: *n, Log: log, Lang: *lang})
+	res, err := runDemo(ctx, demoOptions{Out: *out, Jobs: *n, Log: log, Lang: *lang, Progress: stdout})
 	if err != nil {
 		fmt.Fprintf(stderr, "printerd demo: %v\n", err)
 		if res == nil {
@@ -99,6 +99,9 @@ type demoOptions struct {
 	Jobs int
 	Log  *slog.Logger
 	Lang string // "magicard" for a simulated Magicard; else Evolis
+	// Progress, if set, gets a line as each card comes out (or its job
+	// ends otherwise): "[3/50] printed: job <id>, card <number>".
+	Progress io.Writer
 }
 
 // demoResult is one job's outcome.
@@ -216,6 +219,9 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 		}
 		res[i].State, res[i].Reason = ev.State, ev.Reason
 		if terminal(ev.State) {
+			if o.Progress != nil {
+				fmt.Fprintf(o.Progress, "[%d/%d] %s: job %s, card %s\n", len(jobs)-pending+1, len(jobs), ev.State, ev.JobID, res[i].Card)
+			}
 			pending--
 			if pending == 0 {
 				close(done)

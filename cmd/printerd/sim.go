@@ -111,7 +111,7 @@ STAGE is feed, y, m, c, k, o or eject; @N is the Nth card fed from now (default 
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(newLogHandler(stderr, "", level))
 	so := sim.Options{Name: *name, Speed: *speed, Out: *out, Faults: f, FeederCards: *feeder, RibbonCards: *ribbon, Ribbon: card.Ribbon(*ribbonType), Logger: log}
 	var dev simPrinter
 	switch {
