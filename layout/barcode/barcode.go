@@ -241,8 +241,8 @@ func toCWT(c Claims) (cwt, error) {
 	if err != nil {
 		return w, errors.New("barcode: claims: DOB: want a date YYYY-MM-DD")
 	}
-	if c.Issue < 0 || c.Issue > math.MaxInt32 {
-		return w, fmt.Errorf("barcode: claims: Issue: must be 0 to %d", math.MaxInt32)
+	if c.Issue < 0 {
+		return w, fmt.Errorf("barcode: claims: Issue: must be 0 to %d", math.MaxInt)
 	}
 	w = cwt{
 		Iss: c.Issuer,
@@ -561,7 +561,7 @@ func decodeClaims(payload []byte) (*Claims, error) {
 		return nil, formatErr(StageClaims, "claim 169 key %d (date of birth): want YYYYMMDD", KeyDOB)
 	}
 	c.DOB = dob.Format(dateLayout)
-	if w.Identity.Issue > math.MaxInt32 {
+	if w.Identity.Issue > math.MaxInt {
 		return nil, formatErr(StageClaims, "claim 169 key %d (issue): too large", KeyIssue)
 	}
 	c.Issue = int(w.Identity.Issue)

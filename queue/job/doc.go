@@ -35,8 +35,9 @@
 // the JSON ("\ud800") into U+FFFD, and either means the text was damaged
 // before it was sent.
 //
-// Dates: every date is from 1900-01-01 on (year 0 is a default value, not
-// a date); card.dob is not after card.issued; card.issued is at most 31
+// Dates: card.dob is from 1900-01-01 on (year 0 is a default value, not
+// a date) and card.issued from 1970-01-01 on (the signed code's dates are
+// CWT NumericDates); card.dob is not after card.issued; card.issued is at most 31
 // days after today (UTC+14); card.expires is not before card.issued and
 // not before today in UTC-12, so no card is printed already expired
 // everywhere. These rules make explicit what the v1 table's "a real date"

@@ -140,6 +140,7 @@ const (
 	RuleVisible      = "must contain a visible character and no blank filler (Hangul fillers U+115F, U+1160, U+3164, U+FFA0, Braille blank U+2800)"
 	RuleReplacement  = "must not contain U+FFFD (a replacement character, or a lone surrogate escaped in the JSON): the text was damaged before it was sent"
 	RuleDateRange    = "must be a date from 1900-01-01 on"
+	RuleIssuedRange  = "must be a date from 1970-01-01 on (the signed code counts dates from 1970)"
 	RuleDOBIssued    = "must not be after card.issued"
 	RuleExpired      = "must not be in the past: the card would be expired when printed"
 	RuleIssuedFuture = "must not be more than 31 days in the future"
