@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/image/font/sfnt"
+
 	"github.com/cityid/printerd/layout/barcode"
 )
 
@@ -32,9 +34,12 @@ func TestBuiltinFitsContractExtremes(t *testing.T) {
 		"name 1":               func(f *Fields) { f.Name = "Ø" },
 		"gender 24 W":          func(f *Fields) { f.Gender = strings.Repeat("W", 24) },
 		"gender 24 Ш":          func(f *Fields) { f.Gender = strings.Repeat("Ш", 24) },
+		"name 80 emoji":        func(f *Fields) { f.Name = strings.Repeat("😀", 80) },
+		"name 80 mixed emoji":  func(f *Fields) { f.Name = emojiRun(80) },
+		"gender 24 emoji":      func(f *Fields) { f.Gender = emojiRun(24) },
 		"issue max int64":      func(f *Fields) { f.Issue = 1<<63 - 1 },
 		"all extremes": func(f *Fields) {
-			f.Number, f.Name, f.Gender, f.Issue = strings.Repeat("W", 24), strings.Repeat("W", 80), strings.Repeat("W", 24), 1<<63-1
+			f.Number, f.Name, f.Gender, f.Issue = strings.Repeat("W", 24), emojiRun(80), emojiRun(24), 1<<63-1
 		},
 	}
 	for name, mod := range cases {
@@ -51,4 +56,30 @@ func TestBuiltinFitsContractExtremes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// emojiRun is n different emoji (from U+1F300 on) that both card fonts
+// draw, so that the signed code cannot compress them away.
+func emojiRun(n int) string {
+	tf, err := loadTypefaces()
+	if err != nil {
+		panic(err)
+	}
+	var buf sfnt.Buffer
+	var have []rune
+	for r := rune(0x1F300); r < 0x1FAFF && len(have) < 64; r++ {
+		_, ok1 := tf.regular.glyph(&buf, r)
+		_, ok2 := tf.bold.glyph(&buf, r)
+		if ok1 && ok2 {
+			have = append(have, r)
+		}
+	}
+	if len(have) == 0 {
+		panic("the card fonts draw no emoji")
+	}
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.WriteRune(have[i%len(have)])
+	}
+	return b.String()
 }

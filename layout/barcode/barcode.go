@@ -68,8 +68,8 @@ const (
 
 	maxIssuer = 64
 	maxNumber = 32
-	maxName   = 256
-	maxGender = 64
+	maxName   = 320 // 80 characters (the job contract) of up to 4 bytes in UTF-8
+	maxGender = 96  // 24 characters of up to 4 bytes
 )
 
 // Errors Verify returns; match them with errors.Is.
