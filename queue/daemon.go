@@ -284,22 +284,11 @@ func (d *Daemon) background(f func()) {
 
 // watchDepth keeps the queue-depth gauge of a pool current.
 func (d *Daemon) watchDepth(pool string, cons jetstream.Consumer) {
-	t := time.NewTicker(d.cfg.StatusInterval)
-	defer t.Stop()
-	for {
-		ctx, cancel := context.WithTimeout(d.runCtx, 5*time.Second)
+	d.everyStatusInterval(5*time.Second, func(ctx context.Context) {
 		if info, err := cons.Info(ctx); err == nil {
 			d.metrics.QueueDepth.WithLabelValues(pool).Set(float64(info.NumPending))
 		}
-		cancel()
-		select {
-		case <-t.C:
-		case <-d.draining:
-			return
-		case <-d.runCtx.Done():
-			return
-		}
-	}
+	})
 }
 
 // Stores returns the daemon's stream and bucket handles.

@@ -13,11 +13,18 @@ func (d *Daemon) watchGauges(pools []string) {
 		d.metrics.HeldJobs.WithLabelValues(p).Set(0)
 		d.metrics.QueueAge.WithLabelValues(p).Set(0)
 	}
+	d.everyStatusInterval(10*time.Second, func(ctx context.Context) { d.updateGauges(ctx, pools) })
+}
+
+// everyStatusInterval runs f now and then every status interval, each
+// time with a context of at most timeout, until the daemon drains or
+// closes.
+func (d *Daemon) everyStatusInterval(timeout time.Duration, f func(ctx context.Context)) {
 	t := time.NewTicker(d.cfg.StatusInterval)
 	defer t.Stop()
 	for {
-		ctx, cancel := context.WithTimeout(d.runCtx, 10*time.Second)
-		d.updateGauges(ctx, pools)
+		ctx, cancel := context.WithTimeout(d.runCtx, timeout)
+		f(ctx)
 		cancel()
 		select {
 		case <-t.C:
