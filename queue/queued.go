@@ -28,7 +28,8 @@ var queuedRePublish = &jetstream.RePublish{
 }
 
 // QueuedMaxAge is how long the queue index keeps a job's headers: a job
-// still queued after that is counted per pool but not listed by id.
+// still queued after that is neither listed nor counted by List (the
+// pool's queue-depth gauge still counts it) and cannot be cancelled by id.
 const QueuedMaxAge = 30 * 24 * time.Hour
 
 // queuedStream is CARD_QUEUED's configuration.
