@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,26 +39,31 @@ import (
 // is unchanged), log-level and held-retention ([LiveSettings]); other
 // changes are logged as needing a restart.
 type Config struct {
-	State         string   `json:"state"`
-	NATS          string   `json:"nats"`
-	NATSListen    string   `json:"nats-listen"`
-	NATSCreds     string   `json:"nats-creds"`
-	NATSNKey      string   `json:"nats-nkey"`
-	NATSCA        string   `json:"nats-ca"`
-	NATSCert      string   `json:"nats-cert"`
-	NATSKey       string   `json:"nats-key"`
-	NATSUsers     string   `json:"nats-users"`
-	Printers      []string `json:"printer"`
-	ApproverKeys  string   `json:"approver-keys"`
-	IssuerKey     string   `json:"issuer-key"`
-	IssuerCode    string   `json:"issuer-code"`
-	Templates     string   `json:"templates"`
-	Site          string   `json:"site"`
-	HTTP          string   `json:"http"`
-	HeldRetention Duration `json:"held-retention"`
-	AckWait       Duration `json:"ack-wait"`
-	LogLevel      string   `json:"log-level"`
-	LogFormat     string   `json:"log-format"`
+	State          string   `json:"state"`
+	NATS           string   `json:"nats"`
+	NATSListen     string   `json:"nats-listen"`
+	NATSCreds      string   `json:"nats-creds"`
+	NATSNKey       string   `json:"nats-nkey"`
+	NATSCA         string   `json:"nats-ca"`
+	NATSCert       string   `json:"nats-cert"`
+	NATSKey        string   `json:"nats-key"`
+	NATSUsers      string   `json:"nats-users"`
+	InsecureNoAuth bool     `json:"insecure-no-auth"`
+	StoreKey       string   `json:"store-key"`
+	Printers       []string `json:"printer"`
+	ApproverKeys   string   `json:"approver-keys"`
+	IssuerKey      string   `json:"issuer-key"`
+	IssuerCode     string   `json:"issuer-code"`
+	Templates      string   `json:"templates"`
+	Site           string   `json:"site"`
+	HTTP           string   `json:"http"`
+	HeldRetention  Duration `json:"held-retention"`
+	JobsMaxAge     Duration `json:"jobs-max-age"`
+	AllowRaw       bool     `json:"allow-raw"`
+	AckWait        Duration `json:"ack-wait"`
+	LogLevel       string   `json:"log-level"`
+	LogFormat      string   `json:"log-format"`
+	AcceptV1       bool     `json:"accept-v1"`
 }
 
 // Duration is a time.Duration written as "72h" in JSON and flags.
@@ -106,6 +112,7 @@ func DefaultConfig() Config {
 		Site:          "local",
 		HTTP:          "127.0.0.1:9464",
 		HeldRetention: Duration(queue.DefaultHeldRetention),
+		JobsMaxAge:    Duration(queue.DefaultJobsMaxAge),
 		AckWait:       Duration(queue.DefaultAckWait),
 		LogLevel:      "info",
 		IssuerCode:    "CITY",
@@ -113,22 +120,27 @@ func DefaultConfig() Config {
 }
 
 // Setting describes one setting for flags, environment and reload: its
-// name, usage, and a pointer to its field (exactly one of Str, List, Dur).
+// name, usage, and a pointer to its field (exactly one of Str, List, Dur,
+// Bool).
 type Setting struct {
 	Name  string
 	Usage string
 	Str   *string   // string settings
 	List  *[]string // repeatable settings
 	Dur   *Duration // duration settings
+	Bool  *bool     // switches
 }
 
-// Value returns the setting's value as text (a list joined by NUL).
+// Value returns the setting's value as text (a list joined by NUL; a
+// boolean as "true" or "false").
 func (s Setting) Value() string {
 	switch {
 	case s.List != nil:
 		return strings.Join(*s.List, "\x00")
 	case s.Dur != nil:
 		return s.Dur.String()
+	case s.Bool != nil:
+		return strconv.FormatBool(*s.Bool)
 	}
 	return *s.Str
 }
@@ -144,7 +156,9 @@ func (c *Config) Settings() []Setting {
 		{Name: "nats-ca", Usage: "CA certificate (PEM) to verify the NATS server", Str: &c.NATSCA},
 		{Name: "nats-cert", Usage: "client certificate (PEM) for NATS TLS", Str: &c.NATSCert},
 		{Name: "nats-key", Usage: "client key (PEM) for NATS TLS", Str: &c.NATSKey},
-		{Name: "nats-users", Usage: "JSON file of the embedded server's users: [{\"name\", \"nkey\" (public U... key), \"role\" (enrollment, clerk, technician or admin)}]; unset: no authentication", Str: &c.NATSUsers},
+		{Name: "nats-users", Usage: "users file (printerd users add): who may connect to the embedded server, and the names of the operators a joined deployment's server attests (default <state>/users.json when it exists); without users the embedded server takes no network clients", Str: &c.NATSUsers},
+		{Name: "insecure-no-auth", Usage: "let any client that reaches nats-listen connect without credentials and do anything (a lab only; logged loudly)", Bool: &c.InsecureNoAuth},
+		{Name: "store-key", Usage: "file holding the JetStream store's encryption key (default $CREDENTIALS_DIRECTORY/jetstream.key under systemd, else <state>/jetstream.key); a missing key is never replaced while the store exists", Str: &c.StoreKey},
 		{Name: "printer", Usage: "printer URI (repeatable); ?pool=NAME puts it in a pool, ?name=NAME names it", List: &c.Printers},
 		{Name: "approver-keys", Usage: "directory of trusted approver public keys (*.pub)", Str: &c.ApproverKeys},
 		{Name: "issuer-key", Usage: "issuer private key file (PEM, mode 0600) that signs card barcodes", Str: &c.IssuerKey},
@@ -153,9 +167,12 @@ func (c *Config) Settings() []Setting {
 		{Name: "site", Usage: "site name: the <site> token of subjects", Str: &c.Site},
 		{Name: "http", Usage: "host:port for /metrics and /healthz; empty disables", Str: &c.HTTP},
 		{Name: "held-retention", Usage: "how long CARD_HELD keeps a held job's body", Dur: &c.HeldRetention},
+		{Name: "jobs-max-age", Usage: "how long CARD_JOBS keeps a job nobody printed (e.g. on a pool without printers)", Dur: &c.JobsMaxAge},
+		{Name: "allow-raw", Usage: "let technicians send any raw printer command (diag raw); without it only read and status commands pass", Bool: &c.AllowRaw},
 		{Name: "ack-wait", Usage: "how long JetStream waits for a worker's ack before redelivering (in-progress acks extend it while a card prints); after a crash, the job in the printer is redelivered, and held, after this", Dur: &c.AckWait},
 		{Name: "log-level", Usage: "debug, info, warn or error", Str: &c.LogLevel},
 		{Name: "log-format", Usage: "text or json; empty: text on a terminal, json otherwise (journald, files)", Str: &c.LogFormat},
+		{Name: "accept-v1", Usage: "also print v1 jobs, whose person's data cross the bus in plaintext, during a migration to sealed (v2) jobs; logged as a warning at start and for every such job", Bool: &c.AcceptV1},
 	}
 }
 
@@ -178,12 +195,12 @@ func (c *Config) Validate() error {
 	if !queue.ValidToken(c.Site) {
 		return bad("site", "must be 1-64 letters, digits, '-' or '_'")
 	}
-	if c.NATS == "" {
-		if c.NATSUsers != "" {
-			if _, err := embedded.LoadUsers(c.NATSUsers); err != nil {
-				return bad("nats-users", err.Error())
-			}
+	if c.NATSUsers != "" {
+		if _, err := embedded.LoadUsers(c.NATSUsers); err != nil {
+			return bad("nats-users", err.Error())
 		}
+	}
+	if c.NATS == "" {
 		if c.NATSListen != "none" {
 			if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
 				return bad("nats-listen", "must be host:port or \"none\"")
@@ -195,8 +212,11 @@ func (c *Config) Validate() error {
 			}
 		}
 	} else {
-		if c.NATSUsers != "" {
-			return bad("nats-users", "only applies to the embedded server (nats unset); a deployment has its own users")
+		if c.InsecureNoAuth {
+			return bad("insecure-no-auth", "only applies to the embedded server (nats unset)")
+		}
+		if c.StoreKey != "" {
+			return bad("store-key", "only applies to the embedded server (nats unset)")
 		}
 		for _, u := range strings.Split(c.NATS, ",") {
 			pu, err := url.Parse(strings.TrimSpace(u))
@@ -246,6 +266,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HeldRetention < Duration(time.Minute) {
 		return bad("held-retention", "must be at least 1m")
+	}
+	if c.JobsMaxAge < Duration(time.Hour) {
+		return bad("jobs-max-age", "must be at least 1h")
 	}
 	if c.AckWait < Duration(time.Second) {
 		return bad("ack-wait", "must be at least 1s")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -22,8 +23,10 @@ import (
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/diag"
 	"github.com/cityid/printerd/internal/natsconn"
+	"github.com/cityid/printerd/internal/trust"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/embedded"
+	"github.com/cityid/printerd/queue/epoch"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/service"
 )
@@ -82,6 +85,8 @@ type Daemon struct {
 	stopping bool       // Shutdown began: go refuses new goroutines
 
 	approver reloadableApprover
+	users    []embedded.User  // the users file: who may connect, and operators' names
+	signer   *epoch.Signer    // the daemon's long-term key
 	ns       *embedded.Server // nil when joining a deployment
 	nc       *nats.Conn
 	js       jetstream.JetStream
@@ -156,6 +161,23 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err := d.lockStateLate(); err != nil {
 		return err
 	}
+	// The state directory holds the store key, the daemon's key and the
+	// audit head: nobody else may write to it.
+	if err := os.MkdirAll(cfg.State, 0o700); err != nil {
+		return fmt.Errorf("config: state: %w", err)
+	}
+	if err := trust.CheckDir(cfg.State); err != nil {
+		return fmt.Errorf("config: state: %w", err)
+	}
+	signer, err := epoch.LoadOrCreateSigner(cfg.State, DaemonKeyName)
+	if err != nil {
+		return fmt.Errorf("daemon: daemon key: %w", err)
+	}
+	d.signer = signer
+	keys, err := epoch.Open(epoch.Options{Dir: filepath.Join(cfg.State, EpochDir)})
+	if err != nil {
+		return fmt.Errorf("config: state: %w", err)
+	}
 	if err := d.connect(ctx); err != nil {
 		return err
 	}
@@ -165,12 +187,18 @@ func (d *Daemon) start(ctx context.Context) error {
 		Site:     cfg.Site,
 		JS:       d.js,
 		Approver: &d.approver,
+		Keys:     keys,
+		Signer:   d.signer,
+		AcceptV1: cfg.AcceptV1,
 		Maker:    d.opts.Maker,
 		Printers: qps,
 		Logger:   d.log,
 		Metrics:  metrics,
-		Setup:    queue.SetupConfig{HeldRetention: time.Duration(cfg.HeldRetention)},
+		Setup:    queue.SetupConfig{HeldRetention: time.Duration(cfg.HeldRetention), JobsMaxAge: time.Duration(cfg.JobsMaxAge)},
 		AckWait:  time.Duration(cfg.AckWait),
+
+		AuditKey:      d.signer.Key,
+		AuditHeadFile: filepath.Join(cfg.State, AuditHeadFile),
 	}
 	if d.opts.Tune != nil {
 		d.opts.Tune(&qc)
@@ -178,9 +206,16 @@ func (d *Daemon) start(ctx context.Context) error {
 	if d.q, err = queue.Start(ctx, qc); err != nil {
 		return err
 	}
+	names := map[string]string{}
+	for _, u := range d.users {
+		names[u.NKey] = u.Name
+	}
 	d.svc, err = service.Serve(service.Config{
 		NC: d.nc, Site: cfg.Site, Daemon: d.q, Diag: diag.Run, Logger: d.log,
 		Context: d.svcCtx, Go: d.goCounted,
+		Users:          func(k string) (string, bool) { n, ok := names[k]; return n, ok },
+		AllowAnonymous: cfg.InsecureNoAuth,
+		AllowRaw:       cfg.AllowRaw,
 	})
 	if err != nil {
 		return err
@@ -189,6 +224,28 @@ func (d *Daemon) start(ctx context.Context) error {
 		d.serveHTTP(metrics.Registry)
 	}
 	return nil
+}
+
+// EpochDir is the directory of the daemon's epoch private keys
+// (queue/epoch) in its state directory, mode 0700.
+const EpochDir = "epoch"
+
+// OpenKeys opens (making them on first use) the daemon's epoch key store
+// and long-term signing key in its state directory: what printerd run and
+// printerd keys share.
+func OpenKeys(state string) (*epoch.Store, *epoch.Signer, error) {
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("daemon: %w", err)
+	}
+	st, err := epoch.Open(epoch.Options{Dir: filepath.Join(state, EpochDir)})
+	if err != nil {
+		return nil, nil, err
+	}
+	sg, err := epoch.LoadOrCreateSigner(state, DaemonKeyName)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, sg, nil
 }
 
 // openPrinters opens every configured printer; one that is offline now is
@@ -229,19 +286,22 @@ func (d *Daemon) openPrinters(ctx context.Context, specs []PrinterSpec) ([]queue
 func (d *Daemon) connect(ctx context.Context) error {
 	cfg := d.cfg
 	var err error
+	users, err := d.loadUsers()
+	if err != nil {
+		return err
+	}
+	d.users = users
 	if cfg.NATS == "" {
-		var users []embedded.User
-		if cfg.NATSUsers != "" {
-			if users, err = embedded.LoadUsers(cfg.NATSUsers); err != nil {
-				return fmt.Errorf("config: nats-users: %w", err)
-			}
-		}
-		d.ns, err = embedded.Start(ctx, embedded.Options{State: cfg.State, Listen: cfg.NATSListen, Logger: d.log, SyncAlways: true, Users: users})
+		d.ns, err = embedded.Start(ctx, embedded.Options{State: cfg.State, Listen: cfg.NATSListen, Logger: d.log, SyncAlways: true,
+			Users: users, Site: cfg.Site, InsecureNoAuth: cfg.InsecureNoAuth, KeyFile: storeKeyPath(cfg)})
 		if err != nil {
 			return err
 		}
-		if len(users) == 0 && cfg.NATSListen != "none" {
-			d.log.Warn("daemon: the embedded nats-server has no users: any local process can use job control and change the streams; set nats-users", "listen", cfg.NATSListen)
+		switch {
+		case cfg.InsecureNoAuth:
+			d.log.Error("daemon: INSECURE: --insecure-no-auth: any process that reaches the embedded nats-server can read every job, release and cancel jobs and change the streams; never use this in an office", "listen", cfg.NATSListen)
+		case len(users) == 0 && cfg.NATSListen != "none":
+			d.log.Warn("daemon: no users: the embedded nats-server takes no network clients (enrollment systems, clerks, technicians); add them with printerd users add", "state", cfg.State)
 		}
 		d.natsURL = d.ns.ClientURL()
 		if d.nc, err = d.ns.Connect("printerd run", d.connHandlers()...); err != nil {
@@ -261,6 +321,62 @@ func (d *Daemon) connect(ctx context.Context) error {
 		return fmt.Errorf("daemon: jetstream: %w", err)
 	}
 	return nil
+}
+
+// loadUsers reads the users file: nats-users, or <state>/users.json when
+// it exists.
+func (d *Daemon) loadUsers() ([]embedded.User, error) {
+	path := d.cfg.NATSUsers
+	if path == "" {
+		path = filepath.Join(d.cfg.State, DefaultUsersFile)
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	users, err := embedded.LoadUsers(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: nats-users: %w", err)
+	}
+	return users, nil
+}
+
+// Files in the state directory.
+const (
+	// DaemonKeyName names the daemon's long-term Ed25519 key,
+	// <state>/daemon.key (and daemon.pub, what auditors and enrollment
+	// systems hold): it signs the daemon's audit records and epoch keys.
+	DaemonKeyName = "daemon"
+	// AuditHeadFile keeps the head of the daemon's audit chain outside
+	// the stream.
+	AuditHeadFile = "audit-head.json"
+)
+
+// Time-outs of the HTTP endpoint (metrics, health): a slow or idle client
+// cannot hold a connection.
+const (
+	HTTPReadTimeout  = 10 * time.Second
+	HTTPWriteTimeout = 30 * time.Second
+	HTTPIdleTimeout  = 60 * time.Second
+)
+
+// DefaultUsersFile is the users file in the state directory that printerd
+// users add writes and the daemon reads when nats-users is not set.
+const DefaultUsersFile = "users.json"
+
+// storeKeyPath is where the JetStream store's key lives: store-key, else
+// $CREDENTIALS_DIRECTORY/jetstream.key when systemd passes it, else ""
+// (the state directory).
+func storeKeyPath(cfg Config) string {
+	if cfg.StoreKey != "" {
+		return cfg.StoreKey
+	}
+	if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
+		p := filepath.Join(dir, embedded.KeyFile)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
 }
 
 // connHandlers log connection trouble (no payloads).
@@ -305,7 +421,8 @@ func (d *Daemon) serveHTTP(reg *prometheus.Registry) {
 	mux.HandleFunc("/readyz", d.serveReadyz)
 	ln := d.httpLn
 	d.httpAddr = ln.Addr().String()
-	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: HTTPReadTimeout,
+		WriteTimeout: HTTPWriteTimeout, IdleTimeout: HTTPIdleTimeout}
 	d.goCounted(func() {
 		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("daemon: http", "err", err)
@@ -336,6 +453,10 @@ func (d *Daemon) NATSURL() string { return d.natsURL }
 
 // HTTPAddr returns the address /metrics and /healthz listen on ("" if none).
 func (d *Daemon) HTTPAddr() string { return d.httpAddr }
+
+// Signer returns the daemon's long-term Ed25519 key (nil before Start):
+// it signs the audit records and the epoch key announcements.
+func (d *Daemon) Signer() *epoch.Signer { return d.signer }
 
 // Queue returns the queue daemon (nil before Start).
 func (d *Daemon) Queue() *queue.Daemon { return d.q }

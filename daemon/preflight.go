@@ -59,10 +59,9 @@ func (l *stateLock) Close() error {
 	return err
 }
 
-// lockStateLate takes the state directory's lock if it is not held yet
-// (embedded NATS only).
+// lockStateLate takes the state directory's lock if it is not held yet.
 func (d *Daemon) lockStateLate() error {
-	if d.lock != nil || d.cfg.NATS != "" {
+	if d.lock != nil {
 		return nil
 	}
 	l, err := lockState(d.cfg.State)
@@ -75,13 +74,13 @@ func (d *Daemon) lockStateLate() error {
 
 // preflight checks and takes, before anything starts, what a mistake in
 // the settings would otherwise show only once NATS and the workers run:
-// the state directory's lock when the directory exists (embedded NATS
-// only: a joined deployment keeps no store here), every printer URI (scheme, language, parameters),
+// the state directory's lock when the directory exists (it holds the
+// store, the daemon's key, the epoch keys and the audit head), every printer URI (scheme, language, parameters),
 // the HTTP listen address (kept open for serveHTTP) and the embedded
 // nats-server's listen address (tried and released).
 func (d *Daemon) preflight(specs []PrinterSpec) error {
 	cfg := d.cfg
-	if _, err := os.Stat(cfg.State); err == nil && cfg.NATS == "" {
+	if _, err := os.Stat(cfg.State); err == nil {
 		// A daemon may be using it: find out before touching a printer.
 		// A directory not made yet is locked once the printers are open
 		// (lockStateLate), so that a bad printer leaves no directory.

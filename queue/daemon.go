@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/queue/epoch"
 	"github.com/cityid/printerd/queue/job"
 )
 
@@ -69,14 +71,30 @@ const (
 	DefaultMaxAckPending = 64
 	DefaultRetryLimit    = 10
 	DefaultFetchWait     = time.Second
+	DefaultKeyUpkeep     = time.Hour
 )
 
-// Config configures a Daemon. Site, JS, Approver, Maker and Printers are
-// required; every duration's zero value means its default.
+// Config configures a Daemon. Site, JS, Approver, Keys, Maker and Printers
+// are required; every duration's zero value means its default.
 type Config struct {
 	Site     string // subject token of the site; "" means "local"
 	JS       jetstream.JetStream
 	Approver Approver
+	// Keys is the daemon's epoch key store: workers open the sealed part
+	// of v2 jobs with it, and a release checks that a held job can still
+	// be opened. Its private keys never leave it.
+	Keys *epoch.Store
+	// Signer is the daemon's long-term key. With it, Start runs the key
+	// upkeep (epoch.Maintain: make the current and next keys, announce
+	// them in daemon_keys, destroy the keys whose retention passed) at
+	// start and every KeyUpkeep; nil leaves the keys to the caller.
+	Signer *epoch.Signer
+	// KeyUpkeep is how often the key upkeep runs (default 1h).
+	KeyUpkeep time.Duration
+	// AcceptV1 accepts v1 jobs, whose person's fields are in plaintext,
+	// during a migration; the default refuses them. Start logs a warning
+	// when it is on, and every v1 job is logged with a warning.
+	AcceptV1 bool
 	Maker    Maker
 	Printers []Printer
 	Logger   *slog.Logger // nil means slog.Default()
@@ -107,6 +125,14 @@ type Config struct {
 	// Now gives the time for ledger entries, events and audit records;
 	// nil means time.Now.
 	Now func() time.Time
+	// AuditKey signs the daemon's audit records (its long-term Ed25519 key,
+	// queue/epoch.LoadOrCreateSigner); its key id names the daemon's chain,
+	// cards.audit.<site>.<kid>. nil makes a key for this run only (tests).
+	AuditKey ed25519.PrivateKey
+	// AuditHeadFile is where the daemon keeps its chain's head outside the
+	// stream (a file in the state directory), to notice a missing,
+	// truncated or forked chain; "" keeps none (tests).
+	AuditHeadFile string
 }
 
 // Daemon runs the printer workers of one printerd. It knows nothing of the
@@ -120,6 +146,7 @@ type Daemon struct {
 	clerk   *Clerk
 	workers map[string]*worker
 	env     *workerEnv
+	audit   *auditLog
 
 	runCtx    context.Context // cancelled by Close: stops printing
 	cancelRun context.CancelFunc
@@ -154,9 +181,31 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		workers:  map[string]*worker{},
 		draining: make(chan struct{}),
 	}
-	audit := newAuditLog(st, cfg.Site)
-	d.clerk = &Clerk{st: st, site: cfg.Site, audit: audit, now: cfg.Now}
+	// runCtx first: the audit log's alarm (auditBroken) may fire while the
+	// chain is opened, and the key upkeep below takes a while.
 	d.runCtx, d.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
+	signer, err := NewAuditSigner(cfg.AuditKey)
+	if err != nil {
+		d.cancelRun()
+		return nil, err
+	}
+	audit := newAuditLog(st, cfg.Site, signer, cfg.AuditHeadFile)
+	audit.onBreak = d.auditBroken
+	d.audit = audit
+	if err := audit.Open(ctx); err != nil && !errors.Is(err, ErrChainBroken) {
+		d.cancelRun()
+		return nil, err
+	}
+	d.clerk = &Clerk{st: st, site: cfg.Site, audit: audit, now: cfg.Now, keys: cfg.Keys, acceptV1: cfg.AcceptV1, pools: d.poolOf}
+	if cfg.AcceptV1 {
+		d.log.Warn("queue: accept-v1 is on: v1 jobs, whose person's data cross the bus and rest in the streams in plaintext, are printed; turn it off once enrollment seals every job (contract v2)")
+	}
+	if cfg.Signer != nil {
+		if err := d.upkeepKeys(ctx); err != nil {
+			d.cancelRun()
+			return nil, err
+		}
+	}
 	d.env = &workerEnv{
 		cfg: cfg, st: st, ledger: st.ledger(), issues: st.issues(), audit: audit,
 		log: d.log, metrics: d.metrics, runCtx: d.runCtx, draining: d.draining,
@@ -193,6 +242,10 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.background(d.sweepHeld)
 	d.background(func() { d.watchGauges(slices.Collect(maps.Keys(pools))) })
+	d.background(d.watchAudit)
+	if cfg.Signer != nil {
+		d.background(d.keyUpkeepLoop)
+	}
 	d.log.Info("queue: started", "site", cfg.Site, "printers", len(cfg.Printers), "pools", len(pools))
 	return d, nil
 }
@@ -212,6 +265,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("queue: config: JS is required")
 	case c.Approver == nil:
 		return c, fmt.Errorf("queue: config: Approver is required: no job is printed without an approval check")
+	case c.Keys == nil:
+		return c, fmt.Errorf("queue: config: Keys is required: the epoch key store that opens sealed jobs")
 	case c.Maker == nil:
 		return c, fmt.Errorf("queue: config: Maker is required")
 	case len(c.Printers) == 0:
@@ -261,11 +316,21 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxAckPending <= 0 {
 		c.MaxAckPending = DefaultMaxAckPending
 	}
+	if c.KeyUpkeep <= 0 {
+		c.KeyUpkeep = DefaultKeyUpkeep
+	}
 	if c.FetchWait <= 0 {
 		c.FetchWait = DefaultFetchWait
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.AuditKey == nil {
+		_, key, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			return c, fmt.Errorf("queue: audit key: %w", err)
+		}
+		c.AuditKey = key
 	}
 	return c, nil
 }
@@ -284,7 +349,7 @@ func (d *Daemon) background(f func()) {
 
 // watchDepth keeps the queue-depth gauge of a pool current.
 func (d *Daemon) watchDepth(pool string, cons jetstream.Consumer) {
-	d.everyStatusInterval(5*time.Second, func(ctx context.Context) {
+	d.every(d.cfg.StatusInterval, func(ctx context.Context) {
 		if info, err := cons.Info(ctx); err == nil {
 			d.metrics.QueueDepth.WithLabelValues(pool).Set(float64(info.NumPending))
 		}
@@ -384,4 +449,78 @@ func (d *Daemon) Close() {
 		d.cancelRun()
 		d.wg.Wait()
 	})
+}
+
+// AuditHealthy returns nil while the daemon's audit chain is intact, or
+// why it is not (wrapping ErrChainBroken): the chain was found missing,
+// truncated or forked, or an append failed so. While it is not, the daemon
+// takes no job; a restart re-checks it. /readyz reports it.
+func (d *Daemon) AuditHealthy() error { return d.audit.Err() }
+
+// AuditKID is the key id of the daemon's audit key: the last token of its
+// chain's subject, cards.audit.<site>.<kid>.
+func (d *Daemon) AuditKID() string { return d.audit.signer.KID }
+
+// auditBroken raises the alarm once the chain is broken.
+func (d *Daemon) auditBroken(err error) {
+	d.metrics.AuditChainOK.Set(0)
+	d.log.Error("queue: AUDIT CHAIN BROKEN: taking no more jobs until an operator investigates and restarts the daemon", "err", err)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.runCtx), 5*time.Second)
+	defer cancel()
+	ev := Event{JobID: "audit-" + d.audit.signer.KID, State: EventAuditBroken, Reason: trimPkg(err), At: d.now()}
+	if perr := d.st.publishEvent(ctx, ev); perr != nil {
+		d.log.Warn("queue: audit alarm event lost", "err", perr)
+	}
+}
+
+// watchAudit checks the chain's head in the stream every status interval,
+// so that a deleted or replaced audit stream stops the daemon before its
+// next job, not after.
+func (d *Daemon) watchAudit() {
+	d.every(d.cfg.StatusInterval, func(ctx context.Context) { _ = d.audit.Check(ctx) })
+}
+
+// every runs f, with a 5 s context, now and then every interval until the
+// daemon drains or closes.
+func (d *Daemon) every(interval time.Duration, f func(ctx context.Context)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(d.runCtx, 5*time.Second)
+		f(ctx)
+		cancel()
+		select {
+		case <-t.C:
+		case <-d.draining:
+			return
+		case <-d.runCtx.Done():
+			return
+		}
+	}
+}
+
+// DiagRecord is a technician verb to audit: the printer, the verb, the
+// operator the server attested, and for raw the command's name (never its
+// arguments); Refused marks a raw command refused by the read-only rule.
+type DiagRecord struct {
+	Printer  string
+	Verb     string
+	Operator string
+	Command  string
+	Refused  bool
+}
+
+// RecordDiag appends the audit record of a technician verb.
+func (d *Daemon) RecordDiag(ctx context.Context, r DiagRecord) error {
+	w, ok := d.workers[r.Printer]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownPrinter, r.Printer)
+	}
+	action := AuditDiag
+	if r.Refused {
+		action = AuditRefused
+	}
+	_, err := d.audit.Append(ctx, AuditRecord{Action: action, Printer: r.Printer, PrinterSerial: w.serial(ctx),
+		Operator: r.Operator, Verb: r.Verb, Command: r.Command, At: d.now()})
+	return err
 }

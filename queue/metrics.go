@@ -28,6 +28,9 @@ type Metrics struct {
 	// QueueAge is the age of the oldest job no printer claimed yet, by
 	// pool (0 when none waits).
 	QueueAge *prometheus.GaugeVec
+	// AuditChainOK is 1 while the daemon's audit chain is intact, 0 once it
+	// found it missing, truncated or forked (the daemon then takes no job).
+	AuditChainOK prometheus.Gauge
 }
 
 // NewMetrics returns metrics registered in a new registry.
@@ -63,8 +66,12 @@ func NewMetrics() *Metrics {
 		QueueAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "printerd_queue_oldest_job_age_seconds", Help: "Age of the oldest job no printer has claimed yet, by pool (0 when none waits).",
 		}, []string{"pool"}),
+		AuditChainOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "printerd_audit_chain_ok", Help: "1 while the daemon's audit chain is intact; 0: it takes no job.",
+		}),
 	}
+	m.AuditChainOK.Set(1)
 	m.Registry.MustRegister(m.Cards, m.Rejected, m.PrintSeconds, m.JobSeconds, m.QueueDepth, m.PrinterReady,
-		m.RibbonLeft, m.HeldJobs, m.QueueAge)
+		m.RibbonLeft, m.HeldJobs, m.QueueAge, m.AuditChainOK)
 	return m
 }

@@ -30,3 +30,12 @@ func (d *Daemon) PrinterStates() []PrinterStatus {
 	}
 	return out
 }
+
+// poolOf returns a printer's pool ("" for a printer this daemon does not
+// run).
+func (d *Daemon) poolOf(printer string) string {
+	if w, ok := d.workers[printer]; ok {
+		return w.p.Pool
+	}
+	return ""
+}

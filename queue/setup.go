@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/queue/epoch"
 )
 
 // Names of the streams and buckets of DESIGN.md.
@@ -24,6 +26,7 @@ const (
 // Defaults for SetupConfig.
 const (
 	DefaultHeldRetention  = 72 * time.Hour
+	DefaultJobsMaxAge     = 7 * 24 * time.Hour
 	DefaultDuplicates     = time.Hour
 	DefaultStatusInterval = 5 * time.Second
 )
@@ -37,6 +40,11 @@ type SetupConfig struct {
 	Memory bool
 	// HeldRetention is how long CARD_HELD keeps a job body; 0 means 72h.
 	HeldRetention time.Duration
+	// JobsMaxAge is how long CARD_JOBS keeps a job nobody printed (a pool
+	// without printers, a daemon gone for good), so that its personal data
+	// does not stay for ever; 0 means DefaultJobsMaxAge (7 days). Epoch
+	// keys live at least this long after their epoch (crypto-shredding).
+	JobsMaxAge time.Duration
 	// Duplicates is CARD_JOBS's duplicate window; 0 means 1h, less than
 	// 1h is raised to 1h.
 	Duplicates time.Duration
@@ -55,6 +63,9 @@ type Stores struct {
 	Ledger jetstream.KeyValue
 	Issues jetstream.KeyValue
 	Status jetstream.KeyValue
+	// DaemonKeys is the daemon_keys bucket of epoch key announcements
+	// (queue/epoch).
+	DaemonKeys jetstream.KeyValue
 }
 
 // Setup creates or updates, idempotently, the streams and buckets of
@@ -78,10 +89,11 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) (*Store
 		{&st.Jobs, jetstream.StreamConfig{
 			Name: StreamJobs, Description: "printerd: approved card jobs",
 			Subjects: []string{"cards.jobs.>"}, Retention: jetstream.WorkQueuePolicy,
-			Storage: storage, Replicas: cfg.Replicas, Duplicates: cfg.Duplicates,
+			Storage: storage, Replicas: cfg.Replicas, Duplicates: min(cfg.Duplicates, cfg.JobsMaxAge),
+			MaxAge: cfg.JobsMaxAge,
 			RePublish: queuedRePublish,
 		}},
-		{&st.Queued, queuedStream(storage, cfg.Replicas)},
+		{&st.Queued, queuedStream(storage, cfg.Replicas, cfg.JobsMaxAge)},
 		{&st.Held, jetstream.StreamConfig{
 			Name: StreamHeld, Description: "printerd: held job bodies awaiting a clerk",
 			Subjects: []string{"cards.held.>"}, Storage: storage, Replicas: cfg.Replicas,
@@ -118,6 +130,9 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) (*Store
 			return nil, fmt.Errorf("queue: setup bucket %s: %w", b.cfg.Bucket, err)
 		}
 	}
+	if st.DaemonKeys, err = epoch.SetupBucket(ctx, js, storage, cfg.Replicas); err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
 	return st, nil
 }
 
@@ -127,6 +142,9 @@ func (c SetupConfig) withDefaults() SetupConfig {
 	}
 	if c.HeldRetention <= 0 {
 		c.HeldRetention = DefaultHeldRetention
+	}
+	if c.JobsMaxAge <= 0 {
+		c.JobsMaxAge = DefaultJobsMaxAge
 	}
 	if c.Duplicates < DefaultDuplicates {
 		c.Duplicates = DefaultDuplicates
@@ -178,6 +196,19 @@ func OpenStores(ctx context.Context, js jetstream.JetStream) (*Stores, error) {
 		}
 	}
 	return st, nil
+}
+
+// OpenAudit binds to CARD_AUDIT only, for auditors (who may read nothing
+// else): the returned Stores has JS and Audit set.
+func OpenAudit(ctx context.Context, js jetstream.JetStream) (*Stores, error) {
+	if js == nil {
+		return nil, fmt.Errorf("queue: open: no JetStream context")
+	}
+	a, err := js.Stream(ctx, StreamAudit)
+	if err != nil {
+		return nil, fmt.Errorf("queue: open stream %s (is a printerd daemon set up on this NATS, and are you an auditor?): %w", StreamAudit, err)
+	}
+	return &Stores{JS: js, Audit: a}, nil
 }
 
 // eraseHeld overwrites every CARD_HELD message on subject (one job's held

@@ -34,3 +34,17 @@ func usageError(stderr io.Writer, cmd, msg string) int {
 	fmt.Fprintf(stderr, "printerd %s: %s\nRun 'printerd help %s' for its flags and examples.\n", cmd, msg, cmd)
 	return exitUsage
 }
+
+// needVerb handles a command that takes a verb (jobs, users, audit): no
+// argument prints usage and is a usage error, -h or --help prints usage
+// and succeeds. done is true when the command ends here, with status.
+func needVerb(args []string, usage func()) (status int, done bool) {
+	if len(args) > 0 && args[0] != "-h" && args[0] != "--help" {
+		return 0, false
+	}
+	usage()
+	if len(args) == 0 {
+		return exitUsage, true
+	}
+	return exitOK, true
+}

@@ -28,7 +28,8 @@ import (
 // cmdDemo is printerd demo: the daemon on embedded defaults in one process
 // (embedded NATS accepting in-process connections only, so it never clashes
 // with a running daemon), one simulated printer, N sample jobs signed and
-// published as an enrollment system would, printed by the real queue
+// sealed to the daemon's epoch key and published as an enrollment system
+// would, printed by the real queue
 // workers through the Evolis driver to the simulator.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("printerd demo", flag.ContinueOnError)
@@ -236,8 +237,18 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 		return nil, err
 	}
 
+	// As enrollment: pin the daemon's key, seal each job to its current
+	// epoch key (announced in daemon_keys), sign, publish.
+	pinned, err := daemonPub(cfg.State)
+	if err != nil {
+		return nil, fmt.Errorf("daemon key: %w", err)
+	}
 	for i, j := range jobs {
-		msg, err := signedJobMsg(queue.JobsSubject(cfg.Site, queue.DefaultPool), j.ID, sample.Body(j), approver)
+		body, _, err := sealForSite(ctx, d.JetStream(), cfg.Site, queue.DefaultPool, []keyfile.Public{pinned}, j, time.Now())
+		if err != nil {
+			return res, fmt.Errorf("seal job %d: %w", i+1, err)
+		}
+		msg, err := signedJobMsg(queue.JobsSubject(cfg.Site, queue.DefaultPool), j.ID, body, approver)
 		if err != nil {
 			return nil, err
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/internal/natsconn"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
@@ -64,7 +65,53 @@ func newE2EFixture(t testing.TB) *e2eFixture {
 	f.trusted, _ = keyfile.KIDHex(f.approver.Public())
 	_, f.rogue, _ = ed25519.GenerateKey(nil)
 	f.rogueKID, _ = keyfile.KIDHex(f.rogue.Public())
+	f.addUsers(t)
 	return f
+}
+
+// fixtureUsers are the NATS users every fixture has, as an office would
+// set them up with printerd users add: name, role, site.
+var fixtureUsers = [][3]string{
+	{"enr", "enrollment", "local"},
+	{"clerk-1", "clerk", "*"},
+	{"tech-1", "technician", "*"},
+	{"auditor-1", "auditor", "*"},
+	{"admin-1", "admin", "*"},
+	{"console-1", "console", "*"},
+	// inspector is a daemon user: the tests read streams and buckets as
+	// only a daemon may.
+	{"inspector", "daemon", "*"},
+}
+
+// addUsers runs printerd users add for each fixture user: seeds in
+// dir/seeds, the users file in the state directory.
+func (f *e2eFixture) addUsers(t testing.TB) {
+	t.Helper()
+	os.MkdirAll(filepath.Join(f.dir, "seeds"), 0o700)
+	for _, u := range fixtureUsers {
+		code, _, errs := runCLI(context.Background(), "users", "add", "--role", u[1], "--site", u[2], "--state", f.state, "--seed", f.seed(u[0]), u[0])
+		if code != exitOK {
+			t.Fatalf("users add %s: exit %d: %s", u[0], code, errs)
+		}
+	}
+}
+
+// seed is the seed file of a fixture user.
+func (f *e2eFixture) seed(name string) string { return filepath.Join(f.dir, "seeds", name+".nk") }
+
+// as are the CLI flags that authenticate as a fixture user.
+func (f *e2eFixture) as(name string) string { return "--nats-nkey=" + f.seed(name) }
+
+// connect connects to url as a fixture user.
+func (f *e2eFixture) connect(t testing.TB, url, name string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := natsconn.Options{URL: url, NKey: f.seed(name)}.Connect("test "+name, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	return nc, js
 }
 
 // config is a daemon configuration on the fixture with the given printers.
@@ -80,7 +127,8 @@ func (f *e2eFixture) config(printers ...string) daemon.Config {
 	return c
 }
 
-// signed returns a job message signed by key, with Nats-Msg-Id msgID.
+// signed returns a job message signed by key, with the Nats-Msg-Id of job
+// id (job.MsgID; any other msgID is used as is).
 func signed(subject, msgID string, body []byte, key ed25519.PrivateKey) *nats.Msg {
 	kid, sig, err := job.Sign(key, body)
 	if err != nil {
@@ -88,10 +136,53 @@ func signed(subject, msgID string, body []byte, key ed25519.PrivateKey) *nats.Ms
 	}
 	m := nats.NewMsg(subject)
 	m.Data = body
+	if job.ValidID(msgID) {
+		msgID = job.MsgID(msgID, sig)
+	}
 	m.Header.Set(job.HeaderMsgID, msgID)
 	m.Header.Set(job.HeaderKey, kid)
 	m.Header.Set(job.HeaderSignature, sig)
 	return m
+}
+
+// sealed seals the plain job j for site and pool as an enrollment system
+// does: to the current epoch keys, fetched from daemon_keys, of the
+// daemons whose state directories are given (their pinned daemon.pub;
+// default the fixture's daemon). It returns the v2 body to sign.
+func (f *e2eFixture) sealed(ctx context.Context, t testing.TB, js jetstream.JetStream, site, pool string, j *job.Job, states ...string) []byte {
+	t.Helper()
+	if len(states) == 0 {
+		states = []string{f.state}
+	}
+	var pinned []keyfile.Public
+	for _, s := range states {
+		p, err := daemonPub(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pinned = append(pinned, p)
+	}
+	body, _, err := sealForSite(ctx, js, site, pool, pinned, j, time.Now())
+	if err != nil {
+		t.Fatalf("seal job %s: %v", j.ID, err)
+	}
+	return body
+}
+
+// pinDir copies the daemon's public key into a directory, for printerd
+// submit --daemon-keys, and returns it.
+func (f *e2eFixture) pinDir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(f.dir, "daemons")
+	b, err := os.ReadFile(filepath.Join(f.state, daemon.DaemonKeyName+".pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "daemon.pub"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // publishSample publishes one sample job on the default pool, signed by
@@ -99,7 +190,7 @@ func signed(subject, msgID string, body []byte, key ed25519.PrivateKey) *nats.Ms
 func (f *e2eFixture) publishSample(ctx context.Context, t testing.TB, js jetstream.JetStream) *job.Job {
 	t.Helper()
 	j := sample.Jobs(1, time.Now())[0]
-	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, f.sealed(ctx, t, js, "local", "default", j), f.approver)); err != nil {
 		t.Fatal(err)
 	}
 	return j

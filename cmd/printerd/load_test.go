@@ -157,17 +157,12 @@ func runLoad(tb testing.TB, o loadOptions) loadResult {
 			d.SetRibbon(1 << 20)
 		}
 	}
-	nc, err := nats.Connect(p.d.NATSURL())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, js := f.connect(tb, p.d.NATSURL(), "inspector")
 
 	jobs := sample.Jobs(o.Jobs, time.Now())
 	msgs := make([]*nats.Msg, len(jobs))
 	for i, j := range jobs {
-		msgs[i] = signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)
+		msgs[i] = signed(queue.JobsSubject("local", "default"), j.ID, f.sealed(context.Background(), tb, js, "local", "default", j), f.approver)
 	}
 	published := make(map[string]time.Time, len(jobs))
 	printed := make(map[string]time.Time, len(jobs))

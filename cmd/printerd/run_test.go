@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
 	"github.com/cityid/printerd/drivers"
@@ -59,18 +57,13 @@ func TestReload(t *testing.T) {
 	f := newE2EFixture(t)
 	cfg := f.config(simURI(t, "reload", f.out, nil))
 	p := startInProcess(t, cfg, daemonDeps{})
-	nc, err := nats.Connect(p.d.NATSURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, js := f.connect(t, p.d.NATSURL(), "inspector")
 	evs := watchEvents(t, nc)
 
 	newKey, _ := keyfile.New(keyfile.Ed25519)
 	jobs := sample.Jobs(2, time.Now())
 	subject := queue.JobsSubject("local", "default")
-	if _, err := js.PublishMsg(ctx, signed(subject, jobs[0].ID, sample.Body(jobs[0]), newKey.(ed25519.PrivateKey))); err != nil {
+	if _, err := js.PublishMsg(ctx, signed(subject, jobs[0].ID, f.sealed(ctx, t, js, "local", "default", jobs[0]), newKey.(ed25519.PrivateKey))); err != nil {
 		t.Fatal(err)
 	}
 	if err := evs.waitFor(ctx, []string{jobs[0].ID}, queue.EventRejected); err != nil {
@@ -86,7 +79,7 @@ func TestReload(t *testing.T) {
 	next.LogLevel = "debug"
 	next.State = filepath.Join(f.dir, "elsewhere")
 	p.d.Reload(next)
-	if _, err := js.PublishMsg(ctx, signed(subject, jobs[1].ID, sample.Body(jobs[1]), newKey.(ed25519.PrivateKey))); err != nil {
+	if _, err := js.PublishMsg(ctx, signed(subject, jobs[1].ID, f.sealed(ctx, t, js, "local", "default", jobs[1]), newKey.(ed25519.PrivateKey))); err != nil {
 		t.Fatal(err)
 	}
 	if err := evs.waitFor(ctx, []string{jobs[1].ID}, queue.EventPrinted); err != nil {
@@ -109,13 +102,11 @@ func TestDrainFinishesCard(t *testing.T) {
 	f := newE2EFixture(t)
 	cfg := f.config(simURI(t, "drain", f.out, url.Values{"speed": {"0.1"}})) // ~1.6 s a card
 	p := startInProcess(t, cfg, daemonDeps{})
-	nc, _ := nats.Connect(p.d.NATSURL())
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, js := f.connect(t, p.d.NATSURL(), "inspector")
 	evs := watchEvents(t, nc)
 	jobs := sample.Jobs(3, time.Now())
 	for _, j := range jobs {
-		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, f.sealed(ctx, t, js, "local", "default", j), f.approver)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -152,14 +143,21 @@ func TestDrainFinishesCard(t *testing.T) {
 func TestJoinDeployment(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ext, err := embedded.Start(ctx, embedded.Options{State: t.TempDir(), Listen: "127.0.0.1:0", ServerName: "deployment", Logger: slog.New(slog.DiscardHandler)})
+	// The deployment runs printerd's accounts for the fixture's users (what
+	// printerd users config writes); the daemon joins as a daemon user.
+	f := newE2EFixture(t)
+	users, err := embedded.LoadUsers(filepath.Join(f.state, "users.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, err := embedded.Start(ctx, embedded.Options{State: t.TempDir(), Listen: "127.0.0.1:0", ServerName: "deployment", Users: users, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ext.Shutdown()
-	f := newE2EFixture(t)
 	cfg := f.config(simURI(t, "join", f.out, nil))
 	cfg.NATS = ext.ClientURL()
+	cfg.NATSNKey = f.seed("inspector")
 	p := startInProcess(t, cfg, daemonDeps{})
 	if p.d.NATSURL() != ext.ClientURL() {
 		t.Fatal("daemon embedded a server although nats was set")
@@ -167,8 +165,7 @@ func TestJoinDeployment(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(f.state, embedded.KeyFile)); err == nil {
 		t.Error("joined daemon made an embedded store key")
 	}
-	nc, _ := nats.Connect(ext.ClientURL())
-	defer nc.Close()
+	nc, _ := f.connect(t, ext.ClientURL(), "inspector")
 	f.printsOneJob(ctx, t, p, nc)
 }
 
@@ -182,23 +179,23 @@ func TestSubmitErrors(t *testing.T) {
 	j.Card.Name = "Qwertzuiop Invented"
 	bad := filepath.Join(f.dir, "bad.json")
 	os.WriteFile(bad, sample.Body(j), 0o600)
-	code, _, errs := runCLI(ctx, "submit", bad, "--approver-key", f.approverKey, "--nats", "nats://127.0.0.1:1")
+	code, _, errs := runCLI(ctx, "submit", bad, "--approver-key", f.approverKey, "--daemon-keys", f.approvers, "--nats", "nats://127.0.0.1:1")
 	if code != exitFail || !strings.Contains(errs, "card.dob") || strings.Contains(errs, "2999-12-31") || strings.Contains(errs, "Qwertzuiop") {
 		t.Errorf("submit of an invalid job: exit %d, %q", code, errs)
 	}
 	good := filepath.Join(f.dir, "good.json")
 	os.WriteFile(good, sample.Body(sample.Jobs(1, time.Now())[0]), 0o600)
-	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.issuerKey, "--nats", "nats://127.0.0.1:1")
+	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.issuerKey, "--daemon-keys", f.approvers, "--nats", "nats://127.0.0.1:1")
 	if code != exitFail || !strings.Contains(errs, "want Ed25519") {
 		t.Errorf("submit with an ECDSA key: exit %d, %q", code, errs)
 	}
 	os.Chmod(f.approverKey, 0o644)
-	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.approverKey, "--nats", "nats://127.0.0.1:1")
+	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.approverKey, "--daemon-keys", f.approvers, "--nats", "nats://127.0.0.1:1")
 	if code != exitFail || !strings.Contains(errs, "readable by group or others") {
 		t.Errorf("submit with a readable key: exit %d, %q", code, errs)
 	}
 	os.Chmod(f.approverKey, 0o600)
-	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.approverKey, "--nats", "nats://127.0.0.1:1", "--timeout", "2s")
+	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.approverKey, "--daemon-keys", f.approvers, "--nats", "nats://127.0.0.1:1", "--timeout", "2s")
 	if code != exitFail || !strings.Contains(errs, "nats") {
 		t.Errorf("submit with no server: exit %d, %q", code, errs)
 	}
@@ -219,12 +216,10 @@ func TestPrinterOfflineAtStart(t *testing.T) {
 	if !strings.Contains(string(p.log.Bytes()), "printer offline at start") {
 		t.Errorf("no offline warning in the log")
 	}
-	nc, _ := nats.Connect(p.d.NATSURL())
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, js := f.connect(t, p.d.NATSURL(), "inspector")
 	evs := watchEvents(t, nc)
 	j := sample.Jobs(1, time.Now())[0]
-	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "net"), j.ID, sample.Body(j), f.approver)); err != nil {
+	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "net"), j.ID, f.sealed(ctx, t, js, "local", "net", j), f.approver)); err != nil {
 		t.Fatal(err)
 	}
 	// The network printer comes up: a simulator on that TCP port.
@@ -339,31 +334,22 @@ func TestNATSUsers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	f := newE2EFixture(t)
-	var users []embedded.User
-	seeds := map[string]string{}
-	for _, role := range []string{embedded.RoleEnrollment, embedded.RoleClerk} {
-		kp, _ := nkeys.CreateUser()
-		pub, _ := kp.PublicKey()
-		seed, _ := kp.Seed()
-		seeds[role] = filepath.Join(f.dir, role+".nk")
-		os.WriteFile(seeds[role], seed, 0o600)
-		users = append(users, embedded.User{Name: role, NKey: pub, Role: role})
-	}
-	b, _ := json.Marshal(users)
-	usersFile := filepath.Join(f.dir, "users.json")
-	os.WriteFile(usersFile, b, 0o600)
+	// The fixture made its users with printerd users add, into the state
+	// directory's users file; here the file is named explicitly.
+	seeds := map[string]string{embedded.RoleEnrollment: f.seed("enr"), embedded.RoleClerk: f.seed("clerk-1")}
 	cfg := f.config(simURI(t, "users", f.out, nil))
-	cfg.NATSUsers = usersFile
+	cfg.NATSUsers = filepath.Join(f.state, "users.json")
 	p := startInProcess(t, cfg, daemonDeps{})
 	url := p.d.NATSURL()
 
 	j := sample.Jobs(1, time.Now())[0]
 	jobFile := filepath.Join(f.dir, "job.json")
 	os.WriteFile(jobFile, sample.Body(j), 0o600)
-	if code, _, errs := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--nats", url); code != exitFail || !strings.Contains(errs, "uthorization") {
+	pins := f.pinDir(t)
+	if code, _, errs := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--daemon-keys", pins, "--nats", url); code != exitFail || !strings.Contains(errs, "uthorization") {
 		t.Errorf("anonymous submit: exit %d, %q; want an authorization failure", code, errs)
 	}
-	if code, out, errs := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--nats", url, "--nats-nkey", seeds[embedded.RoleEnrollment]); code != exitOK {
+	if code, out, errs := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--daemon-keys", pins, "--nats", url, "--nats-nkey", seeds[embedded.RoleEnrollment]); code != exitOK {
 		t.Fatalf("enrollment submit: exit %d, %q %q", code, out, errs)
 	}
 	if code, _, _ := runCLI(ctx, "jobs", "status", j.ID, "--nats", url, "--nats-nkey", seeds[embedded.RoleEnrollment], "--timeout", "2s"); code != exitFail {
@@ -380,7 +366,7 @@ func TestNATSUsers(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if code, _, _ := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--nats", url, "--nats-nkey", seeds[embedded.RoleClerk], "--timeout", "2s"); code != exitFail {
+	if code, _, _ := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--daemon-keys", pins, "--nats", url, "--nats-nkey", seeds[embedded.RoleClerk], "--timeout", "2s"); code != exitFail {
 		t.Errorf("clerk submitted a job: exit %d", code)
 	}
 }

@@ -1,6 +1,14 @@
-// Package job is the v1 card-job contract of DESIGN.md: the JSON body an
-// enrollment system publishes, its validation rules, and the approval
-// signature that proves the enrollment system approved it.
+// Package job is the card-job contract: the JSON body an enrollment
+// system publishes, its validation rules, and the approval signature that
+// proves the enrollment system approved it.
+//
+// Contract v2 (docs/job-contract-v2.md) is what travels: an Envelope with
+// the clear fields and the person sealed (queue/seal) to the site's
+// daemons; ParseEnvelope checks it without opening anything, OpenAt opens
+// it with a daemon's epoch keys and applies the person's rules, Seal makes
+// it from a plain card job. The v1 body (Parse, Job) is the plain card
+// file that printerd submit, render and encode read, and what a daemon
+// accepts on the bus only with accept-v1 during a migration.
 //
 // It knows nothing of NATS: queue/ moves the bytes, this package judges them.
 //

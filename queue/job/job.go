@@ -2,7 +2,9 @@ package job
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"image"
@@ -27,6 +29,19 @@ const (
 	HeaderKey       = "Approval-Key"
 	HeaderSignature = "Approval-Signature"
 )
+
+// MsgID is the Nats-Msg-Id of a job: its id, a '.', and the first 16 hex
+// digits of SHA-256 over its Approval-Signature header value. JetStream
+// drops a message whose id it has seen within the duplicate window, and
+// anyone allowed to publish jobs can choose the header, so an id the
+// publisher could predict would let an unsigned message sent first make
+// the real job disappear as a "duplicate". Binding the id to the signature
+// means only the approved job itself (re-sent, with the same signature)
+// can collide with it; the daemon refuses a job whose id is not this.
+func MsgID(jobID, signature string) string {
+	h := sha256.Sum256([]byte(signature))
+	return jobID + "." + hex.EncodeToString(h[:8])
+}
 
 // Kinds of job.
 const (
@@ -176,30 +191,40 @@ func Parse(body []byte) (*Job, error) { return ParseAt(body, time.Now()) }
 // ParseAt is Parse with the clock given: now decides whether a birth date
 // is in the future.
 func ParseAt(body []byte, now time.Time) (*Job, error) {
-	if len(body) > MaxBody {
-		return nil, &FieldError{"body", RuleBodySize}
-	}
-	if !utf8.Valid(body) {
-		// encoding/json would silently turn bad bytes into U+FFFD.
-		return nil, &FieldError{"body", RuleUTF8}
-	}
-	if err := checkKeys(body, "", schema); err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	var j Job
-	if err := dec.Decode(&j); err != nil {
-		return nil, jsonError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &FieldError{"body", RuleTrailing}
+	if err := decodeStrict(body, schema, &j); err != nil {
+		return nil, err
 	}
 	j.Normalize()
 	if err := j.ValidateAt(now); err != nil {
 		return nil, err
 	}
 	return &j, nil
+}
+
+// decodeStrict decodes one body into v: at most MaxBody bytes of valid
+// UTF-8, member names exactly as in sch (checkKeys), exactly one JSON
+// object. Errors are *FieldError values that never quote the body.
+func decodeStrict(body []byte, sch object, v any) error {
+	if len(body) > MaxBody {
+		return &FieldError{"body", RuleBodySize}
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would silently turn bad bytes into U+FFFD.
+		return &FieldError{"body", RuleUTF8}
+	}
+	if err := checkKeys(body, "", sch); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return envelopeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &FieldError{"body", RuleTrailing}
+	}
+	return nil
 }
 
 // Normalize puts card.name and card.gender in Unicode NFC, in place.
@@ -283,10 +308,12 @@ func join(path, key string) string {
 // knownFields are the JSON paths a FieldError may name.
 var knownFields = func() map[string]bool {
 	m := map[string]bool{"body": true}
-	for k, sub := range schema {
-		m[k] = true
-		for s := range sub {
-			m[k+"."+s] = true
+	for _, sch := range []object{schema, schemaV2} {
+		for k, sub := range sch {
+			m[k] = true
+			for s := range sub {
+				m[k+"."+s] = true
+			}
 		}
 	}
 	return m
@@ -344,10 +371,33 @@ func (j *Job) Validate() error { return j.ValidateAt(time.Now()) }
 // is in the future. Name and gender must already be NFC (see Normalize).
 // The photo is checked last because it is the costly check.
 func (j *Job) ValidateAt(now time.Time) error {
-	c := &j.Card
 	if j.V != 1 {
 		return &FieldError{"v", RuleV}
 	}
+	if err := j.checkHead(); err != nil {
+		return err
+	}
+	if err := j.Card.checkPerson("card.", now); err != nil {
+		return err
+	}
+	if err := j.checkTail(); err != nil {
+		return err
+	}
+	if err := j.Card.checkClock(now); err != nil {
+		return err
+	}
+	img, err := j.Card.checkPhoto()
+	if err != nil {
+		return err
+	}
+	j.photo, j.photoOf = img, j.Card.Photo
+	return nil
+}
+
+// checkHead checks job_id, kind, card.number and card.issue: the rules
+// before the person's fields in the v1 order.
+func (j *Job) checkHead() error {
+	c := &j.Card
 	if !ValidID(j.ID) {
 		return &FieldError{"job_id", RuleUUID}
 	}
@@ -363,22 +413,38 @@ func (j *Job) ValidateAt(now time.Time) error {
 	if j.Kind == KindReprint && c.Issue < 2 {
 		return &FieldError{"card.issue", RuleIssueAgain}
 	}
+	return nil
+}
+
+// checkPerson checks the name, birth date and gender; prefix is the path
+// of their object in errors ("card." in v1, "sealed." in v2).
+func (c *Card) checkPerson(prefix string, now time.Time) error {
 	if rule := checkText(c.Name, MaxName, RuleNameLen); rule != "" {
-		return &FieldError{"card.name", rule}
+		return &FieldError{prefix + "name", rule}
 	}
 	dob, ok := parseDate(c.DOB)
 	if !ok {
-		return &FieldError{"card.dob", RuleDate}
+		return &FieldError{prefix + "dob", RuleDate}
 	}
 	if dob.Before(minDate) {
-		return &FieldError{"card.dob", RuleDateRange}
+		return &FieldError{prefix + "dob", RuleDateRange}
 	}
 	if dob.After(latestToday(now)) {
-		return &FieldError{"card.dob", RuleDOBFuture}
+		return &FieldError{prefix + "dob", RuleDOBFuture}
+	}
+	if issued, ok := parseDate(c.Issued); ok && dob.After(issued) {
+		return &FieldError{prefix + "dob", RuleDOBIssued}
 	}
 	if rule := checkText(c.Gender, MaxGender, RuleGenderLen); rule != "" {
-		return &FieldError{"card.gender", rule}
+		return &FieldError{prefix + "gender", rule}
 	}
+	return nil
+}
+
+// checkTail checks the dates, the template and the reprint object: the
+// clear rules after the person's fields in the v1 order.
+func (j *Job) checkTail() error {
+	c := &j.Card
 	issued, ok := parseDate(c.Issued)
 	if !ok {
 		return &FieldError{"card.issued", RuleDate}
@@ -387,21 +453,13 @@ func (j *Job) ValidateAt(now time.Time) error {
 	if !ok {
 		return &FieldError{"card.expires", RuleDate}
 	}
-	if err := checkDates(dob, issued, expires, now); err != nil {
+	if err := checkDates(issued, expires); err != nil {
 		return err
 	}
 	if !isTemplate(j.Template) {
 		return &FieldError{"template", RuleTemplate}
 	}
-	if err := j.validateReprint(); err != nil {
-		return err
-	}
-	img, err := c.checkPhoto()
-	if err != nil {
-		return err
-	}
-	j.photo, j.photoOf = img, c.Photo
-	return nil
+	return j.validateReprint()
 }
 
 func (j *Job) validateReprint() error {
@@ -541,13 +599,18 @@ var (
 	magicPNG  = []byte("\x89PNG\r\n\x1a\n")
 )
 
-// checkPhoto: base64, magic bytes, header size, then a full decode, whose
-// image it returns.
+// checkPhoto: base64, then checkPhotoBytes.
 func (c *Card) checkPhoto() (image.Image, error) {
 	b, err := c.PhotoBytes()
 	if err != nil {
 		return nil, err
 	}
+	return checkPhotoBytes("card.photo", b)
+}
+
+// checkPhotoBytes: magic bytes, header size, then a full decode, whose
+// image it returns. field names the photo in errors.
+func checkPhotoBytes(field string, b []byte) (image.Image, error) {
 	var decodeConfig func(io.Reader) (image.Config, error)
 	var decode func(io.Reader) (image.Image, error)
 	switch {
@@ -556,21 +619,21 @@ func (c *Card) checkPhoto() (image.Image, error) {
 	case bytes.HasPrefix(b, magicPNG):
 		decodeConfig, decode = png.DecodeConfig, png.Decode
 	default:
-		return nil, &FieldError{"card.photo", RulePhotoFormat}
+		return nil, &FieldError{field, RulePhotoFormat}
 	}
 	cfg, err := decodeConfig(bytes.NewReader(b))
 	if err != nil {
-		return nil, &FieldError{"card.photo", RulePhotoHeader}
+		return nil, &FieldError{field, RulePhotoHeader}
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxPhotoSide || cfg.Height > MaxPhotoSide {
-		return nil, &FieldError{"card.photo", RulePhotoPixels}
+		return nil, &FieldError{field, RulePhotoPixels}
 	}
 	if imgcheck.Check(cfg, MaxPhotoSide, imgcheck.DefaultBudget) != nil {
 		return nil, &FieldError{"card.photo", RulePhotoDepth}
 	}
 	img, err := decode(bytes.NewReader(b))
 	if err != nil {
-		return nil, &FieldError{"card.photo", RulePhotoBroken}
+		return nil, &FieldError{field, RulePhotoBroken}
 	}
 	return img, nil
 }

@@ -68,10 +68,13 @@ type DiagRequest struct {
 
 // JobsRequest is the request body of printerd.jobs.<site>.<verb>; each verb
 // uses the fields the package documentation lists for it.
+//
+// There is no operator field: the operator is the requester the server
+// attests (Requester), and a request naming one is refused as malformed.
+// Reason is a reason code (queue.ReleaseReasons, queue.CancelReasons).
 type JobsRequest struct {
 	JobID      string `json:"job_id,omitempty"`
 	CardNumber string `json:"card_number,omitempty"`
-	Operator   string `json:"operator,omitempty"`
 	Reason     string `json:"reason,omitempty"`
 }
 
@@ -104,6 +107,7 @@ const (
 	CodeBusy        = "busy"        // the printer stayed busy (a card printing) until the request's time ran out
 	CodeUnavailable = "unavailable" // the daemon cannot serve the verb (diagnostics off, shutting down)
 	CodeFailed      = "failed"      // the verb ran and failed (a printer error, a store error)
+	CodeForbidden   = "forbidden"   // no server-attested identity, or one that may not use the verb
 )
 
 // Error is a failed request as the Client returns it: the daemon's message
@@ -125,6 +129,8 @@ func (e *Error) Is(target error) bool {
 		return target == queue.ErrNotFound
 	case CodeConflict:
 		return target == queue.ErrConflict
+	case CodeForbidden:
+		return target == ErrForbidden
 	}
 	return false
 }
