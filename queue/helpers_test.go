@@ -281,6 +281,13 @@ func newV1Job(number string, issue int, person int) (string, []byte) {
 	return id, b
 }
 
+// newReprintOf returns a sealed reprint job of ofJob.
+func newReprintOf(number string, issue, person int, ofJob string) (string, []byte) {
+	id, j := newPlainJob(number, issue, person)
+	j.Reprint.OfJob = ofJob
+	return id, sample.SealedFor(j, "test", DefaultPool, time.Now(), testKeys())
+}
+
 // newPlainJob returns a plain card job for an invented person.
 func newPlainJob(number string, issue int, person int) (string, *job.Job) {
 	id := uuid.NewString()

@@ -413,8 +413,7 @@ func TestSameIssueNeverPrintedTwice(t *testing.T) {
 	if loser == id1 {
 		winner = id2
 	}
-	id3, b3 := newJob("I-0001", 2, 2)
-	b3 = reprintOf(t, b3, winner)
+	id3, b3 := newReprintOf("I-0001", 2, 2, winner)
 	e.submit(id3, b3)
 	e.waitState(id0, Rejected)
 	e.waitState(id3, Printed)
@@ -438,32 +437,20 @@ func TestReprintOfUnknownJob(t *testing.T) {
 
 	unknown, bu := newJob("R-0001", 2, 0) // of_job: a fresh UUID
 	e.submit(unknown, bu)
-	wrong, bw := newJob("R-0001", 2, 0)
-	e.submit(wrong, reprintOf(t, bw, other))
+	wrong, bw := newReprintOf("R-0001", 2, 0, other)
+	e.submit(wrong, bw)
 	for _, id := range []string{unknown, wrong} {
 		ev := e.waitEvent(id, EventRejected)
 		if !strings.Contains(ev.Reason, "reprint.of_job") {
 			t.Errorf("reprint %s rejected for %q; want reprint.of_job", id, ev.Reason)
 		}
 	}
-	good, bg := newJob("R-0001", 2, 0)
-	e.submit(good, reprintOf(t, bg, id1))
+	good, bg := newReprintOf("R-0001", 2, 0, id1)
+	e.submit(good, bg)
 	e.waitState(good, Printed)
 	if p := e.allPrinted(); p[unknown] != 0 || p[wrong] != 0 || p[good] != 1 {
 		t.Errorf("printed %v: want only the reprint of a printed job", p)
 	}
-}
-
-// reprintOf sets reprint.of_job in a job body.
-func reprintOf(t *testing.T, body []byte, ofJob string) []byte {
-	t.Helper()
-	var j job.Job
-	if err := json.Unmarshal(body, &j); err != nil || j.Reprint == nil {
-		t.Fatalf("reprintOf: not a reprint body: %v", err)
-	}
-	j.Reprint.OfJob = ofJob
-	b, _ := json.Marshal(j)
-	return b
 }
 
 func TestAuditChainDetectsTampering(t *testing.T) {

@@ -118,7 +118,7 @@ func TestValidateAt(t *testing.T) {
 		{"dob year 0", validJob, func(j *job.Job) { j.Card.DOB = "0000-01-01" }, "card.dob", job.RuleDateRange},
 		{"dob 1899", validJob, func(j *job.Job) { j.Card.DOB = "1899-12-31" }, "card.dob", job.RuleDateRange},
 		{"dob 1900", validJob, func(j *job.Job) { j.Card.DOB = "1900-01-01" }, "", ""},
-		{"issued year 0", validJob, func(j *job.Job) { j.Card.Issued = "0000-01-01" }, "card.issued", job.RuleIssuedRange},
+		{"issued year 0", validJob, func(j *job.Job) { j.Card.Issued = "0000-01-01" }, "card.dob", job.RuleDOBIssued}, // the birth date's rules come first
 		{"issued 1969", validJob, func(j *job.Job) { j.Card.Issued = "1969-12-31"; j.Card.DOB = "1950-01-01" }, "card.issued", job.RuleIssuedRange},
 		{"dob after issued", validJob, func(j *job.Job) { j.Card.DOB = "2026-01-15"; j.Card.Issued = "2026-01-14" }, "card.dob", job.RuleDOBIssued},
 		{"expired before printing", validJob, func(j *job.Job) { j.Card.Issued = "2020-01-01"; j.Card.Expires = "2026-01-13" }, "card.expires", job.RuleExpired},
