@@ -52,8 +52,8 @@ type Options struct {
 	// Wrap, if set, wraps each opened printer (the load harness times
 	// Print calls).
 	Wrap func(name string, p drivers.Printer) drivers.Printer
-	// AuditOK, if set, is /readyz's audit check: nil while the daemon's
-	// audit chain is intact. Nil means the check is not made.
+	// AuditOK, if set, replaces /readyz's audit check (nil while the
+	// audit chain is intact); nil means the queue's AuditHealthy.
 	AuditOK func() error
 }
 

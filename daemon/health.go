@@ -18,8 +18,8 @@ type check struct {
 }
 
 // readiness returns the daemon's readiness checks, in the order /readyz
-// reports them: NATS connected, the audit chain (Options.AuditOK, when
-// set), and for each pool at least one printer ready and not paused.
+// reports them: NATS connected, the audit chain intact (Options.AuditOK,
+// else queue.Daemon.AuditHealthy), and for each pool at least one printer ready and not paused.
 func (d *Daemon) readiness() []check {
 	cs := []check{{"nats", func() error {
 		if d.nc == nil || !d.nc.IsConnected() {
@@ -27,8 +27,12 @@ func (d *Daemon) readiness() []check {
 		}
 		return nil
 	}}}
-	if d.opts.AuditOK != nil {
-		cs = append(cs, check{"audit", d.opts.AuditOK})
+	audit := d.opts.AuditOK
+	if audit == nil && d.q != nil {
+		audit = d.q.AuditHealthy
+	}
+	if audit != nil {
+		cs = append(cs, check{"audit", audit})
 	}
 	if d.q == nil {
 		return cs

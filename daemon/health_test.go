@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -44,7 +45,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	waitFor("/readyz ok", func() bool { c, _ := get(t, d, "/readyz"); return c == http.StatusOK })
 	_, body := get(t, d, "/readyz")
-	for _, want := range []string{"nats: ok", "pool default: ok"} {
+	for _, want := range []string{"nats: ok", "audit: ok", "pool default: ok"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/readyz: %q; want %q", body, want)
 		}
@@ -73,4 +74,18 @@ func TestHealthAndReadiness(t *testing.T) {
 		}
 	}
 	_ = context.Background
+}
+
+// TestReadinessAuditBroken: a broken audit chain makes /readyz answer 503
+// naming the audit check.
+func TestReadinessAuditBroken(t *testing.T) {
+	f := newFixture(t)
+	o := f.options()
+	o.Config.HTTP = "127.0.0.1:0"
+	o.AuditOK = func() error { return errors.New("chain forked at seq 7") }
+	d := start(t, o, nil)
+	code, body := get(t, d, "/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "audit: chain forked at seq 7") {
+		t.Errorf("/readyz with a broken audit chain: %d %q", code, body)
+	}
 }

@@ -247,7 +247,9 @@ func cmdPrinters(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 Lists the printers a running daemon holds: state (ready, printing, paused,
 not-ready with its problems, offline), ribbon, cards the ribbon has left,
-the job in the printer, model and serial number. No personal data.
+the job in the printer, model and serial number. No personal data. It is a
+verb of the jobs service (printerd.jobs.<site>.printers): a clerk or the
+console may use it; with several daemons for a site, the first answers.
 
 example:
   printerd printers --nats nats://127.0.0.1:4222`)
