@@ -52,6 +52,9 @@ type Options struct {
 	// Wrap, if set, wraps each opened printer (the load harness times
 	// Print calls).
 	Wrap func(name string, p drivers.Printer) drivers.Printer
+	// AuditOK, if set, replaces /readyz's audit check (nil while the
+	// audit chain is intact); nil means the queue's AuditHealthy.
+	AuditOK func() error
 }
 
 // Validate checks the options: the settings and the required parts.
@@ -91,8 +94,10 @@ type Daemon struct {
 	svc      *service.Server
 	closers  []io.Closer // opened printers
 	http     *http.Server
-	httpAddr string // actual listen address
-	natsURL  string // where clients connect ("" if in-process only)
+	httpLn   net.Listener // taken by preflight, served by serveHTTP
+	httpAddr string       // actual listen address
+	lock     *stateLock   // the state directory's lock (embedded NATS)
+	natsURL  string       // where clients connect ("" if in-process only)
 
 	// svcCtx is the parent of the service handlers' contexts; Shutdown
 	// cancels it.
@@ -139,6 +144,9 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := d.preflight(specs); err != nil {
+		return err
+	}
 	// Keys first: a bad key is a configuration error, found before
 	// anything starts.
 	ver, err := d.loadVerifier(cfg.ApproverKeys)
@@ -148,6 +156,9 @@ func (d *Daemon) start(ctx context.Context) error {
 	d.approver.v.Store(ver)
 	qps, err := d.openPrinters(ctx, specs)
 	if err != nil {
+		return err
+	}
+	if err := d.lockStateLate(); err != nil {
 		return err
 	}
 	// The state directory holds the store key, the daemon's key and the
@@ -171,7 +182,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		return err
 	}
 	metrics := queue.NewMetrics()
-	metrics.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoGauge())
 	qc := queue.Config{
 		Site:     cfg.Site,
 		JS:       d.js,
@@ -210,10 +221,8 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if cfg.HTTP != "" {
-		if err := d.serveHTTP(metrics.Registry); err != nil {
-			return err
-		}
+	if d.httpLn != nil {
+		d.serveHTTP(metrics.Registry)
 	}
 	return nil
 }
@@ -402,21 +411,16 @@ func (d *Daemon) goCounted(f func()) bool {
 	return true
 }
 
-// serveHTTP starts /metrics and /healthz.
-func (d *Daemon) serveHTTP(reg *prometheus.Registry) error {
+// serveHTTP serves /metrics, /healthz (liveness) and /readyz (readiness,
+// health.go) on the listener preflight took.
+func (d *Daemon) serveHTTP(reg *prometheus.Registry) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if !d.nc.IsConnected() {
-			http.Error(w, "nats: not connected", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok\n"))
+		w.Write([]byte("ok\n")) // liveness: readiness is /readyz
 	})
-	ln, err := net.Listen("tcp", d.cfg.HTTP)
-	if err != nil {
-		return fmt.Errorf("config: http: %w", err)
-	}
+	mux.HandleFunc("/readyz", d.serveReadyz)
+	ln := d.httpLn
 	d.httpAddr = ln.Addr().String()
 	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: HTTPReadTimeout,
 		WriteTimeout: HTTPWriteTimeout, IdleTimeout: HTTPIdleTimeout}
@@ -425,7 +429,6 @@ func (d *Daemon) serveHTTP(reg *prometheus.Registry) error {
 			d.log.Error("daemon: http", "err", err)
 		}
 	})
-	return nil
 }
 
 // Config returns the settings in force.
@@ -595,6 +598,10 @@ func (d *Daemon) shutdown() {
 	if d.ns != nil {
 		d.ns.Shutdown()
 	}
+	if d.http == nil && d.httpLn != nil {
+		d.httpLn.Close() // taken by preflight, never served
+	}
+	_ = d.lock.Close() // last: the store is closed
 }
 
 // reloadableApprover is a queue.Approver whose trusted keys Reload can

@@ -12,6 +12,7 @@ import (
 	"math"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/cityid/printerd/card"
@@ -72,8 +73,12 @@ const (
 type Template struct {
 	Name  string `json:"name"`
 	Title string `json:"title,omitempty"` // human description
-	Front Face   `json:"front"`
-	Back  Face   `json:"back"`
+	// Ribbons, if set, are the only ribbons the design may be printed on
+	// (a design that needs colour lists ymcko and ymckok); empty means
+	// every ribbon: colour is dithered to black on ko and k.
+	Ribbons []card.Ribbon `json:"ribbons,omitempty"`
+	Front   Face          `json:"front"`
+	Back    Face          `json:"back"`
 	// Mag, if set, says what goes on the magnetic stripe (clear fields only).
 	Mag *MagSpec `json:"mag,omitempty"`
 	// Chip, if set, says the chip is encoded with the sealed credential.
@@ -119,7 +124,7 @@ type Element struct {
 	Colour  string  `json:"colour,omitempty"`   // #rrggbb for ymc text, rect, background
 	Size    float64 `json:"size,omitempty"`     // text size in points
 	MinSize float64 `json:"min_size,omitempty"` // field: smallest size before wrapping
-	Lines   int     `json:"lines,omitempty"`    // field: at most this many lines (1 or 2)
+	Lines   int     `json:"lines,omitempty"`    // field: at most this many lines (1 to 3)
 	Bold    bool    `json:"bold,omitempty"`
 	Align   string  `json:"align,omitempty"` // left (default), centre, right
 
@@ -173,6 +178,11 @@ func (t *Template) validate(open func(string) ([]byte, error)) error {
 	}
 	if len(t.Front.Elements)+len(t.Back.Elements) > maxElements {
 		return fmt.Errorf("layout: template %s: more than %d elements", t.Name, maxElements)
+	}
+	for _, r := range t.Ribbons {
+		if err := r.Valid(); err != nil {
+			return fmt.Errorf("layout: template %s: ribbons: %w", t.Name, err)
+		}
 	}
 	seen := map[string]bool{}
 	printed := map[string]bool{}
@@ -242,6 +252,19 @@ func (t *Template) validate(open func(string) ([]byte, error)) error {
 		}
 	}
 	return t.checkEncoding(printed)
+}
+
+// PrintableOn reports an error wrapping card.ErrRibbon when the template
+// may not be printed on ribbon r, naming the template and its ribbons.
+func (t *Template) PrintableOn(r card.Ribbon) error {
+	if len(t.Ribbons) == 0 || slices.Contains(t.Ribbons, r) {
+		return nil
+	}
+	names := make([]string, len(t.Ribbons))
+	for i, tr := range t.Ribbons {
+		names[i] = string(tr)
+	}
+	return fmt.Errorf("layout: template %s needs ribbon %s, the printer has %s: %w", t.Name, strings.Join(names, " or "), r, card.ErrRibbon)
 }
 
 // check validates a box against the card edges.
@@ -365,8 +388,8 @@ func (e *Element) check() error {
 		if e.Lines == 0 {
 			e.Lines = 1
 		}
-		if e.Lines < 1 || e.Lines > 2 {
-			return errors.New("lines: want 1 or 2")
+		if e.Lines < 1 || e.Lines > 3 {
+			return errors.New("lines: want 1, 2 or 3")
 		}
 		switch e.Align {
 		case "", "left", "centre", "center", "right":

@@ -22,6 +22,7 @@ type HeldJob struct {
 	JobID      string `json:"job_id"`
 	CardNumber string `json:"card_number,omitempty"`
 	Issue      int    `json:"issue,omitempty"`
+	Pool       string `json:"pool,omitempty"`
 	Printer    string `json:"printer,omitempty"`
 	Reason     string `json:"reason,omitempty"`
 	// Spoiled says the card was fed and spoiled (in the reject tray): a
@@ -44,6 +45,9 @@ type Clerk struct {
 	// sealed job can still be opened, without opening it.
 	keys     *epoch.Store
 	acceptV1 bool
+	// pools, when set (a daemon's clerk), names a printer's pool, for the
+	// held jobs a listing counts per pool.
+	pools func(printer string) string
 }
 
 // Status returns a job's ledger entry, or an error wrapping ErrNotFound.
@@ -80,10 +84,18 @@ func (c *Clerk) Held(ctx context.Context) ([]HeldJob, error) {
 			continue // being released, or printed after all
 		}
 		out = append(out, HeldJob{JobID: jobID, CardNumber: e.CardNumber, Issue: e.Issue, Printer: e.Printer, Reason: e.Reason,
-			Spoiled: e.Spoiled, Since: e.Updated.UTC(), Expires: e.Updated.Add(info.Config.MaxAge).UTC()})
+			Spoiled: e.Spoiled, Since: e.Updated.UTC(), Expires: e.Updated.Add(info.Config.MaxAge).UTC(), Pool: c.poolOf(e.Printer)})
 	}
 	sort.Slice(out, func(i, k int) bool { return out[i].Since.Before(out[k].Since) })
 	return out, nil
+}
+
+// poolOf names a printer's pool, or "" when the clerk does not know.
+func (c *Clerk) poolOf(printer string) string {
+	if c.pools == nil {
+		return ""
+	}
+	return c.pools(printer)
 }
 
 // Reason codes, the only reason text stored for a clerk's decision
@@ -249,7 +261,8 @@ func (c *Clerk) printable(body []byte) error {
 	return fmt.Errorf("%w: its epoch keys are destroyed (retention passed), so it can never be opened: cancel it (reason data-error) and ask enrollment to seal it again to the current keys and submit it as a new job", ErrUnprintable)
 }
 
-// Cancel ends a held job: ledger held -> cancelled, the CARD_HELD copy
+// Cancel ends a held or queued job. A queued job (no printer claimed it)
+// is cancelled by cancelQueued. A held job: ledger held -> cancelled, the CARD_HELD copy
 // purged (the personal data is gone), audit and event "cancelled". reason
 // is a code of CancelReasons; operator the authenticated clerk.
 func (c *Clerk) Cancel(ctx context.Context, jobID, operator, reason string) (Entry, error) {
@@ -260,11 +273,14 @@ func (c *Clerk) Cancel(ctx context.Context, jobID, operator, reason string) (Ent
 		return Entry{}, err
 	}
 	e, err := c.Status(ctx, jobID)
+	if errors.Is(err, ErrNotFound) {
+		return c.cancelQueued(ctx, jobID, operator, reason) // not claimed by a printer yet
+	}
 	if err != nil {
 		return Entry{}, err
 	}
 	if e.State != Held {
-		return Entry{}, fmt.Errorf("queue: cancel %s: job is %s, not held: %w", jobID, e.State, ErrConflict)
+		return Entry{}, fmt.Errorf("queue: cancel %s: job is %s, not held or queued: %w", jobID, e.State, ErrConflict)
 	}
 	prev := e
 	e.State, e.Updated, e.Reason = Cancelled, c.now().UTC(), reason

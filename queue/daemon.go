@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,18 +38,23 @@ func (f ApproverFunc) Verify(body []byte, keyID, signature string) error {
 	return f(body, keyID, signature)
 }
 
-// Maker turns a validated job into the card a driver prints. cmd/printerd
-// wires layout here. An error (layout self-check failed, bad photo) rejects
-// the job; it must name the field and rule, never a value.
+// Maker turns a validated job into the card a driver prints, laid out for
+// ribbon, the ribbon the printer has ("" when it does not say: the
+// Maker's default). cmd/printerd wires layout here. An error (layout
+// self-check failed, bad photo) rejects the job; one wrapping
+// card.ErrRibbon (the template may not be printed on that ribbon) holds
+// it for a clerk. It must name the field and rule, never a value.
 type Maker interface {
-	Make(ctx context.Context, j *job.Job) (card.Card, error)
+	Make(ctx context.Context, j *job.Job, ribbon card.Ribbon) (card.Card, error)
 }
 
 // MakerFunc adapts a function to Maker.
-type MakerFunc func(ctx context.Context, j *job.Job) (card.Card, error)
+type MakerFunc func(ctx context.Context, j *job.Job, ribbon card.Ribbon) (card.Card, error)
 
 // Make calls f.
-func (f MakerFunc) Make(ctx context.Context, j *job.Job) (card.Card, error) { return f(ctx, j) }
+func (f MakerFunc) Make(ctx context.Context, j *job.Job, ribbon card.Ribbon) (card.Card, error) {
+	return f(ctx, j, ribbon)
+}
 
 // Printer is one configured printer: its name (a subject token, unique in
 // the site), the pool whose jobs it takes, and its driver. The daemon does
@@ -205,7 +211,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err := audit.Open(ctx); err != nil && !errors.Is(err, ErrChainBroken) {
 		return fail(err)
 	}
-	d.clerk = &Clerk{st: st, site: cfg.Site, audit: audit, now: cfg.Now, keys: cfg.Keys, acceptV1: cfg.AcceptV1}
+	d.clerk = &Clerk{st: st, site: cfg.Site, audit: audit, now: cfg.Now, keys: cfg.Keys, acceptV1: cfg.AcceptV1, pools: d.poolOf}
 	if cfg.AcceptV1 {
 		d.log.Warn("queue: accept-v1 is on: v1 jobs, whose person's data cross the bus and rest in the streams in plaintext, are printed; turn it off once enrollment seals every job (contract v2)")
 	}
@@ -252,6 +258,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	d.background(d.sweepHeld)
 	d.background(d.replayOutcomes)
 	d.background(d.sweepPrinting)
+	d.background(func() { d.watchGauges(slices.Collect(maps.Keys(pools))) })
 	d.background(d.watchAudit)
 	if cfg.Signer != nil {
 		d.background(d.keyUpkeepLoop)

@@ -51,6 +51,7 @@ func (w *worker) handle(msg jetstream.Msg) {
 		w.checkSealedTo(ctx, d) && // 3''. sealed to a key this daemon holds
 		w.received(d) &&
 		w.claim(ctx, d) && // 4. ledger: claimed (or what the entry says)
+		w.checkReprint(ctx, d) && // 4'. a reprint replaces a job the ledger knows
 		w.checkIssue(ctx, d) && // 5. issue rule, read-only
 		w.openSealed(ctx, d) && // 6a. the person, opened in memory and validated
 		w.render(ctx, d) && // 6. Maker: the card; the person wiped
@@ -300,10 +301,15 @@ func (w *worker) checkIssue(ctx context.Context, d *delivery) bool {
 
 // render makes the card; its failure is a rejection, not a print.
 func (w *worker) render(ctx context.Context, d *delivery) bool {
-	made, err := w.env.cfg.Maker.Make(ctx, d.job)
+	ribbon := w.ribbon(ctx)
+	made, err := w.env.cfg.Maker.Make(ctx, d.job, ribbon)
 	d.wipe() // the card is laid out: the person's fields are no longer needed
 	if err != nil && ctx.Err() != nil {
 		return false // the daemon is closing: the job is redelivered, still claimed
+	}
+	if errors.Is(err, card.ErrRibbon) {
+		w.holdForRibbon(ctx, d, err)
+		return false
 	}
 	if err != nil {
 		reason := trimPkg(err)
@@ -404,7 +410,11 @@ func (w *worker) recordOutcome(ctx context.Context, d *delivery, perr error) {
 		// The printer refuses this card, or keeps failing on it while it
 		// says it is ready: a clerk must look at it. No card was fed.
 		d.log.Warn("queue: print refused before the card was fed; holding the job", "code", code, "deliveries", delivered(d.msg))
-		w.settle(ctx, d, verdict{Outcome: OutcomeHeld, Reason: "not printed: " + code + " before feed, retries exhausted"})
+		why := "retries exhausted"
+		if drivers.CodeOf(perr) == drivers.BadCommand {
+			why = "the printer refused the card"
+		}
+		w.settle(ctx, d, verdict{Outcome: OutcomeHeld, Reason: "not printed: " + code + " before feed, " + why})
 	case !drivers.Fed(perr):
 		d.log.Warn("queue: print failed before the card was fed; retrying", "code", code)
 		w.settle(ctx, d, verdict{Outcome: OutcomeRetry, Reason: "retry: " + code})
@@ -440,7 +450,7 @@ type rejection struct {
 	JobID      string
 	CardNumber string
 	Issue      int
-	Rule       string // metric label: approval, contract, msg-id, issue, layout
+	Rule       string // metric label: approval, contract, msg-id, issue, reprint, layout
 	Reason     string // field and rule, no values
 	Ledger     bool
 }

@@ -77,7 +77,7 @@ func verifierFor(t testing.TB, ss ...signer) *job.Verifier {
 // blankMaker makes blank cards with a K panel.
 type blankMaker struct{ fail error }
 
-func (m blankMaker) Make(ctx context.Context, j *job.Job) (card.Card, error) {
+func (m blankMaker) Make(ctx context.Context, j *job.Job, _ card.Ribbon) (card.Card, error) {
 	if m.fail != nil {
 		return card.Card{}, m.fail
 	}
@@ -279,6 +279,13 @@ func newV1Job(number string, issue int, person int) (string, []byte) {
 	id, j := newPlainJob(number, issue, person)
 	b, _ := json.Marshal(j)
 	return id, b
+}
+
+// newReprintOf returns a sealed reprint job of ofJob.
+func newReprintOf(number string, issue, person int, ofJob string) (string, []byte) {
+	id, j := newPlainJob(number, issue, person)
+	j.Reprint.OfJob = ofJob
+	return id, sample.SealedFor(j, "test", DefaultPool, time.Now(), testKeys())
 }
 
 // newPlainJob returns a plain card job for an invented person.

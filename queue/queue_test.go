@@ -427,13 +427,47 @@ func TestSameIssueNeverPrintedTwice(t *testing.T) {
 	// A lower issue is refused, a higher one printed.
 	id0, b0 := newJob("I-0001", 0, 2)
 	e.submit(id0, b0)
-	id3, b3 := newJob("I-0001", 2, 2)
+	winner := id1
+	if loser == id1 {
+		winner = id2
+	}
+	id3, b3 := newReprintOf("I-0001", 2, 2, winner)
 	e.submit(id3, b3)
 	e.waitState(id0, Rejected)
 	e.waitState(id3, Printed)
 	p := e.allPrinted()
 	if len(p) != 2 || p[id3] != 1 || p[loser] != 0 {
 		t.Errorf("printed %v, want one issue 1 and the issue 2", p)
+	}
+}
+
+// TestReprintOfUnknownJob: a reprint whose of_job the ledger never saw,
+// or which names a job of another card number, is rejected naming
+// reprint.of_job, and prints nothing; a reprint of a printed job prints.
+func TestReprintOfUnknownJob(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	id1, b1 := newJob("R-0001", 1, 0)
+	e.submit(id1, b1)
+	e.waitState(id1, Printed)
+	other, bo := newJob("R-0002", 1, 1)
+	e.submit(other, bo)
+	e.waitState(other, Printed)
+
+	unknown, bu := newJob("R-0001", 2, 0) // of_job: a fresh UUID
+	e.submit(unknown, bu)
+	wrong, bw := newReprintOf("R-0001", 2, 0, other)
+	e.submit(wrong, bw)
+	for _, id := range []string{unknown, wrong} {
+		ev := e.waitEvent(id, EventRejected)
+		if !strings.Contains(ev.Reason, "reprint.of_job") {
+			t.Errorf("reprint %s rejected for %q; want reprint.of_job", id, ev.Reason)
+		}
+	}
+	good, bg := newReprintOf("R-0001", 2, 0, id1)
+	e.submit(good, bg)
+	e.waitState(good, Printed)
+	if p := e.allPrinted(); p[unknown] != 0 || p[wrong] != 0 || p[good] != 1 {
+		t.Errorf("printed %v: want only the reprint of a printed job", p)
 	}
 }
 
@@ -758,7 +792,7 @@ func TestRefusedBeforeFeedIsHeld(t *testing.T) {
 		want  string
 	}{
 		// The driver refuses a card for a ribbon it does not know.
-		{"bad card", MakerFunc(func(ctx context.Context, j *job.Job) (card.Card, error) {
+		{"bad card", MakerFunc(func(ctx context.Context, j *job.Job, _ card.Ribbon) (card.Card, error) {
 			return card.Card{Ribbon: "bogus", Front: card.Side{K: card.NewPlane()}}, nil
 		}), false, "bad-command"},
 		// A printer that says it is ready and refuses every card.

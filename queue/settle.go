@@ -64,6 +64,9 @@ func (w *worker) settle(ctx context.Context, d *delivery, v verdict) {
 		w.env.book.mu.Unlock()
 	}
 	w.env.metrics.Cards.WithLabelValues(w.p.Name, metricOf(v.Outcome)).Inc()
+	if v.Outcome == OutcomePrinted {
+		d.log.Info("queue: card printed", "issue", j.Card.Issue) // job id and printer from d.log; no personal data
+	}
 	w.finish(ctx, d, r)
 }
 

@@ -39,6 +39,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "log the daemon's records (JSON) to standard error")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	lang := fs.String("lang", "evolis", "simulated printer: evolis, or magicard (a Tango 2E, KEE layout, through the Magicard driver)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: printerd demo [--out DIR] [--jobs N] [--lang evolis|magicard] [--timeout D] [-v]\n\n"+
+			"Runs the whole job in one process on embedded defaults: an embedded nats-server with JetStream, one\n"+
+			"simulated printer, N sample jobs for invented people signed and published as an enrollment system\n"+
+			"would, printed by the real queue workers. Writes what the simulator printed (DIR/<job_id>-front.png,\n"+
+			"-back.png) and a proof PDF per card, shows each card as it comes out, then a summary.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -53,10 +61,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		level = slog.LevelInfo
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(newLogHandler(stderr, "", level))
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	res, err := runDemo(ctx, demoOptions{Out: *out, Jobs: *n, Log: log, Lang: *lang})
+	res, err := runDemo(ctx, demoOptions{Out: *out, Jobs: *n, Log: log, Lang: *lang, Progress: stdout})
 	if err != nil {
 		fmt.Fprintf(stderr, "printerd demo: %v\n", err)
 		if res == nil {
@@ -92,6 +100,9 @@ type demoOptions struct {
 	Jobs int
 	Log  *slog.Logger
 	Lang string // "magicard" for a simulated Magicard; else Evolis
+	// Progress, if set, gets a line as each card comes out (or its job
+	// ends otherwise): "[3/50] printed: job <id>, card <number>".
+	Progress io.Writer
 }
 
 // demoResult is one job's outcome.
@@ -209,6 +220,9 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 		}
 		res[i].State, res[i].Reason = ev.State, ev.Reason
 		if terminal(ev.State) {
+			if o.Progress != nil {
+				fmt.Fprintf(o.Progress, "[%d/%d] %s: job %s, card %s\n", len(jobs)-pending+1, len(jobs), ev.State, ev.JobID, res[i].Card)
+			}
 			pending--
 			if pending == 0 {
 				close(done)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cityid/printerd/card"
 	"io"
 	"log/slog"
 	"net"
@@ -41,7 +42,20 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s\n\nflags:\n", simSynopsis)
 		fs.PrintDefaults()
-		fmt.Fprintln(stderr, "\nfault SPEC: comma-separated, e.g. jam=y@2,ribbon-out-after=10 (see go doc ./drivers/sim)")
+		fmt.Fprintln(stderr, `
+faults (--faults SPEC, comma-separated, e.g. jam=y@2,ribbon-out-after=10):
+  ribbon-out-after=N     the ribbon prints N more card sides, then runs out (no card fed)
+  ribbon-out=STAGE[@N]   the ribbon breaks at STAGE, card inside
+  jam=STAGE[@N]          the card jams at STAGE, card inside until reset
+  cover-open=STAGE[@N]   the cover opens at STAGE (at feed: before the card moves)
+  cover-open             the cover is open now
+  feeder-empty           no cards in the feeder
+  feeder=N               N cards in the feeder
+  silent-after=N         after N more commands the printer answers nothing but a reset
+  drop=STAGE[@N]         the link drops at STAGE, card inside
+  garbage=N              after N more commands, one reply is garbage bytes
+  need-cleaning-after=N  after N more cards the printer asks for cleaning
+STAGE is feed, y, m, c, k, o or eject; @N is the Nth card fed from now (default 1).`)
 	}
 	listen := fs.String("listen", "", "TCP address to serve, tcp://HOST:PORT (default tcp://127.0.0.1:9100 when no other mode is chosen)")
 	usePty := fs.Bool("pty", false, "serve on a new pseudo-terminal and print its path")
@@ -52,6 +66,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", "sim", "device name (logs)")
 	feeder := fs.Int("feeder", 0, "blank cards in the feeder (0: 100)")
 	ribbon := fs.Int("ribbon-cards", 0, "card sides the ribbon can print (0: 300)")
+	ribbonType := fs.String("ribbon", string(card.YMCKO), "ribbon loaded, as the printer reports it: ymcko, ymckok, ko or k")
 	verbose := fs.Bool("verbose", false, "log every command (names only)")
 	vpcd := fs.String("vpcd", "", "encoder station: present each card's virtual chip to pcscd through vsmartcard's vpcd at HOST:PORT (e.g. 127.0.0.1:35963) while the card is there")
 	lang := fs.String("lang", "evolis", "printer language: evolis or magicard (the Magicard text protocol)")
@@ -85,6 +100,10 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "printerd sim: --faults: %v\n", err)
 		return exitUsage
 	}
+	if err := card.Ribbon(*ribbonType).Valid(); err != nil {
+		fmt.Fprintf(stderr, "printerd sim: --ribbon: %v\n", err)
+		return exitUsage
+	}
 	if *speed < 0 {
 		fmt.Fprintln(stderr, "printerd sim: --speed must be 0 or more")
 		return exitUsage
@@ -93,8 +112,8 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	so := sim.Options{Name: *name, Speed: *speed, Out: *out, Faults: f, FeederCards: *feeder, RibbonCards: *ribbon, Logger: log, VPCD: *vpcd}
+	log := slog.New(newLogHandler(stderr, "", level))
+	so := sim.Options{Name: *name, Speed: *speed, Out: *out, Faults: f, FeederCards: *feeder, RibbonCards: *ribbon, Ribbon: card.Ribbon(*ribbonType), Logger: log, VPCD: *vpcd}
 	var dev simPrinter
 	switch {
 	case *lang == "evolis":

@@ -47,9 +47,13 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if done {
 		return status
 	}
-	if len(files) != 1 || *keyPath == "" || *daemonKeys == "" {
-		fs.Usage()
-		return exitUsage
+	switch {
+	case len(files) != 1:
+		return usageError(stderr, "submit", "name exactly one card file")
+	case *keyPath == "":
+		return usageError(stderr, "submit", "--approver-key is required (the approver's private key file, or PRINTERD_APPROVER_KEY)")
+	case *daemonKeys == "":
+		return usageError(stderr, "submit", "--daemon-keys is required (the pinned daemon keys the job is sealed to)")
 	}
 	if !queue.ValidToken(*site) || !queue.ValidToken(*pool) {
 		fmt.Fprintln(stderr, "printerd submit: --site and --pool must be letters, digits, '-' or '_'")

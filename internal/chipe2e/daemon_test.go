@@ -148,7 +148,7 @@ func startChipDaemon(t *testing.T, faults string) *chipDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	maker := queue.MakerFunc(func(ctx context.Context, j *job.Job) (card.Card, error) {
+	maker := queue.MakerFunc(func(ctx context.Context, j *job.Job, _ card.Ribbon) (card.Card, error) {
 		photo, err := j.Card.PhotoBytes()
 		if err != nil {
 			return card.Card{}, err

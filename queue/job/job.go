@@ -18,6 +18,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/cityid/printerd/internal/imgcheck"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -136,40 +138,48 @@ func (e *FieldError) Error() string { return "job: " + e.Field + ": " + e.Rule }
 // Rules, as FieldError.Rule says them. They are fixed text: a rule never
 // includes a value from the job.
 const (
-	RuleV           = "must be 1"
-	RuleUUID        = "must be a UUID in canonical lowercase form (8-4-4-4-12 hex digits, not all zero)"
-	RuleKind        = "must be issue or reprint"
-	RuleNumber      = "must be 4-24 of A-Z, 0-9 and -"
-	RuleIssueFirst  = "must be 1 for kind issue"
-	RuleIssueAgain  = "must be 2 or more for kind reprint"
-	RuleNameLen     = "must be 1-80 characters after Unicode NFC"
-	RuleGenderLen   = "must be 1-24 characters after Unicode NFC"
-	RulePrintable   = "must be printable text: no control or format characters, no spaces other than U+0020"
-	RuleSpaces      = "must not start or end with a space"
-	RuleNFC         = "must be in Unicode NFC (Parse normalises it)"
-	RuleDate        = "must be a real date YYYY-MM-DD"
-	RuleDOBFuture   = "must not be in the future"
-	RuleExpires     = "must not be before card.issued"
-	RulePhotoEmpty  = "must be a base64 JPEG or PNG; it is empty"
-	RulePhotoSize   = "must be at most 512 KiB of base64"
-	RuleBase64      = "must be standard base64 (RFC 4648 alphabet with padding, no line breaks)"
-	RulePhotoFormat = "must be a JPEG or PNG image (by its magic bytes)"
-	RulePhotoHeader = "must have a readable JPEG or PNG header"
-	RulePhotoPixels = "must be at most 4096x4096 pixels, and not empty"
-	RulePhotoBroken = "must be a complete, decodable image"
-	RuleTemplate    = "must be 1-64 of a-z, 0-9 and -"
-	RuleReprintReq  = "is required for kind reprint"
-	RuleReprintNo   = "must be absent for kind issue"
-	RuleOfJobSelf   = "must differ from job_id"
-	RuleReason      = "must be one of lost, stolen, damaged, misprint, name-change, spoiled"
-	RuleRequestedBy = "must be 1-64 printable characters"
-	RuleBodySize    = "must be at most 1 MiB"
-	RuleUTF8        = "must be valid UTF-8"
-	RuleObject      = "must be one JSON object"
-	RuleTrailing    = "must hold exactly one JSON object and nothing after it"
-	RuleUnknown     = "has an unknown field"
-	RuleCase        = "is spelt with the wrong case; field names are lower-case as in the contract"
-	RuleDuplicate   = "appears more than once"
+	RuleV            = "must be 1"
+	RuleUUID         = "must be a UUID in canonical lowercase form (8-4-4-4-12 hex digits, not all zero)"
+	RuleKind         = "must be issue or reprint"
+	RuleNumber       = "must be 4-24 of A-Z, 0-9 and -"
+	RuleIssueFirst   = "must be 1 for kind issue"
+	RuleIssueAgain   = "must be 2 or more for kind reprint"
+	RuleNameLen      = "must be 1-80 characters after Unicode NFC"
+	RuleGenderLen    = "must be 1-24 characters after Unicode NFC"
+	RulePrintable    = "must be printable text: no control or format characters, no spaces other than U+0020"
+	RuleSpaces       = "must not start or end with a space"
+	RuleNFC          = "must be in Unicode NFC (Parse normalises it)"
+	RuleDate         = "must be a real date YYYY-MM-DD"
+	RuleDOBFuture    = "must not be in the future"
+	RuleExpires      = "must not be before card.issued"
+	RuleVisible      = "must contain a visible character and no blank filler (Hangul fillers U+115F, U+1160, U+3164, U+FFA0, Braille blank U+2800)"
+	RuleReplacement  = "must not contain U+FFFD (a replacement character, or a lone surrogate escaped in the JSON): the text was damaged before it was sent"
+	RuleDateRange    = "must be a date from 1900-01-01 on"
+	RuleIssuedRange  = "must be a date from 1970-01-01 on (the signed code counts dates from 1970)"
+	RuleDOBIssued    = "must not be after card.issued"
+	RuleExpired      = "must not be in the past: the card would be expired when printed"
+	RuleIssuedFuture = "must not be more than 31 days in the future"
+	RulePhotoEmpty   = "must be a base64 JPEG or PNG; it is empty"
+	RulePhotoSize    = "must be at most 512 KiB of base64"
+	RuleBase64       = "must be standard base64 (RFC 4648 alphabet with padding, no line breaks)"
+	RulePhotoFormat  = "must be a JPEG or PNG image (by its magic bytes)"
+	RulePhotoHeader  = "must have a readable JPEG or PNG header"
+	RulePhotoPixels  = "must be at most 4096x4096 pixels, and not empty"
+	RulePhotoDepth   = "must decode within 64 MiB (width x height x bytes a pixel): a 16-bit PNG at most 2896x2896"
+	RulePhotoBroken  = "must be a complete, decodable image"
+	RuleTemplate     = "must be 1-64 of a-z, 0-9 and -"
+	RuleReprintReq   = "is required for kind reprint"
+	RuleReprintNo    = "must be absent for kind issue"
+	RuleOfJobSelf    = "must differ from job_id"
+	RuleReason       = "must be one of lost, stolen, damaged, misprint, name-change, spoiled"
+	RuleRequestedBy  = "must be 1-64 printable characters"
+	RuleBodySize     = "must be at most 1 MiB"
+	RuleUTF8         = "must be valid UTF-8"
+	RuleObject       = "must be one JSON object"
+	RuleTrailing     = "must hold exactly one JSON object and nothing after it"
+	RuleUnknown      = "has an unknown field"
+	RuleCase         = "is spelt with the wrong case; field names are lower-case as in the contract"
+	RuleDuplicate    = "appears more than once"
 )
 
 // Parse decodes a job body strictly and validates it against the clock
@@ -373,6 +383,9 @@ func (j *Job) ValidateAt(now time.Time) error {
 	if err := j.checkTail(); err != nil {
 		return err
 	}
+	if err := j.Card.checkClock(now); err != nil {
+		return err
+	}
 	img, err := j.Card.checkPhoto()
 	if err != nil {
 		return err
@@ -413,8 +426,14 @@ func (c *Card) checkPerson(prefix string, now time.Time) error {
 	if !ok {
 		return &FieldError{prefix + "dob", RuleDate}
 	}
+	if dob.Before(minDate) {
+		return &FieldError{prefix + "dob", RuleDateRange}
+	}
 	if dob.After(latestToday(now)) {
 		return &FieldError{prefix + "dob", RuleDOBFuture}
+	}
+	if issued, ok := parseDate(c.Issued); ok && dob.After(issued) {
+		return &FieldError{prefix + "dob", RuleDOBIssued}
 	}
 	if rule := checkText(c.Gender, MaxGender, RuleGenderLen); rule != "" {
 		return &FieldError{prefix + "gender", rule}
@@ -434,8 +453,8 @@ func (j *Job) checkTail() error {
 	if !ok {
 		return &FieldError{"card.expires", RuleDate}
 	}
-	if expires.Before(issued) {
-		return &FieldError{"card.expires", RuleExpires}
+	if err := checkDates(issued, expires); err != nil {
+		return err
 	}
 	if !isTemplate(j.Template) {
 		return &FieldError{"template", RuleTemplate}
@@ -491,7 +510,7 @@ func checkText(s string, max int, lenRule string) string {
 	if s[0] == ' ' || s[len(s)-1] == ' ' {
 		return RuleSpaces
 	}
-	return ""
+	return checkVisible(s)
 }
 
 func printable(s string) bool {
@@ -608,6 +627,9 @@ func checkPhotoBytes(field string, b []byte) (image.Image, error) {
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxPhotoSide || cfg.Height > MaxPhotoSide {
 		return nil, &FieldError{field, RulePhotoPixels}
+	}
+	if imgcheck.Check(cfg, MaxPhotoSide, imgcheck.DefaultBudget) != nil {
+		return nil, &FieldError{"card.photo", RulePhotoDepth}
 	}
 	img, err := decode(bytes.NewReader(b))
 	if err != nil {

@@ -200,6 +200,10 @@ func (e *Envelope) OpenAt(keys seal.Keyring, now time.Time) (*Job, error) {
 		j.Wipe()
 		return nil, err
 	}
+	if err := j.Card.checkClock(now); err != nil {
+		j.Wipe()
+		return nil, err
+	}
 	if len(p.Photo) == 0 {
 		j.Wipe()
 		return nil, &FieldError{"sealed.photo", RulePhotoEmpty}

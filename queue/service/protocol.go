@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/queue"
 )
 
@@ -43,6 +44,12 @@ const (
 	VerbRelease = "release"
 	VerbCancel  = "cancel"
 	VerbHistory = "history"
+	// VerbList lists a site's queued, printing and held jobs per pool
+	// (queue.JobList), reading no job body.
+	VerbList = "list"
+	// VerbPrinters lists the printers the answering daemon holds
+	// ([]queue.PrinterStatus).
+	VerbPrinters = "printers"
 	// VerbStatus is the jobs verb status too.
 )
 
@@ -50,7 +57,7 @@ const (
 var DiagVerbs = []string{VerbStatus, VerbInfo, VerbCounters, VerbClean, VerbTestCard, VerbReset, VerbPause, VerbResume, VerbRaw}
 
 // JobsVerbs are the jobs verbs.
-var JobsVerbs = []string{VerbStatus, VerbHeld, VerbRelease, VerbCancel, VerbHistory}
+var JobsVerbs = []string{VerbStatus, VerbList, VerbHeld, VerbRelease, VerbCancel, VerbHistory, VerbPrinters}
 
 // DiagRequest is the request body of printerd.diag.<site>.<printer>.<verb>.
 type DiagRequest struct {
@@ -69,6 +76,14 @@ type JobsRequest struct {
 	JobID      string `json:"job_id,omitempty"`
 	CardNumber string `json:"card_number,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+}
+
+// StatusResult is the result of the diag verb status through a daemon: the
+// printer's status and whether the daemon paused its worker (a paused
+// printer takes no job even when ready).
+type StatusResult struct {
+	drivers.Status
+	Paused bool `json:"paused"`
 }
 
 // PauseResult is the result of pause and resume.

@@ -28,6 +28,10 @@ type Daemon interface {
 	// WithPrinter runs fn on a printer when no card prints (queue.Daemon.WithPrinter).
 	WithPrinter(ctx context.Context, printer string, fn func(ctx context.Context, dev drivers.Printer) error) error
 	Clerk() *queue.Clerk
+	// PrinterStates reports the printers the daemon holds.
+	PrinterStates() []queue.PrinterStatus
+	// Paused reports whether a printer's worker is paused.
+	Paused(printer string) bool
 	// RecordDiag appends the audit record of a technician verb that
 	// changes or may change the printer (queue.Daemon.RecordDiag).
 	RecordDiag(ctx context.Context, rec queue.DiagRecord) error
@@ -287,6 +291,10 @@ func (s *Server) diag(ctx context.Context, printer, verb string, data []byte, wh
 		res, err = s.cfg.Diag(ctx, dev, verb, req.Arg)
 		return err
 	})
+	if st, ok := res.(drivers.Status); ok && err == nil {
+		// The printer may be ready while its worker is paused: say so.
+		return StatusResult{Status: st, Paused: s.cfg.Daemon.Paused(printer)}, nil
+	}
 	return res, err
 }
 
@@ -308,6 +316,10 @@ func (s *Server) jobs(ctx context.Context, verb string, data []byte, who Request
 		return c.Cancel(ctx, req.JobID, who.Operator(), req.Reason)
 	case VerbHistory:
 		return c.History(ctx, req.CardNumber)
+	case VerbList:
+		return c.List(ctx)
+	case VerbPrinters:
+		return s.cfg.Daemon.PrinterStates(), nil
 	}
 	return nil, &badRequest{"service: jobs: unknown verb " + verb + ": want " + strings.Join(JobsVerbs, ", ")}
 }

@@ -111,7 +111,7 @@ func newEnv(t *testing.T, o options) *env {
 	}
 	e.d, err = queue.Start(ctx, queue.Config{
 		Site: "test", JS: e.js, Approver: v, Keys: e.keys, Logger: log,
-		Maker: queue.MakerFunc(func(context.Context, *job.Job) (card.Card, error) {
+		Maker: queue.MakerFunc(func(context.Context, *job.Job, card.Ribbon) (card.Card, error) {
 			return card.Card{Ribbon: card.YMCKO, Front: card.Side{K: card.NewPlane()}}, nil
 		}),
 		Printers:       []queue.Printer{{Name: "p0", Dev: evolis.New(link, evolis.Options{})}},
