@@ -18,6 +18,9 @@ import (
 type Client struct {
 	nc   *nats.Conn
 	site string
+	// person is the signed-in person the console acts for ("" for none),
+	// sent in HeaderOnBehalfOf.
+	person string
 }
 
 // NewClient returns a client for site ("" means "local") on nc.
@@ -31,6 +34,15 @@ func NewClient(nc *nats.Conn, site string) *Client {
 // Site returns the site the client talks to.
 func (c *Client) Site() string { return c.site }
 
+// OnBehalfOf returns a client whose every request names person, the
+// person signed in to the console, in the HeaderOnBehalfOf header. Only
+// the console does this; the server decides whether the requester may.
+func (c *Client) OnBehalfOf(person string) *Client {
+	cp := *c
+	cp.person = person
+	return &cp
+}
+
 // call sends req to subject and decodes the reply's result into res (when
 // not nil). A failure reply is an *Error; no daemon is ErrNoDaemon.
 func (c *Client) call(ctx context.Context, subject string, req, res any) error {
@@ -38,7 +50,12 @@ func (c *Client) call(ctx context.Context, subject string, req, res any) error {
 	if err != nil {
 		return fmt.Errorf("service: %s: request: %w", subject, err)
 	}
-	msg, err := c.nc.RequestWithContext(ctx, subject, b)
+	m := &nats.Msg{Subject: subject, Data: b}
+	if c.person != "" {
+		m.Header = nats.Header{}
+		m.Header.Set(HeaderOnBehalfOf, c.person)
+	}
+	msg, err := c.nc.RequestMsgWithContext(ctx, m)
 	if errors.Is(err, nats.ErrNoResponders) {
 		return fmt.Errorf("%w (%s)", ErrNoDaemon, subject)
 	}

@@ -24,6 +24,10 @@ func DiagSubject(site, printer, verb string) string {
 // JobsSubject is the subject of a clerk verb: printerd.jobs.<site>.<verb>.
 func JobsSubject(site, verb string) string { return JobsPrefix + "." + site + "." + verb }
 
+// HeaderOnBehalfOf names the person signed in to the console that sends a
+// request (Client.OnBehalfOf). The console alone may set it.
+const HeaderOnBehalfOf = "Printerd-On-Behalf-Of"
+
 // Diag verbs.
 const (
 	VerbStatus   = "status"

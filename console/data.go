@@ -1,0 +1,312 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/service"
+)
+
+// Printer states as the console shows them.
+const (
+	StateReady    = "ready"
+	StatePrinting = "printing"
+	StatePaused   = "paused"
+	StateJammed   = "jammed"
+	StateOffline  = "offline"
+	StateNotReady = "not ready"
+)
+
+// printerView is one printer on the printers page.
+type printerView struct {
+	queue.PrinterStatus
+	State    string
+	Problems []string
+	Info     *drivers.Info
+	Counters *drivers.Counters
+	// Card is the card in progress: its number and issue, from the ledger.
+	Card string
+}
+
+// stateOf derives a printer's state from its status.
+func stateOf(ps queue.PrinterStatus, now time.Time) string {
+	switch {
+	case ps.Error != "" || now.Sub(ps.Updated) > 2*time.Minute || slices.Contains(ps.Problems, drivers.Offline):
+		return StateOffline
+	case slices.Contains(ps.Problems, drivers.CardJam):
+		return StateJammed
+	case ps.Printing != "":
+		return StatePrinting
+	case ps.Paused:
+		return StatePaused
+	case ps.Ready:
+		return StateReady
+	}
+	return StateNotReady
+}
+
+// statuses reads the site's printer_status entries, sorted by name.
+// (Until the printers verb of the service exists, the console reads the
+// bucket the daemons publish.)
+func (s *Server) statuses(ctx context.Context) ([]queue.PrinterStatus, error) {
+	kv, err := s.js.KeyValue(ctx, queue.BucketStatus)
+	if err != nil {
+		return nil, fmt.Errorf("console: printer status: %w", err)
+	}
+	w, err := kv.WatchFiltered(ctx, []string{s.cfg.Site + ".*"}, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("console: printer status: %w", err)
+	}
+	defer w.Stop()
+	var out []queue.PrinterStatus
+	for {
+		select {
+		case e := <-w.Updates():
+			if e == nil {
+				sort.Slice(out, func(i, k int) bool { return out[i].Printer < out[k].Printer })
+				return out, nil
+			}
+			var ps queue.PrinterStatus
+			if json.Unmarshal(e.Value(), &ps) == nil {
+				out = append(out, ps)
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("console: printer status: %w", ctx.Err())
+		}
+	}
+}
+
+// infoCache keeps each printer's info and counters: they are read through
+// the printer (diag verbs wait for the card in it), so a page shows the
+// last ones read and refreshes them when they are older than infoMaxAge.
+type infoCache struct {
+	mu sync.Mutex
+	m  map[string]infoEntry
+}
+
+type infoEntry struct {
+	info     *drivers.Info
+	counters *drivers.Counters
+	at       time.Time
+}
+
+const infoMaxAge = 30 * time.Second
+
+func newInfoCache() *infoCache { return &infoCache{m: map[string]infoEntry{}} }
+
+func (c *infoCache) get(name string) infoEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[name]
+}
+
+func (c *infoCache) put(name string, e infoEntry) {
+	c.mu.Lock()
+	c.m[name] = e
+	c.mu.Unlock()
+}
+
+// forget makes the next page read a printer's counters again (after a
+// technician's action).
+func (c *infoCache) forget(name string) {
+	c.mu.Lock()
+	e := c.m[name]
+	e.at = time.Time{}
+	c.m[name] = e
+	c.mu.Unlock()
+}
+
+// printers builds the printers page: status, info and counters, the card
+// in progress.
+func (s *Server) printers(ctx context.Context) ([]printerView, error) {
+	sts, err := s.statuses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	out := make([]printerView, len(sts))
+	var wg sync.WaitGroup
+	for i, ps := range sts {
+		v := printerView{PrinterStatus: ps, State: stateOf(ps, now)}
+		for _, p := range ps.Problems {
+			v.Problems = append(v.Problems, p.String())
+		}
+		e := s.info.get(ps.Printer)
+		v.Info, v.Counters = e.info, e.counters
+		out[i] = v
+		if now.Sub(e.at) > infoMaxAge && v.State != StateOffline && ps.Printing == "" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.refreshInfo(ctx, &out[i])
+			}()
+		}
+		if ps.Printing != "" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				defer cancel()
+				if e, err := s.client.Status(ctx, ps.Printing); err == nil {
+					out[i].Card = fmt.Sprintf("%s issue %d", e.CardNumber, e.Issue)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// refreshInfo reads a printer's info and counters (at most 2 s: a printer
+// busy with a card keeps the values read before).
+func (s *Server) refreshInfo(ctx context.Context, v *printerView) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	info, err := s.client.Info(ctx, v.Printer)
+	if err != nil {
+		return
+	}
+	n, err := s.client.Counters(ctx, v.Printer)
+	if err != nil {
+		return
+	}
+	v.Info, v.Counters = &info, &n
+	s.info.put(v.Printer, infoEntry{info: &info, counters: &n, at: time.Now()})
+}
+
+// poolView is one pool on the queue page.
+type poolView struct {
+	Name     string
+	Queued   uint64
+	Printing []jobView
+	Held     []jobView
+}
+
+// jobView is one job on the queue page: ids, card number and issue,
+// printer, reason; never personal data (the console has none).
+type jobView struct {
+	JobID      string
+	CardNumber string
+	Issue      int
+	Printer    string
+	Reason     string
+	Since      time.Time
+	Expires    time.Time
+}
+
+// queueView builds the queue page: per pool the queued count, the cards
+// printing and the held jobs. (Until the jobs list verb of the service
+// exists, queued counts come from the CARD_JOBS stream and printing from
+// printer_status.)
+func (s *Server) queueView(ctx context.Context, c *service.Client) ([]poolView, error) {
+	sts, err := s.statuses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	held, err := c.Held(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("held jobs: %s", errText(err))
+	}
+	pools := map[string]*poolView{}
+	pool := func(name string) *poolView {
+		if pools[name] == nil {
+			pools[name] = &poolView{Name: name}
+		}
+		return pools[name]
+	}
+	poolOf := map[string]string{}
+	for _, ps := range sts {
+		poolOf[ps.Printer] = ps.Pool
+		p := pool(ps.Pool)
+		if ps.Printing != "" {
+			jv := jobView{JobID: ps.Printing, Printer: ps.Printer}
+			if e, err := c.Status(ctx, ps.Printing); err == nil {
+				jv.CardNumber, jv.Issue, jv.Since = e.CardNumber, e.Issue, e.Updated
+			}
+			p.Printing = append(p.Printing, jv)
+		}
+	}
+	for _, h := range held {
+		name := poolOf[h.Printer]
+		if name == "" {
+			name = queue.DefaultPool
+		}
+		p := pool(name)
+		p.Held = append(p.Held, jobView{JobID: h.JobID, CardNumber: h.CardNumber, Issue: h.Issue, Printer: h.Printer,
+			Reason: h.Reason, Since: h.Since, Expires: h.Expires})
+	}
+	if st, err := s.js.Stream(ctx, queue.StreamJobs); err == nil {
+		prefix := queue.JobsSubject(s.cfg.Site, "")
+		if info, err := st.Info(ctx, jetstream.WithSubjectFilter(prefix+">")); err == nil {
+			for subj, n := range info.State.Subjects {
+				pool(strings.TrimPrefix(subj, prefix)).Queued = n
+			}
+		}
+	}
+	if len(pools) == 0 {
+		pool(queue.DefaultPool)
+	}
+	out := make([]poolView, 0, len(pools))
+	for _, p := range pools {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].Name < out[k].Name })
+	return out, nil
+}
+
+// historyView is a card number's history from the audit trail.
+type historyView struct {
+	CardNumber string
+	Records    []queue.AuditRecord
+	// Chain is the verification of the site's audit chain: "verified (N
+	// records)", or why it failed or could not be checked.
+	Chain   string
+	ChainOK bool
+}
+
+// history reads a card number's audit records and checks the site's chain.
+func (s *Server) history(ctx context.Context, c *service.Client, number string) (historyView, error) {
+	h := historyView{CardNumber: number}
+	rs, err := c.History(ctx, number)
+	if err != nil {
+		return h, errors.New(errText(err))
+	}
+	h.Records = rs
+	st, err := queue.OpenStores(ctx, s.js)
+	if err != nil {
+		h.Chain = "not checked: this console cannot read the audit stream"
+		return h, nil
+	}
+	n, err := queue.VerifyAudit(ctx, st, s.cfg.Site)
+	switch {
+	case err != nil:
+		h.Chain = "BROKEN: " + err.Error()
+	default:
+		h.Chain, h.ChainOK = fmt.Sprintf("verified: all %d records of site %s link up", n, s.cfg.Site), true
+	}
+	return h, nil
+}
+
+// validCardNumber is the job contract's card number rule, [A-Z0-9-]{4,24}.
+func validCardNumber(s string) bool {
+	if len(s) < 4 || len(s) > 24 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
