@@ -58,7 +58,7 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%d cards left", n)
 	},
-	"join": strings.Join,
+	"join":       strings.Join,
 	"stateClass": func(s string) string { return "state-" + strings.ReplaceAll(s, " ", "-") },
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cityid/printerd/console"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/diag"
 	"github.com/cityid/printerd/internal/natsconn"
@@ -86,6 +87,7 @@ type Daemon struct {
 	svc      *service.Server
 	closers  []io.Closer // opened printers
 	http     *http.Server
+	console  *console.Server
 	httpAddr string // actual listen address
 	natsURL  string // where clients connect ("" if in-process only)
 
@@ -179,7 +181,44 @@ func (d *Daemon) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if cfg.ConsoleListen != "" {
+		if err := d.serveConsole(); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// serveConsole starts the office console on console-listen, acting through
+// the daemon's own NATS connection (a single station).
+func (d *Daemon) serveConsole() error {
+	cfg := d.cfg
+	users, err := console.LoadUsers(cfg.ConsoleUsersFile())
+	if err != nil {
+		return fmt.Errorf("config: console-users: %w", err)
+	}
+	host, _, _ := net.SplitHostPort(cfg.ConsoleListen)
+	cert, created, err := console.LoadCertificate(cfg.ConsoleCert, cfg.ConsoleKey, cfg.State, []string{host})
+	if err != nil {
+		return fmt.Errorf("config: console-tls-cert: %w", err)
+	}
+	if created {
+		d.log.Info("daemon: console: made a self-signed certificate; check this fingerprint in the browser", "cert_sha256", console.Fingerprint(cert))
+	}
+	d.console, err = console.New(console.Config{NC: d.nc, Site: cfg.Site, Name: "console-" + cfg.Site, Users: users,
+		Certificate: cert, StateDir: cfg.State, Logger: d.log})
+	if err != nil {
+		return err
+	}
+	return d.console.Listen(cfg.ConsoleListen)
+}
+
+// ConsoleAddr returns the address the console listens on ("" if none).
+func (d *Daemon) ConsoleAddr() string {
+	if d.console == nil {
+		return ""
+	}
+	return d.console.Addr()
 }
 
 // openPrinters opens every configured printer; one that is offline now is
@@ -455,6 +494,11 @@ func (d *Daemon) shutdown() {
 		d.svc.Stop()
 	}
 	d.cancelSvc()
+	if d.console != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = d.console.Shutdown(ctx)
+		cancel()
+	}
 	if d.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = d.http.Shutdown(ctx)
