@@ -79,6 +79,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /reprints", s.auth(http.HandlerFunc(s.getReprints)))
 	mux.Handle("POST /reprints", s.auth(http.HandlerFunc(s.postReprint)))
 	mux.Handle("GET /live", s.auth(http.HandlerFunc(s.getLive)))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.refuse(w, r, http.StatusNotFound, "There is no such page.")
+	})
 	return s.secure(mux)
 }
 
@@ -90,7 +93,7 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Referrer-Policy", "same-origin") // no-referrer would make form POSTs send "Origin: null"
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 		h.Set("Cache-Control", "no-store")

@@ -59,6 +59,7 @@ func (s *Server) onEvent(m *nats.Msg) {
 	if json.Unmarshal(m.Data, &ev) != nil {
 		return
 	}
+	s.recent.add(ev)
 	s.hub.notify(topicQueue)
 	if ev.State == queue.EventPrinting || ev.State == queue.EventPrinted {
 		s.hub.notify(topicPrinters)
@@ -135,4 +136,37 @@ func (s *Server) getLive(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// recentJobs keeps the latest event of the last jobs seen, newest first,
+// for the queue page's "recent activity".
+type recentJobs struct {
+	mu  sync.Mutex
+	evs []queue.Event
+}
+
+const maxRecent = 20
+
+func (r *recentJobs) add(ev queue.Event) {
+	if ev.JobID == "" || ev.JobID == "invalid" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, e := range r.evs {
+		if e.JobID == ev.JobID {
+			r.evs = append(r.evs[:i], r.evs[i+1:]...)
+			break
+		}
+	}
+	r.evs = append([]queue.Event{ev}, r.evs...)
+	if len(r.evs) > maxRecent {
+		r.evs = r.evs[:maxRecent]
+	}
+}
+
+func (r *recentJobs) list() []queue.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]queue.Event(nil), r.evs...)
 }

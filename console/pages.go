@@ -30,6 +30,7 @@ type pageData struct {
 	Pools    []poolView
 	History  *historyView
 	Reprints []Reprint
+	Recent   []queue.Event
 
 	ReleaseReasons, CancelReasons, ReprintReasons []string
 }
@@ -163,6 +164,7 @@ func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 		d.Error = err.Error()
 	}
 	d.Pools = pools
+	d.Recent = s.recent.list()
 	s.render(w, r, http.StatusOK, "queue", d)
 }
 

@@ -70,6 +70,7 @@ type Server struct {
 	hub      *hub
 	reprints *reprintStore
 	info     *infoCache
+	recent   recentJobs
 
 	http     *http.Server
 	addr     string
