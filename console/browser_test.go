@@ -220,8 +220,12 @@ func chromiumPath(t *testing.T) string {
 func axeSource(t *testing.T) string {
 	p := os.Getenv("PRINTERD_AXE")
 	if p == "" {
-		home, _ := os.UserHomeDir()
-		p = filepath.Join(home, ".cache", "printerd-axe", "node_modules", "axe-core", "axe.min.js")
+		dir := os.Getenv("PRINTERD_AXE_DIR") // as scripts/deps.sh
+		if dir == "" {
+			home, _ := os.UserHomeDir()
+			dir = filepath.Join(home, ".cache", "printerd-axe")
+		}
+		p = filepath.Join(dir, "node_modules", "axe-core", "axe.min.js")
 	}
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -359,7 +363,7 @@ func (b *browser) check(st *station, name string) {
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -553,6 +557,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		br.open("/printers/p1/nothing") // an error page, for axe
 		br.check(st, "error")
 		br.open("/printers")
+		if got := eval[string](br, `document.querySelector("#printer-p1").innerText`); strings.Contains(got, " 0 cards left") {
+			t.Errorf("paused p1 shows an empty ribbon: %q", got)
+		}
 		br.do("resume p1", chromedp.Click(chromedp.CSS("#resume-p1")), chromedp.WaitVisible(chromedp.CSS("#pause-p1")))
 		br.signOut()
 	})
@@ -584,6 +591,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		time.Sleep(1100 * time.Millisecond)
 		br.signIn("clara", testPass["clara"])
+		// A tablet in portrait: the queue page in one column.
+		br.do("tablet", chromedp.EmulateViewport(768, 1024))
+		br.open("/queue")
+		br.check(st, "queue-tablet")
+		if w := eval[int](br, `document.documentElement.scrollWidth`); w > 768 {
+			t.Errorf("on a 768 px tablet the queue page is %d px wide (scrolls sideways)", w)
+		}
 	})
 }
 

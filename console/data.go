@@ -152,6 +152,21 @@ func (s *Server) printers(ctx context.Context) ([]printerView, error) {
 				s.refreshInfo(ctx, &out[i])
 			}()
 		}
+		if ps.Paused {
+			// A paused worker publishes no printer state: ask the printer.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				defer cancel()
+				if st, err := s.client.PrinterStatus(ctx, ps.Printer); err == nil {
+					out[i].RibbonLeft, out[i].Problems = st.RibbonLeft, nil
+					for _, p := range st.Problems {
+						out[i].Problems = append(out[i].Problems, p.String())
+					}
+				}
+			}()
+		}
 		if ps.Printing != "" {
 			wg.Add(1)
 			go func() {
