@@ -378,4 +378,3 @@ func TestLimiter(t *testing.T) {
 		t.Errorf("wait after success = %v", w)
 	}
 }
-
