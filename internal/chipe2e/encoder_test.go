@@ -1,4 +1,4 @@
-package pcsc_test
+package chipe2e_test
 
 import (
 	"bytes"
