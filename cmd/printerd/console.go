@@ -124,6 +124,9 @@ func hostname() string {
 func cmdConsoleUsers(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "add" {
 		fmt.Fprintln(stderr, "usage: printerd console users add --role clerk|technician|admin NAME [--password-file FILE] [--users FILE]")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return exitOK
+		}
 		return exitUsage
 	}
 	fs := flag.NewFlagSet("printerd console users add", flag.ContinueOnError)
