@@ -538,9 +538,24 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("technician pauses a printer and prints a test card", func(t *testing.T) {
 		br.t = t
-		br.signIn("tomas", testPass["tomas"])
+		// Keyboard only: the name field has focus, Tab to the password,
+		// Enter signs in.
+		br.open("/signin")
+		br.do("sign in with the keyboard", chromedp.KeyEvent("tomas"), chromedp.KeyEvent("\t"), chromedp.KeyEvent(testPass["tomas"]),
+			chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS("#person")))
 		br.open("/printers")
-		br.do("pause p1", chromedp.Click(chromedp.CSS("#pause-p1")))
+		br.do("tab to the skip link", chromedp.KeyEvent("\t"))
+		if got := eval[string](br, `document.activeElement.className + " " + getComputedStyle(document.activeElement).outlineStyle`); got != "skip solid" {
+			t.Errorf("first Tab focuses %q, want the skip link with a visible outline", got)
+		}
+		// Tab on to the pause button of p1 and press Enter.
+		for i := 0; i < 40 && eval[string](br, `document.activeElement.id`) != "pause-p1"; i++ {
+			br.do("tab", chromedp.KeyEvent("\t"))
+			if id := eval[string](br, `document.activeElement.id`); id != "" && eval[string](br, `getComputedStyle(document.activeElement).outlineStyle`) == "none" {
+				t.Errorf("focused #%s has no visible focus outline", id)
+			}
+		}
+		br.do("pause p1 with Enter", chromedp.KeyEvent("\r"))
 		br.notice("Printer paused")
 		br.markPage()
 		br.do("see p1 paused", chromedp.WaitVisible(chromedp.CSS(`#printer-p1 .state[data-state="paused"]`)), chromedp.WaitVisible(chromedp.CSS("#resume-p1")))

@@ -1,6 +1,8 @@
 package console
 
 import (
+	"bufio"
+	"context"
 	"crypto/tls"
 	"io"
 	"log/slog"
@@ -29,6 +31,7 @@ type testConsole struct {
 	srv   *Server
 	ts    *httptest.Server
 	asked chan string
+	nc    *nats.Conn
 }
 
 func newTestConsole(t *testing.T) *testConsole {
@@ -68,6 +71,10 @@ func newTestConsole(t *testing.T) *testConsole {
 	}
 	tc.srv, err = New(Config{NC: nc, Users: us, Certificate: cert, Timeout: time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
+		t.Fatal(err)
+	}
+	tc.nc = nc
+	if err := tc.srv.subscribe(); err != nil {
 		t.Fatal(err)
 	}
 	tc.ts = httptest.NewUnstartedServer(tc.srv.Handler())
@@ -376,5 +383,63 @@ func TestLimiter(t *testing.T) {
 	l.Succeed("k")
 	if w := l.Wait("k"); w != 0 {
 		t.Errorf("wait after success = %v", w)
+	}
+}
+
+// TestLiveStream: a job event reaches a signed-in page's live stream as a
+// change of the queue; a stream whose browser went away leaves nothing
+// behind; no stream without signing in.
+func TestLiveStream(t *testing.T) {
+	tc := newTestConsole(t)
+	if code, _ := get(t, tc.client(t), tc.ts.URL+"/live"); code != http.StatusUnauthorized {
+		t.Errorf("live stream without a session: %d, want 401", code)
+	}
+	c := tc.client(t)
+	tc.signIn(t, c, "clara", "clerk-password-1")
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tc.ts.URL+"/live", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	// Publish until the stream is subscribed and passes it on.
+	ev := []byte(`{"job_id":"0a5cd436-0000-4000-8000-000000000000","state":"held","card_number":"SAMPLE-000001","at":"2026-01-01T00:00:00Z"}`)
+	got := false
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(300 * time.Millisecond)
+	defer tick.Stop()
+	for !got {
+		select {
+		case l := <-lines:
+			got = l == "data: queue"
+		case <-tick.C:
+			tc.nc.Publish("cards.events.0a5cd436-0000-4000-8000-000000000000", ev)
+		case <-deadline:
+			t.Fatal("no change event for the queue on the live stream")
+		}
+	}
+	cancel()
+	resp.Body.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		tc.srv.hub.mu.Lock()
+		n := len(tc.srv.hub.subs)
+		tc.srv.hub.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d live streams left after the browser went away", n)
+		}
 	}
 }
