@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,22 +49,9 @@ type station struct {
 	devs   map[string]*sim.Device
 	key    ed25519.PrivateKey
 	url    string
-	logs   *syncBuffer
+	logs   string   // the daemon's log file
 	people []string // the invented people's names: never on a page
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // blankMaker makes blank cards (the layout is tested elsewhere).
 var blankMaker = queue.MakerFunc(func(context.Context, *job.Job) (card.Card, error) {
@@ -75,7 +61,7 @@ var blankMaker = queue.MakerFunc(func(context.Context, *job.Job) (card.Card, err
 func startStation(t *testing.T) *station {
 	t.Helper()
 	dir := t.TempDir()
-	st := &station{t: t, devs: map[string]*sim.Device{}, logs: &syncBuffer{}}
+	st := &station{t: t, devs: map[string]*sim.Device{}, logs: filepath.Join(dir, "daemon.log")}
 	_, ap, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -118,8 +104,13 @@ func startStation(t *testing.T) *station {
 	if err := errors.Join(reg.RegisterLanguage("evolis", evolis.Language), reg.RegisterTransport("testsim", testsim)); err != nil {
 		t.Fatal(err)
 	}
+	logf, err := os.OpenFile(st.logs, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logf.Close() })
 	d, err := daemon.New(daemon.Options{Config: cfg, Registry: reg, Maker: blankMaker,
-		Logger: slog.New(slog.NewJSONHandler(st.logs, nil)),
+		Logger: slog.New(slog.NewJSONHandler(logf, nil)),
 		Tune: func(c *queue.Config) {
 			c.StatusInterval, c.RetryDelay, c.FetchWait = 300*time.Millisecond, 200*time.Millisecond, 300*time.Millisecond
 		}})
@@ -434,7 +425,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Error("no live refresh happened, yet the page changed")
 		}
 		st.waitState(a.ID, queue.Printed)
-		if !strings.Contains(st.logs.String(), `"person":"clara"`) {
+		if logs, _ := os.ReadFile(st.logs); !bytes.Contains(logs, []byte(`"person":"clara"`)) {
 			t.Error("the console did not log the release as the signed-in clerk")
 		}
 	})

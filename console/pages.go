@@ -59,7 +59,11 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%d cards left", n)
 	},
-	"join":       strings.Join,
+	"join": strings.Join,
+	// jobForm is the data of a held job's release or cancel form.
+	"jobForm": func(action, label, button, class, jobID string, reasons []string, csrf string) map[string]any {
+		return map[string]any{"Action": action, "Label": label, "Button": button, "Class": class, "JobID": jobID, "Reasons": reasons, "CSRF": csrf}
+	},
 	"stateClass": func(s string) string { return "state-" + strings.ReplaceAll(s, " ", "-") },
 }
 
