@@ -1,6 +1,7 @@
 package card
 
 import (
+	"errors"
 	"fmt"
 	"image"
 )
@@ -48,6 +49,12 @@ func (r Ribbon) SidePanels(back bool) Panels {
 	}
 	return Panels{Colour: r.Colour(), Overlay: r.Overlay()}
 }
+
+// ErrRibbon is wrapped by errors that say a card cannot be printed on the
+// ribbon a printer has (a template made for colour on a black ribbon):
+// loading another ribbon fixes it, so the job waits for a clerk instead of
+// being refused for good.
+var ErrRibbon = errors.New("card: not printable on this ribbon")
 
 // Valid reports an error naming the ribbon if it is not one printerd supports.
 func (r Ribbon) Valid() error {

@@ -54,7 +54,7 @@ type station struct {
 }
 
 // blankMaker makes blank cards (the layout is tested elsewhere).
-var blankMaker = queue.MakerFunc(func(context.Context, *job.Job) (card.Card, error) {
+var blankMaker = queue.MakerFunc(func(context.Context, *job.Job, card.Ribbon) (card.Card, error) {
 	return card.Card{Ribbon: card.YMCKO, Front: card.Side{K: card.NewPlane()}}, nil
 })
 
@@ -101,7 +101,8 @@ func startStation(t *testing.T) *station {
 		}
 		return dev.Connect(), nil
 	}
-	if err := errors.Join(reg.RegisterLanguage("evolis", evolis.Language), reg.RegisterTransport("testsim", testsim)); err != nil {
+	if err := errors.Join(reg.RegisterLanguage("evolis", evolis.Language), reg.RegisterTransport("testsim", testsim),
+		reg.RegisterParams("", daemon.URIParams...), reg.RegisterParams("evolis", evolis.Params...)); err != nil {
 		t.Fatal(err)
 	}
 	logf, err := os.OpenFile(st.logs, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -56,33 +55,54 @@ func stateOf(ps queue.PrinterStatus, now time.Time) string {
 	return StateNotReady
 }
 
-// statuses reads the site's printer_status entries, sorted by name.
-// (Until the printers verb of the service exists, the console reads the
-// bucket the daemons publish.)
+// statuses returns the site's printers, sorted by name: what the
+// answering daemon says of its own (the printers verb), and, for the
+// printers of the site's other daemons, their last printer_status entry
+// when this console may read the bucket.
 func (s *Server) statuses(ctx context.Context) ([]queue.PrinterStatus, error) {
+	byName := map[string]queue.PrinterStatus{}
+	kvErr := s.readStatusBucket(ctx, byName)
+	live, err := s.client.Printers(ctx)
+	if err != nil && kvErr != nil {
+		return nil, fmt.Errorf("printers: %s", errText(err))
+	}
+	for _, ps := range live {
+		if ps.Updated.IsZero() {
+			ps.Updated = time.Now()
+		}
+		byName[ps.Printer] = ps
+	}
+	out := make([]queue.PrinterStatus, 0, len(byName))
+	for _, ps := range byName {
+		out = append(out, ps)
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].Printer < out[k].Printer })
+	return out, nil
+}
+
+// readStatusBucket adds the site's printer_status entries to m.
+func (s *Server) readStatusBucket(ctx context.Context, m map[string]queue.PrinterStatus) error {
 	kv, err := s.js.KeyValue(ctx, queue.BucketStatus)
 	if err != nil {
-		return nil, fmt.Errorf("console: printer status: %w", err)
+		return fmt.Errorf("console: printer status: %w", err)
 	}
 	w, err := kv.WatchFiltered(ctx, []string{s.cfg.Site + ".*"}, jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, fmt.Errorf("console: printer status: %w", err)
+		return fmt.Errorf("console: printer status: %w", err)
 	}
 	defer w.Stop()
-	var out []queue.PrinterStatus
 	for {
 		select {
 		case e := <-w.Updates():
 			if e == nil {
-				sort.Slice(out, func(i, k int) bool { return out[i].Printer < out[k].Printer })
-				return out, nil
+				return nil
 			}
 			var ps queue.PrinterStatus
 			if json.Unmarshal(e.Value(), &ps) == nil {
-				out = append(out, ps)
+				m[ps.Printer] = ps
 			}
 		case <-ctx.Done():
-			return nil, fmt.Errorf("console: printer status: %w", ctx.Err())
+			return fmt.Errorf("console: printer status: %w", ctx.Err())
 		}
 	}
 }
@@ -153,7 +173,8 @@ func (s *Server) printers(ctx context.Context) ([]printerView, error) {
 			}()
 		}
 		if ps.Paused {
-			// A paused worker publishes no printer state: ask the printer.
+			// A paused worker's last status has no printer state (ribbon
+			// 0, no problems): ask the printer.
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -202,8 +223,8 @@ func (s *Server) refreshInfo(ctx context.Context, v *printerView) {
 
 // poolView is one pool on the queue page.
 type poolView struct {
-	Name     string
-	Queued   uint64
+	queue.PoolCount
+	Queued   []jobView
 	Printing []jobView
 	Held     []jobView
 }
@@ -215,58 +236,49 @@ type jobView struct {
 	CardNumber string
 	Issue      int
 	Printer    string
+	State      string
 	Reason     string
 	Since      time.Time
 	Expires    time.Time
 }
 
-// queueView builds the queue page: per pool the queued count, the cards
-// printing and the held jobs. (Until the jobs list verb of the service
-// exists, queued counts come from the CARD_JOBS stream and printing from
-// printer_status.)
+// queueView builds the queue page from the jobs list verb: per pool the
+// queued jobs, the cards printing and the held jobs.
 func (s *Server) queueView(ctx context.Context, c *service.Client) ([]poolView, error) {
-	sts, err := s.statuses(ctx)
+	l, err := c.List(ctx)
 	if err != nil {
-		return nil, err
-	}
-	held, err := c.Held(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("held jobs: %s", errText(err))
+		return nil, fmt.Errorf("jobs: %s", errText(err))
 	}
 	pools := map[string]*poolView{}
 	pool := func(name string) *poolView {
-		if pools[name] == nil {
-			pools[name] = &poolView{Name: name}
-		}
-		return pools[name]
-	}
-	poolOf := map[string]string{}
-	for _, ps := range sts {
-		poolOf[ps.Printer] = ps.Pool
-		p := pool(ps.Pool)
-		if ps.Printing != "" {
-			jv := jobView{JobID: ps.Printing, Printer: ps.Printer}
-			if e, err := c.Status(ctx, ps.Printing); err == nil {
-				jv.CardNumber, jv.Issue, jv.Since = e.CardNumber, e.Issue, e.Updated
-			}
-			p.Printing = append(p.Printing, jv)
-		}
-	}
-	for _, h := range held {
-		name := poolOf[h.Printer]
 		if name == "" {
 			name = queue.DefaultPool
 		}
-		p := pool(name)
-		p.Held = append(p.Held, jobView{JobID: h.JobID, CardNumber: h.CardNumber, Issue: h.Issue, Printer: h.Printer,
-			Reason: h.Reason, Since: h.Since, Expires: h.Expires})
+		if pools[name] == nil {
+			pools[name] = &poolView{PoolCount: queue.PoolCount{Pool: name}}
+		}
+		return pools[name]
 	}
-	if st, err := s.js.Stream(ctx, queue.StreamJobs); err == nil {
-		prefix := queue.JobsSubject(s.cfg.Site, "")
-		if info, err := st.Info(ctx, jetstream.WithSubjectFilter(prefix+">")); err == nil {
-			for subj, n := range info.State.Subjects {
-				pool(strings.TrimPrefix(subj, prefix)).Queued = n
-			}
+	for _, pc := range l.Pools {
+		pool(pc.Pool).PoolCount = pc
+	}
+	for _, j := range l.Jobs {
+		p := pool(j.Pool)
+		jv := jobView{JobID: j.JobID, CardNumber: j.CardNumber, Printer: j.Printer, State: string(j.State), Since: j.Since}
+		if j.State == queue.Queued {
+			p.Queued = append(p.Queued, jv)
+		} else {
+			p.Printing = append(p.Printing, jv)
+		}
+	}
+	for _, h := range l.Held {
+		p := pool(h.Pool)
+		p.Held = append(p.Held, jobView{JobID: h.JobID, CardNumber: h.CardNumber, Issue: h.Issue, Printer: h.Printer,
+			State: string(queue.Held), Reason: h.Reason, Since: h.Since, Expires: h.Expires})
+	}
+	if sts, err := s.statuses(ctx); err == nil {
+		for _, ps := range sts {
+			pool(ps.Pool) // every pool with a printer shows, even empty
 		}
 	}
 	if len(pools) == 0 {
@@ -276,7 +288,7 @@ func (s *Server) queueView(ctx context.Context, c *service.Client) ([]poolView, 
 	for _, p := range pools {
 		out = append(out, *p)
 	}
-	sort.Slice(out, func(i, k int) bool { return out[i].Name < out[k].Name })
+	sort.Slice(out, func(i, k int) bool { return out[i].Pool < out[k].Pool })
 	return out, nil
 }
 

@@ -281,6 +281,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// URIParams are the printer URI parameters the daemon reads itself (name=
+// and pool=), for drivers.Registry.RegisterParams.
+var URIParams = []string{"name", "pool"}
+
 // PrinterSpecs parses the printer URIs: names (the name= parameter, or one
 // derived from the URI) must be unique subject tokens; pools come from pool=.
 func (c *Config) PrinterSpecs() ([]PrinterSpec, error) {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -87,9 +88,16 @@ type Daemon struct {
 	svc      *service.Server
 	closers  []io.Closer // opened printers
 	http     *http.Server
-	console  *console.Server
-	httpAddr string // actual listen address
-	natsURL  string // where clients connect ("" if in-process only)
+	httpLn   net.Listener // taken by preflight, served by serveHTTP
+	httpAddr string       // actual listen address
+	lock     *stateLock   // the state directory's lock (embedded NATS)
+	natsURL  string       // where clients connect ("" if in-process only)
+	// consoleLn, consoleUsers and consoleCert are the console's, checked
+	// by preflight; console serves them once NATS is up.
+	consoleLn    net.Listener
+	consoleUsers *console.Users
+	consoleCert  tls.Certificate
+	console      *console.Server
 
 	// svcCtx is the parent of the service handlers' contexts; Shutdown
 	// cancels it.
@@ -136,6 +144,9 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := d.preflight(specs); err != nil {
+		return err
+	}
 	// Keys first: a bad key is a configuration error, found before
 	// anything starts.
 	ver, err := d.loadVerifier(cfg.ApproverKeys)
@@ -176,10 +187,8 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if cfg.HTTP != "" {
-		if err := d.serveHTTP(metrics.Registry); err != nil {
-			return err
-		}
+	if d.httpLn != nil {
+		d.serveHTTP(metrics.Registry)
 	}
 	if cfg.ConsoleListen != "" {
 		if err := d.serveConsole(); err != nil {
@@ -189,9 +198,26 @@ func (d *Daemon) start(ctx context.Context) error {
 	return nil
 }
 
-// serveConsole starts the office console on console-listen, acting through
-// the daemon's own NATS connection (a single station).
+// serveConsole starts the office console on the listener preflight took,
+// acting through the daemon's own NATS connection (a single station).
 func (d *Daemon) serveConsole() error {
+	cfg := d.cfg
+	srv, err := console.New(console.Config{NC: d.nc, Site: cfg.Site, Name: "console-" + cfg.Site, Users: d.consoleUsers,
+		Certificate: d.consoleCert, StateDir: cfg.State, Logger: d.log})
+	if err != nil {
+		return err
+	}
+	if err := srv.Serve(d.consoleLn); err != nil {
+		return err
+	}
+	d.console = srv
+	return nil
+}
+
+// preflightConsole reads the console's users and certificate (made
+// self-signed on first run) and takes its address, so that a mistake in
+// any of them stops the start before NATS and the printers.
+func (d *Daemon) preflightConsole() error {
 	cfg := d.cfg
 	users, err := console.LoadUsers(cfg.ConsoleUsersFile())
 	if err != nil {
@@ -205,12 +231,12 @@ func (d *Daemon) serveConsole() error {
 	if created {
 		d.log.Info("daemon: console: made a self-signed certificate; check this fingerprint in the browser", "cert_sha256", console.Fingerprint(cert))
 	}
-	d.console, err = console.New(console.Config{NC: d.nc, Site: cfg.Site, Name: "console-" + cfg.Site, Users: users,
-		Certificate: cert, StateDir: cfg.State, Logger: d.log})
+	ln, err := net.Listen("tcp", cfg.ConsoleListen)
 	if err != nil {
-		return err
+		return fmt.Errorf("config: console-listen: %w", err)
 	}
-	return d.console.Listen(cfg.ConsoleListen)
+	d.consoleUsers, d.consoleCert, d.consoleLn = users, cert, ln
+	return nil
 }
 
 // ConsoleAddr returns the address the console listens on ("" if none).
@@ -324,8 +350,8 @@ func (d *Daemon) goCounted(f func()) bool {
 	return true
 }
 
-// serveHTTP starts /metrics and /healthz.
-func (d *Daemon) serveHTTP(reg *prometheus.Registry) error {
+// serveHTTP serves /metrics and /healthz on the listener preflight took.
+func (d *Daemon) serveHTTP(reg *prometheus.Registry) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -335,10 +361,7 @@ func (d *Daemon) serveHTTP(reg *prometheus.Registry) error {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	ln, err := net.Listen("tcp", d.cfg.HTTP)
-	if err != nil {
-		return fmt.Errorf("config: http: %w", err)
-	}
+	ln := d.httpLn
 	d.httpAddr = ln.Addr().String()
 	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	d.goCounted(func() {
@@ -346,7 +369,6 @@ func (d *Daemon) serveHTTP(reg *prometheus.Registry) error {
 			d.log.Error("daemon: http", "err", err)
 		}
 	})
-	return nil
 }
 
 // Config returns the settings in force.
@@ -517,6 +539,13 @@ func (d *Daemon) shutdown() {
 	if d.ns != nil {
 		d.ns.Shutdown()
 	}
+	if d.console == nil && d.consoleLn != nil {
+		d.consoleLn.Close() // taken by preflight, never served
+	}
+	if d.http == nil && d.httpLn != nil {
+		d.httpLn.Close() // taken by preflight, never served
+	}
+	_ = d.lock.Close() // last: the store is closed
 }
 
 // reloadableApprover is a queue.Approver whose trusted keys Reload can

@@ -31,6 +31,7 @@ type fixture struct {
 	cfg            Config
 	reg            *drivers.Registry
 	dev            *sim.Device
+	opens          atomic.Int32 // testsim:// links opened
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -57,15 +58,19 @@ func newFixture(t *testing.T) *fixture {
 	// no process-wide simulator registry.
 	f.dev = sim.New(sim.Options{Name: "p0"})
 	f.reg = &drivers.Registry{}
-	testsim := func(context.Context, *url.URL) (drivers.LinkCloser, error) { return f.dev.Connect(), nil }
-	if err := errors.Join(f.reg.RegisterLanguage("evolis", evolis.Language), f.reg.RegisterTransport("testsim", testsim)); err != nil {
+	testsim := func(context.Context, *url.URL) (drivers.LinkCloser, error) {
+		f.opens.Add(1)
+		return f.dev.Connect(), nil
+	}
+	if err := errors.Join(f.reg.RegisterLanguage("evolis", evolis.Language), f.reg.RegisterTransport("testsim", testsim),
+		f.reg.RegisterParams("", URIParams...), f.reg.RegisterParams("evolis", evolis.Params...)); err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
 // blankMaker makes blank cards.
-var blankMaker = queue.MakerFunc(func(context.Context, *job.Job) (card.Card, error) {
+var blankMaker = queue.MakerFunc(func(context.Context, *job.Job, card.Ribbon) (card.Card, error) {
 	return card.Card{Ribbon: card.YMCKO, Front: card.Side{K: card.NewPlane()}}, nil
 })
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -59,6 +60,91 @@ type Registry struct {
 	transports map[string]Transport
 	languages  map[string]Language
 	detectors  []Detector
+	// params are the URI query parameters each layer reads, by owner:
+	// a scheme, a language, or "" for every URI.
+	params map[string][]string
+}
+
+// LangParam is the URI parameter that names a printer's command language;
+// the registry reads it itself.
+const LangParam = "lang"
+
+// RegisterParams declares the URI query parameters owner reads: a transport
+// scheme, a language name, or "" for parameters any printer URI may carry
+// (read by the caller, such as pool= and name=). Open refuses a URI with a
+// parameter no layer declared, naming the ones it knows, so that a
+// misspelled parameter is never silently ignored.
+func (r *Registry) RegisterParams(owner string, names ...string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.params == nil {
+		r.params = map[string][]string{}
+	}
+	for _, n := range names {
+		if n == "" || slices.Contains(r.params[owner], n) {
+			return fmt.Errorf("drivers: URI parameter %q of %q registered twice or empty", n, owner)
+		}
+		r.params[owner] = append(r.params[owner], n)
+	}
+	return nil
+}
+
+// knownParams returns the parameters a URI with this scheme may carry when
+// its language is lang ("" for any language the registry has), sorted.
+// The caller holds r.mu.
+func (r *Registry) knownParams(scheme, lang string) []string {
+	known := []string{LangParam}
+	known = append(known, r.params[""]...)
+	known = append(known, r.params[scheme]...)
+	if lang != "" {
+		known = append(known, r.params[lang]...)
+	} else {
+		for name := range r.languages {
+			known = append(known, r.params[name]...)
+		}
+	}
+	slices.Sort(known)
+	return slices.Compact(known)
+}
+
+// CheckURI checks a printer URI without opening it: the scheme and the
+// language must be registered and every query parameter known to a layer
+// that reads it. The error names the URI's parameter and lists the known
+// ones.
+func (r *Registry) CheckURI(uri string) error {
+	u, err := ParseURI(uri)
+	if err != nil {
+		return err
+	}
+	_, err = r.check(u, u.Query().Get(LangParam))
+	return err
+}
+
+// check is CheckURI on a parsed URI for language lang ("" when not known
+// yet); it returns the transport.
+func (r *Registry) check(u *url.URL, lang string) (Transport, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.transports[u.Scheme]
+	if !ok {
+		return nil, fmt.Errorf("drivers: printer URI %s: unknown scheme %q (have %v)", u.Redacted(), u.Scheme, keys(r.transports))
+	}
+	if lang != "" {
+		if _, ok := r.languages[lang]; !ok {
+			return nil, fmt.Errorf("drivers: printer URI %s: unknown language %q (have %v)", u.Redacted(), lang, keys(r.languages))
+		}
+	}
+	known := r.knownParams(u.Scheme, lang)
+	q := u.Query()
+	for _, name := range keys(q) {
+		if !slices.Contains(known, name) {
+			return nil, fmt.Errorf("drivers: printer URI %s: unknown parameter %q: known parameters are %s", u.Redacted(), name, strings.Join(known, ", "))
+		}
+		if len(q[name]) > 1 {
+			return nil, fmt.Errorf("drivers: printer URI %s: parameter %q given %d times: give it once", u.Redacted(), name, len(q[name]))
+		}
+	}
+	return t, nil
 }
 
 // RegisterDetector adds a Detector; detectors are asked in the order they
@@ -131,18 +217,14 @@ func (r *Registry) OpenWrapped(ctx context.Context, uri string, wrap func(Link) 
 	if err != nil {
 		return nil, err
 	}
+	langName := u.Query().Get(LangParam)
+	t, err := r.check(u, langName)
+	if err != nil {
+		return nil, err
+	}
 	r.mu.Lock()
-	t, tok := r.transports[u.Scheme]
-	langName := u.Query().Get("lang")
 	detectors := append([]Detector(nil), r.detectors...)
-	schemes := keys(r.transports)
 	r.mu.Unlock()
-	if !tok {
-		return nil, fmt.Errorf("drivers: printer URI %q: unknown scheme %q (have %v)", uri, u.Scheme, schemes)
-	}
-	if langName != "" && !r.hasLanguage(langName) {
-		return nil, fmt.Errorf("drivers: printer URI %q: unknown language %q", uri, langName)
-	}
 	link, err := t(ctx, u)
 	if err != nil {
 		return nil, fmt.Errorf("drivers: open %s: %w", uri, err)
@@ -156,13 +238,13 @@ func (r *Registry) OpenWrapped(ctx context.Context, uri string, wrap func(Link) 
 	if langName == "" {
 		langName = "evolis"
 	}
-	r.mu.Lock()
-	l, lok := r.languages[langName]
-	r.mu.Unlock()
-	if !lok {
-		link.Close()
-		return nil, fmt.Errorf("drivers: printer URI %q: unknown language %q", uri, langName)
+	if _, err := r.check(u, langName); err != nil {
+		link.Close() // a parameter of another language than the one detected
+		return nil, err
 	}
+	r.mu.Lock()
+	l := r.languages[langName]
+	r.mu.Unlock()
 	var dl Link = link
 	if wrap != nil {
 		dl = wrap(link)
@@ -173,13 +255,6 @@ func (r *Registry) OpenWrapped(ctx context.Context, uri string, wrap func(Link) 
 		return nil, fmt.Errorf("drivers: open %s: %w", uri, err)
 	}
 	return &Opened{Printer: p, URI: u, Link: link}, nil
-}
-
-func (r *Registry) hasLanguage(name string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.languages[name]
-	return ok
 }
 
 func keys[V any](m map[string]V) []string {

@@ -242,6 +242,19 @@ var ErrSelfCheck = errors.New("layout: self-check failed")
 // makes the panels for the renderer's ribbon and checks the barcode back
 // from the rendered K panel. A card that fails the check is not returned.
 func (r *Renderer) Render(ctx context.Context, template string, f Fields) (*Card, error) {
+	return r.RenderFor(ctx, "", template, f)
+}
+
+// RenderFor is Render for the ribbon a printer has; "" means the
+// renderer's (Options.Ribbon). A template that may not be printed on that
+// ribbon (Template.Ribbons) is an error wrapping card.ErrRibbon.
+func (r *Renderer) RenderFor(ctx context.Context, ribbon card.Ribbon, template string, f Fields) (*Card, error) {
+	if ribbon == "" {
+		ribbon = r.opts.Ribbon
+	}
+	if err := ribbon.Valid(); err != nil {
+		return nil, fmt.Errorf("layout: %w", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("layout: render: %w", err)
 	}
@@ -251,6 +264,9 @@ func (r *Renderer) Render(ctx context.Context, template string, f Fields) (*Card
 	t := r.templates[template]
 	if t == nil {
 		return nil, fmt.Errorf("layout: template %q unknown: have %s", template, strings.Join(r.Templates(), ", "))
+	}
+	if err := t.PrintableOn(ribbon); err != nil {
+		return nil, err
 	}
 	f.Name = norm.NFC.String(f.Name)
 	f.Gender = norm.NFC.String(f.Gender)
@@ -278,7 +294,7 @@ func (r *Renderer) Render(ctx context.Context, template string, f Fields) (*Card
 			return nil, &FieldError{Field: "photo", Rule: "must be a JPEG or PNG of at most 4096x4096 pixels", Err: err}
 		}
 	}
-	c := &Card{Barcode: text, Panels: card.Card{Ribbon: r.opts.Ribbon}}
+	c := &Card{Barcode: text, Panels: card.Card{Ribbon: ribbon}}
 	sh := r.newShapers()
 	var bcSide *sideDraw
 	for i, face := range []*Face{&t.Front, &t.Back} {
@@ -294,8 +310,8 @@ func (r *Renderer) Render(ctx context.Context, template string, f Fields) (*Card
 			bcSide = sd
 		}
 	}
-	front := c.sides[0].panels(r.opts.Ribbon.SidePanels(false))
-	back := c.sides[1].panels(r.opts.Ribbon.SidePanels(true))
+	front := c.sides[0].panels(ribbon.SidePanels(false))
+	back := c.sides[1].panels(ribbon.SidePanels(true))
 	c.Panels.Front, c.Panels.Back = front, &back
 	c.Front = c.sides[0].preview(front)
 	c.Back = c.sides[1].preview(back)

@@ -12,6 +12,7 @@ import (
 	"math"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/cityid/printerd/card"
@@ -72,8 +73,12 @@ const (
 type Template struct {
 	Name  string `json:"name"`
 	Title string `json:"title,omitempty"` // human description
-	Front Face   `json:"front"`
-	Back  Face   `json:"back"`
+	// Ribbons, if set, are the only ribbons the design may be printed on
+	// (a design that needs colour lists ymcko and ymckok); empty means
+	// every ribbon: colour is dithered to black on ko and k.
+	Ribbons []card.Ribbon `json:"ribbons,omitempty"`
+	Front   Face          `json:"front"`
+	Back    Face          `json:"back"`
 
 	// images holds decoded image elements by src, loaded with the template.
 	images map[string]image.Image
@@ -170,6 +175,11 @@ func (t *Template) validate(open func(string) ([]byte, error)) error {
 	if len(t.Front.Elements)+len(t.Back.Elements) > maxElements {
 		return fmt.Errorf("layout: template %s: more than %d elements", t.Name, maxElements)
 	}
+	for _, r := range t.Ribbons {
+		if err := r.Valid(); err != nil {
+			return fmt.Errorf("layout: template %s: ribbons: %w", t.Name, err)
+		}
+	}
 	seen := map[string]bool{}
 	printed := map[string]bool{}
 	barcodes := 0
@@ -238,6 +248,19 @@ func (t *Template) validate(open func(string) ([]byte, error)) error {
 		}
 	}
 	return nil
+}
+
+// PrintableOn reports an error wrapping card.ErrRibbon when the template
+// may not be printed on ribbon r, naming the template and its ribbons.
+func (t *Template) PrintableOn(r card.Ribbon) error {
+	if len(t.Ribbons) == 0 || slices.Contains(t.Ribbons, r) {
+		return nil
+	}
+	names := make([]string, len(t.Ribbons))
+	for i, tr := range t.Ribbons {
+		names[i] = string(tr)
+	}
+	return fmt.Errorf("layout: template %s needs ribbon %s, the printer has %s: %w", t.Name, strings.Join(names, " or "), r, card.ErrRibbon)
 }
 
 // check validates a box against the card edges.

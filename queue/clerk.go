@@ -20,6 +20,7 @@ type HeldJob struct {
 	JobID      string    `json:"job_id"`
 	CardNumber string    `json:"card_number,omitempty"`
 	Issue      int       `json:"issue,omitempty"`
+	Pool       string    `json:"pool,omitempty"`
 	Printer    string    `json:"printer,omitempty"`
 	Reason     string    `json:"reason,omitempty"`
 	Since      time.Time `json:"since"`
@@ -75,7 +76,8 @@ func (c *Clerk) Held(ctx context.Context) ([]HeldJob, error) {
 			return nil, fmt.Errorf("queue: held %s: %w", jobID, err)
 		}
 		h := HeldJob{JobID: jobID, Reason: msg.Header.Get(HeaderHeldReason), Since: msg.Time.UTC(),
-			Expires: msg.Time.Add(info.Config.MaxAge).UTC()}
+			Expires: msg.Time.Add(info.Config.MaxAge).UTC(),
+			Pool:    strings.TrimPrefix(msg.Header.Get(HeaderJobsSubject), "cards.jobs."+c.site+".")}
 		if e, err := c.st.ledger().get(ctx, jobID); err == nil {
 			h.CardNumber, h.Issue, h.Printer = e.CardNumber, e.Issue, e.Printer
 			if e.State != Held {
@@ -156,7 +158,8 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, err
 	return e, nil
 }
 
-// Cancel ends a held job: ledger held -> cancelled, the CARD_HELD copy
+// Cancel ends a held or queued job. A queued job (no printer claimed it)
+// is cancelled by cancelQueued. A held job: ledger held -> cancelled, the CARD_HELD copy
 // purged (the personal data is gone), audit and event "cancelled". reason
 // is the clerk's reason code (e.g. "duplicate", "customer-gone"); it must
 // not hold personal data.
@@ -168,11 +171,14 @@ func (c *Clerk) Cancel(ctx context.Context, jobID, operator, reason string) (Ent
 		return Entry{}, fmt.Errorf("queue: reason: must be 1-200 printable characters")
 	}
 	e, err := c.Status(ctx, jobID)
+	if errors.Is(err, ErrNotFound) {
+		return c.cancelQueued(ctx, jobID, operator, reason) // not claimed by a printer yet
+	}
 	if err != nil {
 		return Entry{}, err
 	}
 	if e.State != Held {
-		return Entry{}, fmt.Errorf("queue: cancel %s: job is %s, not held: %w", jobID, e.State, ErrConflict)
+		return Entry{}, fmt.Errorf("queue: cancel %s: job is %s, not held or queued: %w", jobID, e.State, ErrConflict)
 	}
 	prev := e
 	e.State, e.Updated, e.Reason = Cancelled, c.now().UTC(), reason

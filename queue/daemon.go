@@ -33,18 +33,23 @@ func (f ApproverFunc) Verify(body []byte, keyID, signature string) error {
 	return f(body, keyID, signature)
 }
 
-// Maker turns a validated job into the card a driver prints. cmd/printerd
-// wires layout here. An error (layout self-check failed, bad photo) rejects
-// the job; it must name the field and rule, never a value.
+// Maker turns a validated job into the card a driver prints, laid out for
+// ribbon, the ribbon the printer has ("" when it does not say: the
+// Maker's default). cmd/printerd wires layout here. An error (layout
+// self-check failed, bad photo) rejects the job; one wrapping
+// card.ErrRibbon (the template may not be printed on that ribbon) holds
+// it for a clerk. It must name the field and rule, never a value.
 type Maker interface {
-	Make(ctx context.Context, j *job.Job) (card.Card, error)
+	Make(ctx context.Context, j *job.Job, ribbon card.Ribbon) (card.Card, error)
 }
 
 // MakerFunc adapts a function to Maker.
-type MakerFunc func(ctx context.Context, j *job.Job) (card.Card, error)
+type MakerFunc func(ctx context.Context, j *job.Job, ribbon card.Ribbon) (card.Card, error)
 
 // Make calls f.
-func (f MakerFunc) Make(ctx context.Context, j *job.Job) (card.Card, error) { return f(ctx, j) }
+func (f MakerFunc) Make(ctx context.Context, j *job.Job, ribbon card.Ribbon) (card.Card, error) {
+	return f(ctx, j, ribbon)
+}
 
 // Printer is one configured printer: its name (a subject token, unique in
 // the site), the pool whose jobs it takes, and its driver. The daemon does

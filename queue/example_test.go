@@ -40,7 +40,7 @@ func ExampleStart() {
 		Site:     "city-hall",
 		JS:       js,
 		Approver: verifier,
-		Maker: queue.MakerFunc(func(ctx context.Context, j *job.Job) (card.Card, error) {
+		Maker: queue.MakerFunc(func(ctx context.Context, j *job.Job, _ card.Ribbon) (card.Card, error) {
 			return card.Card{}, nil // layout.Render in cmd/printerd
 		}),
 		Printers: []queue.Printer{{Name: "front-desk", Pool: "default", Dev: front}},

@@ -47,6 +47,7 @@ func (w *worker) handle(msg jetstream.Msg) {
 		w.checkMsgID(ctx, d) && // 3. Nats-Msg-Id is the job id or a release of it
 		w.received(d) &&
 		w.claim(ctx, d) && // 4. ledger: claimed (or what the entry says)
+		w.checkReprint(ctx, d) && // 4'. a reprint replaces a job the ledger knows
 		w.checkIssue(ctx, d) && // 5. issue rule, read-only
 		w.render(ctx, d) && // 6. Maker: the card
 		w.reserveIssue(ctx, d) && // 5'. card_issues reserved by compare-and-swap
@@ -193,9 +194,14 @@ func (w *worker) checkIssue(ctx context.Context, d *delivery) bool {
 
 // render makes the card; its failure is a rejection, not a print.
 func (w *worker) render(ctx context.Context, d *delivery) bool {
-	made, err := w.env.cfg.Maker.Make(ctx, d.job)
+	ribbon := w.ribbon(ctx)
+	made, err := w.env.cfg.Maker.Make(ctx, d.job, ribbon)
 	if err != nil && ctx.Err() != nil {
 		return false // the daemon is closing: the job is redelivered, still claimed
+	}
+	if errors.Is(err, card.ErrRibbon) {
+		w.holdForRibbon(ctx, d, err)
+		return false
 	}
 	if err != nil {
 		reason := trimPkg(err)
@@ -275,7 +281,11 @@ func (w *worker) recordOutcome(ctx context.Context, d *delivery, perr error) {
 		// The printer refuses this card, or keeps failing on it while it
 		// says it is ready: a clerk must look at it. No card was fed.
 		d.log.Warn("queue: print refused before the card was fed; holding the job", "code", code, "deliveries", delivered(d.msg))
-		w.hold(ctx, d, AuditHeld, "not printed: "+code+" before feed, retries exhausted")
+		why := "retries exhausted"
+		if drivers.CodeOf(perr) == drivers.BadCommand {
+			why = "the printer refused the card"
+		}
+		w.hold(ctx, d, AuditHeld, "not printed: "+code+" before feed, "+why)
 	case !drivers.Fed(perr):
 		w.retryBeforeFeed(ctx, d, code)
 	case feedOf(perr) == drivers.AfterFeed:
@@ -388,7 +398,7 @@ type rejection struct {
 	JobID      string
 	CardNumber string
 	Issue      int
-	Rule       string // metric label: approval, contract, msg-id, issue, layout
+	Rule       string // metric label: approval, contract, msg-id, issue, reprint, layout
 	Reason     string // field and rule, no values
 	Ledger     bool
 }

@@ -74,7 +74,7 @@ func verifierFor(t testing.TB, ss ...signer) *job.Verifier {
 // blankMaker makes blank cards with a K panel.
 type blankMaker struct{ fail error }
 
-func (m blankMaker) Make(ctx context.Context, j *job.Job) (card.Card, error) {
+func (m blankMaker) Make(ctx context.Context, j *job.Job, _ card.Ribbon) (card.Card, error) {
 	if m.fail != nil {
 		return card.Card{}, m.fail
 	}

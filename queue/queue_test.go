@@ -399,7 +399,12 @@ func TestSameIssueNeverPrintedTwice(t *testing.T) {
 	// A lower issue is refused, a higher one printed.
 	id0, b0 := newJob("I-0001", 0, 2)
 	e.submit(id0, b0)
+	winner := id1
+	if loser == id1 {
+		winner = id2
+	}
 	id3, b3 := newJob("I-0001", 2, 2)
+	b3 = reprintOf(t, b3, winner)
 	e.submit(id3, b3)
 	e.waitState(id0, Rejected)
 	e.waitState(id3, Printed)
@@ -407,6 +412,48 @@ func TestSameIssueNeverPrintedTwice(t *testing.T) {
 	if len(p) != 2 || p[id3] != 1 || p[loser] != 0 {
 		t.Errorf("printed %v, want one issue 1 and the issue 2", p)
 	}
+}
+
+// TestReprintOfUnknownJob: a reprint whose of_job the ledger never saw,
+// or which names a job of another card number, is rejected naming
+// reprint.of_job, and prints nothing; a reprint of a printed job prints.
+func TestReprintOfUnknownJob(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	id1, b1 := newJob("R-0001", 1, 0)
+	e.submit(id1, b1)
+	e.waitState(id1, Printed)
+	other, bo := newJob("R-0002", 1, 1)
+	e.submit(other, bo)
+	e.waitState(other, Printed)
+
+	unknown, bu := newJob("R-0001", 2, 0) // of_job: a fresh UUID
+	e.submit(unknown, bu)
+	wrong, bw := newJob("R-0001", 2, 0)
+	e.submit(wrong, reprintOf(t, bw, other))
+	for _, id := range []string{unknown, wrong} {
+		ev := e.waitEvent(id, EventRejected)
+		if !strings.Contains(ev.Reason, "reprint.of_job") {
+			t.Errorf("reprint %s rejected for %q; want reprint.of_job", id, ev.Reason)
+		}
+	}
+	good, bg := newJob("R-0001", 2, 0)
+	e.submit(good, reprintOf(t, bg, id1))
+	e.waitState(good, Printed)
+	if p := e.allPrinted(); p[unknown] != 0 || p[wrong] != 0 || p[good] != 1 {
+		t.Errorf("printed %v: want only the reprint of a printed job", p)
+	}
+}
+
+// reprintOf sets reprint.of_job in a job body.
+func reprintOf(t *testing.T, body []byte, ofJob string) []byte {
+	t.Helper()
+	var j job.Job
+	if err := json.Unmarshal(body, &j); err != nil || j.Reprint == nil {
+		t.Fatalf("reprintOf: not a reprint body: %v", err)
+	}
+	j.Reprint.OfJob = ofJob
+	b, _ := json.Marshal(j)
+	return b
 }
 
 func TestAuditChainDetectsTampering(t *testing.T) {
@@ -656,7 +703,7 @@ func TestRefusedBeforeFeedIsHeld(t *testing.T) {
 		want  string
 	}{
 		// The driver refuses a card for a ribbon it does not know.
-		{"bad card", MakerFunc(func(ctx context.Context, j *job.Job) (card.Card, error) {
+		{"bad card", MakerFunc(func(ctx context.Context, j *job.Job, _ card.Ribbon) (card.Card, error) {
 			return card.Card{Ribbon: "bogus", Front: card.Side{K: card.NewPlane()}}, nil
 		}), false, "bad-command"},
 		// A printer that says it is ready and refuses every card.

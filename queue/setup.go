@@ -15,6 +15,7 @@ const (
 	StreamHeld   = "CARD_HELD"
 	StreamEvents = "CARD_EVENTS"
 	StreamAudit  = "CARD_AUDIT"
+	StreamQueued = "CARD_QUEUED"
 	BucketLedger = "card_ledger"
 	BucketIssues = "card_issues"
 	BucketStatus = "printer_status"
@@ -50,6 +51,7 @@ type Stores struct {
 	Held   jetstream.Stream
 	Events jetstream.Stream
 	Audit  jetstream.Stream
+	Queued jetstream.Stream // headers of CARD_JOBS messages, no bodies (queued.go)
 	Ledger jetstream.KeyValue
 	Issues jetstream.KeyValue
 	Status jetstream.KeyValue
@@ -77,7 +79,9 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) (*Store
 			Name: StreamJobs, Description: "printerd: approved card jobs",
 			Subjects: []string{"cards.jobs.>"}, Retention: jetstream.WorkQueuePolicy,
 			Storage: storage, Replicas: cfg.Replicas, Duplicates: cfg.Duplicates,
+			RePublish: queuedRePublish,
 		}},
+		{&st.Queued, queuedStream(storage, cfg.Replicas)},
 		{&st.Held, jetstream.StreamConfig{
 			Name: StreamHeld, Description: "printerd: held job bodies awaiting a clerk",
 			Subjects: []string{"cards.held.>"}, Storage: storage, Replicas: cfg.Replicas,

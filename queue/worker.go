@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 )
 
@@ -39,6 +40,7 @@ type PrinterStatus struct {
 	Pool       string         `json:"pool"`
 	Model      string         `json:"model,omitempty"`
 	Serial     string         `json:"serial,omitempty"`
+	Ribbon     card.Ribbon    `json:"ribbon,omitempty"` // as the printer (or its URI's ribbon=) says
 	Ready      bool           `json:"ready"`
 	Paused     bool           `json:"paused"`
 	Printing   string         `json:"printing,omitempty"` // job id of the card in the printer
@@ -110,6 +112,7 @@ type worker struct {
 	pending    []pendingEvent // owned by the run goroutine
 	lastStatus time.Time
 	lastReady  bool
+	last       PrinterStatus // the last status published (printers.go)
 	wake       chan struct{}
 }
 
@@ -224,6 +227,12 @@ func (w *worker) run() {
 			}
 			continue
 		}
+		if w.isPaused() || w.stopping() {
+			// Paused (or draining) while the fetch waited: give the job
+			// back at once for another printer or a later fetch.
+			_ = msg.Nak()
+			continue
+		}
 		w.handle(msg)
 	}
 	w.publishStatus(drivers.Status{}, errors.New("queue: daemon stopped"), w.isPaused(), true)
@@ -268,13 +277,14 @@ func (w *worker) publishStatus(st drivers.Status, err error, paused, force bool)
 	w.lastReady, w.lastStatus = ready, now
 	ps := PrinterStatus{
 		Site: w.env.cfg.Site, Printer: w.p.Name, Pool: w.p.Pool, Model: w.info.Model, Serial: w.info.Serial,
-		Ready: ready, Paused: paused, Printing: w.printing, Problems: st.Problems, RibbonLeft: st.RibbonLeft,
-		Updated: now,
+		Ribbon: w.info.Ribbon, Ready: ready, Paused: paused, Printing: w.printing, Problems: st.Problems,
+		RibbonLeft: st.RibbonLeft, Updated: now,
 	}
-	w.smu.Unlock()
 	if err != nil {
 		ps.Error = err.Error()
 	}
+	w.last = ps
+	w.smu.Unlock()
 	b, _ := json.Marshal(ps)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.env.runCtx), 5*time.Second)
 	defer cancel()

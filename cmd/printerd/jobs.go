@@ -21,11 +21,12 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, `usage: printerd jobs VERB [ARG] [--nats URL] [--site S] [--json]
 
 verbs:
+  list                          queued, printing and held jobs, per pool (no personal data)
   status JOB_ID                 a job's ledger state
   held                          jobs waiting for a clerk
   release JOB_ID [--operator O] print a held job again
   cancel JOB_ID --reason R [--operator O]
-                                end a held job (its data is deleted)
+                                end a held or queued job (its data is erased)
   history CARD_NUMBER           issuance history of a card number (audit, no personal data)`)
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
@@ -49,7 +50,7 @@ verbs:
 	if done {
 		return status
 	}
-	need := map[string]int{service.VerbStatus: 1, service.VerbHeld: 0, service.VerbRelease: 1, service.VerbCancel: 1, service.VerbHistory: 1}
+	need := map[string]int{service.VerbList: 0, service.VerbPrinters: 0, service.VerbStatus: 1, service.VerbHeld: 0, service.VerbRelease: 1, service.VerbCancel: 1, service.VerbHistory: 1}
 	n, ok := need[verb]
 	if !ok {
 		fmt.Fprintf(stderr, "printerd jobs: unknown verb %q\n", verb)
@@ -89,6 +90,10 @@ verbs:
 		res, err = c.Cancel(ctx, pos[0], *operator, *reason)
 	case service.VerbHistory:
 		res, err = c.History(ctx, pos[0])
+	case service.VerbList:
+		res, err = c.List(ctx)
+	case service.VerbPrinters:
+		res, err = c.Printers(ctx)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "printerd jobs %s: %v\n", verb, err)
@@ -152,8 +157,106 @@ func printJobsResult(w io.Writer, res any) error {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Seq, r.At.Format(time.RFC3339), r.Action, r.JobID, r.Issue,
 				r.Printer, r.Operator, r.Reason)
 		}
+	case queue.JobList:
+		printJobList(tw, res)
+	case []queue.PrinterStatus:
+		printPrinters(tw, res)
 	default:
 		return fmt.Errorf("no text form for %T", res)
 	}
 	return nil
+}
+
+// printJobList prints a listing: per pool, then each job in the queue or a
+// printer, then the held jobs.
+func printJobList(tw *tabwriter.Writer, l queue.JobList) {
+	if len(l.Pools) == 0 {
+		fmt.Fprintln(tw, "no queued, printing or held jobs")
+		return
+	}
+	fmt.Fprintln(tw, "POOL	QUEUED	PRINTING	HELD	OLDEST")
+	for _, p := range l.Pools {
+		oldest := "-"
+		if !p.Oldest.IsZero() {
+			oldest = p.Oldest.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s	%d	%d	%d	%s\n", p.Pool, p.Queued, p.Printing, p.Held, oldest)
+	}
+	if len(l.Jobs) > 0 {
+		fmt.Fprintln(tw, "\nJOB\tPOOL\tSTATE\tCARD\tPRINTER\tSINCE")
+		for _, j := range l.Jobs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.Pool, j.State, dash(j.CardNumber), dash(j.Printer), j.Since.Format(time.RFC3339))
+		}
+	}
+	if len(l.Held) > 0 {
+		fmt.Fprintln(tw, "\nHELD JOB\tPOOL\tCARD\tREASON\tSINCE")
+		for _, h := range l.Held {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.JobID, dash(h.Pool), h.CardNumber, h.Reason, h.Since.Format(time.RFC3339))
+		}
+	}
+}
+
+// printPrinters prints the printers a daemon holds.
+func printPrinters(tw *tabwriter.Writer, ps []queue.PrinterStatus) {
+	if len(ps) == 0 {
+		fmt.Fprintln(tw, "no printers")
+		return
+	}
+	fmt.Fprintln(tw, "PRINTER\tPOOL\tSTATE\tRIBBON\tLEFT\tJOB\tMODEL\tSERIAL")
+	for _, p := range ps {
+		left := "?"
+		if p.RibbonLeft >= 0 {
+			left = fmt.Sprint(p.RibbonLeft)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Printer, p.Pool, printerState(p), dash(string(p.Ribbon)), left,
+			dash(p.Printing), dash(p.Model), dash(p.Serial))
+	}
+}
+
+// printerState is one word (and the problems) for a printer's state.
+func printerState(p queue.PrinterStatus) string {
+	switch {
+	case p.Paused:
+		return "paused"
+	case p.Printing != "":
+		return "printing"
+	case p.Ready:
+		return "ready"
+	case len(p.Problems) > 0:
+		s := make([]string, len(p.Problems))
+		for i, c := range p.Problems {
+			s[i] = c.String()
+		}
+		return "not-ready(" + strings.Join(s, ",") + ")"
+	case p.Error != "":
+		return "offline"
+	}
+	return "not-ready"
+}
+
+// dash is s, or "-" when empty.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// cmdPrinters is printerd printers: the printers a daemon holds, through
+// the printerd.jobs.<site>.printers verb.
+func cmdPrinters(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			fmt.Fprintln(stdout, `usage: printerd printers [--nats URL] [--site S] [--json]
+
+Lists the printers a running daemon holds: state (ready, printing, paused,
+not-ready with its problems, offline), ribbon, cards the ribbon has left,
+the job in the printer, model and serial number. No personal data.
+
+example:
+  printerd printers --nats nats://127.0.0.1:4222`)
+			return exitOK
+		}
+	}
+	return cmdJobs(ctx, append([]string{service.VerbPrinters}, args...), stdout, stderr)
 }

@@ -106,11 +106,11 @@ func preRendered(tb testing.TB, issuerKey string) queue.Maker {
 	}
 	j := sample.Jobs(1, time.Now())[0]
 	m := &layoutMaker{r: r}
-	pre, err := m.Make(context.Background(), j)
+	pre, err := m.Make(context.Background(), j, "")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return queue.MakerFunc(func(_ context.Context, j *job.Job) (card.Card, error) {
+	return queue.MakerFunc(func(_ context.Context, j *job.Job, _ card.Ribbon) (card.Card, error) {
 		c := pre
 		c.Label = j.ID
 		return c, nil

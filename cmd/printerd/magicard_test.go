@@ -73,7 +73,7 @@ func TestSimCommandMagicard(t *testing.T) {
 				t.Fatalf("info %+v, %v", info, err)
 			}
 			j := sample.Jobs(1, time.Now())[0]
-			card, err := preRendered(t, f.issuerKey).Make(ctx, j)
+			card, err := preRendered(t, f.issuerKey).Make(ctx, j, "")
 			if err != nil {
 				t.Fatal(err)
 			}

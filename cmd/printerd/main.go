@@ -29,17 +29,18 @@ type command struct {
 
 // commands lists every subcommand. Each lives in its own file.
 var commands = map[string]command{
-	"demo":    {"the main job on embedded defaults: NATS, a simulated printer, sample jobs, card images", cmdDemo},
-	"run":     {"the daemon: approved jobs from JetStream to printed cards", cmdRun},
-	"sim":     {"a simulated printer as its own process (TCP, pty or USB/IP)", cmdSim},
-	"render":  {"lay out a card without a printer: front.png, back.png, proof.pdf", cmdRender},
-	"encode":  {"write the printer command stream for a card to standard output", cmdEncode},
-	"keys":    {"make issuer or approver key pairs", cmdKeys},
-	"verify":  {"decode and verify a card's signed barcode", cmdVerify},
-	"submit":  {"sign and publish a job as an enrollment system does", cmdSubmit},
-	"diag":    {"technician diagnostics on a printer", cmdDiag},
-	"jobs":    {"clerk job control: status, held, release, cancel, history", cmdJobs},
-	"console": {"the office console for clerks and technicians (HTTPS), and its users", cmdConsole},
+	"demo":     {"the main job on embedded defaults: NATS, a simulated printer, sample jobs, card images", cmdDemo},
+	"run":      {"the daemon: approved jobs from JetStream to printed cards", cmdRun},
+	"sim":      {"a simulated printer as its own process (TCP, pty or USB/IP)", cmdSim},
+	"render":   {"lay out a card without a printer: front.png, back.png, proof.pdf", cmdRender},
+	"encode":   {"write the printer command stream for a card to standard output", cmdEncode},
+	"keys":     {"make issuer or approver key pairs", cmdKeys},
+	"verify":   {"decode and verify a card's signed barcode", cmdVerify},
+	"submit":   {"sign and publish a job as an enrollment system does", cmdSubmit},
+	"diag":     {"technician diagnostics on a printer", cmdDiag},
+	"jobs":     {"clerk job control: list, status, held, release, cancel, history", cmdJobs},
+	"printers": {"the printers a daemon holds: state, ribbon, current job", cmdPrinters},
+	"console":  {"the office console for clerks and technicians (HTTPS), and its users", cmdConsole},
 
 	"version": {"print the version, commit and Go version", cmdVersion},
 }

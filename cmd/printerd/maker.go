@@ -25,12 +25,12 @@ type layoutMaker struct {
 }
 
 // Make implements queue.Maker.
-func (m *layoutMaker) Make(ctx context.Context, j *job.Job) (card.Card, error) {
+func (m *layoutMaker) Make(ctx context.Context, j *job.Job, ribbon card.Ribbon) (card.Card, error) {
 	f, err := fieldsOf(j)
 	if err != nil {
 		return card.Card{}, err
 	}
-	c, err := m.r.Render(ctx, j.Template, f)
+	c, err := m.r.RenderFor(ctx, ribbon, j.Template, f)
 	if err != nil {
 		return card.Card{}, err
 	}

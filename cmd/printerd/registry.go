@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/cityid/printerd/daemon"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/magicard"
@@ -28,6 +29,12 @@ func newRegistry(sims *sim.Registry) (*drivers.Registry, error) {
 		r.RegisterTransport("tcp", tcp.Open),
 		r.RegisterTransport("sim", sims.Transport),
 		r.RegisterTransport("usb", usb.Transport),
+		r.RegisterParams("", daemon.URIParams...),
+		r.RegisterParams("evolis", evolis.Params...),
+		r.RegisterParams("magicard", magicard.Params...),
+		r.RegisterParams("serial", serial.Params...),
+		r.RegisterParams("sim", sim.Params...),
+		r.RegisterParams("usb", usb.Params...),
 	} {
 		if err != nil {
 			return nil, err

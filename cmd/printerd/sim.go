@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cityid/printerd/card"
 	"io"
 	"log/slog"
 	"net"
@@ -52,6 +53,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", "sim", "device name (logs)")
 	feeder := fs.Int("feeder", 0, "blank cards in the feeder (0: 100)")
 	ribbon := fs.Int("ribbon-cards", 0, "card sides the ribbon can print (0: 300)")
+	ribbonType := fs.String("ribbon", string(card.YMCKO), "ribbon loaded, as the printer reports it: ymcko, ymckok, ko or k")
 	verbose := fs.Bool("verbose", false, "log every command (names only)")
 	lang := fs.String("lang", "evolis", "printer language: evolis or magicard (the Magicard text protocol)")
 	mcLayout := fs.String("layout", "kee", "with --lang magicard: line layout, kee (Tango 2E, USB 0c1f:1800) or kge (Enduro 3E, 0c1f:4800)")
@@ -84,6 +86,10 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "printerd sim: --faults: %v\n", err)
 		return exitUsage
 	}
+	if err := card.Ribbon(*ribbonType).Valid(); err != nil {
+		fmt.Fprintf(stderr, "printerd sim: --ribbon: %v\n", err)
+		return exitUsage
+	}
 	if *speed < 0 {
 		fmt.Fprintln(stderr, "printerd sim: --speed must be 0 or more")
 		return exitUsage
@@ -93,7 +99,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	so := sim.Options{Name: *name, Speed: *speed, Out: *out, Faults: f, FeederCards: *feeder, RibbonCards: *ribbon, Logger: log}
+	so := sim.Options{Name: *name, Speed: *speed, Out: *out, Faults: f, FeederCards: *feeder, RibbonCards: *ribbon, Ribbon: card.Ribbon(*ribbonType), Logger: log}
 	var dev simPrinter
 	switch {
 	case *lang == "evolis":

@@ -117,7 +117,8 @@ func (o Options) Validate() error {
 // OptionsFromParams reads driver options from printer URI query parameters:
 // compress=1, rotate=90|270, levels=32|64|128, ribbon=ymcko|ymckok|ko|k,
 // timeout=5s (ReplyTimeout), motion-timeout=60s, padding=N, resets=N.
-// Other parameters belong to other layers and are ignored.
+// Other parameters belong to other layers and are ignored here; the
+// registry refuses those no layer declares (Params).
 func OptionsFromParams(params url.Values) (Options, error) {
 	var o Options
 	var err error
@@ -151,6 +152,10 @@ func OptionsFromParams(params url.Values) (Options, error) {
 	o.Ribbon = card.Ribbon(params.Get("ribbon"))
 	return o, o.Validate()
 }
+
+// Params are the URI parameters OptionsFromParams reads, for
+// drivers.Registry.RegisterParams.
+var Params = []string{"compress", "rotate", "levels", "padding", "resets", "timeout", "motion-timeout", "ribbon"}
 
 // Language is the registry entry for the Evolis language: it makes a
 // Printer on link with options from the URI parameters (OptionsFromParams).

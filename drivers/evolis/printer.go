@@ -91,7 +91,7 @@ func (p *Printer) startSession(ctx context.Context) error {
 }
 
 // Info reads the model (Rtp), serial number (Rsn), firmware (Rfv) and
-// ribbon (Rr).
+// ribbon (Rr); Options.Ribbon, when set, is the ribbon it reports.
 func (p *Printer) Info(ctx context.Context) (drivers.Info, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -110,6 +110,9 @@ func (p *Printer) Info(ctx context.Context) (drivers.Info, error) {
 		info.Ribbon, _ = parseRibbon(v)
 	} else if c := drivers.CodeOf(err); c != drivers.RibbonOut && c != drivers.BadCommand {
 		return info, err // no ribbon, or a model without Rr: Ribbon stays empty
+	}
+	if p.opts.Ribbon != "" {
+		info.Ribbon = p.opts.Ribbon // the URI's ribbon= overrides what the printer says
 	}
 	return info, nil
 }

@@ -131,7 +131,8 @@ func (o Options) job(l Layout, head string, headPos int, firmware string, ribbon
 // OptionsFromParams reads driver options from printer URI query
 // parameters: layout=kee|kge, head=35..65, flip=1, coercivity=high|low,
 // ribbon=ymcko|ymckok|ko|k, timeout=5s, print-timeout=120s, poll=500ms,
-// resets=N. Other parameters belong to other layers and are ignored.
+// resets=N. Other parameters belong to other layers and are ignored here;
+// the registry refuses those no layer declares (Params).
 func OptionsFromParams(params url.Values) (Options, error) {
 	var o Options
 	o.Layout = Layout(params.Get("layout"))
@@ -170,6 +171,10 @@ func OptionsFromParams(params url.Values) (Options, error) {
 	}
 	return o, o.Validate()
 }
+
+// Params are the URI parameters OptionsFromParams reads, for
+// drivers.Registry.RegisterParams.
+var Params = []string{"layout", "head", "flip", "coercivity", "ribbon", "timeout", "print-timeout", "poll", "resets"}
 
 // Language is the registry entry for the Magicard text protocol: a Printer
 // on link with options from the URI parameters (OptionsFromParams).

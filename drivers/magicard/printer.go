@@ -197,7 +197,8 @@ func (p *Printer) sta(ctx context.Context, op, key string) (string, error) {
 	return v, err
 }
 
-// Info reads the model, serial number, firmware and film type (REQ,INF).
+// Info reads the model, serial number, firmware and film type (REQ,INF);
+// Options.Ribbon, when set, is the ribbon it reports.
 func (p *Printer) Info(ctx context.Context) (drivers.Info, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -205,7 +206,11 @@ func (p *Printer) Info(ctx context.Context) (drivers.Info, error) {
 	if err != nil {
 		return drivers.Info{}, err
 	}
-	return drivers.Info{Model: inf.Model, Serial: inf.Serial, Firmware: inf.Firmware, Ribbon: filmRibbon(inf.FilmType)}, nil
+	info := drivers.Info{Model: inf.Model, Serial: inf.Serial, Firmware: inf.Firmware, Ribbon: filmRibbon(inf.FilmType)}
+	if p.opts.Ribbon != "" {
+		info.Ribbon = p.opts.Ribbon // the URI's ribbon= overrides what the printer says
+	}
+	return info, nil
 }
 
 // filmRibbon reads the film type field as a ribbon name when it is one

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +44,24 @@ type Port struct {
 
 var _ drivers.LinkCloser = (*Port)(nil)
 
+// Bauds are the speeds a serial:// URI may ask for: the standard rates.
+// A card printer's port runs at one of them (Evolis 9600 or 115200), so
+// anything else is a typing mistake (baud=11520).
+var Bauds = []int{1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600}
+
+// baudList is Bauds for an error message.
+func baudList() string {
+	s := make([]string, len(Bauds))
+	for i, b := range Bauds {
+		s[i] = strconv.Itoa(b)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Params are the URI parameters Open reads, for
+// drivers.Registry.RegisterParams.
+var Params = []string{"baud"}
+
 // Open is the drivers.Transport for serial:// URIs. An error is a
 // *drivers.Error (see OpenPath); a URI without a path or with a bad baud
 // is BadConfig.
@@ -56,8 +76,8 @@ func Open(ctx context.Context, u *url.URL) (drivers.LinkCloser, error) {
 	baud := DefaultBaud
 	if v := u.Query().Get("baud"); v != "" {
 		b, err := strconv.Atoi(v)
-		if err != nil || b <= 0 {
-			return nil, openError(drivers.BadConfig, fmt.Errorf("serial: URI parameter baud=%q: want a positive integer such as 115200", v))
+		if err != nil || !slices.Contains(Bauds, b) {
+			return nil, openError(drivers.BadConfig, fmt.Errorf("serial: URI parameter baud=%q: want one of %s", v, baudList()))
 		}
 		baud = b
 	}

@@ -110,6 +110,11 @@ func OptionsFromURI(u *url.URL) (Options, error) {
 	return o, nil
 }
 
+// Params are the URI parameters of sim:// the simulator reads (its own,
+// the driver's ribbon and rotate, and the Magicard simulator's layout and
+// head), for drivers.Registry.RegisterParams.
+var Params = []string{"out", "speed", "ribbon", "rotate", "keep", "faults", "layout", "head"}
+
 // Transport opens sim://<name>?out=DIR&speed=X&faults=SPEC on r: an
 // in-process simulated printer. The first open of a name makes the device
 // (with the URI's options) and registers it in r; later opens connect to

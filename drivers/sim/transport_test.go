@@ -26,7 +26,7 @@ func TestSimURI(t *testing.T) {
 	if err := r.RegisterTransport("sim", sims.Transport); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.RegisterLanguage("evolis", evolis.Language); err != nil {
+	if err := errors.Join(r.RegisterLanguage("evolis", evolis.Language), r.RegisterParams("sim", Params...), r.RegisterParams("evolis", evolis.Params...)); err != nil {
 		t.Fatal(err)
 	}
 	q := url.Values{"out": {out}, "speed": {"0"}, "faults": {"jam=y@2"}, "timeout": {"1s"}}

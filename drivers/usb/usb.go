@@ -52,6 +52,10 @@ const reconnectPoll = 200 * time.Millisecond
 // a table of fake devices to openWith and listWith instead.
 var defaultLib lib = gousbLib{}
 
+// Params are the URI parameters Transport reads, for
+// drivers.Registry.RegisterParams.
+var Params = []string{"serial"}
+
 // Transport opens usb:// printer URIs; register it under the scheme "usb".
 func Transport(ctx context.Context, u *url.URL) (drivers.LinkCloser, error) {
 	return Open(ctx, u)

@@ -26,6 +26,23 @@
 // bidirectional overrides and zero-width joiners) and other spaces are
 // refused. Names and genders must not start or end with a space.
 //
+// Printable text must also print what it says (checkVisible): it must hold
+// at least one character that prints ink (not only spaces, variation
+// selectors, the combining grapheme joiner or other default-ignorable code
+// points), no blank filler (Hangul fillers U+115F, U+1160, U+3164, U+FFA0
+// and the Braille blank U+2800, which unicode.IsPrint calls letters and
+// symbols) and no U+FFFD: encoding/json turns a lone surrogate escaped in
+// the JSON ("\ud800") into U+FFFD, and either means the text was damaged
+// before it was sent.
+//
+// Dates: every date is from 1900-01-01 on (year 0 is a default value, not
+// a date); card.dob is not after card.issued; card.issued is at most 31
+// days after today (UTC+14); card.expires is not before card.issued and
+// not before today in UTC-12, so no card is printed already expired
+// everywhere. These rules make explicit what the v1 table's "a real date"
+// and "printable" mean for a card; they refuse only values that would print
+// a blank, damaged or already invalid card.
+//
 // A birth date is "in the future" when it is after today's date in the
 // earliest time zone on Earth (UTC+14), so no one born today anywhere is
 // refused.

@@ -121,40 +121,46 @@ func (e *FieldError) Error() string { return "job: " + e.Field + ": " + e.Rule }
 // Rules, as FieldError.Rule says them. They are fixed text: a rule never
 // includes a value from the job.
 const (
-	RuleV           = "must be 1"
-	RuleUUID        = "must be a UUID in canonical lowercase form (8-4-4-4-12 hex digits, not all zero)"
-	RuleKind        = "must be issue or reprint"
-	RuleNumber      = "must be 4-24 of A-Z, 0-9 and -"
-	RuleIssueFirst  = "must be 1 for kind issue"
-	RuleIssueAgain  = "must be 2 or more for kind reprint"
-	RuleNameLen     = "must be 1-80 characters after Unicode NFC"
-	RuleGenderLen   = "must be 1-24 characters after Unicode NFC"
-	RulePrintable   = "must be printable text: no control or format characters, no spaces other than U+0020"
-	RuleSpaces      = "must not start or end with a space"
-	RuleNFC         = "must be in Unicode NFC (Parse normalises it)"
-	RuleDate        = "must be a real date YYYY-MM-DD"
-	RuleDOBFuture   = "must not be in the future"
-	RuleExpires     = "must not be before card.issued"
-	RulePhotoEmpty  = "must be a base64 JPEG or PNG; it is empty"
-	RulePhotoSize   = "must be at most 512 KiB of base64"
-	RuleBase64      = "must be standard base64 (RFC 4648 alphabet with padding, no line breaks)"
-	RulePhotoFormat = "must be a JPEG or PNG image (by its magic bytes)"
-	RulePhotoHeader = "must have a readable JPEG or PNG header"
-	RulePhotoPixels = "must be at most 4096x4096 pixels, and not empty"
-	RulePhotoBroken = "must be a complete, decodable image"
-	RuleTemplate    = "must be 1-64 of a-z, 0-9 and -"
-	RuleReprintReq  = "is required for kind reprint"
-	RuleReprintNo   = "must be absent for kind issue"
-	RuleOfJobSelf   = "must differ from job_id"
-	RuleReason      = "must be one of lost, stolen, damaged, misprint, name-change, spoiled"
-	RuleRequestedBy = "must be 1-64 printable characters"
-	RuleBodySize    = "must be at most 1 MiB"
-	RuleUTF8        = "must be valid UTF-8"
-	RuleObject      = "must be one JSON object"
-	RuleTrailing    = "must hold exactly one JSON object and nothing after it"
-	RuleUnknown     = "has an unknown field"
-	RuleCase        = "is spelt with the wrong case; field names are lower-case as in the contract"
-	RuleDuplicate   = "appears more than once"
+	RuleV            = "must be 1"
+	RuleUUID         = "must be a UUID in canonical lowercase form (8-4-4-4-12 hex digits, not all zero)"
+	RuleKind         = "must be issue or reprint"
+	RuleNumber       = "must be 4-24 of A-Z, 0-9 and -"
+	RuleIssueFirst   = "must be 1 for kind issue"
+	RuleIssueAgain   = "must be 2 or more for kind reprint"
+	RuleNameLen      = "must be 1-80 characters after Unicode NFC"
+	RuleGenderLen    = "must be 1-24 characters after Unicode NFC"
+	RulePrintable    = "must be printable text: no control or format characters, no spaces other than U+0020"
+	RuleSpaces       = "must not start or end with a space"
+	RuleNFC          = "must be in Unicode NFC (Parse normalises it)"
+	RuleDate         = "must be a real date YYYY-MM-DD"
+	RuleDOBFuture    = "must not be in the future"
+	RuleExpires      = "must not be before card.issued"
+	RuleVisible      = "must contain a visible character and no blank filler (Hangul fillers U+115F, U+1160, U+3164, U+FFA0, Braille blank U+2800)"
+	RuleReplacement  = "must not contain U+FFFD (a replacement character, or a lone surrogate escaped in the JSON): the text was damaged before it was sent"
+	RuleDateRange    = "must be a date from 1900-01-01 on"
+	RuleDOBIssued    = "must not be after card.issued"
+	RuleExpired      = "must not be in the past: the card would be expired when printed"
+	RuleIssuedFuture = "must not be more than 31 days in the future"
+	RulePhotoEmpty   = "must be a base64 JPEG or PNG; it is empty"
+	RulePhotoSize    = "must be at most 512 KiB of base64"
+	RuleBase64       = "must be standard base64 (RFC 4648 alphabet with padding, no line breaks)"
+	RulePhotoFormat  = "must be a JPEG or PNG image (by its magic bytes)"
+	RulePhotoHeader  = "must have a readable JPEG or PNG header"
+	RulePhotoPixels  = "must be at most 4096x4096 pixels, and not empty"
+	RulePhotoBroken  = "must be a complete, decodable image"
+	RuleTemplate     = "must be 1-64 of a-z, 0-9 and -"
+	RuleReprintReq   = "is required for kind reprint"
+	RuleReprintNo    = "must be absent for kind issue"
+	RuleOfJobSelf    = "must differ from job_id"
+	RuleReason       = "must be one of lost, stolen, damaged, misprint, name-change, spoiled"
+	RuleRequestedBy  = "must be 1-64 printable characters"
+	RuleBodySize     = "must be at most 1 MiB"
+	RuleUTF8         = "must be valid UTF-8"
+	RuleObject       = "must be one JSON object"
+	RuleTrailing     = "must hold exactly one JSON object and nothing after it"
+	RuleUnknown      = "has an unknown field"
+	RuleCase         = "is spelt with the wrong case; field names are lower-case as in the contract"
+	RuleDuplicate    = "appears more than once"
 )
 
 // Parse decodes a job body strictly and validates it against the clock
@@ -360,6 +366,9 @@ func (j *Job) ValidateAt(now time.Time) error {
 	if !ok {
 		return &FieldError{"card.dob", RuleDate}
 	}
+	if dob.Before(minDate) {
+		return &FieldError{"card.dob", RuleDateRange}
+	}
 	if dob.After(latestToday(now)) {
 		return &FieldError{"card.dob", RuleDOBFuture}
 	}
@@ -374,8 +383,8 @@ func (j *Job) ValidateAt(now time.Time) error {
 	if !ok {
 		return &FieldError{"card.expires", RuleDate}
 	}
-	if expires.Before(issued) {
-		return &FieldError{"card.expires", RuleExpires}
+	if err := checkDates(dob, issued, expires, now); err != nil {
+		return err
 	}
 	if !isTemplate(j.Template) {
 		return &FieldError{"template", RuleTemplate}
@@ -439,7 +448,7 @@ func checkText(s string, max int, lenRule string) string {
 	if s[0] == ' ' || s[len(s)-1] == ' ' {
 		return RuleSpaces
 	}
-	return ""
+	return checkVisible(s)
 }
 
 func printable(s string) bool {

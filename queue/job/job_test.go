@@ -101,6 +101,31 @@ func TestValidateAt(t *testing.T) {
 		{"expires bad", validJob, func(j *job.Job) { j.Card.Expires = "31-01-2031" }, "card.expires", job.RuleDate},
 		{"expires = issued", validJob, func(j *job.Job) { j.Card.Expires = j.Card.Issued }, "", ""},
 		{"expires < issued", validJob, func(j *job.Job) { j.Card.Expires = "2026-01-14" }, "card.expires", job.RuleExpires},
+		{"name Braille blank only", validJob, func(j *job.Job) { j.Card.Name = "\u2800\u2800" }, "card.name", job.RuleVisible},
+		{"name Hangul filler only", validJob, func(j *job.Job) { j.Card.Name = "\u3164" }, "card.name", job.RuleVisible},
+		{"name choseong filler only", validJob, func(j *job.Job) { j.Card.Name = "\u115f\u1160" }, "card.name", job.RuleVisible},
+		{"name halfwidth filler only", validJob, func(j *job.Job) { j.Card.Name = "\uffa0" }, "card.name", job.RuleVisible},
+		{"name variation selectors only", validJob, func(j *job.Job) { j.Card.Name = "\ufe0f\ufe0e" }, "card.name", job.RuleVisible},
+		{"name combining grapheme joiner only", validJob, func(j *job.Job) { j.Card.Name = "\u034f" }, "card.name", job.RuleVisible},
+		{"name zero width space", validJob, func(j *job.Job) { j.Card.Name = "Zo\u200bfia" }, "card.name", job.RulePrintable},
+		{"name filler and space", validJob, func(j *job.Job) { j.Card.Name = "\u3164 \u3164" }, "card.name", job.RuleVisible},
+		{"name Hangul filler inside a name", validJob, func(j *job.Job) { j.Card.Name = "Ana\u3164Lee" }, "card.name", job.RuleVisible},
+		{"name replacement character", validJob, func(j *job.Job) { j.Card.Name = "Zo\ufffdfia" }, "card.name", job.RuleReplacement},
+		{"gender replacement character", validJob, func(j *job.Job) { j.Card.Gender = "\ufffd" }, "card.gender", job.RuleReplacement},
+		{"gender Braille blank", validJob, func(j *job.Job) { j.Card.Gender = "\u2800" }, "card.gender", job.RuleVisible},
+		{"name Hangul syllables", validJob, func(j *job.Job) { j.Card.Name = "김민준" }, "", ""},
+		{"dob year 0", validJob, func(j *job.Job) { j.Card.DOB = "0000-01-01" }, "card.dob", job.RuleDateRange},
+		{"dob 1899", validJob, func(j *job.Job) { j.Card.DOB = "1899-12-31" }, "card.dob", job.RuleDateRange},
+		{"dob 1900", validJob, func(j *job.Job) { j.Card.DOB = "1900-01-01" }, "", ""},
+		{"issued year 0", validJob, func(j *job.Job) { j.Card.Issued = "0000-01-01" }, "card.issued", job.RuleDateRange},
+		{"dob after issued", validJob, func(j *job.Job) { j.Card.DOB = "2026-01-15"; j.Card.Issued = "2026-01-14" }, "card.dob", job.RuleDOBIssued},
+		{"expired before printing", validJob, func(j *job.Job) { j.Card.Issued = "2020-01-01"; j.Card.Expires = "2026-01-13" }, "card.expires", job.RuleExpired},
+		// 09:00 UTC is 21:00 on the 14th in UTC-12: a card expiring on
+		// the 14th is still valid somewhere.
+		{"expires yesterday UTC", validJob, func(j *job.Job) { j.Card.Issued = "2020-01-01"; j.Card.Expires = "2026-01-14" }, "", ""},
+		{"issued in 31 days", validJob, func(j *job.Job) { j.Card.Issued = "2026-02-15"; j.Card.Expires = "2036-02-15" }, "", ""},
+		{"issued far in the future", validJob, func(j *job.Job) { j.Card.Issued = "2027-01-15"; j.Card.Expires = "2037-01-15" }, "card.issued", job.RuleIssuedFuture},
+		{"expires 9999", validJob, func(j *job.Job) { j.Card.Expires = "9999-12-31" }, "", ""},
 		{"template 64", validJob, func(j *job.Job) { j.Template = strings.Repeat("a", 64) }, "", ""},
 		{"template 65", validJob, func(j *job.Job) { j.Template = strings.Repeat("a", 65) }, "template", job.RuleTemplate},
 		{"template empty", validJob, func(j *job.Job) { j.Template = "" }, "template", job.RuleTemplate},
@@ -196,6 +221,7 @@ func checkField(t *testing.T, err error, field, rule string) {
 func TestDOBTimeZones(t *testing.T) {
 	j := validJob()
 	j.Card.DOB = "2026-01-16"
+	j.Card.Issued = "2026-01-16" // a card issued on the day of birth, in Kiribati
 	// 10:00 UTC on the 15th is already the 16th in UTC+14 (Kiribati).
 	if err := j.ValidateAt(time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)); err != nil {
 		t.Errorf("born today in UTC+14 refused: %v", err)
@@ -222,6 +248,22 @@ func TestParseNormalizesNFC(t *testing.T) {
 	}
 	if err := got.ValidateAt(now); err != nil {
 		t.Errorf("parsed job does not validate: %v", err)
+	}
+}
+
+// TestParseLoneSurrogate: a lone UTF-16 surrogate escaped in the JSON
+// (valid UTF-8 bytes, "\ud800") is decoded by encoding/json as U+FFFD; the
+// name it leaves would print a replacement box, so it is refused.
+func TestParseLoneSurrogate(t *testing.T) {
+	for _, esc := range []string{`\ud800`, `\udfff`, `\ud83d`} {
+		j := validJob()
+		j.Card.Name = "ZOFIA-MARKER"
+		body := strings.Replace(string(sample.Body(j)), "ZOFIA-MARKER", "Zofia"+esc, 1)
+		_, err := job.ParseAt([]byte(body), now)
+		var fe *job.FieldError
+		if !errors.As(err, &fe) || fe.Field != "card.name" || fe.Rule != job.RuleReplacement {
+			t.Errorf("name with %s: %v; want card.name %q", esc, err, job.RuleReplacement)
+		}
 	}
 }
 

@@ -100,7 +100,21 @@ func (c *Client) Release(ctx context.Context, jobID, operator string) (queue.Ent
 	return e, c.jobs(ctx, VerbRelease, JobsRequest{JobID: jobID, Operator: operator}, &e)
 }
 
-// Cancel ends a held job; its data is erased.
+// List returns the site's queued, printing and held jobs per pool; the
+// daemon reads no job body to make it.
+func (c *Client) List(ctx context.Context) (queue.JobList, error) {
+	var l queue.JobList
+	return l, c.jobs(ctx, VerbList, JobsRequest{}, &l)
+}
+
+// Printers returns the printers of the daemon that answers (one daemon of
+// the site): state, ribbon, the job in each.
+func (c *Client) Printers(ctx context.Context) ([]queue.PrinterStatus, error) {
+	var ps []queue.PrinterStatus
+	return ps, c.jobs(ctx, VerbPrinters, JobsRequest{}, &ps)
+}
+
+// Cancel ends a held or queued job; its data is erased.
 func (c *Client) Cancel(ctx context.Context, jobID, operator, reason string) (queue.Entry, error) {
 	var e queue.Entry
 	return e, c.jobs(ctx, VerbCancel, JobsRequest{JobID: jobID, Operator: operator, Reason: reason}, &e)

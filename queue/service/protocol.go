@@ -47,6 +47,12 @@ const (
 	VerbRelease = "release"
 	VerbCancel  = "cancel"
 	VerbHistory = "history"
+	// VerbList lists a site's queued, printing and held jobs per pool
+	// (queue.JobList), reading no job body.
+	VerbList = "list"
+	// VerbPrinters lists the printers the answering daemon holds
+	// ([]queue.PrinterStatus).
+	VerbPrinters = "printers"
 	// VerbStatus is the jobs verb status too.
 )
 
@@ -54,7 +60,7 @@ const (
 var DiagVerbs = []string{VerbStatus, VerbInfo, VerbCounters, VerbClean, VerbTestCard, VerbReset, VerbPause, VerbResume, VerbRaw}
 
 // JobsVerbs are the jobs verbs.
-var JobsVerbs = []string{VerbStatus, VerbHeld, VerbRelease, VerbCancel, VerbHistory}
+var JobsVerbs = []string{VerbStatus, VerbList, VerbHeld, VerbRelease, VerbCancel, VerbHistory, VerbPrinters}
 
 // DiagRequest is the request body of printerd.diag.<site>.<printer>.<verb>.
 type DiagRequest struct {

@@ -27,6 +27,8 @@ type Daemon interface {
 	// WithPrinter runs fn on a printer when no card prints (queue.Daemon.WithPrinter).
 	WithPrinter(ctx context.Context, printer string, fn func(ctx context.Context, dev drivers.Printer) error) error
 	Clerk() *queue.Clerk
+	// PrinterStates reports the printers the daemon holds.
+	PrinterStates() []queue.PrinterStatus
 }
 
 var _ Daemon = (*queue.Daemon)(nil)
@@ -251,6 +253,10 @@ func (s *Server) jobs(ctx context.Context, verb string, data []byte) (any, error
 		return c.Cancel(ctx, req.JobID, req.Operator, req.Reason)
 	case VerbHistory:
 		return c.History(ctx, req.CardNumber)
+	case VerbList:
+		return c.List(ctx)
+	case VerbPrinters:
+		return s.cfg.Daemon.PrinterStates(), nil
 	}
 	return nil, &badRequest{"service: jobs: unknown verb " + verb + ": want " + strings.Join(JobsVerbs, ", ")}
 }

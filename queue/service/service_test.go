@@ -64,7 +64,7 @@ func newEnv(t *testing.T, o options) *env {
 	ctx := natstest.Context(t, 10*time.Second)
 	e.d, err = queue.Start(ctx, queue.Config{
 		Site: "test", JS: e.srv.JS, Approver: v, Logger: log,
-		Maker: queue.MakerFunc(func(context.Context, *job.Job) (card.Card, error) {
+		Maker: queue.MakerFunc(func(context.Context, *job.Job, card.Ribbon) (card.Card, error) {
 			return card.Card{Ribbon: card.YMCKO, Front: card.Side{K: card.NewPlane()}}, nil
 		}),
 		Printers:       []queue.Printer{{Name: "p0", Dev: evolis.New(link, evolis.Options{})}},

@@ -64,6 +64,9 @@ func TestGuestMagicard(t *testing.T) {
 			return magicard.Language(l, q)
 		}),
 		reg.RegisterDetector(magicard.Detect),
+		reg.RegisterParams("usb", usb.Params...),
+		reg.RegisterParams("evolis", evolis.Params...),
+		reg.RegisterParams("magicard", magicard.Params...),
 	} {
 		if err != nil {
 			t.Fatal(err)
