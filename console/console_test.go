@@ -302,6 +302,22 @@ func TestSessionExpiry(t *testing.T) {
 	}
 }
 
+// TestSessionsBounded: visitors opening the sign-in page again and again
+// cannot grow the store without bound, nor push out signed-in people.
+func TestSessionsBounded(t *testing.T) {
+	s := NewSessions(DefaultIdle, DefaultLifetime)
+	person := s.New("clara", RoleClerk)
+	for range maxSessions + 500 {
+		s.New("", "")
+	}
+	if n := len(s.m); n > maxSessions {
+		t.Errorf("%d sessions, want at most %d", n, maxSessions)
+	}
+	if _, ok := s.Get(person.ID); !ok {
+		t.Error("visitors pushed out a signed-in person's session")
+	}
+}
+
 func TestUsersFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "users.json")

@@ -58,8 +58,29 @@ func (s *Sessions) New(user, role string) *Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweepLocked(now)
+	if len(s.m) >= maxSessions {
+		s.evictVisitorLocked()
+	}
 	s.m[ss.ID] = ss
 	return ss
+}
+
+// maxSessions bounds the store: anyone can make a visitor's session by
+// opening the sign-in page.
+const maxSessions = 10000
+
+// evictVisitorLocked drops the oldest visitor's session (signed-in people
+// keep theirs).
+func (s *Sessions) evictVisitorLocked() {
+	var oldest *Session
+	for _, ss := range s.m {
+		if ss.User == "" && (oldest == nil || ss.Created.Before(oldest.Created)) {
+			oldest = ss
+		}
+	}
+	if oldest != nil {
+		delete(s.m, oldest.ID)
+	}
 }
 
 // Get returns a live session and marks it seen; an expired one is gone.
