@@ -41,7 +41,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = test ]; then
-  axe="${PRINTERD_AXE_DIR:-$HOME/.cache/printerd-axe}"
+  axe="${PRINTERD_AXE_DIR:-${HOME:-/root}/.cache/printerd-axe}"
   axe_version=4.14.1
   if ! grep -qs "\"version\": \"$axe_version\"" "$axe/node_modules/axe-core/package.json"; then
     echo "deps: installing axe-core $axe_version into $axe" >&2

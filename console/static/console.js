@@ -45,6 +45,12 @@
   es.addEventListener("change", function (e) {
     if (topics.indexOf(e.data) >= 0) { refresh(); }
   });
-  es.onopen = function () { live.classList.remove("live-off"); document.body.setAttribute("data-live", "on"); };
+  es.onopen = function () {
+    live.classList.remove("live-off");
+    document.body.setAttribute("data-live", "on");
+    // What changed between the page's rendering and this (re)connection
+    // sent no event to this page: fetch the live part once.
+    refresh();
+  };
   es.onerror = function () { live.classList.add("live-off"); document.body.setAttribute("data-live", "off"); };
 })();
