@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,11 +90,10 @@ func startStation(t *testing.T) *station {
 		}
 	}
 	reg := &drivers.Registry{}
-	for _, n := range []string{"p0", "p1"} {
-		// Speed 0.2: a card takes a few seconds, so the page sees it
-		// printing, then printed.
-		st.devs[n] = sim.New(sim.Options{Name: n, Speed: 0.2})
-	}
+	// p0 prints at a real printer's pace (a blank card takes about 5 s),
+	// so a page sees a released job printing, then printed; p1 is quick.
+	st.devs["p0"] = sim.New(sim.Options{Name: "p0", Speed: 1})
+	st.devs["p1"] = sim.New(sim.Options{Name: "p1", Speed: 0.2})
 	testsim := func(_ context.Context, u *url.URL) (drivers.LinkCloser, error) {
 		dev := st.devs[u.Host]
 		if dev == nil {
@@ -417,6 +417,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#release-"+a.ID)))
 		br.notice("Job released")
 		br.markPage()
+		if eval[bool](br, fmt.Sprintf(`!!document.querySelector('#recent-%s[data-state="printed"]')`, a.ID)) {
+			t.Fatal("the job was printed before the page could watch it: slow the simulated printer down")
+		}
 		br.do("see it printed", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#recent-%s[data-state="printed"]`, a.ID))),
 			chromedp.WaitNotPresent(chromedp.CSS("#held-"+a.ID)))
 		if !br.samePage() {
@@ -533,6 +536,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		// Keyboard only: the name field has focus, Tab to the password,
 		// Enter signs in.
 		br.open("/signin")
+		br.waitFor("the name field has focus", `document.activeElement && document.activeElement.id === "name"`)
 		br.do("sign in with the keyboard", chromedp.KeyEvent("tomas"), chromedp.KeyEvent("\t"), chromedp.KeyEvent(testPass["tomas"]),
 			chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS("#person")))
 		br.open("/printers")
@@ -573,22 +577,35 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("repeated wrong passwords are slowed down", func(t *testing.T) {
 		br.t = t
-		status := func(name, password string) (int, string) {
+		try := func(password string) (int, time.Duration) {
 			br.open("/signin")
-			code := br.post("/signin", url.Values{"csrf": {br.csrf()}, "name": {name}, "password": {password}}.Encode())
-			return code, ""
+			code, wait := eval[struct {
+				Code  int    `json:"code"`
+				Retry string `json:"retry"`
+			}](br, fmt.Sprintf(`fetch("/signin", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: %q + "&csrf=" + encodeURIComponent(document.querySelector("input[name=csrf]").value), redirect: "manual"}).then(r => ({code: r.status, retry: r.headers.get("Retry-After") || ""}))`,
+				url.Values{"name": {"clara"}, "password": {password}}.Encode())), time.Duration(0)
+			if code.Retry != "" {
+				n, _ := strconv.Atoi(code.Retry)
+				wait = time.Duration(n) * time.Second
+			}
+			return code.Code, wait
 		}
-		for i := range 3 {
-			if code, _ := status("clara", "wrong-password"); code != 401 {
+		// Three free failures, then each failure makes the next attempt
+		// wait: 1 s, 2 s, 4 s.
+		for i := range 6 {
+			code, wait := try("wrong-password")
+			for code == 429 && i >= 3 {
+				time.Sleep(wait)
+				code, wait = try("wrong-password")
+			}
+			if code != 401 {
 				t.Fatalf("wrong password %d answered %d, want 401", i+1, code)
 			}
 		}
-		if code, _ := status("clara", "wrong-password"); code != 401 {
-			t.Fatalf("4th wrong password answered %d, want 401 (the delay starts after it)", code)
-		}
-		// Now even the right password must wait.
-		if code, _ := status("clara", testPass["clara"]); code != 429 {
-			t.Fatalf("sign-in right after 4 failures answered %d, want 429", code)
+		start := time.Now()
+		code, wait := try(testPass["clara"])
+		if code != 429 || wait < 2*time.Second {
+			t.Fatalf("right password after 6 failures: %d, Retry-After %v; want 429 and about 4 s", code, wait)
 		}
 		br.open("/signin")
 		br.do("try in the form", chromedp.SendKeys(chromedp.CSS("#name"), "clara"), chromedp.SendKeys(chromedp.CSS("#password"), testPass["clara"]),
@@ -596,7 +613,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		if got := br.text(); !strings.Contains(got, "Too many failed sign-ins") {
 			t.Errorf("slowed sign-in page says %q", got)
 		}
-		time.Sleep(1100 * time.Millisecond)
+		time.Sleep(time.Until(start.Add(wait + 200*time.Millisecond)))
 		br.signIn("clara", testPass["clara"])
 		// A tablet in portrait: the queue page in one column.
 		br.do("tablet", chromedp.EmulateViewport(768, 1024))

@@ -28,7 +28,17 @@
     }).then(function (html) {
       if (html === null) { return; }
       var focusId = document.activeElement && live.contains(document.activeElement) ? document.activeElement.id : "";
+      // Keep what the person chose in the live part's forms (a reason
+      // picked, a number typed): the new HTML has the same controls.
+      var kept = {};
+      live.querySelectorAll("select[id], input[id]:not([type=hidden])").forEach(function (el) {
+        if (el.value) { kept[el.id] = el.value; }
+      });
       live.innerHTML = html;
+      Object.keys(kept).forEach(function (id) {
+        var el = document.getElementById(id);
+        if (el && live.contains(el)) { el.value = kept[id]; }
+      });
       if (focusId) {
         var el = document.getElementById(focusId);
         if (el) { el.focus(); }
