@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/job"
 )
 
 // pageData is what every template gets.
@@ -177,6 +178,10 @@ func (s *Server) postJob(w http.ResponseWriter, r *http.Request) {
 	jobID, action := r.PathValue("job"), r.PathValue("action")
 	if action != ActRelease && action != ActCancel {
 		s.refuse(w, r, http.StatusNotFound, "No such job action.")
+		return
+	}
+	if !job.ValidID(jobID) {
+		s.refuse(w, r, http.StatusNotFound, "No such job.")
 		return
 	}
 	if !s.may(w, r, action, jobID) {
