@@ -399,6 +399,18 @@ func TestConsoleInBrowser(t *testing.T) {
 		st.people = append(st.people, j.Card.Name)
 	}
 	br := newBrowser(t, st.url)
+	t.Cleanup(func() {
+		// Nothing the console (or the daemon) logged names a person.
+		logs, _ := os.ReadFile(st.logs)
+		for _, p := range st.people {
+			if bytes.Contains(logs, []byte(p)) {
+				t.Errorf("the log holds a person's name")
+			}
+		}
+		if !bytes.Contains(logs, []byte(`"msg":"console: action"`)) {
+			t.Error("the log has no console action: the privacy check read nothing")
+		}
+	})
 
 	br.open("/signin")
 	br.check(st, "signin")
