@@ -19,6 +19,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/console"
@@ -28,9 +29,9 @@ import (
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/embedded"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
-	"github.com/cityid/printerd/queue/service"
 )
 
 // Test users; cheap argon2id parameters keep the test fast (the users
@@ -46,12 +47,12 @@ var (
 type station struct {
 	t      *testing.T
 	d      *daemon.Daemon
-	c      *service.Client
 	devs   map[string]*sim.Device
 	key    ed25519.PrivateKey
 	url    string
 	logs   string   // the daemon's log file
 	people []string // the invented people's names: never on a page
+	enroll nkeys.KeyPair
 }
 
 // blankMaker makes blank cards (the layout is tested elsewhere).
@@ -84,6 +85,17 @@ func startStation(t *testing.T) *station {
 	cfg.IssuerKey = filepath.Join(dir, "keys", "issuer.key")
 	cfg.Printers = []string{"testsim://p0?name=p0", "testsim://p1?name=p1&pool=express"}
 	cfg.ConsoleListen = "127.0.0.1:0"
+	// An enrollment system's NATS user: it receives the reprint requests.
+	cfg.NATSListen = "127.0.0.1:0"
+	enroll, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.enroll = enroll
+	enrollPub, _ := enroll.PublicKey()
+	if err := embedded.AddUser(filepath.Join(cfg.State, daemon.DefaultUsersFile), embedded.User{Name: "enrollment-1", NKey: enrollPub, Role: embedded.RoleEnrollment, Site: "local"}); err != nil {
+		t.Fatal(err)
+	}
 	for name, role := range map[string]string{"clara": console.RoleClerk, "tomas": console.RoleTechnician} {
 		if err := console.AddUser(cfg.ConsoleUsersFile(), name, role, testPass[name], cheap); err != nil {
 			t.Fatal(err)
@@ -124,7 +136,7 @@ func startStation(t *testing.T) *station {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Shutdown(context.Background()) })
-	st.d, st.c = d, service.NewClient(d.Conn(), "local")
+	st.d = d
 	st.url = "https://" + d.ConsoleAddr()
 	return st
 }
@@ -140,7 +152,7 @@ func (st *station) submit(j *job.Job) {
 	m := &nats.Msg{Subject: queue.JobsSubject("local", queue.DefaultPool), Data: body, Header: nats.Header{}}
 	m.Header.Set(job.HeaderKey, kid)
 	m.Header.Set(job.HeaderSignature, sig)
-	m.Header.Set(job.HeaderMsgID, j.ID)
+	m.Header.Set(job.HeaderMsgID, job.MsgID(j.ID, sig))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := st.d.JetStream().PublishMsg(ctx, m); err != nil {
@@ -149,20 +161,21 @@ func (st *station) submit(j *job.Job) {
 	st.people = append(st.people, j.Card.Name)
 }
 
-// waitState waits until a job's ledger entry is in state.
+// waitState waits until a job's ledger entry is in state. The test reads
+// the ledger through the daemon's own connection: the services answer
+// authenticated people only.
 func (st *station) waitState(jobID string, state queue.State) queue.Entry {
 	st.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kv, err := st.d.JetStream().KeyValue(ctx, queue.BucketLedger)
+	if err != nil {
+		st.t.Fatal(err)
+	}
 	var last queue.Entry
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		e, err := st.c.Status(ctx, jobID)
-		cancel()
-		if err == nil {
-			if e.State == state {
-				return e
-			}
-			last = e
+	for ctx.Err() == nil {
+		if e, err := kv.Get(ctx, jobID); err == nil && json.Unmarshal(e.Value(), &last) == nil && last.State == state {
+			return last
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -298,6 +311,7 @@ func (b *browser) waitFor(what, cond string) {
 func (b *browser) notice(want string) {
 	b.t.Helper()
 	b.waitFor("notice "+want, fmt.Sprintf(`!!document.querySelector("#notice") && document.querySelector("#notice").innerText.includes(%q)`, want))
+	b.settle()
 }
 
 // text is the page's visible text.
@@ -311,6 +325,15 @@ func (b *browser) text() string {
 func (b *browser) open(path string) {
 	b.t.Helper()
 	b.do("open "+path, chromedp.Navigate(b.base+path), chromedp.WaitReady(chromedp.CSS("body")))
+	b.settle()
+}
+
+// settle waits, on a page with a live part, until its live stream is
+// connected and the refresh a connection makes is done, so that a test's
+// clicks do not race it.
+func (b *browser) settle() {
+	b.t.Helper()
+	b.waitFor("live part settled", `!document.getElementById("live") || (document.body.dataset.live === "on" && +document.body.dataset.refreshes >= 1)`)
 }
 
 func (b *browser) signIn(name, password string) {
@@ -506,7 +529,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Run("reprint request pending until the new issue prints", func(t *testing.T) {
 		br.t = t
 		reqs := make(chan *nats.Msg, 1)
-		sub, err := st.d.Conn().ChanSubscribe(console.ReprintSubject("local"), reqs)
+		pub, _ := st.enroll.PublicKey()
+		enc, err := nats.Connect(st.d.NATSURL(), nats.Nkey(pub, st.enroll.Sign), nats.CustomInboxPrefix(embedded.InboxPrefix(pub)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer enc.Close()
+		sub, err := enc.ChanSubscribe(console.ReprintSubject("local"), reqs)
 		if err != nil {
 			t.Fatal(err)
 		}

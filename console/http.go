@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/service"
 )
 
@@ -49,10 +51,10 @@ func May(role, action string) bool { return slices.Contains(allowed[action], rol
 
 // Reason codes (DESIGN.md, Round 2): the only reason text stored.
 var (
-	ReleaseReasons = []string{"printer-fixed", "spoiled-destroyed"}
-	CancelReasons  = []string{"withdrawn", "duplicate", "data-error", "spoiled-destroyed", "other"}
+	ReleaseReasons = queue.ReleaseReasons
+	CancelReasons  = queue.CancelReasons
 	// ReprintReasons are the job contract's reprint reasons.
-	ReprintReasons = []string{"lost", "stolen", "damaged", "misprint", "name-change", "spoiled"}
+	ReprintReasons = job.Reasons
 )
 
 type ctxKey struct{}

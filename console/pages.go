@@ -202,11 +202,9 @@ func (s *Server) postJob(w http.ResponseWriter, r *http.Request) {
 	var err error
 	switch action {
 	case ActRelease:
-		// The release reason code travels once the service takes it
-		// (bus, issue 9); until then it is in the console's log.
-		_, err = c.Release(ctx, jobID, person)
+		_, err = c.Release(ctx, jobID, reason)
 	case ActCancel:
-		_, err = c.Cancel(ctx, jobID, person, reason)
+		_, err = c.Cancel(ctx, jobID, reason)
 	}
 	if err == nil {
 		s.log.Info("console: reason", "person", person, "action", action, "job", jobID, "reason", reason)

@@ -33,6 +33,15 @@ type Config struct {
 	// NC reaches the site's daemons: their services through
 	// service.Client, the events, printer_status and the reprint subject.
 	NC *nats.Conn
+	// JS, if set, is a JetStream the console may read printer_status and
+	// the audit chain through (the daemon's own, for the console it
+	// serves); nil means NC's, which a console user may not read (the
+	// pages then say so).
+	JS jetstream.JetStream
+	// AuditKeys are the daemons' public keys (daemon.pub) that sign the
+	// audit records; without them the history page cannot verify the
+	// chains.
+	AuditKeys queue.AuditKeys
 	// Site is the site the console serves ("" means "local").
 	Site string
 	// Name names this console in logs and, with the person, in requests
@@ -115,9 +124,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Lifetime <= 0 {
 		cfg.Lifetime = DefaultLifetime
 	}
-	js, err := jetstream.New(cfg.NC)
-	if err != nil {
-		return nil, fmt.Errorf("console: jetstream: %w", err)
+	js := cfg.JS
+	if js == nil {
+		var err error
+		if js, err = jetstream.New(cfg.NC); err != nil {
+			return nil, fmt.Errorf("console: jetstream: %w", err)
+		}
 	}
 	pages, err := parsePages()
 	if err != nil {

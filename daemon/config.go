@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,29 +40,33 @@ import (
 // is unchanged), log-level and held-retention ([LiveSettings]); other
 // changes are logged as needing a restart.
 type Config struct {
-	State         string   `json:"state"`
-	NATS          string   `json:"nats"`
-	NATSListen    string   `json:"nats-listen"`
-	NATSCreds     string   `json:"nats-creds"`
-	NATSNKey      string   `json:"nats-nkey"`
-	NATSCA        string   `json:"nats-ca"`
-	NATSCert      string   `json:"nats-cert"`
-	NATSKey       string   `json:"nats-key"`
-	NATSUsers     string   `json:"nats-users"`
-	Printers      []string `json:"printer"`
-	ApproverKeys  string   `json:"approver-keys"`
-	IssuerKey     string   `json:"issuer-key"`
-	IssuerCode    string   `json:"issuer-code"`
-	Templates     string   `json:"templates"`
-	Site          string   `json:"site"`
-	HTTP          string   `json:"http"`
-	ConsoleListen string   `json:"console-listen"`
-	ConsoleUsers  string   `json:"console-users"`
-	ConsoleCert   string   `json:"console-tls-cert"`
-	ConsoleKey    string   `json:"console-tls-key"`
-	HeldRetention Duration `json:"held-retention"`
-	AckWait       Duration `json:"ack-wait"`
-	LogLevel      string   `json:"log-level"`
+	State          string   `json:"state"`
+	NATS           string   `json:"nats"`
+	NATSListen     string   `json:"nats-listen"`
+	NATSCreds      string   `json:"nats-creds"`
+	NATSNKey       string   `json:"nats-nkey"`
+	NATSCA         string   `json:"nats-ca"`
+	NATSCert       string   `json:"nats-cert"`
+	NATSKey        string   `json:"nats-key"`
+	NATSUsers      string   `json:"nats-users"`
+	InsecureNoAuth bool     `json:"insecure-no-auth"`
+	StoreKey       string   `json:"store-key"`
+	Printers       []string `json:"printer"`
+	ApproverKeys   string   `json:"approver-keys"`
+	IssuerKey      string   `json:"issuer-key"`
+	IssuerCode     string   `json:"issuer-code"`
+	Templates      string   `json:"templates"`
+	Site           string   `json:"site"`
+	HTTP           string   `json:"http"`
+	ConsoleListen  string   `json:"console-listen"`
+	ConsoleUsers   string   `json:"console-users"`
+	ConsoleCert    string   `json:"console-tls-cert"`
+	ConsoleKey     string   `json:"console-tls-key"`
+	HeldRetention  Duration `json:"held-retention"`
+	JobsMaxAge     Duration `json:"jobs-max-age"`
+	AllowRaw       bool     `json:"allow-raw"`
+	AckWait        Duration `json:"ack-wait"`
+	LogLevel       string   `json:"log-level"`
 }
 
 // Duration is a time.Duration written as "72h" in JSON and flags.
@@ -110,6 +115,7 @@ func DefaultConfig() Config {
 		Site:          "local",
 		HTTP:          "127.0.0.1:9464",
 		HeldRetention: Duration(queue.DefaultHeldRetention),
+		JobsMaxAge:    Duration(queue.DefaultJobsMaxAge),
 		AckWait:       Duration(queue.DefaultAckWait),
 		LogLevel:      "info",
 		IssuerCode:    "CITY",
@@ -117,13 +123,15 @@ func DefaultConfig() Config {
 }
 
 // Setting describes one setting for flags, environment and reload: its
-// name, usage, and a pointer to its field (exactly one of Str, List, Dur).
+// name, usage, and a pointer to its field (exactly one of Str, List, Dur,
+// Bool).
 type Setting struct {
 	Name  string
 	Usage string
 	Str   *string   // string settings
 	List  *[]string // repeatable settings
 	Dur   *Duration // duration settings
+	Bool  *bool     // switches
 }
 
 // Value returns the setting's value as text (a list joined by NUL).
@@ -133,6 +141,8 @@ func (s Setting) Value() string {
 		return strings.Join(*s.List, "\x00")
 	case s.Dur != nil:
 		return s.Dur.String()
+	case s.Bool != nil:
+		return strconv.FormatBool(*s.Bool)
 	}
 	return *s.Str
 }
@@ -148,7 +158,9 @@ func (c *Config) Settings() []Setting {
 		{Name: "nats-ca", Usage: "CA certificate (PEM) to verify the NATS server", Str: &c.NATSCA},
 		{Name: "nats-cert", Usage: "client certificate (PEM) for NATS TLS", Str: &c.NATSCert},
 		{Name: "nats-key", Usage: "client key (PEM) for NATS TLS", Str: &c.NATSKey},
-		{Name: "nats-users", Usage: "JSON file of the embedded server's users: [{\"name\", \"nkey\" (public U... key), \"role\" (enrollment, clerk, technician or admin)}]; unset: no authentication", Str: &c.NATSUsers},
+		{Name: "nats-users", Usage: "users file (printerd users add): who may connect to the embedded server, and the names of the operators a joined deployment's server attests (default <state>/users.json when it exists); without users the embedded server takes no network clients", Str: &c.NATSUsers},
+		{Name: "insecure-no-auth", Usage: "let any client that reaches nats-listen connect without credentials and do anything (a lab only; logged loudly)", Bool: &c.InsecureNoAuth},
+		{Name: "store-key", Usage: "file holding the JetStream store's encryption key (default $CREDENTIALS_DIRECTORY/jetstream.key under systemd, else <state>/jetstream.key); a missing key is never replaced while the store exists", Str: &c.StoreKey},
 		{Name: "printer", Usage: "printer URI (repeatable); ?pool=NAME puts it in a pool, ?name=NAME names it", List: &c.Printers},
 		{Name: "approver-keys", Usage: "directory of trusted approver public keys (*.pub)", Str: &c.ApproverKeys},
 		{Name: "issuer-key", Usage: "issuer private key file (PEM, mode 0600) that signs card barcodes", Str: &c.IssuerKey},
@@ -161,6 +173,8 @@ func (c *Config) Settings() []Setting {
 		{Name: "console-tls-cert", Usage: "the console's TLS certificate (PEM); empty: a self-signed one made in the state directory, its fingerprint logged", Str: &c.ConsoleCert},
 		{Name: "console-tls-key", Usage: "the console's TLS key (PEM), with console-tls-cert", Str: &c.ConsoleKey},
 		{Name: "held-retention", Usage: "how long CARD_HELD keeps a held job's body", Dur: &c.HeldRetention},
+		{Name: "jobs-max-age", Usage: "how long CARD_JOBS keeps a job nobody printed (e.g. on a pool without printers)", Dur: &c.JobsMaxAge},
+		{Name: "allow-raw", Usage: "let technicians send any raw printer command (diag raw); without it only read and status commands pass", Bool: &c.AllowRaw},
 		{Name: "ack-wait", Usage: "how long JetStream waits for a worker's ack before redelivering (in-progress acks extend it while a card prints); after a crash, the job in the printer is redelivered, and held, after this", Dur: &c.AckWait},
 		{Name: "log-level", Usage: "debug, info, warn or error", Str: &c.LogLevel},
 	}
@@ -194,12 +208,12 @@ func (c *Config) Validate() error {
 	if !queue.ValidToken(c.Site) {
 		return bad("site", "must be 1-64 letters, digits, '-' or '_'")
 	}
-	if c.NATS == "" {
-		if c.NATSUsers != "" {
-			if _, err := embedded.LoadUsers(c.NATSUsers); err != nil {
-				return bad("nats-users", err.Error())
-			}
+	if c.NATSUsers != "" {
+		if _, err := embedded.LoadUsers(c.NATSUsers); err != nil {
+			return bad("nats-users", err.Error())
 		}
+	}
+	if c.NATS == "" {
 		if c.NATSListen != "none" {
 			if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
 				return bad("nats-listen", "must be host:port or \"none\"")
@@ -211,8 +225,11 @@ func (c *Config) Validate() error {
 			}
 		}
 	} else {
-		if c.NATSUsers != "" {
-			return bad("nats-users", "only applies to the embedded server (nats unset); a deployment has its own users")
+		if c.InsecureNoAuth {
+			return bad("insecure-no-auth", "only applies to the embedded server (nats unset)")
+		}
+		if c.StoreKey != "" {
+			return bad("store-key", "only applies to the embedded server (nats unset)")
 		}
 		for _, u := range strings.Split(c.NATS, ",") {
 			pu, err := url.Parse(strings.TrimSpace(u))
@@ -262,6 +279,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.ConsoleListen); err != nil {
 			return bad("console-listen", "must be host:port or empty")
 		}
+		if c.NATS != "" {
+			return bad("console-listen", "serves the console of a daemon with the embedded server (nats unset); with a deployment run printerd console apart, as a console user")
+		}
 		if c.ConsoleListen == c.HTTP {
 			return bad("console-listen", "must differ from http: metrics and health stay apart from the console")
 		}
@@ -271,6 +291,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HeldRetention < Duration(time.Minute) {
 		return bad("held-retention", "must be at least 1m")
+	}
+	if c.JobsMaxAge < Duration(time.Hour) {
+		return bad("jobs-max-age", "must be at least 1h")
 	}
 	if c.AckWait < Duration(time.Second) {
 		return bad("ack-wait", "must be at least 1s")

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -24,8 +26,10 @@ import (
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/diag"
 	"github.com/cityid/printerd/internal/natsconn"
+	"github.com/cityid/printerd/internal/trust"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/embedded"
+	"github.com/cityid/printerd/queue/epoch"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/service"
 )
@@ -81,6 +85,8 @@ type Daemon struct {
 	stopping bool       // Shutdown began: go refuses new goroutines
 
 	approver reloadableApprover
+	users    []embedded.User  // the users file: who may connect, and operators' names
+	signer   *epoch.Signer    // the daemon's long-term key
 	ns       *embedded.Server // nil when joining a deployment
 	nc       *nats.Conn
 	js       jetstream.JetStream
@@ -97,6 +103,7 @@ type Daemon struct {
 	consoleLn    net.Listener
 	consoleUsers *console.Users
 	consoleCert  tls.Certificate
+	consoleNC    *nats.Conn // the in-process console user's connection
 	console      *console.Server
 
 	// svcCtx is the parent of the service handlers' contexts; Shutdown
@@ -158,6 +165,19 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The state directory holds the store key, the daemon's key and the
+	// audit head: nobody else may write to it.
+	if err := os.MkdirAll(cfg.State, 0o700); err != nil {
+		return fmt.Errorf("config: state: %w", err)
+	}
+	if err := trust.CheckDir(cfg.State); err != nil {
+		return fmt.Errorf("config: state: %w", err)
+	}
+	signer, err := epoch.LoadOrCreateSigner(cfg.State, DaemonKeyName)
+	if err != nil {
+		return fmt.Errorf("daemon: daemon key: %w", err)
+	}
+	d.signer = signer
 	if err := d.connect(ctx); err != nil {
 		return err
 	}
@@ -171,8 +191,11 @@ func (d *Daemon) start(ctx context.Context) error {
 		Printers: qps,
 		Logger:   d.log,
 		Metrics:  metrics,
-		Setup:    queue.SetupConfig{HeldRetention: time.Duration(cfg.HeldRetention)},
+		Setup:    queue.SetupConfig{HeldRetention: time.Duration(cfg.HeldRetention), JobsMaxAge: time.Duration(cfg.JobsMaxAge)},
 		AckWait:  time.Duration(cfg.AckWait),
+
+		AuditKey:      signer.Key,
+		AuditHeadFile: filepath.Join(cfg.State, AuditHeadFile),
 	}
 	if d.opts.Tune != nil {
 		d.opts.Tune(&qc)
@@ -180,9 +203,21 @@ func (d *Daemon) start(ctx context.Context) error {
 	if d.q, err = queue.Start(ctx, qc); err != nil {
 		return err
 	}
+	names := map[string]string{}
+	for _, u := range d.users {
+		names[u.NKey] = u.Name
+	}
+	if d.ns != nil {
+		if cu := d.ns.ConsoleUser(); cu.NKey != "" {
+			names[cu.NKey] = cu.Name
+		}
+	}
 	d.svc, err = service.Serve(service.Config{
 		NC: d.nc, Site: cfg.Site, Daemon: d.q, Diag: diag.Run, Logger: d.log,
 		Context: d.svcCtx, Go: d.goCounted,
+		Users:          func(k string) (string, bool) { n, ok := names[k]; return n, ok },
+		AllowAnonymous: cfg.InsecureNoAuth,
+		AllowRaw:       cfg.AllowRaw,
 	})
 	if err != nil {
 		return err
@@ -198,12 +233,21 @@ func (d *Daemon) start(ctx context.Context) error {
 	return nil
 }
 
-// serveConsole starts the office console on the listener preflight took,
-// acting through the daemon's own NATS connection (a single station).
+// serveConsole starts the office console on the listener preflight took.
+// It acts as the embedded server's in-process console user, so the
+// services see "person via console-<site>" as for a console of its own;
+// it reads printer_status and the audit chain through the daemon's
+// JetStream, which the console account has not.
 func (d *Daemon) serveConsole() error {
 	cfg := d.cfg
-	srv, err := console.New(console.Config{NC: d.nc, Site: cfg.Site, Name: "console-" + cfg.Site, Users: d.consoleUsers,
-		Certificate: d.consoleCert, StateDir: cfg.State, Logger: d.log})
+	nc, err := d.ns.ConnectConsole("printerd console", d.connHandlers()...)
+	if err != nil {
+		return err
+	}
+	d.consoleNC = nc
+	srv, err := console.New(console.Config{NC: nc, JS: d.js, Site: cfg.Site, Name: embedded.ConsoleName(cfg.Site), Users: d.consoleUsers,
+		Certificate: d.consoleCert, StateDir: cfg.State, Logger: d.log,
+		AuditKeys: queue.AuditKeys{d.signer.KID: d.signer.Key.Public().(ed25519.PublicKey)}})
 	if err != nil {
 		return err
 	}
@@ -285,19 +329,23 @@ func (d *Daemon) openPrinters(ctx context.Context, specs []PrinterSpec) ([]queue
 func (d *Daemon) connect(ctx context.Context) error {
 	cfg := d.cfg
 	var err error
+	users, err := d.loadUsers()
+	if err != nil {
+		return err
+	}
+	d.users = users
 	if cfg.NATS == "" {
-		var users []embedded.User
-		if cfg.NATSUsers != "" {
-			if users, err = embedded.LoadUsers(cfg.NATSUsers); err != nil {
-				return fmt.Errorf("config: nats-users: %w", err)
-			}
-		}
-		d.ns, err = embedded.Start(ctx, embedded.Options{State: cfg.State, Listen: cfg.NATSListen, Logger: d.log, SyncAlways: true, Users: users})
+		d.ns, err = embedded.Start(ctx, embedded.Options{State: cfg.State, Listen: cfg.NATSListen, Logger: d.log, SyncAlways: true,
+			Users: users, Site: cfg.Site, InsecureNoAuth: cfg.InsecureNoAuth, KeyFile: storeKeyPath(cfg),
+			Console: cfg.ConsoleListen != ""})
 		if err != nil {
 			return err
 		}
-		if len(users) == 0 && cfg.NATSListen != "none" {
-			d.log.Warn("daemon: the embedded nats-server has no users: any local process can use job control and change the streams; set nats-users", "listen", cfg.NATSListen)
+		switch {
+		case cfg.InsecureNoAuth:
+			d.log.Error("daemon: INSECURE: --insecure-no-auth: any process that reaches the embedded nats-server can read every job, release and cancel jobs and change the streams; never use this in an office", "listen", cfg.NATSListen)
+		case len(users) == 0 && cfg.NATSListen != "none":
+			d.log.Warn("daemon: no users: the embedded nats-server takes no network clients (enrollment systems, clerks, technicians); add them with printerd users add", "state", cfg.State)
 		}
 		d.natsURL = d.ns.ClientURL()
 		if d.nc, err = d.ns.Connect("printerd run", d.connHandlers()...); err != nil {
@@ -317,6 +365,62 @@ func (d *Daemon) connect(ctx context.Context) error {
 		return fmt.Errorf("daemon: jetstream: %w", err)
 	}
 	return nil
+}
+
+// loadUsers reads the users file: nats-users, or <state>/users.json when
+// it exists.
+func (d *Daemon) loadUsers() ([]embedded.User, error) {
+	path := d.cfg.NATSUsers
+	if path == "" {
+		path = filepath.Join(d.cfg.State, DefaultUsersFile)
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	users, err := embedded.LoadUsers(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: nats-users: %w", err)
+	}
+	return users, nil
+}
+
+// Files in the state directory.
+const (
+	// DaemonKeyName names the daemon's long-term Ed25519 key,
+	// <state>/daemon.key (and daemon.pub, what auditors and enrollment
+	// systems hold): it signs the daemon's audit records and epoch keys.
+	DaemonKeyName = "daemon"
+	// AuditHeadFile keeps the head of the daemon's audit chain outside
+	// the stream.
+	AuditHeadFile = "audit-head.json"
+)
+
+// Time-outs of the HTTP endpoint (metrics, health): a slow or idle client
+// cannot hold a connection.
+const (
+	HTTPReadTimeout  = 10 * time.Second
+	HTTPWriteTimeout = 30 * time.Second
+	HTTPIdleTimeout  = 60 * time.Second
+)
+
+// DefaultUsersFile is the users file in the state directory that printerd
+// users add writes and the daemon reads when nats-users is not set.
+const DefaultUsersFile = "users.json"
+
+// storeKeyPath is where the JetStream store's key lives: store-key, else
+// $CREDENTIALS_DIRECTORY/jetstream.key when systemd passes it, else ""
+// (the state directory).
+func storeKeyPath(cfg Config) string {
+	if cfg.StoreKey != "" {
+		return cfg.StoreKey
+	}
+	if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
+		p := filepath.Join(dir, embedded.KeyFile)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
 }
 
 // connHandlers log connection trouble (no payloads).
@@ -363,7 +467,8 @@ func (d *Daemon) serveHTTP(reg *prometheus.Registry) {
 	})
 	ln := d.httpLn
 	d.httpAddr = ln.Addr().String()
-	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: HTTPReadTimeout,
+		WriteTimeout: HTTPWriteTimeout, IdleTimeout: HTTPIdleTimeout}
 	d.goCounted(func() {
 		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("daemon: http", "err", err)
@@ -394,6 +499,10 @@ func (d *Daemon) NATSURL() string { return d.natsURL }
 
 // HTTPAddr returns the address /metrics and /healthz listen on ("" if none).
 func (d *Daemon) HTTPAddr() string { return d.httpAddr }
+
+// Signer returns the daemon's long-term Ed25519 key (nil before Start):
+// it signs the audit records and the epoch key announcements.
+func (d *Daemon) Signer() *epoch.Signer { return d.signer }
 
 // Queue returns the queue daemon (nil before Start).
 func (d *Daemon) Queue() *queue.Daemon { return d.q }
@@ -520,6 +629,9 @@ func (d *Daemon) shutdown() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = d.console.Shutdown(ctx)
 		cancel()
+	}
+	if d.consoleNC != nil {
+		d.consoleNC.Close()
 	}
 	if d.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

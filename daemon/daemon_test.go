@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,12 +15,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/embedded"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/service"
 )
@@ -67,6 +72,34 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// addUser adds a user to the fixture's users file (<state>/users.json)
+// and returns its key.
+func (f *fixture) addUser(t *testing.T, role, name string) nkeys.KeyPair {
+	t.Helper()
+	kp, _ := nkeys.CreateUser()
+	pub, _ := kp.PublicKey()
+	if err := os.MkdirAll(f.cfg.State, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := embedded.AddUser(filepath.Join(f.cfg.State, DefaultUsersFile), embedded.User{Name: name, NKey: pub, Role: role, Site: "local"}); err != nil {
+		t.Fatal(err)
+	}
+	return kp
+}
+
+// connect opens an in-process connection to d's embedded server as the
+// user of kp.
+func (f *fixture) connect(t *testing.T, d *Daemon, kp nkeys.KeyPair) *nats.Conn {
+	t.Helper()
+	pub, _ := kp.PublicKey()
+	nc, err := nats.Connect("", nats.InProcessServer(d.ns.NATS()), nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(embedded.InboxPrefix(pub)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
 
 // blankMaker makes blank cards.
@@ -208,8 +241,9 @@ func TestShutdownWaitsForDiag(t *testing.T) {
 	sc := &slowCleaner{in: make(chan struct{}), done: make(chan struct{})}
 	o := f.options()
 	o.Wrap = func(name string, p drivers.Printer) drivers.Printer { sc.Printer = p; return sc }
+	tech := f.addUser(t, embedded.RoleTechnician, "tech-1")
 	d := start(t, o, nil)
-	c := service.NewClient(d.Conn(), "local")
+	c := service.NewClient(f.connect(t, d, tech), "local")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// Paused, the worker leaves the printer alone: only the verb uses it.
@@ -277,5 +311,118 @@ func TestLifecycle(t *testing.T) {
 	}
 	if d.goCounted(func() {}) {
 		t.Error("a goroutine was started after Shutdown")
+	}
+}
+
+// TestStoreKeyCustody: a deleted or different store key stops the daemon
+// with a message naming the key file, and touches no stream: with the
+// right key back, the queued job and the audit chain are still there.
+func TestStoreKeyCustody(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.Printers = []string{"testsim://p0?name=p0&pool=busy"} // nobody takes pool default
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	run := func() (*Daemon, error) {
+		d, err := New(f.options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Start(ctx); err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
+	d, err := run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A job nobody prints (pool default has no printer) stays in CARD_JOBS;
+	// a technician's pause leaves an audit record.
+	tech := f.addUser(t, "technician", "tech-x") // read at the next start
+	if _, err := d.JetStream().Publish(ctx, queue.JobsSubject("local", queue.DefaultPool), []byte(`{"kept":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	d.Shutdown(ctx)
+	keyPath := filepath.Join(f.cfg.State, "jetstream.key")
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(keyPath)
+	if _, err := run(); err == nil || !strings.Contains(err.Error(), keyPath) || !strings.Contains(err.Error(), "restore") {
+		t.Fatalf("start without the store key: %v; want an error naming %s and saying to restore it", err, keyPath)
+	}
+	if _, err := os.Stat(keyPath); err == nil {
+		t.Fatal("a new store key was made over the existing store")
+	}
+	other := strings.Repeat("ab", 32) + "\n"
+	os.WriteFile(keyPath, []byte(other), 0o600)
+	if _, err := run(); err == nil || !strings.Contains(err.Error(), keyPath) {
+		t.Fatalf("start with a different store key: %v; want an error naming %s", err, keyPath)
+	}
+	os.WriteFile(keyPath, key, 0o600)
+	d, err = run()
+	if err != nil {
+		t.Fatalf("start with the key restored: %v", err)
+	}
+	defer d.Shutdown(ctx)
+	info, err := d.Queue().Stores().Jobs.Info(ctx)
+	if err != nil || info.State.Msgs != 1 {
+		t.Fatalf("CARD_JOBS after the key came back: %+v, %v; want the queued job", info, err)
+	}
+	c := service.NewClient(f.connect(t, d, tech), "local")
+	if err := c.Pause(ctx, "p0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Queue().AuditHealthy(); err != nil {
+		t.Errorf("audit chain after the key came back: %v", err)
+	}
+}
+
+// TestHTTPTimeouts: the metrics and health endpoint bounds reading,
+// writing and idle connections, so slow clients cannot pile up.
+func TestHTTPTimeouts(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.HTTP = "127.0.0.1:0"
+	d := start(t, f.options(), nil)
+	h := d.http
+	if h.ReadHeaderTimeout <= 0 || h.ReadTimeout != HTTPReadTimeout || h.WriteTimeout != HTTPWriteTimeout || h.IdleTimeout != HTTPIdleTimeout {
+		t.Errorf("http time-outs: header %v, read %v, write %v, idle %v; want all set", h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout)
+	}
+	// A client that never finishes its request is cut off.
+	conn, err := net.Dial("tcp", d.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("GET /metrics HTTP/1.1\r\nHost: x\r\n"))
+	conn.SetReadDeadline(time.Now().Add(HTTPReadTimeout + 5*time.Second))
+	start := time.Now()
+	buf := make([]byte, 512)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			break
+		}
+	}
+	if el := time.Since(start); el > HTTPReadTimeout+4*time.Second {
+		t.Errorf("a stalled request kept its connection %v", el)
+	}
+}
+
+// TestStateDirWritableRefused: the state directory holds the keys and the
+// audit head; one that others may write is refused before NATS starts.
+func TestStateDirWritableRefused(t *testing.T) {
+	f := newFixture(t)
+	os.MkdirAll(f.cfg.State, 0o700)
+	os.Chmod(f.cfg.State, 0o777)
+	d, err := New(f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "writable") {
+		t.Fatalf("Start with a world-writable state directory: %v, want refused", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.cfg.State, "jetstream.key")); err == nil {
+		t.Error("a store key was made in the refused state directory")
 	}
 }

@@ -119,7 +119,7 @@ func benchDaemon(b *testing.B, drv string, printers int, rate float64) {
 			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
 		}
 		m := &nats.Msg{Subject: JobsSubject("bench", DefaultPool), Data: j.body, Header: nats.Header{}}
-		m.Header.Set(job.HeaderMsgID, j.id)
+		m.Header.Set(job.HeaderMsgID, job.MsgID(j.id, j.sig))
 		m.Header.Set(job.HeaderKey, sg.kid)
 		m.Header.Set(job.HeaderSignature, j.sig)
 		mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -38,15 +39,6 @@ type Clerk struct {
 	now   func() time.Time
 }
 
-// NewClerk returns a clerk for a site on stores from Setup. Its audit
-// appends chain safely with a running daemon's.
-func NewClerk(st *Stores, site string) *Clerk {
-	if site == "" {
-		site = "local"
-	}
-	return &Clerk{st: st, site: site, audit: newAuditLog(st, site), now: time.Now}
-}
-
 // Status returns a job's ledger entry, or an error wrapping ErrNotFound.
 func (c *Clerk) Status(ctx context.Context, jobID string) (Entry, error) {
 	if !job.ValidID(jobID) {
@@ -59,7 +51,9 @@ func (c *Clerk) Status(ctx context.Context, jobID string) (Entry, error) {
 	return e, nil
 }
 
-// Held lists the site's held jobs that still have a body in CARD_HELD.
+// Held lists the site's held jobs that still have a body in CARD_HELD. It
+// reads no body: the job ids come from the stream's subjects, the rest
+// from the ledger.
 func (c *Clerk) Held(ctx context.Context) ([]HeldJob, error) {
 	info, err := c.st.Held.Info(ctx, jetstream.WithSubjectFilter(HeldSubject(c.site, ">")))
 	if err != nil {
@@ -68,21 +62,20 @@ func (c *Clerk) Held(ctx context.Context) ([]HeldJob, error) {
 	out := []HeldJob{}
 	for subj := range info.State.Subjects {
 		jobID := subj[strings.LastIndexByte(subj, '.')+1:]
-		msg, err := c.st.Held.GetLastMsgForSubject(ctx, subj)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue // expired meanwhile
+		e, err := c.st.ledger().get(ctx, jobID)
+		if errors.Is(err, ErrNotFound) {
+			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("queue: held %s: %w", jobID, err)
 		}
-		h := HeldJob{JobID: jobID, Reason: msg.Header.Get(HeaderHeldReason), Since: msg.Time.UTC(),
-			Expires: msg.Time.Add(info.Config.MaxAge).UTC(),
-			Pool:    strings.TrimPrefix(msg.Header.Get(HeaderJobsSubject), "cards.jobs."+c.site+".")}
-		if e, err := c.st.ledger().get(ctx, jobID); err == nil {
-			h.CardNumber, h.Issue, h.Printer = e.CardNumber, e.Issue, e.Printer
-			if e.State != Held {
-				continue // being released, or printed after all
-			}
+		if e.State != Held {
+			continue // being released, or printed after all
+		}
+		h := HeldJob{JobID: jobID, CardNumber: e.CardNumber, Issue: e.Issue, Printer: e.Printer, Reason: e.Reason,
+			Since: e.Updated.UTC(), Expires: e.Updated.Add(info.Config.MaxAge).UTC()}
+		if msg, err := c.st.Held.GetLastMsgForSubject(ctx, subj); err == nil {
+			h.Pool = strings.TrimPrefix(msg.Header.Get(HeaderJobsSubject), "cards.jobs."+c.site+".")
 		}
 		out = append(out, h)
 	}
@@ -90,10 +83,30 @@ func (c *Clerk) Held(ctx context.Context) ([]HeldJob, error) {
 	return out, nil
 }
 
-// checkOperator validates a clerk's operator id.
+// Reason codes, the only reason text stored for a clerk's decision
+// (DESIGN.md, Reason codes).
+var (
+	ReleaseReasons = []string{"printer-fixed", "spoiled-destroyed"}
+	CancelReasons  = []string{"withdrawn", "duplicate", "data-error", "spoiled-destroyed", "other"}
+)
+
+// ErrInvalid is matched by the errors for a request field that breaks its
+// rule (a reason that is not a code, a malformed operator).
+var ErrInvalid = errors.New("invalid")
+
+// checkReason requires one of the codes.
+func checkReason(verb, reason string, codes []string) error {
+	if !slices.Contains(codes, reason) {
+		return fmt.Errorf("queue: %s: reason must be one of %s (no free text is stored): %w", verb, strings.Join(codes, ", "), ErrInvalid)
+	}
+	return nil
+}
+
+// checkOperator validates an operator: the authenticated user the service
+// layer names, never free text from a request.
 func checkOperator(op string) error {
-	if op == "" || len(op) > 64 || strings.ContainsFunc(op, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return fmt.Errorf("queue: operator: must be 1-64 printable characters naming the clerk")
+	if op == "" || len(op) > 140 || strings.ContainsFunc(op, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("queue: operator: must be 1-140 printable characters naming the authenticated user: %w", ErrInvalid)
 	}
 	return nil
 }
@@ -101,11 +114,17 @@ func checkOperator(op string) error {
 // Release prints a held job again: ledger held -> claimed (release counter
 // +1), the held body republished with its approval headers and Nats-Msg-Id
 // "<job_id>/release-<n>", the CARD_HELD copy purged, audit and event
-// "released". operator names the clerk in the audit record. A release cut
-// short (the ledger already claimed for release n, the held copy still
-// there) is completed by calling Release again.
-func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, error) {
+// "released". operator is the authenticated clerk, reason a code of
+// ReleaseReasons. A release cut short (the ledger already claimed for
+// release n, the held copy still there) is completed by calling Release
+// again. A republish the stream acknowledges as a duplicate (something
+// else published that message id first) did not queue the job: it is
+// reported as a failure and the held copy is kept.
+func (c *Clerk) Release(ctx context.Context, jobID, operator, reason string) (Entry, error) {
 	if err := checkOperator(operator); err != nil {
+		return Entry{}, err
+	}
+	if err := checkReason("release", reason, ReleaseReasons); err != nil {
 		return Entry{}, err
 	}
 	e, err := c.Status(ctx, jobID)
@@ -128,7 +147,7 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, err
 	}
 	prev := e
 	if e.State == Held {
-		e.State, e.Releases, e.Updated, e.Reason = Claimed, e.Releases+1, c.now().UTC(), "released by "+operator
+		e.State, e.Releases, e.Updated, e.Reason = Claimed, e.Releases+1, c.now().UTC(), "released: "+reason
 		if e, err = c.st.ledger().swap(ctx, jobID, prev.Revision, e); err != nil {
 			return Entry{}, fmt.Errorf("queue: release %s: %w", jobID, err)
 		}
@@ -136,10 +155,23 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, err
 	msg := &nats.Msg{Subject: subject, Data: held.Data, Header: nats.Header{}}
 	msg.Header.Set(job.HeaderKey, held.Header.Get(job.HeaderKey))
 	msg.Header.Set(job.HeaderSignature, held.Header.Get(job.HeaderSignature))
-	msg.Header.Set(job.HeaderMsgID, ReleaseMsgID(jobID, e.Releases))
-	if _, err := c.st.JS.PublishMsg(ctx, msg); err != nil {
+	msgID := ReleaseMsgID(job.MsgID(jobID, held.Header.Get(job.HeaderSignature)), e.Releases)
+	msg.Header.Set(job.HeaderMsgID, msgID)
+	ack, err := c.st.JS.PublishMsg(ctx, msg)
+	if err == nil && ack.Duplicate && prev.State == Held {
+		// Release n is new (a failed attempt keeps its n, below), so
+		// something else published this id first: the stream dropped our
+		// copy and the job is not queued. (Completing a release cut short,
+		// prev claimed, the duplicate is our own earlier publish.)
+		err = fmt.Errorf("the stream already held a message with id %s, not this release: %w", msgID, ErrConflict)
+	}
+	if err != nil {
 		if prev.State == Held {
-			if _, rerr := c.st.ledger().swap(ctx, jobID, e.Revision, prev); rerr == nil {
+			// Back to held, keeping the counter at n so that the next
+			// release publishes under a new id.
+			back := e
+			back.State, back.Reason = Held, prev.Reason
+			if _, rerr := c.st.ledger().swap(ctx, jobID, e.Revision, back); rerr == nil {
 				return Entry{}, fmt.Errorf("queue: release %s: republish failed, still held: %w", jobID, err)
 			}
 		}
@@ -149,7 +181,7 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, err
 		return e, fmt.Errorf("queue: release %s: re-queued, but the held copy was not purged: %w", jobID, err)
 	}
 	if _, err := c.audit.Append(ctx, AuditRecord{Action: AuditReleased, JobID: jobID, CardNumber: e.CardNumber,
-		Issue: e.Issue, Printer: e.Printer, Operator: operator, At: c.now().UTC()}); err != nil {
+		Issue: e.Issue, Printer: e.Printer, Operator: operator, Reason: reason, At: c.now().UTC()}); err != nil {
 		return e, err
 	}
 	if err := c.st.publishEvent(ctx, Event{JobID: jobID, State: EventReleased, CardNumber: e.CardNumber, At: c.now().UTC()}); err != nil {
@@ -161,14 +193,13 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator string) (Entry, err
 // Cancel ends a held or queued job. A queued job (no printer claimed it)
 // is cancelled by cancelQueued. A held job: ledger held -> cancelled, the CARD_HELD copy
 // purged (the personal data is gone), audit and event "cancelled". reason
-// is the clerk's reason code (e.g. "duplicate", "customer-gone"); it must
-// not hold personal data.
+// is a code of CancelReasons; operator the authenticated clerk.
 func (c *Clerk) Cancel(ctx context.Context, jobID, operator, reason string) (Entry, error) {
 	if err := checkOperator(operator); err != nil {
 		return Entry{}, err
 	}
-	if reason == "" || len(reason) > 200 || strings.ContainsFunc(reason, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return Entry{}, fmt.Errorf("queue: reason: must be 1-200 printable characters")
+	if err := checkReason("cancel", reason, CancelReasons); err != nil {
+		return Entry{}, err
 	}
 	e, err := c.Status(ctx, jobID)
 	if errors.Is(err, ErrNotFound) {
@@ -205,7 +236,11 @@ func (c *Clerk) History(ctx context.Context, cardNumber string) ([]AuditRecord, 
 		return nil, fmt.Errorf("queue: card_number: must be [A-Z0-9-]{4,24}")
 	}
 	out := []AuditRecord{}
-	err := walkAudit(ctx, c.st, c.site, func(r AuditRecord, _ []byte, _ string, _ uint64) error {
+	err := walkAudit(ctx, c.st, c.site, func(raw []byte, _ string, sseq uint64) error {
+		r, err := decodeRecord(raw)
+		if err != nil {
+			return fmt.Errorf("%w: stream seq %d: %v", ErrChainBroken, sseq, err)
+		}
 		if r.CardNumber == cardNumber {
 			out = append(out, r)
 		}

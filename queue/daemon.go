@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -106,6 +107,14 @@ type Config struct {
 	// Now gives the time for ledger entries, events and audit records;
 	// nil means time.Now.
 	Now func() time.Time
+	// AuditKey signs the daemon's audit records (its long-term Ed25519 key,
+	// queue/epoch.LoadOrCreateSigner); its key id names the daemon's chain,
+	// cards.audit.<site>.<kid>. nil makes a key for this run only (tests).
+	AuditKey ed25519.PrivateKey
+	// AuditHeadFile is where the daemon keeps its chain's head outside the
+	// stream (a file in the state directory), to notice a missing,
+	// truncated or forked chain; "" keeps none (tests).
+	AuditHeadFile string
 }
 
 // Daemon runs the printer workers of one printerd. It knows nothing of the
@@ -119,6 +128,7 @@ type Daemon struct {
 	clerk   *Clerk
 	workers map[string]*worker
 	env     *workerEnv
+	audit   *auditLog
 
 	runCtx    context.Context // cancelled by Close: stops printing
 	cancelRun context.CancelFunc
@@ -153,7 +163,16 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		workers:  map[string]*worker{},
 		draining: make(chan struct{}),
 	}
-	audit := newAuditLog(st, cfg.Site)
+	signer, err := NewAuditSigner(cfg.AuditKey)
+	if err != nil {
+		return nil, err
+	}
+	audit := newAuditLog(st, cfg.Site, signer, cfg.AuditHeadFile)
+	audit.onBreak = d.auditBroken
+	d.audit = audit
+	if err := audit.Open(ctx); err != nil && !errors.Is(err, ErrChainBroken) {
+		return nil, err
+	}
 	d.clerk = &Clerk{st: st, site: cfg.Site, audit: audit, now: cfg.Now}
 	d.runCtx, d.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
 	d.env = &workerEnv{
@@ -191,6 +210,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.background(func() { d.watchDepth(pool, cons) })
 	}
 	d.background(d.sweepHeld)
+	d.background(d.watchAudit)
 	d.log.Info("queue: started", "site", cfg.Site, "printers", len(cfg.Printers), "pools", len(pools))
 	return d, nil
 }
@@ -265,6 +285,13 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.AuditKey == nil {
+		_, key, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			return c, fmt.Errorf("queue: audit key: %w", err)
+		}
+		c.AuditKey = key
+	}
 	return c, nil
 }
 
@@ -282,22 +309,11 @@ func (d *Daemon) background(f func()) {
 
 // watchDepth keeps the queue-depth gauge of a pool current.
 func (d *Daemon) watchDepth(pool string, cons jetstream.Consumer) {
-	t := time.NewTicker(d.cfg.StatusInterval)
-	defer t.Stop()
-	for {
-		ctx, cancel := context.WithTimeout(d.runCtx, 5*time.Second)
+	d.every(d.cfg.StatusInterval, func(ctx context.Context) {
 		if info, err := cons.Info(ctx); err == nil {
 			d.metrics.QueueDepth.WithLabelValues(pool).Set(float64(info.NumPending))
 		}
-		cancel()
-		select {
-		case <-t.C:
-		case <-d.draining:
-			return
-		case <-d.runCtx.Done():
-			return
-		}
-	}
+	})
 }
 
 // Stores returns the daemon's stream and bucket handles.
@@ -393,4 +409,78 @@ func (d *Daemon) Close() {
 		d.cancelRun()
 		d.wg.Wait()
 	})
+}
+
+// AuditHealthy returns nil while the daemon's audit chain is intact, or
+// why it is not (wrapping ErrChainBroken): the chain was found missing,
+// truncated or forked, or an append failed so. While it is not, the daemon
+// takes no job; a restart re-checks it. /readyz reports it.
+func (d *Daemon) AuditHealthy() error { return d.audit.Err() }
+
+// AuditKID is the key id of the daemon's audit key: the last token of its
+// chain's subject, cards.audit.<site>.<kid>.
+func (d *Daemon) AuditKID() string { return d.audit.signer.KID }
+
+// auditBroken raises the alarm once the chain is broken.
+func (d *Daemon) auditBroken(err error) {
+	d.metrics.AuditChainOK.Set(0)
+	d.log.Error("queue: AUDIT CHAIN BROKEN: taking no more jobs until an operator investigates and restarts the daemon", "err", err)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.runCtx), 5*time.Second)
+	defer cancel()
+	ev := Event{JobID: "audit-" + d.audit.signer.KID, State: EventAuditBroken, Reason: trimPkg(err), At: d.now()}
+	if perr := d.st.publishEvent(ctx, ev); perr != nil {
+		d.log.Warn("queue: audit alarm event lost", "err", perr)
+	}
+}
+
+// watchAudit checks the chain's head in the stream every status interval,
+// so that a deleted or replaced audit stream stops the daemon before its
+// next job, not after.
+func (d *Daemon) watchAudit() {
+	d.every(d.cfg.StatusInterval, func(ctx context.Context) { _ = d.audit.Check(ctx) })
+}
+
+// every runs f, with a 5 s context, now and then every interval until the
+// daemon drains or closes.
+func (d *Daemon) every(interval time.Duration, f func(ctx context.Context)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(d.runCtx, 5*time.Second)
+		f(ctx)
+		cancel()
+		select {
+		case <-t.C:
+		case <-d.draining:
+			return
+		case <-d.runCtx.Done():
+			return
+		}
+	}
+}
+
+// DiagRecord is a technician verb to audit: the printer, the verb, the
+// operator the server attested, and for raw the command's name (never its
+// arguments); Refused marks a raw command refused by the read-only rule.
+type DiagRecord struct {
+	Printer  string
+	Verb     string
+	Operator string
+	Command  string
+	Refused  bool
+}
+
+// RecordDiag appends the audit record of a technician verb.
+func (d *Daemon) RecordDiag(ctx context.Context, r DiagRecord) error {
+	w, ok := d.workers[r.Printer]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownPrinter, r.Printer)
+	}
+	action := AuditDiag
+	if r.Refused {
+		action = AuditRefused
+	}
+	_, err := d.audit.Append(ctx, AuditRecord{Action: action, Printer: r.Printer, PrinterSerial: w.serial(ctx),
+		Operator: r.Operator, Verb: r.Verb, Command: r.Command, At: d.now()})
+	return err
 }

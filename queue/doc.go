@@ -23,8 +23,11 @@
 //  1. Approval: the exact body bytes are verified against the
 //     Approval-Key / Approval-Signature headers. Failure: rejected.
 //  2. job.Parse (strict v1 contract). Failure: rejected.
-//  3. Nats-Msg-Id must be the job_id, or "<job_id>/release-<n>" for a job a
-//     clerk released (n must equal the ledger's release counter).
+//  3. Nats-Msg-Id must be job.MsgID (the job_id bound to the approval
+//     signature: "<job_id>.<16 hex digits>"), or that and "/release-<n>" for
+//     a job a clerk released (n must equal the ledger's release counter).
+//     An unsigned message cannot carry a future job's id, so JetStream's
+//     duplicate check can never drop a real job for it.
 //  4. Ledger: Create <job_id> = claimed. If the entry exists: claimed goes
 //     on; printing means the daemon died mid-card, so the job is held
 //     (outcome unknown, never printed again automatically); printed, held,
@@ -41,6 +44,8 @@
 //  6. Maker.Make builds the card (its failure is a rejection, not a print).
 //  7. Ledger claimed -> printing by compare-and-swap; only the winner
 //     prints. In-progress acks keep the message alive while it prints.
+//     Before the swap the daemon's audit chain must be intact
+//     (Daemon.AuditHealthy); if not, the job is put back, still claimed.
 //  8. Print. Success: printing -> printed, card_issues marked printed,
 //     audit "printed", event "printed", then (in the background) the
 //     message erased and acked. Failure before feed
@@ -71,10 +76,11 @@
 //
 // Many daemons (one site or many) can share one JetStream: the work-queue
 // stream gives each job to one worker, the ledger and card_issues are
-// changed only by compare-and-swap, and each site's audit chain is appended
-// with an expected last sequence for cards.audit.<site>.>, so concurrent
-// writers retry instead of forking it. Printer names must be unique within
-// a site.
+// changed only by compare-and-swap, and each daemon appends to its own
+// audit chain, cards.audit.<site>.<daemon key id>, with an expected last
+// sequence for that subject: anything else written there, or the stream
+// deleted or replaced, breaks the chain, and the daemon stops taking jobs.
+// Printer names must be unique within a site.
 //
 // # Events, audit, status, metrics
 //
@@ -82,7 +88,10 @@
 // rejected, printing, printed, held, released, cancelled. A rejected
 // message whose job id cannot be trusted or is not a UUID publishes on
 // cards.events.invalid. Audit records ([AuditRecord]) form one hash chain
-// per site; [VerifyAudit] walks it. Workers write [PrinterStatus] to
+// per daemon, each record signed with the daemon's Ed25519 key; the daemon
+// keeps the chain's head in a file outside the stream (Config.AuditHeadFile)
+// and checks the stream against it at start and every StatusInterval.
+// [ExportAudit] and [VerifyChains] check a site's chains offline. Workers write [PrinterStatus] to
 // printer_status every StatusInterval (and on every change of readiness);
 // the bucket's TTL (3x the interval) removes a dead daemon's printers.
 // [Metrics] holds the Prometheus counters, histograms and gauges in their
@@ -92,10 +101,15 @@
 //
 // [Clerk] moves held jobs. Release: ledger held -> claimed with the release
 // counter incremented, the held body republished to its jobs subject with
-// Nats-Msg-Id "<job_id>/release-<n>" and its original approval headers (the
-// worker verifies it again), then the CARD_HELD copy is erased. Cancel:
-// held -> cancelled and the CARD_HELD copy erased, so the personal data is
-// gone. Both write an audit record naming the operator and an event.
+// Nats-Msg-Id "<job.MsgID>/release-<n>" and its original approval headers
+// (the worker verifies it again), then the CARD_HELD copy is erased. A
+// republish the stream acknowledges as a duplicate did not queue the job:
+// the release fails, the job stays held (counter at n, so the next release
+// uses a new id). Cancel: held -> cancelled and the CARD_HELD copy erased,
+// so the personal data is gone. Both take a reason code (ReleaseReasons,
+// CancelReasons; no free text is stored) and the operator the server
+// attested (queue/service), and write an audit record and an event. Held
+// lists held jobs from the ledger, reading no body.
 //
 // # Erasing personal data
 //

@@ -27,6 +27,10 @@ const (
 	EventHeld      = "held"
 	EventReleased  = "released"
 	EventCancelled = "cancelled"
+	// EventAuditBroken is a daemon's alarm, on cards.events.audit-<daemon
+	// key id> (no job id): its audit chain is missing, truncated or forked
+	// and it takes no job.
+	EventAuditBroken = "audit-broken"
 )
 
 // invalidJobID names the event subject of a message whose job id is not a

@@ -59,7 +59,8 @@ func ExampleStart() {
 	d.Close()
 }
 
-// ExampleVerifyAudit checks a site's audit chain.
+// ExampleVerifyAudit checks a site's audit chains against the daemons'
+// public keys (each daemon's daemon.pub, collected in one directory).
 func ExampleVerifyAudit() {
 	ctx := context.Background()
 	nc, err := nats.Connect(nats.DefaultURL)
@@ -72,7 +73,11 @@ func ExampleVerifyAudit() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	n, err := queue.VerifyAudit(ctx, st, "city-hall")
+	keys, err := queue.LoadAuditKeys("/etc/printerd/audit-keys")
+	if err != nil {
+		log.Fatal(err)
+	}
+	n, err := queue.VerifyAudit(ctx, st, "city-hall", keys)
 	if err != nil {
 		log.Fatalf("audit chain broken after %d records: %v", n, err)
 	}

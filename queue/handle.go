@@ -51,6 +51,7 @@ func (w *worker) handle(msg jetstream.Msg) {
 		w.checkIssue(ctx, d) && // 5. issue rule, read-only
 		w.render(ctx, d) && // 6. Maker: the card
 		w.reserveIssue(ctx, d) && // 5'. card_issues reserved by compare-and-swap
+		w.auditIntact(d) && // no evidence, no card
 		w.startPrinting(ctx, d) // 7. ledger claimed -> printing
 	if !ready {
 		return
@@ -96,12 +97,13 @@ func (w *worker) parseJob(ctx context.Context, d *delivery) bool {
 	return true
 }
 
-// checkMsgID requires Nats-Msg-Id to be the job id, or a release of it.
+// checkMsgID requires Nats-Msg-Id to be the job's message id (job.MsgID:
+// bound to its approval signature), or a release of it.
 func (w *worker) checkMsgID(ctx context.Context, d *delivery) bool {
-	release, ok := releaseOf(d.msg.Headers().Get(job.HeaderMsgID), d.job.ID)
+	release, ok := releaseOf(d.msg.Headers().Get(job.HeaderMsgID), job.MsgID(d.job.ID, d.msg.Headers().Get(job.HeaderSignature)))
 	if !ok {
 		w.reject(ctx, d.msg, rejection{JobID: untrustedID(d.msg), Rule: "msg-id",
-			Reason: "Nats-Msg-Id: must equal job_id (or <job_id>/release-<n> for a released job)"})
+			Reason: "Nats-Msg-Id: must be <job_id>.<first 16 hex digits of SHA-256 over Approval-Signature> (or that and /release-<n> for a released job)"})
 		return false
 	}
 	d.release = release
@@ -228,6 +230,17 @@ func (w *worker) reserveIssue(ctx context.Context, d *delivery) bool {
 		return false
 	}
 	d.mark = m
+	return true
+}
+
+// auditIntact puts the job back (still claimed) when the daemon's audit
+// chain is broken: a card printed now would leave no evidence.
+func (w *worker) auditIntact(d *delivery) bool {
+	if err := w.env.audit.Err(); err != nil {
+		d.log.Warn("queue: audit chain broken; not printing, the job stays queued")
+		_ = d.msg.NakWithDelay(w.env.cfg.StatusInterval)
+		return false
+	}
 	return true
 }
 
@@ -441,11 +454,11 @@ func (w *worker) reject(ctx context.Context, msg jetstream.Msg, r rejection) {
 
 // releaseOf parses a Nats-Msg-Id against the job id: 0 for the job id
 // itself, n for "<job_id>/release-<n>", ok false for anything else.
-func releaseOf(msgID, jobID string) (int, bool) {
-	if msgID == jobID {
+func releaseOf(msgID, base string) (int, bool) {
+	if msgID == base {
 		return 0, true
 	}
-	rest, ok := strings.CutPrefix(msgID, jobID+releaseInfix)
+	rest, ok := strings.CutPrefix(msgID, base+releaseInfix)
 	if !ok {
 		return 0, false
 	}
@@ -456,9 +469,10 @@ func releaseOf(msgID, jobID string) (int, bool) {
 	return n, true
 }
 
-// baseID strips a release suffix from a Nats-Msg-Id.
+// baseID is the job id part of a Nats-Msg-Id (before any '.' or release
+// suffix).
 func baseID(msgID string) string {
-	if i := strings.Index(msgID, releaseInfix); i >= 0 {
+	if i := strings.IndexAny(msgID, "./"); i >= 0 {
 		return msgID[:i]
 	}
 	return msgID

@@ -185,6 +185,11 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 var _ io.Writer = (*syncBuffer)(nil)
 
+// auditKeys are the daemon's audit public keys, as an auditor holds them.
+func (e *env) auditKeys() AuditKeys {
+	return AuditKeys{e.d.AuditKID(): e.d.cfg.AuditKey.Public().(ed25519.PublicKey)}
+}
+
 func newEnv(t *testing.T, nPrinters int, tweak func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, srv: natstest.Start(t), signer: newSigner(t), logs: &syncBuffer{}}
@@ -271,8 +276,12 @@ func (e *env) publish(body []byte, msgID, kid, sig string) {
 // submit signs and publishes a job as an enrollment system does.
 func (e *env) submit(id string, body []byte) {
 	e.t.Helper()
-	e.publish(body, id, e.signer.kid, e.signer.sign(body))
+	sig := e.signer.sign(body)
+	e.publish(body, job.MsgID(id, sig), e.signer.kid, sig)
 }
+
+// msgID is the Nats-Msg-Id of a job body signed by the env's approver.
+func (e *env) msgID(id string, body []byte) string { return job.MsgID(id, e.signer.sign(body)) }
 
 // waitState waits until the job's ledger entry is in state.
 func (e *env) waitState(id string, want State) Entry {

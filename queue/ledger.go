@@ -34,7 +34,7 @@ type Entry struct {
 	// broke, the printer problem that held it, a clerk's reason.
 	Reason string `json:"reason,omitempty"`
 	// Releases counts the times a clerk released the job; a released job
-	// is republished with Nats-Msg-Id "<job_id>/release-<Releases>".
+	// is republished with Nats-Msg-Id "<job.MsgID>/release-<Releases>".
 	Releases int `json:"releases,omitempty"`
 	// Revision is the KV revision the entry was read at (not stored).
 	Revision uint64 `json:"-"`

@@ -20,6 +20,9 @@ type Metrics struct {
 	QueueDepth *prometheus.GaugeVec
 	// PrinterReady is 1 while a printer is ready, 0 otherwise.
 	PrinterReady *prometheus.GaugeVec
+	// AuditChainOK is 1 while the daemon's audit chain is intact, 0 once it
+	// found it missing, truncated or forked (the daemon then takes no job).
+	AuditChainOK prometheus.Gauge
 }
 
 // NewMetrics returns metrics registered in a new registry.
@@ -46,7 +49,11 @@ func NewMetrics() *Metrics {
 		PrinterReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "printerd_printer_ready", Help: "1 while the printer is ready.",
 		}, []string{"printer"}),
+		AuditChainOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "printerd_audit_chain_ok", Help: "1 while the daemon's audit chain is intact; 0: it takes no job.",
+		}),
 	}
-	m.Registry.MustRegister(m.Cards, m.Rejected, m.PrintSeconds, m.JobSeconds, m.QueueDepth, m.PrinterReady)
+	m.AuditChainOK.Set(1)
+	m.Registry.MustRegister(m.Cards, m.Rejected, m.PrintSeconds, m.JobSeconds, m.QueueDepth, m.PrinterReady, m.AuditChainOK)
 	return m
 }

@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,7 +71,7 @@ func TestOpenStores(t *testing.T) {
 	if info, _ := st.Held.Info(ctx); info.Config.MaxAge != 5*time.Hour {
 		t.Errorf("OpenStores changed CARD_HELD retention to %v", info.Config.MaxAge)
 	}
-	if n, err := VerifyAudit(ctx, st, "local"); err != nil || n != 0 {
+	if n, err := VerifyAudit(ctx, st, "local", nil); err != nil || n != 0 {
 		t.Errorf("VerifyAudit on an empty chain = %d, %v", n, err)
 	}
 }
@@ -112,7 +113,7 @@ func TestPrintsApprovedJobsExactlyOnce(t *testing.T) {
 	if m.Issue != 1 || !m.Printed || m.JobID != ids[3] {
 		t.Errorf("card_issues C-0003 = %+v, want issue 1 printed by %s", m, ids[3])
 	}
-	n, err := VerifyAudit(context.Background(), e.st, "test")
+	n, err := VerifyAudit(context.Background(), e.st, "test", e.auditKeys())
 	if err != nil || n != len(ids) {
 		t.Errorf("VerifyAudit = %d, %v; want %d records, nil", n, err, len(ids))
 	}
@@ -157,7 +158,10 @@ func TestRejectedJobsNeverPrint(t *testing.T) {
 		}, "", "body"},
 		{"msg id mismatch", func(id string, b []byte) { e.publish(b, "not-the-job-id", e.signer.kid, e.signer.sign(b)) }, "", "Nats-Msg-Id"},
 		{"no msg id", func(id string, b []byte) { e.publish(b, "", e.signer.kid, e.signer.sign(b)) }, "", "Nats-Msg-Id"},
-		{"release id of unknown job", func(id string, b []byte) { e.publish(b, ReleaseMsgID(id, 1), e.signer.kid, e.signer.sign(b)) }, "", "Nats-Msg-Id"},
+		{"release id of unknown job", func(id string, b []byte) {
+			e.publish(b, ReleaseMsgID(e.msgID(id, b), 1), e.signer.kid, e.signer.sign(b))
+		}, "", "Nats-Msg-Id"},
+		{"plain job id as msg id", func(id string, b []byte) { e.publish(b, id, e.signer.kid, e.signer.sign(b)) }, "", "Nats-Msg-Id"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -207,7 +211,7 @@ func TestRejectedJobsNeverPrint(t *testing.T) {
 	if got := testutil.ToFloat64(e.d.Metrics().Cards.WithLabelValues("p0", "rejected")); got != float64(len(tests)) {
 		t.Errorf("rejected metric %v, want %d", got, len(tests))
 	}
-	if n, err := VerifyAudit(context.Background(), e.st, "test"); err != nil || n != len(tests)+1 {
+	if n, err := VerifyAudit(context.Background(), e.st, "test", e.auditKeys()); err != nil || n != len(tests)+1 {
 		t.Errorf("VerifyAudit = %d, %v; want %d, nil", n, err, len(tests)+1)
 	}
 }
@@ -273,10 +277,13 @@ func TestSpoiledCardHeldThenReleased(t *testing.T) {
 	if err != nil || len(hl) != 1 || hl[0].JobID != id || hl[0].CardNumber != "S-0001" {
 		t.Fatalf("Held = %+v, %v; want the one held job", hl, err)
 	}
-	if _, err := c.Release(ctx, id, ""); err == nil {
+	if _, err := c.Release(ctx, id, "", "printer-fixed"); err == nil {
 		t.Errorf("Release without operator: want an error")
 	}
-	rel, err := c.Release(ctx, id, "clerk-7")
+	if _, err := c.Release(ctx, id, "clerk-7", "fixed it, Zephyrine called"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Release with free text as reason: %v, want ErrInvalid", err)
+	}
+	rel, err := c.Release(ctx, id, "clerk-7", "printer-fixed")
 	if err != nil {
 		t.Fatalf("Release: %v", err)
 	}
@@ -292,11 +299,11 @@ func TestSpoiledCardHeldThenReleased(t *testing.T) {
 	if held := e.streamData(StreamHeld, HeldSubject("test", id)); len(held) != 0 {
 		t.Errorf("CARD_HELD still holds the released job")
 	}
-	if _, err := c.Release(ctx, id, "clerk-7"); !errors.Is(err, ErrConflict) {
+	if _, err := c.Release(ctx, id, "clerk-7", "printer-fixed"); !errors.Is(err, ErrConflict) {
 		t.Errorf("Release of a printed job: %v, want ErrConflict", err)
 	}
 	// The original message id re-published (a replay) is skipped.
-	e.publish(body, ReleaseMsgID(id, 1), e.signer.kid, e.signer.sign(body))
+	e.publish(body, ReleaseMsgID(e.msgID(id, body), 1), e.signer.kid, e.signer.sign(body))
 	hist, err := c.History(ctx, "S-0001")
 	if err != nil {
 		t.Fatal(err)
@@ -325,7 +332,10 @@ func TestCancelPurgesHeldBody(t *testing.T) {
 	e.waitState(id, Held)
 	ctx := natstest.Context(t, 10*time.Second)
 	c := e.d.Clerk()
-	ent, err := c.Cancel(ctx, id, "clerk-9", "customer-withdrew")
+	if _, err := c.Cancel(ctx, id, "clerk-9", "customer-withdrew"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Cancel with a reason that is not a code: %v, want ErrInvalid", err)
+	}
+	ent, err := c.Cancel(ctx, id, "clerk-9", "withdrawn")
 	if err != nil {
 		t.Fatalf("Cancel: %v", err)
 	}
@@ -336,12 +346,12 @@ func TestCancelPurgesHeldBody(t *testing.T) {
 		t.Errorf("CARD_HELD still holds the cancelled job's body")
 	}
 	e.waitEvent(id, EventCancelled)
-	if _, err := c.Release(ctx, id, "clerk-9"); !errors.Is(err, ErrConflict) {
+	if _, err := c.Release(ctx, id, "clerk-9", "printer-fixed"); !errors.Is(err, ErrConflict) {
 		t.Errorf("Release of a cancelled job: %v, want ErrConflict", err)
 	}
 	// A replay of the job is dropped, never printed.
 	e.publish(body, id+"-again", e.signer.kid, e.signer.sign(body))
-	e.publish(body, id, e.signer.kid, e.signer.sign(body))
+	e.publish(body, e.msgID(id, body), e.signer.kid, e.signer.sign(body))
 	time.Sleep(300 * time.Millisecond)
 	if p := e.allPrinted(); len(p) != 0 {
 		t.Errorf("printed %v, want nothing", p)
@@ -465,7 +475,7 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 		e.waitEvent(id, EventPrinted) // published after the audit record
 	}
 	ctx := natstest.Context(t, 10*time.Second)
-	if n, err := VerifyAudit(ctx, e.st, "test"); err != nil || n != 3 {
+	if n, err := VerifyAudit(ctx, e.st, "test", e.auditKeys()); err != nil || n != 3 {
 		t.Fatalf("VerifyAudit = %d, %v; want 3, nil", n, err)
 	}
 	// The stream refuses deletion.
@@ -473,63 +483,135 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 		t.Errorf("CARD_AUDIT allowed deleting a record")
 	}
 	// A record appended outside the chain writer breaks the chain.
-	forged := AuditRecord{Seq: 4, Prev: "00", Site: "test", Action: AuditPrinted, JobID: uuid.NewString(), At: time.Now().UTC()}
+	kid := e.d.AuditKID()
+	forged := AuditRecord{Seq: 4, Prev: "00", Site: "test", Daemon: kid, Action: AuditPrinted, JobID: uuid.NewString(), At: time.Now().UTC()}
 	forged.Hash = forged.ComputeHash()
 	b, _ := json.Marshal(forged)
-	if _, err := e.srv.JS.Publish(ctx, AuditSubject("test", AuditPrinted), b); err != nil {
+	if _, err := e.srv.JS.Publish(ctx, AuditSubject("test", kid), b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := VerifyAudit(ctx, e.st, "test"); !errors.Is(err, ErrChainBroken) {
+	if _, err := VerifyAudit(ctx, e.st, "test", e.auditKeys()); !errors.Is(err, ErrChainBroken) {
 		t.Errorf("VerifyAudit after a forged record: %v, want ErrChainBroken", err)
+	}
+	// The daemon notices too: its chain head moved under it.
+	deadline := time.Now().Add(5 * time.Second)
+	for e.d.AuditHealthy() == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := e.d.AuditHealthy(); !errors.Is(err, ErrChainBroken) {
+		t.Errorf("AuditHealthy after a record was appended behind the daemon's back: %v, want ErrChainBroken", err)
 	}
 }
 
-func TestAuditChainRecordTampered(t *testing.T) {
+// TestVerifyChains: an exported chain with a record forged, changed,
+// removed, reordered or signed by an unknown key is refused.
+func TestVerifyChains(t *testing.T) {
+	srv := natstest.Start(t)
+	ctx := natstest.Context(t, 10*time.Second)
+	st, err := Setup(ctx, srv.JS, SetupConfig{Memory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := AuditKeys{}
+	var logs []*auditLog
+	for i := 0; i < 2; i++ { // two daemons of one site, each its own chain
+		_, k, _ := ed25519.GenerateKey(nil)
+		sg, _ := NewAuditSigner(k)
+		keys[sg.KID] = k.Public().(ed25519.PublicKey)
+		logs = append(logs, newAuditLog(st, "s1", sg, filepath.Join(t.TempDir(), "head.json")))
+	}
+	for i := 0; i < 6; i++ {
+		if _, err := logs[i%2].Append(ctx, AuditRecord{Action: AuditPrinted, JobID: uuid.NewString(), CardNumber: fmt.Sprintf("T-%04d", i), Issue: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := ExportAudit(ctx, st, "s1")
+	if err != nil || len(recs) != 6 {
+		t.Fatalf("ExportAudit = %d records, %v", len(recs), err)
+	}
+	if sum, err := VerifyChains("s1", recs, keys); err != nil || len(sum) != 2 || sum[0].Records != 3 {
+		t.Fatalf("VerifyChains = %+v, %v; want two chains of 3", sum, err)
+	}
+	edit := func(i int, f func(r *AuditRecord)) []ExportedRecord {
+		out := append([]ExportedRecord(nil), recs...)
+		r, _ := decodeRecord(out[i].Record)
+		f(&r)
+		out[i].Record, _ = json.Marshal(r)
+		return out
+	}
+	_, rogue, _ := ed25519.GenerateKey(nil)
 	tests := []struct {
-		name   string
-		tamper func(r *AuditRecord)
+		name string
+		recs []ExportedRecord
 	}{
-		{"field changed", func(r *AuditRecord) { r.CardNumber = "OTHER" }},
-		{"hash recomputed but prev wrong", func(r *AuditRecord) { r.Prev = strings.Repeat("0", 64); r.Hash = r.ComputeHash() }},
-		{"seq skipped", func(r *AuditRecord) { r.Seq++; r.Hash = r.ComputeHash() }},
+		{"field changed", edit(2, func(r *AuditRecord) { r.CardNumber = "OTHER" })},
+		{"field changed, hash recomputed", edit(2, func(r *AuditRecord) { r.Operator = "mallory"; r.Hash = r.ComputeHash() })},
+		{"re-signed by an unknown key", edit(2, func(r *AuditRecord) { r.Operator = "mallory"; r.sign(rogue) })},
+		{"truncated at the start", recs[2:]},
+		{"a record removed", append(append([]ExportedRecord(nil), recs[:2]...), recs[4:]...)},
+		{"reordered", []ExportedRecord{recs[0], recs[1], recs[4], recs[3], recs[2], recs[5]}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := natstest.Start(t)
-			ctx := natstest.Context(t, 10*time.Second)
-			st, err := Setup(ctx, srv.JS, SetupConfig{Memory: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			a := newAuditLog(st, "s1")
-			first, err := a.Append(ctx, AuditRecord{Action: AuditPrinted, JobID: uuid.NewString(), CardNumber: "T-0001", Issue: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Two writers on one chain do not fork it.
-			b := newAuditLog(st, "s1")
-			if _, err := b.Append(ctx, AuditRecord{Action: AuditPrinted, CardNumber: "T-0002"}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := a.Append(ctx, AuditRecord{Action: AuditPrinted, CardNumber: "T-0003"}); err != nil {
-				t.Fatal(err)
-			}
-			if n, err := VerifyAudit(ctx, st, "s1"); err != nil || n != 3 {
-				t.Fatalf("VerifyAudit = %d, %v; want 3, nil", n, err)
-			}
-			// A copy of a chain with one record changed, as on a tampered store.
-			rec := first
-			rec.Seq, rec.Prev = 4, a.hash
-			rec.Hash = rec.ComputeHash()
-			tc.tamper(&rec)
-			raw, _ := json.Marshal(rec)
-			if _, err := srv.JS.Publish(ctx, AuditSubject("s1", rec.Action), raw); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := VerifyAudit(ctx, st, "s1"); !errors.Is(err, ErrChainBroken) {
-				t.Errorf("VerifyAudit: %v, want ErrChainBroken", err)
-			}
-		})
+		if _, err := VerifyChains("s1", tc.recs, keys); !errors.Is(err, ErrChainBroken) {
+			t.Errorf("%s: VerifyChains = %v, want ErrChainBroken", tc.name, err)
+		}
+	}
+	delete(keys, logs[0].signer.KID)
+	if _, err := VerifyChains("s1", recs, keys); !errors.Is(err, ErrChainBroken) || !strings.Contains(err.Error(), "not among the trusted keys") {
+		t.Errorf("VerifyChains with a daemon's key missing = %v, want an unknown-key error", err)
+	}
+}
+
+// TestAuditHeadFile: a daemon restarted on a stream that lost its chain,
+// or holds a shorter or different one than its head file says, reports
+// the chain broken instead of starting a new one.
+func TestAuditHeadFile(t *testing.T) {
+	srv := natstest.Start(t)
+	ctx := natstest.Context(t, 20*time.Second)
+	cfg := SetupConfig{Memory: true}
+	st, err := Setup(ctx, srv.JS, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, k, _ := ed25519.GenerateKey(nil)
+	sg, _ := NewAuditSigner(k)
+	head := filepath.Join(t.TempDir(), "audit-head.json")
+	a := newAuditLog(st, "s1", sg, head)
+	for i := 0; i < 3; i++ {
+		if _, err := a.Append(ctx, AuditRecord{Action: AuditPrinted, CardNumber: "H-0001"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := newAuditLog(st, "s1", sg, head).Open(ctx); err != nil {
+		t.Fatalf("reopen of an intact chain: %v", err)
+	}
+	if err := srv.JS.DeleteStream(ctx, StreamAudit); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Check(ctx); !errors.Is(err, ErrChainBroken) {
+		t.Errorf("Check after the stream was deleted: %v, want ErrChainBroken", err)
+	}
+	if _, err := a.Append(ctx, AuditRecord{Action: AuditPrinted}); !errors.Is(err, ErrChainBroken) {
+		t.Errorf("Append on a broken chain: %v, want ErrChainBroken", err)
+	}
+	if st, err = Setup(ctx, srv.JS, cfg); err != nil { // recreated, empty
+		t.Fatal(err)
+	}
+	if err := newAuditLog(st, "s1", sg, head).Open(ctx); !errors.Is(err, ErrChainBroken) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("Open on a recreated, empty stream: %v, want a missing chain", err)
+	}
+	// A shorter chain (two records written again): truncated.
+	b := newAuditLog(st, "s1", sg, "")
+	for i := 0; i < 2; i++ {
+		b.Append(ctx, AuditRecord{Action: AuditPrinted, CardNumber: "H-0001"})
+	}
+	if err := newAuditLog(st, "s1", sg, head).Open(ctx); !errors.Is(err, ErrChainBroken) || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("Open on a shorter chain: %v, want truncated", err)
+	}
+	// A different third record: forked.
+	b.Append(ctx, AuditRecord{Action: AuditRejected, CardNumber: "H-0002"})
+	if err := newAuditLog(st, "s1", sg, head).Open(ctx); !errors.Is(err, ErrChainBroken) || !strings.Contains(err.Error(), "forked") {
+		t.Errorf("Open on a forked chain: %v, want forked", err)
 	}
 }
 
@@ -647,8 +729,10 @@ func TestTwoDaemonsShareTheQueue(t *testing.T) {
 	if byPrinter["q0"]+byPrinter["q1"] == 0 || byPrinter["p0"]+byPrinter["p1"] == 0 {
 		t.Logf("one daemon printed everything (%v); allowed, but the test proves less", byPrinter)
 	}
-	// Both daemons appended to one site chain; it must not fork.
-	if n, err := VerifyAudit(natstest.Context(t, 10*time.Second), e.st, "test"); err != nil || n != len(ids) {
+	// Each daemon appended to its own chain of the site, signed by its key.
+	keys := e.auditKeys()
+	keys[d2.AuditKID()] = d2.cfg.AuditKey.Public().(ed25519.PublicKey)
+	if n, err := VerifyAudit(natstest.Context(t, 10*time.Second), e.st, "test", keys); err != nil || n != len(ids) {
 		t.Errorf("VerifyAudit = %d, %v; want %d, nil", n, err, len(ids))
 	}
 }
@@ -750,7 +834,7 @@ func TestFinishedJobsErasedFromTheStore(t *testing.T) {
 	// Signed, but breaks the contract (unknown field): rejected.
 	rejectedID := uuid.NewString()
 	bad := []byte(`{"v":1,"job_id":"` + rejectedID + `","card":{"name":"` + people[2].name + `"},"zz":1}`)
-	e.publish(bad, rejectedID, e.signer.kid, e.signer.sign(bad))
+	e.publish(bad, e.msgID(rejectedID, bad), e.signer.kid, e.signer.sign(bad))
 	e.waitEvent(rejectedID, EventRejected)
 	printedID, printedBody := newJob("E-0001", 1, 0)
 	e.submit(printedID, printedBody)
@@ -760,7 +844,7 @@ func TestFinishedJobsErasedFromTheStore(t *testing.T) {
 	heldID, heldBody := newJob("E-0002", 1, 1)
 	e.submit(heldID, heldBody)
 	e.waitState(heldID, Held)
-	if _, err := e.d.Clerk().Cancel(ctx, heldID, "clerk-1", "customer-withdrew"); err != nil {
+	if _, err := e.d.Clerk().Cancel(ctx, heldID, "clerk-1", "withdrawn"); err != nil {
 		t.Fatalf("Cancel: %v", err)
 	}
 
@@ -834,7 +918,7 @@ func TestHeldCopyErasedAtTheEndOfItsRetention(t *testing.T) {
 	if bytes.Contains(raw, []byte(people[1].name)) {
 		t.Errorf("%q is still in the raw JetStream files after the held copy expired: it was unlinked, not erased", people[1].name)
 	}
-	if _, err := e.d.Clerk().Release(ctx, id, "clerk-1"); err == nil {
+	if _, err := e.d.Clerk().Release(ctx, id, "clerk-1", "printer-fixed"); err == nil {
 		t.Error("Release of a job whose held copy expired succeeded")
 	}
 }
@@ -871,5 +955,49 @@ func TestWithPrinterTimesOutWhileACardPrints(t *testing.T) {
 	}
 	if err := e.d.WithPrinter(ctx2, "nobody", nil); !errors.Is(err, ErrUnknownPrinter) {
 		t.Errorf("WithPrinter on an unknown printer = %v", err)
+	}
+}
+
+// TestJunkWithAFutureJobsIDDoesNotStopIt: an unsigned message sent first
+// under the id the real job will carry (as a plain job id, or with a guess
+// of the signature part) is rejected, and the real job still prints: the
+// stream's duplicate check cannot be used to make it disappear. A release
+// whose republish the stream drops as a duplicate fails, and the job stays
+// held and releasable.
+func TestJunkWithAFutureJobsIDDoesNotStopIt(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	id, body := newJob("J-0001", 1, 0)
+	junk := []byte(`{"junk":true}`)
+	e.publish(junk, id, "", "")
+	e.publish(junk, job.MsgID(id, "a guess"), e.signer.kid, "a guess")
+	e.submit(id, body)
+	e.waitState(id, Printed)
+	if p := e.allPrinted(); p[id] != 1 {
+		t.Fatalf("the real job printed %d times, want 1", p[id])
+	}
+
+	e.devs[0].fault(t, "jam=k")
+	id2, body2 := newJob("J-0002", 1, 1)
+	e.submit(id2, body2)
+	e.waitState(id2, Held)
+	e.devs[0].dev.SoftReset()
+	// Junk under the first release's id, sent before the clerk releases.
+	e.publish(junk, ReleaseMsgID(e.msgID(id2, body2), 1), "", "")
+	ctx := natstest.Context(t, 10*time.Second)
+	if _, err := e.d.Clerk().Release(ctx, id2, "clerk-1", "printer-fixed"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("Release whose republish was a duplicate: %v, want a conflict", err)
+	}
+	if held := e.streamData(StreamHeld, HeldSubject("test", id2)); len(held) != 1 {
+		t.Fatalf("after a failed release CARD_HELD holds %d copies, want the held copy kept", len(held))
+	}
+	if ent := e.waitState(id2, Held); ent.Releases != 1 {
+		t.Errorf("after a failed release: releases %d, want 1 (the next release uses a new id)", ent.Releases)
+	}
+	if _, err := e.d.Clerk().Release(ctx, id2, "clerk-1", "printer-fixed"); err != nil {
+		t.Fatalf("second release: %v", err)
+	}
+	e.waitState(id2, Printed)
+	if p := e.allPrinted(); p[id2] != 1 {
+		t.Errorf("the released job printed %d times, want 1", p[id2])
 	}
 }

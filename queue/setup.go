@@ -24,6 +24,7 @@ const (
 // Defaults for SetupConfig.
 const (
 	DefaultHeldRetention  = 72 * time.Hour
+	DefaultJobsMaxAge     = 7 * 24 * time.Hour
 	DefaultDuplicates     = time.Hour
 	DefaultStatusInterval = 5 * time.Second
 )
@@ -37,6 +38,11 @@ type SetupConfig struct {
 	Memory bool
 	// HeldRetention is how long CARD_HELD keeps a job body; 0 means 72h.
 	HeldRetention time.Duration
+	// JobsMaxAge is how long CARD_JOBS keeps a job nobody printed (a pool
+	// without printers, a daemon gone for good), so that its personal data
+	// does not stay for ever; 0 means DefaultJobsMaxAge (7 days). Epoch
+	// keys live at least this long after their epoch (crypto-shredding).
+	JobsMaxAge time.Duration
 	// Duplicates is CARD_JOBS's duplicate window; 0 means 1h, less than
 	// 1h is raised to 1h.
 	Duplicates time.Duration
@@ -78,7 +84,8 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) (*Store
 		{&st.Jobs, jetstream.StreamConfig{
 			Name: StreamJobs, Description: "printerd: approved card jobs",
 			Subjects: []string{"cards.jobs.>"}, Retention: jetstream.WorkQueuePolicy,
-			Storage: storage, Replicas: cfg.Replicas, Duplicates: cfg.Duplicates,
+			Storage: storage, Replicas: cfg.Replicas, Duplicates: min(cfg.Duplicates, cfg.JobsMaxAge),
+			MaxAge: cfg.JobsMaxAge,
 			RePublish: queuedRePublish,
 		}},
 		{&st.Queued, queuedStream(storage, cfg.Replicas)},
@@ -127,6 +134,9 @@ func (c SetupConfig) withDefaults() SetupConfig {
 	}
 	if c.HeldRetention <= 0 {
 		c.HeldRetention = DefaultHeldRetention
+	}
+	if c.JobsMaxAge <= 0 {
+		c.JobsMaxAge = DefaultJobsMaxAge
 	}
 	if c.Duplicates < DefaultDuplicates {
 		c.Duplicates = DefaultDuplicates
@@ -178,6 +188,19 @@ func OpenStores(ctx context.Context, js jetstream.JetStream) (*Stores, error) {
 		}
 	}
 	return st, nil
+}
+
+// OpenAudit binds to CARD_AUDIT only, for auditors (who may read nothing
+// else): the returned Stores has JS and Audit set.
+func OpenAudit(ctx context.Context, js jetstream.JetStream) (*Stores, error) {
+	if js == nil {
+		return nil, fmt.Errorf("queue: open: no JetStream context")
+	}
+	a, err := js.Stream(ctx, StreamAudit)
+	if err != nil {
+		return nil, fmt.Errorf("queue: open stream %s (is a printerd daemon set up on this NATS, and are you an auditor?): %w", StreamAudit, err)
+	}
+	return &Stores{JS: js, Audit: a}, nil
 }
 
 // eraseHeld overwrites every CARD_HELD message on subject (one job's held

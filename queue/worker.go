@@ -26,12 +26,13 @@ const (
 	HeaderHeldReason = "Printerd-Held-Reason"
 )
 
-// releaseInfix separates a job id from its release counter in the
-// Nats-Msg-Id of a released job: "<job_id>/release-<n>".
+// releaseInfix separates a job's message id from its release counter in
+// the Nats-Msg-Id of a released job: "<job.MsgID>/release-<n>".
 const releaseInfix = "/release-"
 
-// ReleaseMsgID is the Nats-Msg-Id of the n-th release of a job.
-func ReleaseMsgID(jobID string, n int) string { return jobID + releaseInfix + strconv.Itoa(n) }
+// ReleaseMsgID is the Nats-Msg-Id of the n-th release of a job whose
+// message id is base (job.MsgID).
+func ReleaseMsgID(base string, n int) string { return base + releaseInfix + strconv.Itoa(n) }
 
 // PrinterStatus is a printer_status value, keyed <site>.<printer>.
 type PrinterStatus struct {
@@ -202,6 +203,14 @@ func (w *worker) run() {
 	for !w.stopping() {
 		if w.isPaused() {
 			w.publishStatus(drivers.Status{}, nil, true, false)
+			if !w.sleep(cfg.StatusInterval) {
+				break
+			}
+			continue
+		}
+		if err := w.env.audit.Err(); err != nil {
+			// No evidence, no card: the chain is broken (Daemon.AuditHealthy).
+			w.publishStatus(drivers.Status{}, err, false, false)
 			if !w.sleep(cfg.StatusInterval) {
 				break
 			}

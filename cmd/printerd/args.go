@@ -25,3 +25,17 @@ func parseArgs(fs *flag.FlagSet, args []string) (pos []string, status int, done 
 		args = args[1:]
 	}
 }
+
+// needVerb handles a command that takes a verb (jobs, users, audit): no
+// argument prints usage and is a usage error, -h or --help prints usage
+// and succeeds. done is true when the command ends here, with status.
+func needVerb(args []string, usage func()) (status int, done bool) {
+	if len(args) > 0 && args[0] != "-h" && args[0] != "--help" {
+		return 0, false
+	}
+	usage()
+	if len(args) == 0 {
+		return exitUsage, true
+	}
+	return exitOK, true
+}

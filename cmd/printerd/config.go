@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/cityid/printerd/daemon"
@@ -53,6 +54,8 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 			fs.Var(&printers, s.Name, usage)
 		case s.Dur != nil:
 			fs.Var(s.Dur, s.Name, usage)
+		case s.Bool != nil:
+			fs.BoolVar(s.Bool, s.Name, false, usage)
 		default:
 			fs.StringVar(s.Str, s.Name, "", usage)
 		}
@@ -99,6 +102,12 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 			if err := s.Dur.Set(v); err != nil {
 				return c, fmt.Errorf("config: %s: %w", envName(s.Name), err)
 			}
+		case s.Bool != nil:
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return c, fmt.Errorf("config: %s: want true or false", envName(s.Name))
+			}
+			*s.Bool = b
 		default:
 			*s.Str = v
 		}
@@ -113,6 +122,8 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 			*s.List = append([]string(nil), printers...)
 		case s.Dur != nil:
 			*s.Dur = *flagSettings[i].Dur
+		case s.Bool != nil:
+			*s.Bool = *flagSettings[i].Bool
 		default:
 			*s.Str = *flagSettings[i].Str
 		}

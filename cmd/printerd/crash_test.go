@@ -38,7 +38,7 @@ func TestCrashMidCard(t *testing.T) {
 		t.Fatal(err)
 	}
 	natsURL := "nats://127.0.0.1:" + itoa(port)
-	nc, js := connectRetry(t, natsURL)
+	nc, js := f.connectRetry(t, natsURL, "inspector")
 	printing := make(chan string, 16)
 	sub, err := nc.Subscribe("cards.events.>", func(m *nats.Msg) {
 		var ev queue.Event
@@ -155,13 +155,13 @@ func TestCrashMidCard(t *testing.T) {
 	}
 
 	// A clerk sees the held job.
-	code, out, errs := runCLI(ctx, "jobs", "held", "--nats", natsURL, "--json")
+	code, out, errs := runCLI(ctx, "jobs", "held", "--nats", natsURL, f.as("clerk-1"), "--json")
 	if code != exitOK || !strings.Contains(out, killed) {
 		t.Errorf("jobs held: exit %d, out %q, err %q: want the killed job", code, out, errs)
 	}
 
 	// The clerk releases it: it prints, once.
-	code, out, errs = runCLI(ctx, "jobs", "release", killed, "--operator", "clerk-test-7", "--nats", natsURL)
+	code, out, errs = runCLI(ctx, "jobs", "release", killed, "--reason", "printer-fixed", "--nats", natsURL, f.as("clerk-1"))
 	if code != exitOK || !strings.Contains(out, "claimed") {
 		t.Fatalf("jobs release: exit %d, out %q, err %q", code, out, errs)
 	}
@@ -185,8 +185,8 @@ func TestCrashMidCard(t *testing.T) {
 			killedCard = j.Card.Number
 		}
 	}
-	code, out, _ = runCLI(ctx, "jobs", "history", killedCard, "--nats", natsURL)
-	if code != exitOK || !strings.Contains(out, "clerk-test-7") {
+	code, out, _ = runCLI(ctx, "jobs", "history", killedCard, "--nats", natsURL, f.as("clerk-1"))
+	if code != exitOK || !strings.Contains(out, "clerk-1") {
 		t.Errorf("jobs history does not name the releasing clerk:\n%s", out)
 	}
 
@@ -229,7 +229,7 @@ func TestSecondSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	natsURL := "nats://127.0.0.1:" + strconv.Itoa(port)
-	nc, js := connectRetry(t, natsURL)
+	nc, js := f.connectRetry(t, natsURL, "inspector")
 	evs := watchEvents(t, nc)
 	j := f.publishSample(ctx, t, js)
 	if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinting); err != nil {

@@ -95,21 +95,22 @@ func TestDiagNATS(t *testing.T) {
 	p := startInProcess(t, cfg, daemonDeps{sims: sims})
 	ctx := context.Background()
 	url := "--nats=" + p.d.NATSURL()
+	tech := f.as("tech-1")
 	tests := []struct {
 		args []string
 		code int
 		out  string
 	}{
-		{[]string{"diag", "info", "diagdesk", url, "--site=north", "--json"}, exitOK, `"model":"Evolis Primacy"`},
-		{[]string{"diag", "status", "diagdesk", url, "--site=north"}, exitOK, "ready: true"},
-		{[]string{"diag", "raw", "diagdesk", "Rco;p", url, "--site=north"}, exitOK, "reply: 0"},
-		{[]string{"diag", "counters", "diagdesk", url, "--site=north", "--json"}, exitOK, `"printed":0`},
-		{[]string{"diag", "test-card", "diagdesk", "ko", url, "--site=north"}, exitOK, "printed: true"},
-		{[]string{"diag", "pause", "diagdesk", url, "--site=north"}, exitOK, "paused: true"},
-		{[]string{"diag", "resume", "diagdesk", url, "--site=north"}, exitOK, "paused: false"},
-		{[]string{"diag", "status", "nobody", url, "--site=north", "--timeout=2s"}, exitFail, "is a daemon running"},
-		{[]string{"diag", "status", "diagdesk", url, "--timeout=2s"}, exitFail, "is a daemon running"}, // site local: nobody
-		{[]string{"diag", "status", url}, exitUsage, "name the PRINTER"},
+		{[]string{"diag", "info", "diagdesk", url, tech, "--site=north", "--json"}, exitOK, `"model":"Evolis Primacy"`},
+		{[]string{"diag", "status", "diagdesk", url, tech, "--site=north"}, exitOK, "ready: true"},
+		{[]string{"diag", "raw", "diagdesk", "Rco;p", url, tech, "--site=north"}, exitOK, "reply: 0"},
+		{[]string{"diag", "counters", "diagdesk", url, tech, "--site=north", "--json"}, exitOK, `"printed":0`},
+		{[]string{"diag", "test-card", "diagdesk", "ko", url, tech, "--site=north"}, exitOK, "printed: true"},
+		{[]string{"diag", "pause", "diagdesk", url, tech, "--site=north"}, exitOK, "paused: true"},
+		{[]string{"diag", "resume", "diagdesk", url, tech, "--site=north"}, exitOK, "paused: false"},
+		{[]string{"diag", "status", "nobody", url, tech, "--site=north", "--timeout=2s"}, exitFail, "is a daemon running"},
+		{[]string{"diag", "status", "diagdesk", url, tech, "--timeout=2s"}, exitFail, "is a daemon running"}, // site local: nobody
+		{[]string{"diag", "status", url, tech}, exitUsage, "name the PRINTER"},
 		{[]string{"diag", "status", "a.b", url}, exitUsage, "subject tokens"},
 	}
 	for _, tt := range tests {

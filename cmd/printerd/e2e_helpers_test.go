@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/internal/natsconn"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
@@ -64,7 +65,53 @@ func newE2EFixture(t testing.TB) *e2eFixture {
 	f.trusted, _ = keyfile.KIDHex(f.approver.Public())
 	_, f.rogue, _ = ed25519.GenerateKey(nil)
 	f.rogueKID, _ = keyfile.KIDHex(f.rogue.Public())
+	f.addUsers(t)
 	return f
+}
+
+// fixtureUsers are the NATS users every fixture has, as an office would
+// set them up with printerd users add: name, role, site.
+var fixtureUsers = [][3]string{
+	{"enr", "enrollment", "local"},
+	{"clerk-1", "clerk", "*"},
+	{"tech-1", "technician", "*"},
+	{"auditor-1", "auditor", "*"},
+	{"admin-1", "admin", "*"},
+	{"console-1", "console", "*"},
+	// inspector is a daemon user: the tests read streams and buckets as
+	// only a daemon may.
+	{"inspector", "daemon", "*"},
+}
+
+// addUsers runs printerd users add for each fixture user: seeds in
+// dir/seeds, the users file in the state directory.
+func (f *e2eFixture) addUsers(t testing.TB) {
+	t.Helper()
+	os.MkdirAll(filepath.Join(f.dir, "seeds"), 0o700)
+	for _, u := range fixtureUsers {
+		code, _, errs := runCLI(context.Background(), "users", "add", "--role", u[1], "--site", u[2], "--state", f.state, "--seed", f.seed(u[0]), u[0])
+		if code != exitOK {
+			t.Fatalf("users add %s: exit %d: %s", u[0], code, errs)
+		}
+	}
+}
+
+// seed is the seed file of a fixture user.
+func (f *e2eFixture) seed(name string) string { return filepath.Join(f.dir, "seeds", name+".nk") }
+
+// as are the CLI flags that authenticate as a fixture user.
+func (f *e2eFixture) as(name string) string { return "--nats-nkey=" + f.seed(name) }
+
+// connect connects to url as a fixture user.
+func (f *e2eFixture) connect(t testing.TB, url, name string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := natsconn.Options{URL: url, NKey: f.seed(name)}.Connect("test "+name, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	return nc, js
 }
 
 // config is a daemon configuration on the fixture with the given printers.
@@ -80,7 +127,8 @@ func (f *e2eFixture) config(printers ...string) daemon.Config {
 	return c
 }
 
-// signed returns a job message signed by key, with Nats-Msg-Id msgID.
+// signed returns a job message signed by key, with the Nats-Msg-Id of job
+// id (job.MsgID; any other msgID is used as is).
 func signed(subject, msgID string, body []byte, key ed25519.PrivateKey) *nats.Msg {
 	kid, sig, err := job.Sign(key, body)
 	if err != nil {
@@ -88,6 +136,9 @@ func signed(subject, msgID string, body []byte, key ed25519.PrivateKey) *nats.Ms
 	}
 	m := nats.NewMsg(subject)
 	m.Data = body
+	if job.ValidID(msgID) {
+		msgID = job.MsgID(msgID, sig)
+	}
 	m.Header.Set(job.HeaderMsgID, msgID)
 	m.Header.Set(job.HeaderKey, kid)
 	m.Header.Set(job.HeaderSignature, sig)

@@ -106,16 +106,11 @@ func (p *proc) exitCode(ctx context.Context) (int, error) {
 	return p.cmd.ProcessState.ExitCode(), nil
 }
 
-// connectRetry connects a client that rides out daemon restarts.
-func connectRetry(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+// connectRetry connects a client, as the fixture user name, that rides
+// out daemon restarts.
+func (f *e2eFixture) connectRetry(t testing.TB, url, name string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.RetryOnFailedConnect(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
-	return nc, js
+	return f.connect(t, url, name, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.RetryOnFailedConnect(true))
 }
 
 // procArgs are printerd run's flags for a fixture.

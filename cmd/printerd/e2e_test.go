@@ -14,7 +14,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/queue"
@@ -51,13 +50,9 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.HasPrefix(natsURL, "nats://127.0.0.1:") {
 		t.Fatalf("embedded server URL %q: want a 127.0.0.1 listener", natsURL)
 	}
-	// The enrollment system's side: a plain TCP client.
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	// The enrollment system's side: a TCP client with its nkey.
+	nc, js := f.connect(t, natsURL, "enr")
+	_, ijs := f.connect(t, natsURL, "inspector") // reads the ledger and streams
 	evs := watchEvents(t, nc)
 
 	jobs := sample.Jobs(3, time.Now())
@@ -65,7 +60,7 @@ func TestEndToEnd(t *testing.T) {
 	for i, j := range jobs {
 		path := filepath.Join(f.dir, j.ID+".json")
 		os.WriteFile(path, sample.Body(j), 0o600)
-		args := []string{"submit", path, "--approver-key", f.approverKey, "--nats", natsURL}
+		args := []string{"submit", path, "--approver-key", f.approverKey, "--nats", natsURL, f.as("enr")}
 		if i == 2 {
 			args = append(args, "--pool", "back")
 		}
@@ -77,7 +72,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// The same job again: the stream drops it by Nats-Msg-Id.
 	dupPath := filepath.Join(f.dir, jobs[0].ID+".json")
-	code, out, _ := runCLI(ctx, "submit", dupPath, "--approver-key", f.approverKey, "--nats", natsURL, "--json")
+	code, out, _ := runCLI(ctx, "submit", dupPath, "--approver-key", f.approverKey, "--nats", natsURL, f.as("enr"), "--json")
 	var ack struct{ Duplicate bool }
 	if code != exitOK || json.Unmarshal([]byte(out), &ack) != nil || !ack.Duplicate {
 		t.Errorf("duplicate submit: exit %d, out %q: want duplicate", code, out)
@@ -128,7 +123,8 @@ func TestEndToEnd(t *testing.T) {
 		if name == "not-json" {
 			return "invalid" // no job id can be read: cards.events.invalid
 		}
-		return m.Header.Get("Nats-Msg-Id")
+		id, _, _ := strings.Cut(m.Header.Get("Nats-Msg-Id"), ".") // the job id part (job.MsgID)
+		return id
 	}
 	for name, m := range bad {
 		if _, err := js.PublishMsg(ctx, m); err != nil {
@@ -160,7 +156,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("job %s: no %s from the simulator", id, sfx)
 			}
 		}
-		e, err := ledgerState(ctx, js, id)
+		e, err := ledgerState(ctx, ijs, id)
 		if err != nil || e.State != queue.Printed {
 			t.Errorf("job %s: ledger %+v, %v; want printed", id, e, err)
 		}
@@ -172,7 +168,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("rejected job %s has output %s", id, name)
 			}
 		}
-		if e, _ := ledgerState(ctx, js, id); e.State == queue.Printed || e.State == queue.Printing {
+		if e, _ := ledgerState(ctx, ijs, id); e.State == queue.Printed || e.State == queue.Printing {
 			t.Errorf("rejected job %s: ledger %s", id, e.State)
 		}
 	}
@@ -186,11 +182,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("%d files in the out dir, want %d: %v", len(files), 2*len(good), files)
 	}
 	// The third job went to pool "back" and so to its only printer.
-	if e, _ := ledgerState(ctx, js, good[2]); !strings.HasPrefix(e.Printer, "back") {
+	if e, _ := ledgerState(ctx, ijs, good[2]); !strings.HasPrefix(e.Printer, "back") {
 		t.Errorf("pool back job printed by %q", e.Printer)
 	}
 	// The duplicate printed once: one printed event, one audit record.
-	events, _, err := streamEvents(ctx, js)
+	events, _, err := streamEvents(ctx, ijs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,12 +208,12 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Clerk commands through the daemon's jobs service.
-	code, out, errs := runCLI(ctx, "jobs", "status", good[0], "--nats", natsURL, "--json")
+	code, out, errs := runCLI(ctx, "jobs", "status", good[0], "--nats", natsURL, f.as("clerk-1"), "--json")
 	var st queue.Entry
 	if code != exitOK || json.Unmarshal([]byte(out), &st) != nil || st.State != queue.Printed {
 		t.Errorf("jobs status: exit %d, out %q, err %q", code, out, errs)
 	}
-	code, out, errs = runCLI(ctx, "jobs", "history", jobs[0].Card.Number, "--nats", natsURL, "--json")
+	code, out, errs = runCLI(ctx, "jobs", "history", jobs[0].Card.Number, "--nats", natsURL, f.as("clerk-1"), "--json")
 	var hist []queue.AuditRecord
 	if code != exitOK || json.Unmarshal([]byte(out), &hist) != nil {
 		t.Errorf("jobs history: exit %d, out %q, err %q", code, out, errs)
@@ -231,10 +227,10 @@ func TestEndToEnd(t *testing.T) {
 	if n != 1 {
 		t.Errorf("history of %s: %d printed records, want 1", jobs[0].Card.Number, n)
 	}
-	if code, _, errs := runCLI(ctx, "jobs", "cancel", good[0], "--nats", natsURL); code != exitUsage || !strings.Contains(errs, "--reason") {
+	if code, _, errs := runCLI(ctx, "jobs", "cancel", good[0], "--nats", natsURL, f.as("clerk-1")); code != exitUsage || !strings.Contains(errs, "--reason") {
 		t.Errorf("jobs cancel without --reason: exit %d, %q", code, errs)
 	}
-	if code, _, _ := runCLI(ctx, "jobs", "status", good[0], "--nats", natsURL, "--site", "elsewhere", "--timeout", "2s"); code != exitFail {
+	if code, _, _ := runCLI(ctx, "jobs", "status", good[0], "--nats", natsURL, f.as("clerk-1"), "--site", "elsewhere", "--timeout", "2s"); code != exitFail {
 		t.Errorf("jobs status on an unserved site: exit %d, want 1", code)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,17 +25,16 @@ verbs:
   list                          queued, printing and held jobs, per pool (no personal data)
   status JOB_ID                 a job's ledger state
   held                          jobs waiting for a clerk
-  release JOB_ID [--operator O] print a held job again
-  cancel JOB_ID --reason R [--operator O]
-                                end a held or queued job (its data is erased)
-  history CARD_NUMBER           issuance history of a card number (audit, no personal data)`)
+  release JOB_ID --reason R     print a held job again; R: printer-fixed, spoiled-destroyed
+  cancel JOB_ID --reason R      end a held or queued job (its data is deleted);
+                                R: withdrawn, duplicate, data-error, spoiled-destroyed, other
+  history CARD_NUMBER           issuance history of a card number (audit, no personal data)
+
+The operator recorded is the NATS user of --nats-nkey (printerd users add --role clerk),
+as the server attests it; there is no operator flag.`)
 	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		usage()
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if status, done := needVerb(args, usage); done {
+		return status
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("printerd jobs "+verb, flag.ContinueOnError)
@@ -43,8 +43,7 @@ verbs:
 	nc.addFlags(fs)
 	site := fs.String("site", envOr("PRINTERD_SITE", "local"), "site")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	operator := fs.String("operator", envOr("USER", ""), "clerk id recorded in the audit record")
-	reason := fs.String("reason", "", "why the job is cancelled (required for cancel)")
+	reason := fs.String("reason", "", "reason code (required for release and cancel)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the daemon")
 	pos, status, done := parseArgs(fs, args[1:])
 	if done {
@@ -61,12 +60,9 @@ verbs:
 		fmt.Fprintf(stderr, "printerd jobs %s: want %d argument(s), have %d\n", verb, n, len(pos))
 		return exitUsage
 	}
-	if verb == service.VerbCancel && strings.TrimSpace(*reason) == "" {
-		fmt.Fprintln(stderr, "printerd jobs cancel: --reason is required")
-		return exitUsage
-	}
-	if (verb == service.VerbRelease || verb == service.VerbCancel) && *operator == "" {
-		fmt.Fprintf(stderr, "printerd jobs %s: --operator is required (or set USER)\n", verb)
+	codes := map[string][]string{service.VerbRelease: queue.ReleaseReasons, service.VerbCancel: queue.CancelReasons}
+	if cs, ok := codes[verb]; ok && !slices.Contains(cs, *reason) {
+		fmt.Fprintf(stderr, "printerd jobs %s: --reason is required, one of %s\n", verb, strings.Join(cs, ", "))
 		return exitUsage
 	}
 	conn, err := nc.Connect("printerd jobs")
@@ -85,9 +81,9 @@ verbs:
 	case service.VerbHeld:
 		res, err = c.Held(ctx)
 	case service.VerbRelease:
-		res, err = c.Release(ctx, pos[0], *operator)
+		res, err = c.Release(ctx, pos[0], *reason)
 	case service.VerbCancel:
-		res, err = c.Cancel(ctx, pos[0], *operator, *reason)
+		res, err = c.Cancel(ctx, pos[0], *reason)
 	case service.VerbHistory:
 		res, err = c.History(ctx, pos[0])
 	case service.VerbList:

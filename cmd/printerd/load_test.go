@@ -157,12 +157,7 @@ func runLoad(tb testing.TB, o loadOptions) loadResult {
 			d.SetRibbon(1 << 20)
 		}
 	}
-	nc, err := nats.Connect(p.d.NATSURL())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, js := f.connect(tb, p.d.NATSURL(), "inspector")
 
 	jobs := sample.Jobs(o.Jobs, time.Now())
 	msgs := make([]*nats.Msg, len(jobs))

@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/cityid/printerd/drivers/magicard"
 	"github.com/cityid/printerd/drivers/playback"
 	"github.com/cityid/printerd/drivers/sim"
@@ -126,12 +123,7 @@ func TestMixedPrinters(t *testing.T) {
 		"tcp://"+magicardTCP(t, kge)+"?lang=magicard&name=mc2&poll=20ms",
 	)
 	p := startInProcess(t, cfg, daemonDeps{})
-	nc, err := nats.Connect(p.d.NATSURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, js := f.connect(t, p.d.NATSURL(), "inspector")
 	evs := watchEvents(t, nc)
 	const n = 12
 	jobs := sample.Jobs(n, time.Now())
@@ -217,12 +209,7 @@ func TestMagicardOutcomes(t *testing.T) {
 			}
 			dev := sim.NewMagicard(sim.MagicardOptions{Options: sim.Options{Faults: faults}})
 			p := startInProcess(t, f.config("tcp://"+magicardTCP(t, dev)+"?lang=magicard&name=mc&poll=20ms&timeout=1s&print-timeout=5s"), daemonDeps{})
-			nc, err := nats.Connect(p.d.NATSURL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nc.Close()
-			js, _ := jetstream.New(nc)
+			nc, js := f.connect(t, p.d.NATSURL(), "inspector")
 			evs := watchEvents(t, nc)
 			j := f.publishSample(ctx, t, js)
 			if err := evs.waitFor(ctx, []string{j.ID}, tc.state); err != nil {

@@ -29,16 +29,18 @@ type command struct {
 
 // commands lists every subcommand. Each lives in its own file.
 var commands = map[string]command{
-	"demo":     {"the main job on embedded defaults: NATS, a simulated printer, sample jobs, card images", cmdDemo},
-	"run":      {"the daemon: approved jobs from JetStream to printed cards", cmdRun},
-	"sim":      {"a simulated printer as its own process (TCP, pty or USB/IP)", cmdSim},
-	"render":   {"lay out a card without a printer: front.png, back.png, proof.pdf", cmdRender},
-	"encode":   {"write the printer command stream for a card to standard output", cmdEncode},
-	"keys":     {"make issuer or approver key pairs", cmdKeys},
-	"verify":   {"decode and verify a card's signed barcode", cmdVerify},
-	"submit":   {"sign and publish a job as an enrollment system does", cmdSubmit},
-	"diag":     {"technician diagnostics on a printer", cmdDiag},
-	"jobs":     {"clerk job control: list, status, held, release, cancel, history", cmdJobs},
+	"demo":   {"the main job on embedded defaults: NATS, a simulated printer, sample jobs, card images", cmdDemo},
+	"run":    {"the daemon: approved jobs from JetStream to printed cards", cmdRun},
+	"sim":    {"a simulated printer as its own process (TCP, pty or USB/IP)", cmdSim},
+	"render": {"lay out a card without a printer: front.png, back.png, proof.pdf", cmdRender},
+	"encode": {"write the printer command stream for a card to standard output", cmdEncode},
+	"keys":   {"make issuer or approver key pairs", cmdKeys},
+	"verify": {"decode and verify a card's signed barcode", cmdVerify},
+	"submit": {"sign and publish a job as an enrollment system does", cmdSubmit},
+	"diag":   {"technician diagnostics on a printer", cmdDiag},
+	"jobs":   {"clerk job control: list, status, held, release, cancel, history", cmdJobs},
+	"users":  {"NATS users of an office: add (nkey, role, site), list, server config", cmdUsers},
+	"audit":  {"export a site's audit chains; verify an export offline", cmdAudit},
 	"printers": {"the printers a daemon holds: state, ribbon, current job", cmdPrinters},
 	"console":  {"the office console for clerks and technicians (HTTPS), and its users", cmdConsole},
 
@@ -46,6 +48,10 @@ var commands = map[string]command{
 }
 
 func main() {
+	if err := noCoreDumps(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(exitFail)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr))

@@ -68,7 +68,7 @@ func TestPrivacy(t *testing.T) {
 		t.Fatal(err)
 	}
 	natsURL := "nats://127.0.0.1:" + strconv.Itoa(port)
-	nc, js := connectRetry(t, natsURL)
+	nc, js := f.connectRetry(t, natsURL, "inspector")
 	evs := watchEvents(t, nc)
 
 	jobs := sample.Jobs(len(privatePeople), time.Now())
@@ -143,7 +143,7 @@ func TestPrivacy(t *testing.T) {
 		{"jobs", "status", jobs[3].ID, "--json"}, {"jobs", "status", jobs[1].ID},
 		{"jobs", "history", jobs[0].Card.Number, "--json"},
 	} {
-		code, out, errs := runCLI(ctx, append(args, "--nats", natsURL)...)
+		code, out, errs := runCLI(ctx, append(args, "--nats", natsURL, f.as("clerk-1"))...)
 		if code != exitOK {
 			t.Errorf("%v: exit %d: %s", args, code, errs)
 		}

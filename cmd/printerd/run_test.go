@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
 	"github.com/cityid/printerd/drivers"
@@ -59,12 +57,7 @@ func TestReload(t *testing.T) {
 	f := newE2EFixture(t)
 	cfg := f.config(simURI(t, "reload", f.out, nil))
 	p := startInProcess(t, cfg, daemonDeps{})
-	nc, err := nats.Connect(p.d.NATSURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, js := f.connect(t, p.d.NATSURL(), "inspector")
 	evs := watchEvents(t, nc)
 
 	newKey, _ := keyfile.New(keyfile.Ed25519)
@@ -109,9 +102,7 @@ func TestDrainFinishesCard(t *testing.T) {
 	f := newE2EFixture(t)
 	cfg := f.config(simURI(t, "drain", f.out, url.Values{"speed": {"0.1"}})) // ~1.6 s a card
 	p := startInProcess(t, cfg, daemonDeps{})
-	nc, _ := nats.Connect(p.d.NATSURL())
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, js := f.connect(t, p.d.NATSURL(), "inspector")
 	evs := watchEvents(t, nc)
 	jobs := sample.Jobs(3, time.Now())
 	for _, j := range jobs {
@@ -146,14 +137,21 @@ func TestDrainFinishesCard(t *testing.T) {
 func TestJoinDeployment(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ext, err := embedded.Start(ctx, embedded.Options{State: t.TempDir(), Listen: "127.0.0.1:0", ServerName: "deployment", Logger: slog.New(slog.DiscardHandler)})
+	// The deployment runs printerd's accounts for the fixture's users (what
+	// printerd users config writes); the daemon joins as a daemon user.
+	f := newE2EFixture(t)
+	users, err := embedded.LoadUsers(filepath.Join(f.state, "users.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, err := embedded.Start(ctx, embedded.Options{State: t.TempDir(), Listen: "127.0.0.1:0", ServerName: "deployment", Users: users, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ext.Shutdown()
-	f := newE2EFixture(t)
 	cfg := f.config(simURI(t, "join", f.out, nil))
 	cfg.NATS = ext.ClientURL()
+	cfg.NATSNKey = f.seed("inspector")
 	p := startInProcess(t, cfg, daemonDeps{})
 	if p.d.NATSURL() != ext.ClientURL() {
 		t.Fatal("daemon embedded a server although nats was set")
@@ -161,8 +159,7 @@ func TestJoinDeployment(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(f.state, embedded.KeyFile)); err == nil {
 		t.Error("joined daemon made an embedded store key")
 	}
-	nc, _ := nats.Connect(ext.ClientURL())
-	defer nc.Close()
+	nc, _ := f.connect(t, ext.ClientURL(), "inspector")
 	f.printsOneJob(ctx, t, p, nc)
 }
 
@@ -213,9 +210,7 @@ func TestPrinterOfflineAtStart(t *testing.T) {
 	if !strings.Contains(string(p.log.Bytes()), "printer offline at start") {
 		t.Errorf("no offline warning in the log")
 	}
-	nc, _ := nats.Connect(p.d.NATSURL())
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, js := f.connect(t, p.d.NATSURL(), "inspector")
 	evs := watchEvents(t, nc)
 	j := sample.Jobs(1, time.Now())[0]
 	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "net"), j.ID, sample.Body(j), f.approver)); err != nil {
@@ -333,21 +328,11 @@ func TestNATSUsers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	f := newE2EFixture(t)
-	var users []embedded.User
-	seeds := map[string]string{}
-	for _, role := range []string{embedded.RoleEnrollment, embedded.RoleClerk} {
-		kp, _ := nkeys.CreateUser()
-		pub, _ := kp.PublicKey()
-		seed, _ := kp.Seed()
-		seeds[role] = filepath.Join(f.dir, role+".nk")
-		os.WriteFile(seeds[role], seed, 0o600)
-		users = append(users, embedded.User{Name: role, NKey: pub, Role: role})
-	}
-	b, _ := json.Marshal(users)
-	usersFile := filepath.Join(f.dir, "users.json")
-	os.WriteFile(usersFile, b, 0o600)
+	// The fixture made its users with printerd users add, into the state
+	// directory's users file; here the file is named explicitly.
+	seeds := map[string]string{embedded.RoleEnrollment: f.seed("enr"), embedded.RoleClerk: f.seed("clerk-1")}
 	cfg := f.config(simURI(t, "users", f.out, nil))
-	cfg.NATSUsers = usersFile
+	cfg.NATSUsers = filepath.Join(f.state, "users.json")
 	p := startInProcess(t, cfg, daemonDeps{})
 	url := p.d.NATSURL()
 

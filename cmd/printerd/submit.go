@@ -101,7 +101,8 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // signedJobMsg makes the message an enrollment system publishes: the exact
-// body bytes with Nats-Msg-Id, Approval-Key and Approval-Signature.
+// body bytes with Nats-Msg-Id (job.MsgID: the job id bound to the
+// signature), Approval-Key and Approval-Signature.
 func signedJobMsg(subject, jobID string, body []byte, key crypto.Signer) (*nats.Msg, error) {
 	kid, sig, err := signApproval(body, key)
 	if err != nil {
@@ -109,7 +110,7 @@ func signedJobMsg(subject, jobID string, body []byte, key crypto.Signer) (*nats.
 	}
 	m := nats.NewMsg(subject)
 	m.Data = body
-	m.Header.Set(job.HeaderMsgID, jobID)
+	m.Header.Set(job.HeaderMsgID, job.MsgID(jobID, sig))
 	m.Header.Set(job.HeaderKey, kid)
 	m.Header.Set(job.HeaderSignature, sig)
 	return m, nil

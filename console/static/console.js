@@ -46,6 +46,7 @@
       document.dispatchEvent(new CustomEvent("printerd:refreshed"));
     }).catch(function () {}).finally(function () {
       busy = false;
+      document.body.setAttribute("data-refreshes", String((+document.body.getAttribute("data-refreshes") || 0) + 1));
       if (wanted) { refresh(); }
     });
   }

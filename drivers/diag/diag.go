@@ -97,6 +97,51 @@ func Run(ctx context.Context, p drivers.Printer, verb, arg string) (any, error) 
 	return nil, fmt.Errorf("diag: unknown verb %q: want one of %s", verb, strings.Join(Verbs, ", "))
 }
 
+// ReadOnlyRaw reports whether a raw command only reads: an Evolis read
+// command, 'R' and 1-3 lower-case letters, with optional ';'-separated
+// alphanumeric arguments (e.g. "Rco;p", "Rlr;p", "Rsn"). Anything else
+// (printing, moving a card, changing a setting) needs the daemon's
+// allow-raw option.
+func ReadOnlyRaw(cmd string) bool {
+	name, args, _ := strings.Cut(cmd, ";")
+	if len(name) < 2 || len(name) > 4 || name[0] != 'R' {
+		return false
+	}
+	for _, r := range name[1:] {
+		if r < 'a' || r > 'z' {
+			return false
+		}
+	}
+	if len(args) > 32 {
+		return false
+	}
+	for _, r := range args {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == ';') {
+			return false
+		}
+	}
+	return true
+}
+
+// RawName is the part of a raw command an audit record keeps: its name
+// (up to the first ';', at most 8 characters of letters and digits), never
+// its arguments, which could carry text meant for a card.
+func RawName(cmd string) string {
+	name, _, _ := strings.Cut(cmd, ";")
+	var b strings.Builder
+	for _, r := range name {
+		if b.Len() >= 8 {
+			break
+		}
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}
+
 // rawCommander finds the RawCommander behind p: p itself, the driver
 // inside a *drivers.Opened, or behind a wrapper with Unwrap() drivers.Printer.
 func rawCommander(p drivers.Printer) (drivers.RawCommander, bool) {

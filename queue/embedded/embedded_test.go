@@ -13,13 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestKeyFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, KeyFile)
-	k1, err := LoadOrCreateKey(path)
+	k1, err := LoadOrCreateKey(path, filepath.Join(dir, StoreDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,19 +32,19 @@ func TestKeyFile(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("new key mode %o, want 600", st.Mode().Perm())
 	}
-	k2, err := LoadOrCreateKey(path)
+	k2, err := LoadOrCreateKey(path, filepath.Join(dir, StoreDir))
 	if err != nil || k2 != k1 {
 		t.Fatalf("second load: %v (same key: %v)", err, k1 == k2)
 	}
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadOrCreateKey(path); !errors.Is(err, ErrPermissive) {
+	if _, err := LoadOrCreateKey(path, filepath.Join(dir, StoreDir)); !errors.Is(err, ErrPermissive) {
 		t.Errorf("readable key: err %v, want ErrPermissive", err)
 	}
 	short := filepath.Join(dir, "short.key")
 	os.WriteFile(short, []byte("abc\n"), 0o600)
-	if _, err := LoadOrCreateKey(short); err == nil {
+	if _, err := LoadOrCreateKey(short, filepath.Join(dir, "other")); err == nil {
 		t.Error("short key accepted")
 	}
 }
@@ -76,30 +78,27 @@ func TestEncryptedAtRest(t *testing.T) {
 	secret := []byte("Zyxwvut Qqqplorbington 1911-02-03")
 
 	run := func(write bool) []byte {
-		s, err := Start(ctx, Options{State: state, Listen: "127.0.0.1:0"})
+		s, err := Start(ctx, Options{State: state, Listen: "none"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Shutdown()
-		if s.ClientURL() == "" {
-			t.Error("no client URL with a listener")
-		}
 		nc, err := s.Connect("test")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer nc.Close()
 		js, _ := jetstream.New(nc)
-		str, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Storage: jetstream.FileStorage})
+		str, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"cards.events.>"}, Storage: jetstream.FileStorage})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if write {
-			if _, err := js.Publish(ctx, "t.x", secret); err != nil {
+			if _, err := js.Publish(ctx, "cards.events.x", secret); err != nil {
 				t.Fatal(err)
 			}
 		}
-		m, err := str.GetLastMsgForSubject(ctx, "t.x")
+		m, err := str.GetLastMsgForSubject(ctx, "cards.events.x")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,8 +153,45 @@ func TestPortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
-	_, err = Start(context.Background(), Options{State: t.TempDir(), Listen: addr, ReadyTimeout: 30 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	u, _ := newUser(t, RoleClerk, "local")
+	_, err = Start(context.Background(), Options{State: t.TempDir(), Listen: addr, Users: []User{u}, ReadyTimeout: 30 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err == nil || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("Start on a taken port: %v", err)
+	}
+}
+
+// TestRefuseGlobalAccountStore: a store written by a server without
+// accounts (streams in $G) is refused with a message, not hidden behind
+// new empty streams.
+func TestRefuseGlobalAccountStore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	state := t.TempDir()
+	key, err := LoadOrCreateKey(filepath.Join(state, KeyFile), filepath.Join(state, StoreDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := server.NewServer(&server.Options{JetStream: true, StoreDir: filepath.Join(state, StoreDir), JetStreamKey: key,
+		JetStreamCipher: server.ChaCha, DontListen: true, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("old server not ready")
+	}
+	nc, _ := nats.Connect("", nats.InProcessServer(ns))
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CARD_EVENTS", Subjects: []string{"cards.events.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	if s, err := Start(ctx, Options{State: state, Listen: "none", Logger: slog.New(slog.DiscardHandler)}); err == nil || !strings.Contains(err.Error(), "$G") {
+		if s != nil {
+			s.Shutdown()
+		}
+		t.Fatalf("Start on a store of the global account: %v, want a refusal naming $G", err)
 	}
 }

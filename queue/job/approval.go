@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/internal/trust"
 )
 
 // Approval errors. Verify wraps one of them with %w and says which header
@@ -77,11 +78,21 @@ func NewVerifier(keys []keyfile.Public) (*Verifier, error) {
 }
 
 // LoadVerifier trusts every *.pub file in dir (see keyfile.LoadDir). A
-// directory without one, or holding a key that is not Ed25519, is an error.
+// directory without one, or holding a key that is not Ed25519, is an error;
+// so is a directory or key file that group or others may write (anyone
+// who can add a key can approve jobs).
 func LoadVerifier(dir string) (*Verifier, error) {
+	if err := trust.CheckDir(dir); err != nil {
+		return nil, fmt.Errorf("job: approver keys: %w", err)
+	}
 	keys, err := keyfile.LoadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("job: approver keys: %w", err)
+	}
+	for _, k := range keys {
+		if err := trust.CheckFile(k.Path); err != nil {
+			return nil, fmt.Errorf("job: approver keys: %w", err)
+		}
 	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("job: no approver keys (*.pub) in %s: add the enrollment system's Ed25519 public keys", dir)

@@ -235,3 +235,31 @@ func TestOpenSSL(t *testing.T) {
 		t.Errorf("openssl does not verify our signature: %s", out)
 	}
 }
+
+// TestLoadVerifierRefusesWritableKeys: approver keys grant the power to
+// print; a key file or directory others may write is refused.
+func TestLoadVerifierRefusesWritableKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		dirMode, mode os.FileMode
+		ok            bool
+	}{
+		{"private", 0o755, 0o644, true},
+		{"world-writable key", 0o755, 0o666, false},
+		{"group-writable key", 0o755, 0o664, false},
+		{"world-writable directory", 0o777, 0o644, false},
+	} {
+		dir := filepath.Join(t.TempDir(), "approvers")
+		k, _ := keyfile.New(keyfile.Ed25519)
+		if err := keyfile.WritePair(dir, "a", k); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(dir, "a.key"))
+		os.Chmod(filepath.Join(dir, "a.pub"), tc.mode)
+		os.Chmod(dir, tc.dirMode)
+		_, err := job.LoadVerifier(dir)
+		if (err == nil) != tc.ok || err != nil && !strings.Contains(err.Error(), "writable") {
+			t.Errorf("%s: LoadVerifier = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}

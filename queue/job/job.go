@@ -2,7 +2,9 @@ package job
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"image"
@@ -25,6 +27,19 @@ const (
 	HeaderKey       = "Approval-Key"
 	HeaderSignature = "Approval-Signature"
 )
+
+// MsgID is the Nats-Msg-Id of a job: its id, a '.', and the first 16 hex
+// digits of SHA-256 over its Approval-Signature header value. JetStream
+// drops a message whose id it has seen within the duplicate window, and
+// anyone allowed to publish jobs can choose the header, so an id the
+// publisher could predict would let an unsigned message sent first make
+// the real job disappear as a "duplicate". Binding the id to the signature
+// means only the approved job itself (re-sent, with the same signature)
+// can collide with it; the daemon refuses a job whose id is not this.
+func MsgID(jobID, signature string) string {
+	h := sha256.Sum256([]byte(signature))
+	return jobID + "." + hex.EncodeToString(h[:8])
+}
 
 // Kinds of job.
 const (

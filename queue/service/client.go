@@ -18,9 +18,8 @@ import (
 type Client struct {
 	nc   *nats.Conn
 	site string
-	// person is the signed-in person the console acts for ("" for none),
-	// sent in HeaderOnBehalfOf.
-	person string
+	// behalf is the signed-in person a console client acts for.
+	behalf string
 }
 
 // NewClient returns a client for site ("" means "local") on nc.
@@ -31,17 +30,18 @@ func NewClient(nc *nats.Conn, site string) *Client {
 	return &Client{nc: nc, site: site}
 }
 
+// OnBehalfOf returns a copy of c whose requests name person, the
+// signed-in person a console acts for (the Printerd-On-Behalf-Of header).
+// The daemons honour it only from console users and record both: "person
+// via console".
+func (c *Client) OnBehalfOf(person string) *Client {
+	cc := *c
+	cc.behalf = person
+	return &cc
+}
+
 // Site returns the site the client talks to.
 func (c *Client) Site() string { return c.site }
-
-// OnBehalfOf returns a client whose every request names person, the
-// person signed in to the console, in the HeaderOnBehalfOf header. Only
-// the console does this; the server decides whether the requester may.
-func (c *Client) OnBehalfOf(person string) *Client {
-	cp := *c
-	cp.person = person
-	return &cp
-}
 
 // call sends req to subject and decodes the reply's result into res (when
 // not nil). A failure reply is an *Error; no daemon is ErrNoDaemon.
@@ -50,10 +50,10 @@ func (c *Client) call(ctx context.Context, subject string, req, res any) error {
 	if err != nil {
 		return fmt.Errorf("service: %s: request: %w", subject, err)
 	}
-	m := &nats.Msg{Subject: subject, Data: b}
-	if c.person != "" {
-		m.Header = nats.Header{}
-		m.Header.Set(HeaderOnBehalfOf, c.person)
+	m := nats.NewMsg(subject)
+	m.Data = b
+	if c.behalf != "" {
+		m.Header.Set(HeaderOnBehalfOf, c.behalf)
 	}
 	msg, err := c.nc.RequestMsgWithContext(ctx, m)
 	if errors.Is(err, nats.ErrNoResponders) {
@@ -94,10 +94,12 @@ func (c *Client) Held(ctx context.Context) ([]queue.HeldJob, error) {
 	return hs, c.jobs(ctx, VerbHeld, JobsRequest{}, &hs)
 }
 
-// Release prints a held job again; operator names the clerk.
-func (c *Client) Release(ctx context.Context, jobID, operator string) (queue.Entry, error) {
+// Release prints a held job again, for a reason code
+// (queue.ReleaseReasons); the daemon records the authenticated requester
+// as the operator.
+func (c *Client) Release(ctx context.Context, jobID, reason string) (queue.Entry, error) {
 	var e queue.Entry
-	return e, c.jobs(ctx, VerbRelease, JobsRequest{JobID: jobID, Operator: operator}, &e)
+	return e, c.jobs(ctx, VerbRelease, JobsRequest{JobID: jobID, Reason: reason}, &e)
 }
 
 // List returns the site's queued, printing and held jobs per pool; the
@@ -114,10 +116,11 @@ func (c *Client) Printers(ctx context.Context) ([]queue.PrinterStatus, error) {
 	return ps, c.jobs(ctx, VerbPrinters, JobsRequest{}, &ps)
 }
 
-// Cancel ends a held or queued job; its data is erased.
-func (c *Client) Cancel(ctx context.Context, jobID, operator, reason string) (queue.Entry, error) {
+// Cancel ends a held or queued job for a reason code (queue.CancelReasons);
+// its data is erased.
+func (c *Client) Cancel(ctx context.Context, jobID, reason string) (queue.Entry, error) {
 	var e queue.Entry
-	return e, c.jobs(ctx, VerbCancel, JobsRequest{JobID: jobID, Operator: operator, Reason: reason}, &e)
+	return e, c.jobs(ctx, VerbCancel, JobsRequest{JobID: jobID, Reason: reason}, &e)
 }
 
 // History returns the site's audit records for a card number.

@@ -24,10 +24,6 @@ func DiagSubject(site, printer, verb string) string {
 // JobsSubject is the subject of a clerk verb: printerd.jobs.<site>.<verb>.
 func JobsSubject(site, verb string) string { return JobsPrefix + "." + site + "." + verb }
 
-// HeaderOnBehalfOf names the person signed in to the console that sends a
-// request (Client.OnBehalfOf). The console alone may set it.
-const HeaderOnBehalfOf = "Printerd-On-Behalf-Of"
-
 // Diag verbs.
 const (
 	VerbStatus   = "status"
@@ -71,10 +67,13 @@ type DiagRequest struct {
 
 // JobsRequest is the request body of printerd.jobs.<site>.<verb>; each verb
 // uses the fields the package documentation lists for it.
+//
+// There is no operator field: the operator is the requester the server
+// attests (Requester), and a request naming one is refused as malformed.
+// Reason is a reason code (queue.ReleaseReasons, queue.CancelReasons).
 type JobsRequest struct {
 	JobID      string `json:"job_id,omitempty"`
 	CardNumber string `json:"card_number,omitempty"`
-	Operator   string `json:"operator,omitempty"`
 	Reason     string `json:"reason,omitempty"`
 }
 
@@ -99,6 +98,7 @@ const (
 	CodeBusy        = "busy"        // the printer stayed busy (a card printing) until the request's time ran out
 	CodeUnavailable = "unavailable" // the daemon cannot serve the verb (diagnostics off, shutting down)
 	CodeFailed      = "failed"      // the verb ran and failed (a printer error, a store error)
+	CodeForbidden   = "forbidden"   // no server-attested identity, or one that may not use the verb
 )
 
 // Error is a failed request as the Client returns it: the daemon's message
@@ -120,6 +120,8 @@ func (e *Error) Is(target error) bool {
 		return target == queue.ErrNotFound
 	case CodeConflict:
 		return target == queue.ErrConflict
+	case CodeForbidden:
+		return target == ErrForbidden
 	}
 	return false
 }

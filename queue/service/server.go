@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/cityid/printerd/drivers"
+	diagpkg "github.com/cityid/printerd/drivers/diag"
 	"github.com/cityid/printerd/queue"
 )
 
@@ -27,6 +28,9 @@ type Daemon interface {
 	// WithPrinter runs fn on a printer when no card prints (queue.Daemon.WithPrinter).
 	WithPrinter(ctx context.Context, printer string, fn func(ctx context.Context, dev drivers.Printer) error) error
 	Clerk() *queue.Clerk
+	// RecordDiag appends the audit record of a technician verb that
+	// changes or may change the printer (queue.Daemon.RecordDiag).
+	RecordDiag(ctx context.Context, rec queue.DiagRecord) error
 	// PrinterStates reports the printers the daemon holds.
 	PrinterStates() []queue.PrinterStatus
 }
@@ -60,6 +64,16 @@ type Config struct {
 	Go func(f func()) bool
 	// Timeout bounds one handler (default DefaultTimeout).
 	Timeout time.Duration
+	// Users names the user of an nkey (the users file); nil or false
+	// records the nkey itself as the operator.
+	Users func(nkey string) (name string, ok bool)
+	// AllowAnonymous serves requests that carry no server-attested
+	// identity, recording the operator "unauthenticated": only for a
+	// server without authentication (--insecure-no-auth).
+	AllowAnonymous bool
+	// AllowRaw lets diag raw send any printer command; without it only
+	// read and status commands (diag.ReadOnlyRaw) pass.
+	AllowRaw bool
 }
 
 // Server is the running diag and jobs services of one daemon.
@@ -102,6 +116,12 @@ func Serve(cfg Config) (*Server, error) {
 		s.Stop()
 		return nil, err
 	}
+	// The subscriptions reach the server before Serve returns, so that a
+	// request sent right after (from another connection) finds them.
+	if err := cfg.NC.Flush(); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("service: flush: %w", err)
+	}
 	return s, nil
 }
 
@@ -122,8 +142,8 @@ func (s *Server) add() error {
 		return err
 	}
 	for _, name := range s.cfg.Daemon.Printers() {
-		err := diag.AddEndpoint(name, s.handler(func(ctx context.Context, verb string, data []byte) (any, error) {
-			return s.diag(ctx, name, verb, data)
+		err := diag.AddEndpoint(name, s.handler(DiagPrefix, func(ctx context.Context, verb string, data []byte, who Requester) (any, error) {
+			return s.diag(ctx, name, verb, data, who)
 		}), micro.WithEndpointSubject(DiagSubject(site, name, "*")))
 		if err != nil {
 			return fmt.Errorf("service: diag endpoint %s: %w", name, err)
@@ -133,7 +153,7 @@ func (s *Server) add() error {
 	if err != nil {
 		return err
 	}
-	if err := jobs.AddEndpoint("jobs", s.handler(s.jobs), micro.WithEndpointSubject(JobsSubject(site, "*"))); err != nil {
+	if err := jobs.AddEndpoint("jobs", s.handler(JobsPrefix, s.jobs), micro.WithEndpointSubject(JobsSubject(site, "*"))); err != nil {
 		return fmt.Errorf("service: jobs endpoint: %w", err)
 	}
 	return nil
@@ -150,15 +170,26 @@ func (s *Server) Stop() {
 	s.wg.Wait()
 }
 
-// handler runs fn for each request in a counted goroutine (a slow verb
-// must not hold up the subscription) and replies.
-func (s *Server) handler(fn func(ctx context.Context, verb string, data []byte) (any, error)) micro.Handler {
+// handler runs fn for each request of service svc in a counted goroutine
+// (a slow verb must not hold up the subscription) and replies. A request
+// without a server-attested requester allowed to use svc is refused
+// before fn runs.
+func (s *Server) handler(svc string, fn func(ctx context.Context, verb string, data []byte, who Requester) (any, error)) micro.Handler {
 	return micro.HandlerFunc(func(r micro.Request) {
 		ok := s.cfg.Go(func() {
 			ctx, cancel := context.WithTimeout(s.cfg.Context, s.cfg.Timeout)
 			defer cancel()
 			verb := r.Subject()[strings.LastIndexByte(r.Subject(), '.')+1:]
-			res, err := fn(ctx, verb, r.Data())
+			who, err := requester(r.Headers(), s.cfg.Users, s.cfg.AllowAnonymous)
+			if err == nil {
+				err = who.may(svc)
+			}
+			if err != nil {
+				s.cfg.Logger.Warn("service: request refused", "subject", r.Subject(), "err", err)
+				s.respond(r, nil, err)
+				return
+			}
+			res, err := fn(ctx, verb, r.Data(), who)
 			s.respond(r, res, err)
 		})
 		if !ok {
@@ -198,6 +229,11 @@ func codeOf(err error) string {
 		return CodeNotFound
 	case errors.Is(err, queue.ErrConflict):
 		return CodeConflict
+	case errors.Is(err, ErrForbidden), errors.Is(err, queue.ErrInvalid):
+		if errors.Is(err, queue.ErrInvalid) {
+			return CodeBadRequest
+		}
+		return CodeForbidden
 	case errors.Is(err, errShuttingDown), errors.Is(err, errNoDiag):
 		return CodeUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
@@ -208,20 +244,41 @@ func codeOf(err error) string {
 
 var errNoDiag = errors.New("diagnostics are not configured in this daemon")
 
+// audited are the diag verbs that change, or may change, the printer:
+// each leaves an audit record naming the technician.
+var audited = map[string]bool{VerbClean: true, VerbTestCard: true, VerbReset: true, VerbRaw: true, VerbPause: true, VerbResume: true}
+
 // diag runs a diag verb on a printer.
-func (s *Server) diag(ctx context.Context, printer, verb string, data []byte) (any, error) {
+func (s *Server) diag(ctx context.Context, printer, verb string, data []byte, who Requester) (any, error) {
 	var req DiagRequest
 	if err := decodeRequest(data, &req); err != nil {
 		return nil, err
+	}
+	if !slices.Contains(DiagVerbs, verb) {
+		return nil, &badRequest{"service: diag: unknown verb " + verb + ": want " + strings.Join(DiagVerbs, ", ")}
+	}
+	rec := queue.DiagRecord{Printer: printer, Verb: verb, Operator: who.Operator()}
+	if verb == VerbRaw {
+		rec.Command = diagpkg.RawName(req.Arg)
+		if !s.cfg.AllowRaw && !diagpkg.ReadOnlyRaw(req.Arg) {
+			rec.Refused = true
+			if err := s.cfg.Daemon.RecordDiag(ctx, rec); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("service: diag raw: only read and status commands (R...) are allowed; start the daemon with allow-raw for others: %w", ErrForbidden)
+		}
+	}
+	if audited[verb] {
+		// The record comes first: a verb that cannot be audited is not run.
+		if err := s.cfg.Daemon.RecordDiag(ctx, rec); err != nil {
+			return nil, err
+		}
 	}
 	switch verb {
 	case VerbPause:
 		return PauseResult{Printer: printer, Paused: true}, s.cfg.Daemon.Pause(printer)
 	case VerbResume:
 		return PauseResult{Printer: printer, Paused: false}, s.cfg.Daemon.Resume(printer)
-	}
-	if !slices.Contains(DiagVerbs, verb) {
-		return nil, &badRequest{"service: diag: unknown verb " + verb + ": want " + strings.Join(DiagVerbs, ", ")}
 	}
 	if s.cfg.Diag == nil {
 		return nil, fmt.Errorf("service: diag %s: %w", verb, errNoDiag)
@@ -236,7 +293,7 @@ func (s *Server) diag(ctx context.Context, printer, verb string, data []byte) (a
 }
 
 // jobs runs a clerk verb.
-func (s *Server) jobs(ctx context.Context, verb string, data []byte) (any, error) {
+func (s *Server) jobs(ctx context.Context, verb string, data []byte, who Requester) (any, error) {
 	var req JobsRequest
 	if err := decodeRequest(data, &req); err != nil {
 		return nil, err
@@ -248,9 +305,9 @@ func (s *Server) jobs(ctx context.Context, verb string, data []byte) (any, error
 	case VerbHeld:
 		return c.Held(ctx)
 	case VerbRelease:
-		return c.Release(ctx, req.JobID, req.Operator)
+		return c.Release(ctx, req.JobID, who.Operator(), req.Reason)
 	case VerbCancel:
-		return c.Cancel(ctx, req.JobID, req.Operator, req.Reason)
+		return c.Cancel(ctx, req.JobID, who.Operator(), req.Reason)
 	case VerbHistory:
 		return c.History(ctx, req.CardNumber)
 	case VerbList:

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
@@ -20,6 +23,7 @@ import (
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/embedded"
 	"github.com/cityid/printerd/queue/internal/natstest"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
@@ -29,27 +33,64 @@ import (
 // env is a real queue daemon with simulated printers on a real nats-server,
 // its services, and a client.
 type env struct {
-	t      *testing.T
-	srv    *natstest.Server
-	d      *queue.Daemon
-	svc    *service.Server
+	t     *testing.T
+	srv   *embedded.Server
+	nc    *nats.Conn // the daemon's own connection
+	js    jetstream.JetStream
+	d     *queue.Daemon
+	users map[string]*nats.Conn // by name: clerk-1, tech-1, console-1
+	// c is the console user's client (it may use both services).
 	c      *service.Client
+	svc    *service.Server
 	key    ed25519.PrivateKey
 	devs   []*sim.Device
 	events chan queue.Event
 }
 
 type options struct {
-	speed   float64           // simulator speed (0: instant)
-	diag    service.DiagFunc  // default drivers/diag.Run
-	noDiag  bool              // no Diag at all
-	timeout time.Duration     // per request
-	goFn    func(func()) bool // Config.Go
+	speed    float64           // simulator speed (0: instant)
+	diag     service.DiagFunc  // default drivers/diag.Run
+	noDiag   bool              // no Diag at all
+	timeout  time.Duration     // per request
+	goFn     func(func()) bool // Config.Go
+	allowRaw bool
 }
+
+// testUsers are the users of every env, by name and role.
+var testUsers = [][2]string{{"clerk-1", embedded.RoleClerk}, {"tech-1", embedded.RoleTechnician}, {"console-1", embedded.RoleConsole}, {"auditor-1", embedded.RoleAuditor}}
 
 func newEnv(t *testing.T, o options) *env {
 	t.Helper()
-	e := &env{t: t, srv: natstest.Start(t), events: make(chan queue.Event, 64)}
+	e := &env{t: t, events: make(chan queue.Event, 64), users: map[string]*nats.Conn{}}
+	seeds := map[string]nkeys.KeyPair{}
+	var us []embedded.User
+	for _, u := range testUsers {
+		kp, _ := nkeys.CreateUser()
+		pub, _ := kp.PublicKey()
+		seeds[u[0]] = kp
+		us = append(us, embedded.User{Name: u[0], NKey: pub, Role: u[1], Site: "test"})
+	}
+	srv, err := embedded.Start(natstest.Context(t, 10*time.Second), embedded.Options{State: t.TempDir(), Listen: "127.0.0.1:0", Site: "test",
+		Users: us, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	e.srv = srv
+	if e.nc, err = srv.Connect("daemon"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.nc.Close)
+	e.js, _ = jetstream.New(e.nc)
+	for _, u := range us {
+		kp := seeds[u.Name]
+		nc, err := nats.Connect(srv.ClientURL(), nats.Nkey(u.NKey, kp.Sign), nats.CustomInboxPrefix(embedded.InboxPrefix(u.NKey)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		e.users[u.Name] = nc
+	}
 	_, e.key, _ = ed25519.GenerateKey(nil)
 	kid, _ := keyfile.KIDHex(e.key.Public())
 	v, err := job.NewVerifier([]keyfile.Public{{KID: kid, Key: e.key.Public()}})
@@ -63,7 +104,7 @@ func newEnv(t *testing.T, o options) *env {
 	log := slog.New(slog.DiscardHandler)
 	ctx := natstest.Context(t, 10*time.Second)
 	e.d, err = queue.Start(ctx, queue.Config{
-		Site: "test", JS: e.srv.JS, Approver: v, Logger: log,
+		Site: "test", JS: e.js, Approver: v, Logger: log,
 		Maker: queue.MakerFunc(func(context.Context, *job.Job, card.Ribbon) (card.Card, error) {
 			return card.Card{Ribbon: card.YMCKO, Front: card.Side{K: card.NewPlane()}}, nil
 		}),
@@ -74,7 +115,12 @@ func newEnv(t *testing.T, o options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.d.Close)
-	cfg := service.Config{NC: e.srv.NC, Site: "test", Daemon: e.d, Diag: o.diag, Logger: log, Timeout: o.timeout, Go: o.goFn}
+	names := map[string]string{}
+	for _, u := range us {
+		names[u.NKey] = u.Name
+	}
+	cfg := service.Config{NC: e.nc, Site: "test", Daemon: e.d, Diag: o.diag, Logger: log, Timeout: o.timeout, Go: o.goFn,
+		AllowRaw: o.allowRaw, Users: func(k string) (string, bool) { n, ok := names[k]; return n, ok }}
 	if cfg.Diag == nil && !o.noDiag {
 		cfg.Diag = diag.Run
 	}
@@ -83,7 +129,7 @@ func newEnv(t *testing.T, o options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.svc.Stop)
-	sub, err := e.srv.NC.Subscribe("cards.events.>", func(m *nats.Msg) {
+	sub, err := e.nc.Subscribe("cards.events.>", func(m *nats.Msg) {
 		var ev queue.Event
 		if json.Unmarshal(m.Data, &ev) == nil {
 			e.events <- ev
@@ -93,7 +139,7 @@ func newEnv(t *testing.T, o options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sub.Unsubscribe() })
-	e.c = service.NewClient(e.srv.NC, "test")
+	e.c = service.NewClient(e.users["console-1"], "test")
 	return e
 }
 
@@ -105,10 +151,10 @@ func (e *env) submit(i int) *job.Job {
 	kid, sig, _ := job.Sign(e.key, body)
 	m := nats.NewMsg(queue.JobsSubject("test", queue.DefaultPool))
 	m.Data = body
-	m.Header.Set(job.HeaderMsgID, j.ID)
+	m.Header.Set(job.HeaderMsgID, job.MsgID(j.ID, sig))
 	m.Header.Set(job.HeaderKey, kid)
 	m.Header.Set(job.HeaderSignature, sig)
-	if _, err := e.srv.JS.PublishMsg(natstest.Context(e.t, 5*time.Second), m); err != nil {
+	if _, err := e.js.PublishMsg(natstest.Context(e.t, 5*time.Second), m); err != nil {
 		e.t.Fatal(err)
 	}
 	return j
@@ -135,7 +181,7 @@ func ctx(t *testing.T) context.Context { return natstest.Context(t, 10*time.Seco
 // raw sends a request body as is and returns the decoded reply.
 func (e *env) raw(subject string, body string) service.Reply {
 	e.t.Helper()
-	m, err := e.srv.NC.Request(subject, []byte(body), 5*time.Second)
+	m, err := e.users["console-1"].Request(subject, []byte(body), 5*time.Second)
 	if err != nil {
 		e.t.Fatalf("%s: %v", subject, err)
 	}
@@ -170,23 +216,26 @@ func TestJobsService(t *testing.T) {
 	if rs, err := e.c.History(c, j.Card.Number); err != nil || len(rs) != 1 || rs[0].Action != queue.AuditPrinted {
 		t.Errorf("History = %+v, %v; want one printed record", rs, err)
 	}
-	if _, err := e.c.Release(c, j.ID, "clerk-1"); !errors.Is(err, queue.ErrConflict) {
+	if _, err := e.c.Release(c, j.ID, "printer-fixed"); !errors.Is(err, queue.ErrConflict) {
 		t.Errorf("Release of a printed job = %v, want a conflict", err)
 	}
-	if _, err := e.c.Cancel(c, j.ID, "clerk-1", ""); err == nil || !strings.Contains(err.Error(), "reason") {
+	if _, err := e.c.Cancel(c, j.ID, ""); err == nil || !strings.Contains(err.Error(), "reason") {
 		t.Errorf("Cancel without a reason = %v", err)
 	}
 	for _, tc := range []struct{ subject, body, code string }{
 		{service.JobsSubject("test", "frobnicate"), `{}`, service.CodeBadRequest},
 		{service.JobsSubject("test", "status"), `{"name":"x"}`, service.CodeBadRequest},
 		{service.JobsSubject("test", "status"), `[`, service.CodeBadRequest},
+		{service.JobsSubject("test", "release"), `{"job_id":"` + j.ID + `","operator":"someone-else","reason":"printer-fixed"}`, service.CodeBadRequest},
 	} {
 		if r := e.raw(tc.subject, tc.body); r.Error == "" || r.Code != tc.code || string(r.Result) != "null" && r.Result != nil {
 			t.Errorf("%s %s: reply %+v, want code %s", tc.subject, tc.body, r, tc.code)
 		}
 	}
-	if _, err := service.NewClient(e.srv.NC, "elsewhere").Held(c); !errors.Is(err, service.ErrNoDaemon) {
-		t.Errorf("Held on a site nobody serves = %v, want ErrNoDaemon", err)
+	sc, scancel := context.WithTimeout(c, time.Second)
+	defer scancel()
+	if _, err := service.NewClient(e.users["console-1"], "elsewhere").Held(sc); err == nil {
+		t.Errorf("Held on another site's subject: no error")
 	}
 }
 
@@ -351,6 +400,147 @@ func TestSubjects(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("drivers/diag verb %s is not a service verb", v)
+		}
+	}
+}
+
+// auditOf returns the daemon's audit records with the given action.
+func (e *env) auditOf(action string) []queue.AuditRecord {
+	e.t.Helper()
+	recs, err := queue.ExportAudit(ctx(e.t), e.d.Stores(), "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []queue.AuditRecord
+	for _, x := range recs {
+		var r queue.AuditRecord
+		json.Unmarshal(x.Record, &r)
+		if r.Action == action {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// holdOne prints a job on a jammed printer, so that it is held.
+func (e *env) holdOne(i int) *job.Job {
+	e.t.Helper()
+	if err := e.devs[0].SetFault("jam=k"); err != nil {
+		e.t.Fatal(err)
+	}
+	j := e.submit(i)
+	e.waitEvent(j.ID, queue.EventHeld)
+	e.devs[0].SoftReset()
+	return j
+}
+
+// TestOperatorIsTheAuthenticatedUser: the operator recorded is the user the
+// server attests, never a name the client sends: an operator field is
+// refused, a forged Nats-Request-Info is replaced by the server, and only
+// a console user may name the person it acts for.
+func TestOperatorIsTheAuthenticatedUser(t *testing.T) {
+	e := newEnv(t, options{})
+	c := ctx(t)
+	clerk := service.NewClient(e.users["clerk-1"], "test")
+	j := e.holdOne(0)
+
+	// A clerk forging the server's identity header: the server replaces it
+	// (the request arrives as clerk-1), so naming a person is refused.
+	m := nats.NewMsg(service.JobsSubject("test", service.VerbRelease))
+	m.Data = []byte(`{"job_id":"` + j.ID + `","reason":"printer-fixed"}`)
+	m.Header.Set(service.HeaderRequestInfo, `{"acc":"CONSOLE","user":"UCONSOLE"}`)
+	m.Header.Set(service.HeaderOnBehalfOf, "mallory")
+	rep, err := e.users["clerk-1"].RequestMsg(m, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r service.Reply
+	json.Unmarshal(rep.Data, &r)
+	if r.Code != service.CodeForbidden {
+		t.Fatalf("clerk with a forged identity header naming a person: reply %+v, want forbidden", r)
+	}
+	if _, err := clerk.OnBehalfOf("mallory").Release(c, j.ID, "printer-fixed"); !errors.Is(err, service.ErrForbidden) {
+		t.Fatalf("clerk naming a person: %v, want forbidden", err)
+	}
+	if _, err := clerk.Release(c, j.ID, "printer-fixed"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitEvent(j.ID, queue.EventPrinted)
+	rel := e.auditOf(queue.AuditReleased)
+	if len(rel) != 1 || rel[0].Operator != "clerk-1" || rel[0].Reason != "printer-fixed" {
+		t.Fatalf("release records %+v, want one by clerk-1 for printer-fixed", rel)
+	}
+
+	// The console acts for a signed-in person: both are recorded.
+	j2 := e.holdOne(1)
+	if _, err := e.c.OnBehalfOf("alice").Cancel(c, j2.ID, "withdrawn"); err != nil {
+		t.Fatal(err)
+	}
+	can := e.auditOf(queue.AuditCancelled)
+	if len(can) != 1 || can[0].Operator != "alice via console-1" {
+		t.Fatalf("cancel records %+v, want one by alice via console-1", can)
+	}
+
+	// A technician may not use job control, an auditor no service at all.
+	for _, who := range []string{"tech-1", "auditor-1"} {
+		sc, cancel := context.WithTimeout(c, time.Second)
+		_, err := service.NewClient(e.users[who], "test").Held(sc)
+		cancel()
+		if err == nil {
+			t.Errorf("%s listed held jobs", who)
+		}
+	}
+}
+
+// TestDiagAudited: the technician verbs that change a printer leave audit
+// records naming the technician; raw is read-only unless allowed, and
+// audited either way, with the command's name only.
+func TestDiagAudited(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("allow-raw=%v", allow), func(t *testing.T) { testDiagAudited(t, allow) })
+	}
+}
+
+func testDiagAudited(t *testing.T, allow bool) {
+	{
+		e := newEnv(t, options{allowRaw: allow})
+		c := ctx(t)
+		tech := service.NewClient(e.users["tech-1"], "test")
+		if err := tech.Clean(c, "p0"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tech.Raw(c, "p0", "Rco;p"); err != nil {
+			t.Fatalf("raw read command: %v", err)
+		}
+		_, err := tech.Raw(c, "p0", "Pc;k;=;Zephyrine")
+		if allow != (err == nil) || !allow && !errors.Is(err, service.ErrForbidden) {
+			t.Errorf("allow-raw %v: raw write command: %v", allow, err)
+		}
+		if err := tech.Reset(c, "p0"); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range e.auditOf(queue.AuditDiag) {
+			if r.Operator != "tech-1" || r.Printer != "p0" {
+				t.Errorf("diag record %+v: want operator tech-1 on p0", r)
+			}
+			got = append(got, r.Verb+":"+r.Command)
+		}
+		want := "clean:,raw:Rco,raw:Pc,reset:"
+		if !allow {
+			want = "clean:,raw:Rco,reset:"
+			if ref := e.auditOf(queue.AuditRefused); len(ref) != 1 || ref[0].Command != "Pc" || ref[0].Operator != "tech-1" {
+				t.Errorf("refused raw records %+v, want one for Pc by tech-1", ref)
+			}
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("allow-raw %v: diag records %v, want %s", allow, got, want)
+		}
+		recs, _ := queue.ExportAudit(c, e.d.Stores(), "test")
+		for _, x := range recs {
+			if strings.Contains(string(x.Record), "Zephyrine") {
+				t.Errorf("an audit record holds a raw command's argument: %s", x.Record)
+			}
 		}
 	}
 }

@@ -41,6 +41,13 @@ printerd keys new --kind issuer --out /etc/printerd/keys >/dev/null
 printerd keys new --kind approver --out /root/keys >/dev/null
 cp /root/keys/approver.pub /etc/printerd/approvers/
 sed -i 's#"usb://auto?name=desk1"#"sim://desk1?speed=0"#' /etc/printerd/printerd.json
+# The bus is authenticated: one user per system or person (README.Debian).
+printerd users add --users /etc/printerd/users.json --role enrollment --site local enrollment-1 --seed /root/enrollment-1.nk >/dev/null
+printerd users add --users /etc/printerd/users.json --role clerk --site local clerk-1 --seed /root/clerk-1.nk >/dev/null
+chmod 644 /etc/printerd/users.json
+sed -i 's#"nats-listen"#"nats-users": "/etc/printerd/users.json",\n  "nats-listen"#' /etc/printerd/printerd.json
+submit() { printerd submit "$@" --nats-nkey /root/enrollment-1.nk; }
+jobstatus() { printerd jobs status "$@" --nats-nkey /root/clerk-1.nk; }
 t0=$(uptime_s)
 systemctl start printerd
 st=$?
@@ -58,10 +65,10 @@ check credential-not-readable-by-service "issuer.key $(stat -c '%U:%G %a' /etc/p
 	sh -c '! runuser -u printerd -- cat /etc/printerd/keys/issuer.key >/dev/null 2>&1'
 
 # 3. A card job, as the enrollment system sends it.
-id=$(printerd submit /root/job.json --approver-key /root/keys/approver.key --json 2>&1 | sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p')
-printed() { printerd jobs status "$id" 2>/dev/null | grep -Eq '^state[[:space:]]+printed'; }
+id=$(submit /root/job.json --approver-key /root/keys/approver.key --json 2>&1 | sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p')
+printed() { jobstatus "$id" 2>/dev/null | grep -Eq '^state[[:space:]]+printed'; }
 waitfor 90 printed
-check job-printed "job ${id:-none}: $(printerd jobs status "$id" 2>&1 | grep ^state)" printed
+check job-printed "job ${id:-none}: $(jobstatus "$id" 2>&1 | grep ^state)" printed
 
 # 4. The watchdog is fed: still the same process after more than WatchdogSec.
 pid=$(prop MainPID)
@@ -86,7 +93,7 @@ waitfor 60 is_active
 check upgrade-restarted "MainPID $pid -> $(prop MainPID), $(prop ActiveState)/$(prop SubState)" sh -c "[ \"\$(systemctl show -p MainPID --value printerd)\" != $pid ] && [ \"\$(systemctl show -p SubState --value printerd)\" = running ]"
 check upgrade-keeps-state "$(sha256sum -c /root/state.sum 2>&1 | tr '\n' ' ')" sha256sum -c --quiet /root/state.sum
 waitfor 30 printed
-check upgrade-keeps-jobs "job $id: $(printerd jobs status "$id" 2>&1 | grep ^state)" printed
+check upgrade-keeps-jobs "job $id: $(jobstatus "$id" 2>&1 | grep ^state)" printed
 
 # 7. udev: the simulated USB printer over USB/IP gets group printerd.
 printerd sim --usbip vhci --name usbsim >/tmp/sim.log 2>&1 &
@@ -109,10 +116,10 @@ check usb-printer-usable-by-group "$(echo "$list" | grep usb:// | head -1)" sh -
 # (DeviceAllow=char-usb_device, user printerd, no capabilities).
 sed -i 's#"sim://desk1?speed=0"#"usb://auto?name=desk1"#' /etc/printerd/printerd.json
 systemctl restart printerd
-id2=$(printerd submit /root/job2.json --approver-key /root/keys/approver.key --json 2>&1 | sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p')
-printed2() { printerd jobs status "$id2" 2>/dev/null | grep -Eq '^state[[:space:]]+printed'; }
+id2=$(submit /root/job2.json --approver-key /root/keys/approver.key --json 2>&1 | sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p')
+printed2() { jobstatus "$id2" 2>/dev/null | grep -Eq '^state[[:space:]]+printed'; }
 waitfor 240 printed2
-check usb-card-printed-by-service "job ${id2:-none}: $(printerd jobs status "$id2" 2>&1 | grep ^state)" printed2
+check usb-card-printed-by-service "job ${id2:-none}: $(jobstatus "$id2" 2>&1 | grep ^state)" printed2
 printed2 || journal 30
 kill "$simpid" 2>/dev/null
 sleep 1
