@@ -61,7 +61,18 @@ func stateOf(ps queue.PrinterStatus, now time.Time) string {
 // when this console may read the bucket.
 func (s *Server) statuses(ctx context.Context) ([]queue.PrinterStatus, error) {
 	byName := map[string]queue.PrinterStatus{}
-	kvErr := s.readStatusBucket(ctx, byName)
+	kvErr := errors.New("console: printer status: not readable here")
+	if s.kvUntil.Load() < time.Now().UnixNano() {
+		// A console user may not read the bucket: its requests are
+		// refused by silence, so the wait is short and a failure is
+		// remembered for a while.
+		kctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+		kvErr = s.readStatusBucket(kctx, byName)
+		cancel()
+		if kvErr != nil {
+			s.kvUntil.Store(time.Now().Add(5 * time.Minute).UnixNano())
+		}
+	}
 	live, err := s.client.Printers(ctx)
 	if err != nil && kvErr != nil {
 		return nil, fmt.Errorf("printers: %s", errText(err))
@@ -314,7 +325,9 @@ func (s *Server) history(ctx context.Context, c *service.Client, number string) 
 		h.Chain = "not checked: this console has no daemon keys (--audit-keys)"
 		return h, nil
 	}
-	st, err := queue.OpenStores(ctx, s.js)
+	octx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	st, err := queue.OpenStores(octx, s.js)
+	cancel()
 	if err != nil {
 		h.Chain = "not checked: this console cannot read the audit stream (printerd audit verify can)"
 		return h, nil

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -80,6 +81,9 @@ type Server struct {
 	reprints *reprintStore
 	info     *infoCache
 	recent   recentJobs
+	// kvUntil is when to try reading printer_status again after a
+	// failure (unix ns).
+	kvUntil atomic.Int64
 
 	http     *http.Server
 	addr     string

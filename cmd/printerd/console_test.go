@@ -36,6 +36,9 @@ func TestConsoleCommand(t *testing.T) {
 	if code, out, errs := runCLI(ctx, "console", "users", "add", "--role", "clerk", "--password-file", pw, "--state", state, "clara"); code != exitOK {
 		t.Fatalf("users add: exit %d: %s %s", code, out, errs)
 	}
+	if code, out, errs := runCLI(ctx, "console", "users", "add", "--role", "technician", "--password-file", pw, "--state", state, "tomas"); code != exitOK {
+		t.Fatalf("users add: exit %d: %s %s", code, out, errs)
+	}
 	if fi, err := os.Stat(filepath.Join(state, "console-users.json")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("users file: %v, mode %v; want 0600", err, fi.Mode().Perm())
 	}
@@ -45,7 +48,7 @@ func TestConsoleCommand(t *testing.T) {
 	out := &syncBuffer{}
 	exit := make(chan int, 1)
 	go func() {
-		exit <- cmdConsole(cctx, []string{"--nats", p.d.NATSURL(), "--listen", "127.0.0.1:0", "--state", state}, out, io.Discard)
+		exit <- cmdConsole(cctx, []string{"--nats", p.d.NATSURL(), f.as("console-1"), "--listen", "127.0.0.1:0", "--state", state}, out, io.Discard)
 	}()
 	defer func() {
 		stop()
@@ -100,6 +103,27 @@ func TestConsoleCommand(t *testing.T) {
 	}
 	if !strings.Contains(body, `id="printer-c1"`) || !strings.Contains(body, "clara") {
 		t.Errorf("printers page after sign-in lacks printer c1 or the person: %s", body)
+	}
+	// A technician pauses c1 through the console: the daemon audits it as
+	// the person via the console's NATS user.
+	tjar, _ := cookiejar.New(nil)
+	tc := *c
+	tc.Jar = tjar
+	body = page(tc.Get(base + "/signin"))
+	tok = regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	page(tc.PostForm(base+"/signin", url.Values{"csrf": {tok[1]}, "name": {"tomas"}, "password": {"a-long-password-1"}}))
+	body = page(tc.Get(base + "/printers"))
+	tok = regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	if tok == nil {
+		t.Fatalf("no CSRF token on tomas's printers page: %s", body)
+	}
+	body = page(tc.PostForm(base+"/printers/c1/pause", url.Values{"csrf": {tok[1]}}))
+	if !strings.Contains(body, "Printer paused") {
+		t.Errorf("pause through the console: %s", body)
+	}
+	code, export, errs := runCLI(ctx, "audit", "export", "--nats", p.d.NATSURL(), f.as("auditor-1"))
+	if code != exitOK || !strings.Contains(export, "tomas via console-1") {
+		t.Errorf("audit export (exit %d, %s) has no record by \"tomas via console-1\": %s", code, errs, export)
 	}
 	if _, err := os.Stat(filepath.Join(state, console.SelfCertFile)); err != nil {
 		t.Errorf("no self-signed certificate in the state directory: %v", err)
