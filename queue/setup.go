@@ -85,7 +85,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) (*Store
 			Name: StreamJobs, Description: "printerd: approved card jobs",
 			Subjects: []string{"cards.jobs.>"}, Retention: jetstream.WorkQueuePolicy,
 			Storage: storage, Replicas: cfg.Replicas, Duplicates: min(cfg.Duplicates, cfg.JobsMaxAge),
-			MaxAge: cfg.JobsMaxAge,
+			MaxAge:    cfg.JobsMaxAge,
 			RePublish: queuedRePublish,
 		}},
 		{&st.Queued, queuedStream(storage, cfg.Replicas)},
