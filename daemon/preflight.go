@@ -67,17 +67,18 @@ func (l *stateLock) Close() error {
 // nats-server's listen address (tried and released).
 func (d *Daemon) preflight(specs []PrinterSpec) error {
 	cfg := d.cfg
+	// Printer URIs first: a mistake there makes no state directory.
+	for _, s := range specs {
+		if err := d.opts.Registry.CheckURI(s.URI); err != nil {
+			return fmt.Errorf("config: printer %s: %w", s.Name, err)
+		}
+	}
 	if cfg.NATS == "" {
 		l, err := lockState(cfg.State)
 		if err != nil {
 			return err
 		}
 		d.lock = l
-	}
-	for _, s := range specs {
-		if err := d.opts.Registry.CheckURI(s.URI); err != nil {
-			return fmt.Errorf("config: printer %s: %w", s.Name, err)
-		}
 	}
 	if cfg.HTTP != "" {
 		ln, err := net.Listen("tcp", cfg.HTTP)

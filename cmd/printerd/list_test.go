@@ -27,7 +27,7 @@ func TestJobsListAndPrinters(t *testing.T) {
 	sims := &sim.Registry{}
 	p := startInProcess(t, cfg, daemonDeps{sims: sims})
 	nats := p.d.NATSURL()
-	if code, _, errs := runCLI(ctx, "diag", "pause", "desk", "--nats", nats); code != exitOK {
+	if code, _, errs := runCLI(ctx, "diag", "pause", "desk", "--nats", nats, f.as("tech-1")); code != exitOK {
 		t.Fatalf("diag pause: exit %d %s", code, errs)
 	}
 	js, _ := jetstream.New(p.d.Conn())
@@ -40,7 +40,7 @@ func TestJobsListAndPrinters(t *testing.T) {
 	}
 	var l queue.JobList
 	for {
-		code, out, errs := runCLI(ctx, "jobs", "list", "--json", "--nats", nats)
+		code, out, errs := runCLI(ctx, "jobs", "list", "--json", "--nats", nats, f.as("clerk-1"))
 		if code != exitOK || json.Unmarshal([]byte(out), &l) != nil {
 			t.Fatalf("jobs list: exit %d %q %q", code, out, errs)
 		}
@@ -57,7 +57,7 @@ func TestJobsListAndPrinters(t *testing.T) {
 			t.Errorf("listed job %d: %+v; want %s queued in default", i, lj, jobs[i].ID)
 		}
 	}
-	code, out, _ := runCLI(ctx, "jobs", "list", "--nats", nats)
+	code, out, _ := runCLI(ctx, "jobs", "list", "--nats", nats, f.as("clerk-1"))
 	if code != exitOK || !strings.Contains(out, jobs[0].ID) || !strings.Contains(out, "queued") {
 		t.Errorf("jobs list (text): exit %d\n%s", code, out)
 	}
@@ -73,7 +73,7 @@ func TestJobsListAndPrinters(t *testing.T) {
 		}
 	}
 
-	code, out, errs := runCLI(ctx, "jobs", "cancel", jobs[0].ID, "--reason", "withdrawn", "--operator", "clerk-1", "--nats", nats, "--json")
+	code, out, errs := runCLI(ctx, "jobs", "cancel", jobs[0].ID, "--reason", "withdrawn", "--nats", nats, f.as("clerk-1"), "--json")
 	var e queue.Entry
 	if code != exitOK || json.Unmarshal([]byte(out), &e) != nil || e.State != queue.Cancelled {
 		t.Fatalf("cancel a queued job: exit %d %q %q", code, out, errs)
@@ -82,20 +82,20 @@ func TestJobsListAndPrinters(t *testing.T) {
 	if _, err := jobsStream.GetMsg(ctx, l.Jobs[0].Seq); err == nil {
 		t.Error("the cancelled job's message is still in CARD_JOBS")
 	}
-	if code, _, _ := runCLI(ctx, "jobs", "cancel", jobs[0].ID, "--reason", "withdrawn", "--operator", "clerk-1", "--nats", nats); code != exitFail {
+	if code, _, _ := runCLI(ctx, "jobs", "cancel", jobs[0].ID, "--reason", "withdrawn", "--nats", nats, f.as("clerk-1")); code != exitFail {
 		t.Errorf("cancel twice: exit %d; want 1", code)
 	}
 
-	code, out, errs = runCLI(ctx, "printers", "--json", "--nats", nats)
+	code, out, errs = runCLI(ctx, "printers", "--json", "--nats", nats, f.as("clerk-1"))
 	var ps []queue.PrinterStatus
 	if code != exitOK || json.Unmarshal([]byte(out), &ps) != nil || len(ps) != 1 || !ps[0].Paused || ps[0].Ribbon != "ymcko" || ps[0].Pool != "default" {
 		t.Errorf("printers: exit %d %q %q; want desk paused with its ribbon", code, out, errs)
 	}
-	code, out, _ = runCLI(ctx, "printers", "--nats", nats)
+	code, out, _ = runCLI(ctx, "printers", "--nats", nats, f.as("clerk-1"))
 	if code != exitOK || !strings.Contains(out, "paused") || !strings.Contains(out, "ymcko") {
 		t.Errorf("printers (text): exit %d\n%s", code, out)
 	}
-	if code, _, errs := runCLI(ctx, "diag", "resume", "desk", "--nats", nats); code != exitOK {
+	if code, _, errs := runCLI(ctx, "diag", "resume", "desk", "--nats", nats, f.as("tech-1")); code != exitOK {
 		t.Fatalf("diag resume: exit %d %s", code, errs)
 	}
 	if err := evs.waitFor(ctx, []string{jobs[1].ID}, queue.EventPrinted); err != nil {
