@@ -518,7 +518,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#show-history")),
 			chromedp.WaitVisible(chromedp.CSS("#history")))
 		text := br.text()
-		for _, want := range []string{"spoiled", "released", "printed", "clara", "verified"} {
+		// The release is audited as the signed-in clerk via the daemon's
+		// console user, with the reason code chosen.
+		for _, want := range []string{"spoiled", "released", "printed", "clara via console-local", "printer-fixed", "verified"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("history page lacks %q", want)
 			}
