@@ -85,6 +85,10 @@ func startStation(t *testing.T) *station {
 	cfg.IssuerKey = filepath.Join(dir, "keys", "issuer.key")
 	cfg.Printers = []string{"testsim://p0?name=p0", "testsim://p1?name=p1&pool=express"}
 	cfg.ConsoleListen = "127.0.0.1:0"
+	// The console never sees a job body, so the test submits plain v1
+	// jobs (the migration setting) rather than sealing them to the
+	// daemon's epoch keys.
+	cfg.AcceptV1 = true
 	// An enrollment system's NATS user: it receives the reprint requests.
 	cfg.NATSListen = "127.0.0.1:0"
 	enroll, err := nkeys.CreateUser()

@@ -67,6 +67,8 @@ type Config struct {
 	AllowRaw       bool     `json:"allow-raw"`
 	AckWait        Duration `json:"ack-wait"`
 	LogLevel       string   `json:"log-level"`
+	LogFormat      string   `json:"log-format"`
+	AcceptV1       bool     `json:"accept-v1"`
 }
 
 // Duration is a time.Duration written as "72h" in JSON and flags.
@@ -134,7 +136,8 @@ type Setting struct {
 	Bool  *bool     // switches
 }
 
-// Value returns the setting's value as text (a list joined by NUL).
+// Value returns the setting's value as text (a list joined by NUL; a
+// boolean as "true" or "false").
 func (s Setting) Value() string {
 	switch {
 	case s.List != nil:
@@ -177,6 +180,8 @@ func (c *Config) Settings() []Setting {
 		{Name: "allow-raw", Usage: "let technicians send any raw printer command (diag raw); without it only read and status commands pass", Bool: &c.AllowRaw},
 		{Name: "ack-wait", Usage: "how long JetStream waits for a worker's ack before redelivering (in-progress acks extend it while a card prints); after a crash, the job in the printer is redelivered, and held, after this", Dur: &c.AckWait},
 		{Name: "log-level", Usage: "debug, info, warn or error", Str: &c.LogLevel},
+		{Name: "log-format", Usage: "text or json; empty: text on a terminal, json otherwise (journald, files)", Str: &c.LogFormat},
+		{Name: "accept-v1", Usage: "also print v1 jobs, whose person's data cross the bus in plaintext, during a migration to sealed (v2) jobs; logged as a warning at start and for every such job", Bool: &c.AcceptV1},
 	}
 }
 
@@ -248,7 +253,7 @@ func (c *Config) Validate() error {
 				continue
 			}
 			if _, err := os.Stat(s.v); err != nil {
-				return bad(s.name, "file not readable: "+errors.Unwrap(err).Error())
+				return bad(s.name, "file not readable: "+err.Error())
 			}
 		}
 	}
@@ -261,14 +266,16 @@ func (c *Config) Validate() error {
 	if c.ApproverKeys == "" {
 		return bad("approver-keys", "must name the directory of trusted approver public keys (*.pub)")
 	}
-	if st, err := os.Stat(c.ApproverKeys); err != nil || !st.IsDir() {
-		return bad("approver-keys", "must be a readable directory")
+	if st, err := os.Stat(c.ApproverKeys); err != nil {
+		return bad("approver-keys", "must be a readable directory: "+err.Error())
+	} else if !st.IsDir() {
+		return bad("approver-keys", "must be a readable directory: "+c.ApproverKeys+" is not a directory")
 	}
 	if c.IssuerKey == "" {
 		return bad("issuer-key", "must name the issuer private key file (printerd keys new --kind issuer)")
 	}
 	if _, err := os.Stat(c.IssuerKey); err != nil {
-		return bad("issuer-key", "file not readable")
+		return bad("issuer-key", "file not readable: "+err.Error())
 	}
 	if c.HTTP != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
@@ -300,6 +307,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		return bad("log-level", err.Error())
+	}
+	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("log-format", "must be text or json (empty: text on a terminal, json otherwise)")
 	}
 	return nil
 }

@@ -55,6 +55,9 @@ type Options struct {
 	// Wrap, if set, wraps each opened printer (the load harness times
 	// Print calls).
 	Wrap func(name string, p drivers.Printer) drivers.Printer
+	// AuditOK, if set, replaces /readyz's audit check (nil while the
+	// audit chain is intact); nil means the queue's AuditHealthy.
+	AuditOK func() error
 }
 
 // Validate checks the options: the settings and the required parts.
@@ -165,6 +168,9 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := d.lockStateLate(); err != nil {
+		return err
+	}
 	// The state directory holds the store key, the daemon's key and the
 	// audit head: nobody else may write to it.
 	if err := os.MkdirAll(cfg.State, 0o700); err != nil {
@@ -178,15 +184,22 @@ func (d *Daemon) start(ctx context.Context) error {
 		return fmt.Errorf("daemon: daemon key: %w", err)
 	}
 	d.signer = signer
+	keys, err := epoch.Open(epoch.Options{Dir: filepath.Join(cfg.State, EpochDir)})
+	if err != nil {
+		return fmt.Errorf("config: state: %w", err)
+	}
 	if err := d.connect(ctx); err != nil {
 		return err
 	}
 	metrics := queue.NewMetrics()
-	metrics.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoGauge())
 	qc := queue.Config{
 		Site:     cfg.Site,
 		JS:       d.js,
 		Approver: &d.approver,
+		Keys:     keys,
+		Signer:   d.signer,
+		AcceptV1: cfg.AcceptV1,
 		Maker:    d.opts.Maker,
 		Printers: qps,
 		Logger:   d.log,
@@ -194,7 +207,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		Setup:    queue.SetupConfig{HeldRetention: time.Duration(cfg.HeldRetention), JobsMaxAge: time.Duration(cfg.JobsMaxAge)},
 		AckWait:  time.Duration(cfg.AckWait),
 
-		AuditKey:      signer.Key,
+		AuditKey:      d.signer.Key,
 		AuditHeadFile: filepath.Join(cfg.State, AuditHeadFile),
 	}
 	if d.opts.Tune != nil {
@@ -289,6 +302,28 @@ func (d *Daemon) ConsoleAddr() string {
 		return ""
 	}
 	return d.console.Addr()
+}
+
+// EpochDir is the directory of the daemon's epoch private keys
+// (queue/epoch) in its state directory, mode 0700.
+const EpochDir = "epoch"
+
+// OpenKeys opens (making them on first use) the daemon's epoch key store
+// and long-term signing key in its state directory: what printerd run and
+// printerd keys share.
+func OpenKeys(state string) (*epoch.Store, *epoch.Signer, error) {
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("daemon: %w", err)
+	}
+	st, err := epoch.Open(epoch.Options{Dir: filepath.Join(state, EpochDir)})
+	if err != nil {
+		return nil, nil, err
+	}
+	sg, err := epoch.LoadOrCreateSigner(state, DaemonKeyName)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, sg, nil
 }
 
 // openPrinters opens every configured printer; one that is offline now is
@@ -454,17 +489,15 @@ func (d *Daemon) goCounted(f func()) bool {
 	return true
 }
 
-// serveHTTP serves /metrics and /healthz on the listener preflight took.
+// serveHTTP serves /metrics, /healthz (liveness) and /readyz (readiness,
+// health.go) on the listener preflight took.
 func (d *Daemon) serveHTTP(reg *prometheus.Registry) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if !d.nc.IsConnected() {
-			http.Error(w, "nats: not connected", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok\n"))
+		w.Write([]byte("ok\n")) // liveness: readiness is /readyz
 	})
+	mux.HandleFunc("/readyz", d.serveReadyz)
 	ln := d.httpLn
 	d.httpAddr = ln.Addr().String()
 	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: HTTPReadTimeout,

@@ -59,26 +59,39 @@ func (l *stateLock) Close() error {
 	return err
 }
 
+// lockStateLate takes the state directory's lock if it is not held yet.
+func (d *Daemon) lockStateLate() error {
+	if d.lock != nil {
+		return nil
+	}
+	l, err := lockState(d.cfg.State)
+	if err != nil {
+		return err
+	}
+	d.lock = l
+	return nil
+}
+
 // preflight checks and takes, before anything starts, what a mistake in
 // the settings would otherwise show only once NATS and the workers run:
-// the state directory's lock (embedded NATS only: a joined deployment
-// keeps no store here), every printer URI (scheme, language, parameters),
+// the state directory's lock when the directory exists (it holds the
+// store, the daemon's key, the epoch keys and the audit head), every printer URI (scheme, language, parameters),
 // the HTTP listen address (kept open for serveHTTP) and the embedded
 // nats-server's listen address (tried and released).
 func (d *Daemon) preflight(specs []PrinterSpec) error {
 	cfg := d.cfg
-	// Printer URIs first: a mistake there makes no state directory.
+	if _, err := os.Stat(cfg.State); err == nil {
+		// A daemon may be using it: find out before touching a printer.
+		// A directory not made yet is locked once the printers are open
+		// (lockStateLate), so that a bad printer leaves no directory.
+		if err := d.lockStateLate(); err != nil {
+			return err
+		}
+	}
 	for _, s := range specs {
 		if err := d.opts.Registry.CheckURI(s.URI); err != nil {
 			return fmt.Errorf("config: printer %s: %w", s.Name, err)
 		}
-	}
-	if cfg.NATS == "" {
-		l, err := lockState(cfg.State)
-		if err != nil {
-			return err
-		}
-		d.lock = l
 	}
 	if cfg.HTTP != "" {
 		ln, err := net.Listen("tcp", cfg.HTTP)

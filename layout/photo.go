@@ -1,15 +1,15 @@
 package layout
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"image"
-	_ "image/jpeg" // photo formats
-	_ "image/png"
+	"strings"
 	"sync"
 
 	"golang.org/x/image/draw"
+
+	"github.com/cityid/printerd/internal/imgcheck"
 )
 
 // MaxPhotoSide is the largest photo width or height accepted, as the job
@@ -29,25 +29,9 @@ func decodeImage(b []byte, maxBytes, maxSide int) (image.Image, error) {
 	if len(b) > maxBytes {
 		return nil, fmt.Errorf("%d bytes, more than the %d allowed", len(b), maxBytes)
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	img, _, err := imgcheck.Decode(b, maxSide, imgcheck.DefaultBudget)
 	if err != nil {
-		return nil, fmt.Errorf("not a readable JPEG or PNG header (%w)", err)
-	}
-	if format != "jpeg" && format != "png" {
-		return nil, fmt.Errorf("format %s: want JPEG or PNG", format)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("size %dx%d: empty image", cfg.Width, cfg.Height)
-	}
-	if cfg.Width > maxSide || cfg.Height > maxSide {
-		return nil, fmt.Errorf("size %dx%d: larger than %dx%d", cfg.Width, cfg.Height, maxSide, maxSide)
-	}
-	img, _, err := image.Decode(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("truncated or corrupt %s (%w)", format, err)
-	}
-	if img.Bounds().Dx() != cfg.Width || img.Bounds().Dy() != cfg.Height {
-		return nil, errors.New("image size differs from its header")
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "imgcheck: "))
 	}
 	return img, nil
 }

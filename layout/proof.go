@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 
 	"codeberg.org/go-pdf/fpdf"
+	"golang.org/x/image/font/sfnt"
+	"golang.org/x/image/math/fixed"
 
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/layout/fonts"
@@ -50,7 +52,14 @@ const (
 // printing: the front and the back at true size (85.60 x 53.98 mm), text as
 // vector text in the embedded fonts, the photo, images and barcode as
 // images, and the page marked PROOF. Nothing is written to disk but w.
-func (c *Card) WriteProofPDF(w io.Writer) error {
+func (c *Card) WriteProofPDF(w io.Writer) (err error) {
+	defer func() {
+		// The PDF library panics on input it cannot encode; its message
+		// and stack may hold a character of the card: say neither.
+		if p := recover(); p != nil {
+			err = errors.New("layout: proof: the PDF library failed on this card's text (details withheld: they may hold personal data)")
+		}
+	}()
 	if c.sides[0] == nil || c.sides[1] == nil {
 		return errors.New("layout: proof: card was not rendered by Render")
 	}
@@ -167,8 +176,18 @@ func (sd *sideDraw) proof(pdf *fpdf.Fpdf, x0, y0 float64, mono bool, preview *im
 			}
 			r, g, b := rgb(c)
 			pdf.SetTextColor(r, g, b)
+			pdf.SetFillColor(r, g, b) // glyphs drawn as outlines
 			pdf.SetFont("dejavu", style, it.text.pt)
+			var outlineErr error
 			it.text.glyphs(func(g glyph, x, y float64) {
+				if g.r > 0xFFFF {
+					// fpdf's font subsetting covers the BMP only (it
+					// panics beyond): draw such a glyph as its outline.
+					if err := proofOutline(pdf, g, it.text.em, x0-BleedXMM+dotMM(x), y0-BleedYMM+dotMM(y)); err != nil && outlineErr == nil {
+						outlineErr = err
+					}
+					return
+				}
 				st := style
 				if g.tf != it.text.style.chain[0] {
 					st = "" // fell back to the regular face
@@ -176,10 +195,54 @@ func (sd *sideDraw) proof(pdf *fpdf.Fpdf, x0, y0 float64, mono bool, preview *im
 				pdf.SetFontStyle(st)
 				pdf.Text(x0-BleedXMM+dotMM(x), y0-BleedYMM+dotMM(y), string(g.r))
 			})
+			if outlineErr != nil {
+				return fmt.Errorf("layout: proof: element %s: %w", e.ID, outlineErr)
+			}
 		}
 		if err := pdf.Error(); err != nil {
 			return fmt.Errorf("layout: proof: element %s: %w", e.ID, err)
 		}
+	}
+	return nil
+}
+
+// proofOutline draws glyph g, of a text block whose em is em dots, as a
+// filled vector path with its origin at (x, y) mm.
+func proofOutline(pdf *fpdf.Fpdf, g glyph, em, x, y float64) error {
+	var buf sfnt.Buffer
+	segs, err := g.tf.f.LoadGlyph(&buf, g.idx, fixed.Int26_6(em*64), nil)
+	if err != nil {
+		return fmt.Errorf("glyph outline: %w", err)
+	}
+	pt := func(p fixed.Point26_6) (float64, float64) {
+		return x + dotMM(float64(p.X)/64), y + dotMM(float64(p.Y)/64)
+	}
+	open := false
+	for _, seg := range segs {
+		a := seg.Args
+		switch seg.Op {
+		case sfnt.SegmentOpMoveTo:
+			if open {
+				pdf.ClosePath()
+			}
+			pdf.MoveTo(pt(a[0]))
+			open = true
+		case sfnt.SegmentOpLineTo:
+			pdf.LineTo(pt(a[0]))
+		case sfnt.SegmentOpQuadTo:
+			cx, cy := pt(a[0])
+			ex, ey := pt(a[1])
+			pdf.CurveTo(cx, cy, ex, ey)
+		case sfnt.SegmentOpCubeTo:
+			c1x, c1y := pt(a[0])
+			c2x, c2y := pt(a[1])
+			ex, ey := pt(a[2])
+			pdf.CurveBezierCubicTo(c1x, c1y, c2x, c2y, ex, ey)
+		}
+	}
+	if open {
+		pdf.ClosePath()
+		pdf.DrawPath("F")
 	}
 	return nil
 }

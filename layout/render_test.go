@@ -290,7 +290,7 @@ func TestRenderBadInput(t *testing.T) {
 		{"control in name", func(f *Fields) { f.Name = "Test\x07Person" }, "layout: name:"},
 		{"empty name", func(f *Fields) { f.Name = "" }, "layout: name: is empty"},
 		{"issue 0", func(f *Fields) { f.Issue = 0 }, "layout: issue"},
-		{"name too long", func(f *Fields) { f.Name = strings.Repeat("WWWWWWWWW ", 8) }, "layout: name: does not fit"},
+		{"name too long", func(f *Fields) { f.Name = strings.Repeat("WWWWWWWWW ", 20) }, "layout: name: does not fit"}, // 200 characters: more than the contract allows
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := good

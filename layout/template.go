@@ -120,7 +120,7 @@ type Element struct {
 	Colour  string  `json:"colour,omitempty"`   // #rrggbb for ymc text, rect, background
 	Size    float64 `json:"size,omitempty"`     // text size in points
 	MinSize float64 `json:"min_size,omitempty"` // field: smallest size before wrapping
-	Lines   int     `json:"lines,omitempty"`    // field: at most this many lines (1 or 2)
+	Lines   int     `json:"lines,omitempty"`    // field: at most this many lines (1 to 3)
 	Bold    bool    `json:"bold,omitempty"`
 	Align   string  `json:"align,omitempty"` // left (default), centre, right
 
@@ -384,8 +384,8 @@ func (e *Element) check() error {
 		if e.Lines == 0 {
 			e.Lines = 1
 		}
-		if e.Lines < 1 || e.Lines > 2 {
-			return errors.New("lines: want 1 or 2")
+		if e.Lines < 1 || e.Lines > 3 {
+			return errors.New("lines: want 1, 2 or 3")
 		}
 		switch e.Align {
 		case "", "left", "centre", "center", "right":

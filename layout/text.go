@@ -286,6 +286,40 @@ func wrap2(cs []cluster, width float64) []line {
 	return []line{makeLine(cs[:best]), makeLine(cs[best:])}
 }
 
+// wrap3 splits clusters into three lines of at most width em: the first
+// line ends at a word break (or, if no word break fits, inside a word) and
+// the rest is wrap2's; of the candidates it keeps the one whose widest
+// line is narrowest. It returns nil if the text does not fit in three
+// lines.
+func wrap3(cs []cluster, width float64) []line {
+	var best []line
+	bestW := math.Inf(1)
+	for _, words := range []bool{true, false} {
+		for i := 1; i < len(cs)-1; i++ {
+			atWord := cs[i].space || cs[i-1].glyphs[0].r == '-'
+			if words != atWord {
+				continue
+			}
+			a := makeLine(cs[:i])
+			if a.width > width {
+				break
+			}
+			rest := wrap2(cs[i:], width)
+			if rest == nil || len(a.clusters) == 0 {
+				continue
+			}
+			w := math.Max(a.width, math.Max(rest[0].width, rest[1].width))
+			if w < bestW {
+				best, bestW = append([]line{a}, rest...), w
+			}
+		}
+		if best != nil {
+			return best
+		}
+	}
+	return nil
+}
+
 // textBlock is text fitted into a box: lines, the size in dots per em and
 // each line's baseline origin in dots.
 type textBlock struct {
@@ -303,8 +337,9 @@ type pointF struct{ x, y float64 }
 var errTooLong = errors.New("does not fit its box even at the minimum size on the allowed lines")
 
 // fit lays out text in box r: at size pt if it fits on one line, else
-// shrinking in quarter points down to minPt, else (if maxLines is 2) on two
-// lines at the largest size from pt down to minPt that fits. The ink never
+// shrinking in quarter points down to minPt, else (if maxLines is 2 or 3)
+// on two lines at the largest size from pt down to minPt that fits, else
+// (if maxLines is 3) on three. The ink never
 // leaves r.
 func (s *shaper) fit(text string, r image.Rectangle, pt, minPt float64, maxLines int, align string) (*textBlock, error) {
 	cs, err := s.shape(text)
@@ -360,10 +395,13 @@ func (s *shaper) fit(text string, r image.Rectangle, pt, minPt float64, maxLines
 			return b, nil
 		}
 	}
-	if maxLines >= 2 {
+	for n, wrap := range []func([]cluster, float64) []line{wrap2, wrap3} {
+		if maxLines < n+2 {
+			break
+		}
 		for p := pt; p >= minPt-1e-9; p -= 0.25 {
 			em := p * 300 / 72
-			lines := wrap2(cs, float64(r.Dx())/em)
+			lines := wrap(cs, float64(r.Dx())/em)
 			if lines == nil {
 				continue
 			}

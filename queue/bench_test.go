@@ -17,6 +17,7 @@ import (
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/queue/internal/natstest"
 	"github.com/cityid/printerd/queue/job"
+	"github.com/cityid/printerd/queue/job/sample"
 )
 
 // BenchmarkDaemon runs the whole queue path on a real nats-server (file
@@ -63,7 +64,7 @@ func benchDaemon(b *testing.B, drv string, printers int, rate float64) {
 	srv := natstest.Start(b)
 	sg := newSigner(b)
 	cfg := Config{
-		Site: "bench", JS: srv.JS, Approver: verifierFor(b, sg), Maker: blankMaker{},
+		Site: "bench", JS: srv.JS, Approver: verifierFor(b, sg), Keys: testKeys(), Maker: blankMaker{},
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		StatusInterval: time.Second, FetchWait: 200 * time.Millisecond,
 	}
@@ -81,7 +82,8 @@ func benchDaemon(b *testing.B, drv string, printers int, rate float64) {
 	}
 	jobs := make([]sent, b.N)
 	for i := range jobs {
-		id, body := newJob(fmt.Sprintf("BENCH-%06d", i), 1, i)
+		id, pj := newPlainJob(fmt.Sprintf("BENCH-%06d", i), 1, i)
+		body := sample.SealedFor(pj, "bench", DefaultPool, time.Now(), testKeys())
 		jobs[i] = sent{id, body, sg.sign(body)}
 	}
 	var mu sync.Mutex

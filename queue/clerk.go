@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cityid/printerd/queue/epoch"
 	"github.com/cityid/printerd/queue/job"
 )
 
@@ -37,6 +38,13 @@ type Clerk struct {
 	site  string
 	audit *auditLog
 	now   func() time.Time
+	// keys, when set (a daemon's clerk), lets Release check that a held
+	// sealed job can still be opened, without opening it.
+	keys     *epoch.Store
+	acceptV1 bool
+	// pools, when set (a daemon's clerk), names a printer's pool, for the
+	// held jobs a listing counts per pool.
+	pools func(printer string) string
 }
 
 // Status returns a job's ledger entry, or an error wrapping ErrNotFound.
@@ -72,15 +80,19 @@ func (c *Clerk) Held(ctx context.Context) ([]HeldJob, error) {
 		if e.State != Held {
 			continue // being released, or printed after all
 		}
-		h := HeldJob{JobID: jobID, CardNumber: e.CardNumber, Issue: e.Issue, Printer: e.Printer, Reason: e.Reason,
-			Since: e.Updated.UTC(), Expires: e.Updated.Add(info.Config.MaxAge).UTC()}
-		if msg, err := c.st.Held.GetLastMsgForSubject(ctx, subj); err == nil {
-			h.Pool = strings.TrimPrefix(msg.Header.Get(HeaderJobsSubject), "cards.jobs."+c.site+".")
-		}
-		out = append(out, h)
+		out = append(out, HeldJob{JobID: jobID, CardNumber: e.CardNumber, Issue: e.Issue, Printer: e.Printer, Reason: e.Reason,
+			Since: e.Updated.UTC(), Expires: e.Updated.Add(info.Config.MaxAge).UTC(), Pool: c.poolOf(e.Printer)})
 	}
 	sort.Slice(out, func(i, k int) bool { return out[i].Since.Before(out[k].Since) })
 	return out, nil
+}
+
+// poolOf names a printer's pool, or "" when the clerk does not know.
+func (c *Clerk) poolOf(printer string) string {
+	if c.pools == nil {
+		return ""
+	}
+	return c.pools(printer)
 }
 
 // Reason codes, the only reason text stored for a clerk's decision
@@ -145,6 +157,9 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator, reason string) (En
 	if !strings.HasPrefix(subject, "cards.jobs."+c.site+".") {
 		return Entry{}, fmt.Errorf("queue: release %s: held copy has no jobs subject of site %s", jobID, c.site)
 	}
+	if err := c.printable(held.Data); err != nil {
+		return Entry{}, fmt.Errorf("queue: release %s: %w", jobID, err)
+	}
 	prev := e
 	if e.State == Held {
 		e.State, e.Releases, e.Updated, e.Reason = Claimed, e.Releases+1, c.now().UTC(), "released: "+reason
@@ -188,6 +203,41 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator, reason string) (En
 		return e, err
 	}
 	return e, nil
+}
+
+// ErrUnprintable: a held job can no longer be printed here: its epoch keys
+// were destroyed, or it is a v1 job and v1 is not accepted. Cancel it and
+// ask enrollment to submit it again as a new job.
+var ErrUnprintable = errors.New("queue: held job cannot be printed here")
+
+// printable checks, without opening anything, that a held body would be
+// accepted by this daemon's workers: a v2 job sealed to an epoch key the
+// daemon still holds, or a v1 job while v1 is accepted. A clerk without
+// keys (NewClerk) checks nothing: the workers decide.
+func (c *Clerk) printable(body []byte) error {
+	if c.keys == nil {
+		return nil
+	}
+	if job.Version(body) == job.V1 {
+		if c.acceptV1 {
+			return nil
+		}
+		return fmt.Errorf("%w: it is a v1 job (plaintext) and this daemon refuses v1: cancel it (reason data-error) and ask enrollment to submit it again, sealed", ErrUnprintable)
+	}
+	e, err := job.ParseEnvelope(body)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnprintable, err)
+	}
+	for _, kid := range e.RecipientKIDs() {
+		ok, err := c.keys.Has(kid)
+		if err != nil {
+			return fmt.Errorf("epoch keys: %w", err)
+		}
+		if ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: its epoch keys are destroyed (retention passed), so it can never be opened: cancel it (reason data-error) and ask enrollment to seal it again to the current keys and submit it as a new job", ErrUnprintable)
 }
 
 // Cancel ends a held or queued job. A queued job (no printer claimed it)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/queue/epoch"
 	"github.com/cityid/printerd/queue/job"
 )
 
@@ -69,14 +71,30 @@ const (
 	DefaultMaxAckPending = 64
 	DefaultRetryLimit    = 10
 	DefaultFetchWait     = time.Second
+	DefaultKeyUpkeep     = time.Hour
 )
 
-// Config configures a Daemon. Site, JS, Approver, Maker and Printers are
-// required; every duration's zero value means its default.
+// Config configures a Daemon. Site, JS, Approver, Keys, Maker and Printers
+// are required; every duration's zero value means its default.
 type Config struct {
 	Site     string // subject token of the site; "" means "local"
 	JS       jetstream.JetStream
 	Approver Approver
+	// Keys is the daemon's epoch key store: workers open the sealed part
+	// of v2 jobs with it, and a release checks that a held job can still
+	// be opened. Its private keys never leave it.
+	Keys *epoch.Store
+	// Signer is the daemon's long-term key. With it, Start runs the key
+	// upkeep (epoch.Maintain: make the current and next keys, announce
+	// them in daemon_keys, destroy the keys whose retention passed) at
+	// start and every KeyUpkeep; nil leaves the keys to the caller.
+	Signer *epoch.Signer
+	// KeyUpkeep is how often the key upkeep runs (default 1h).
+	KeyUpkeep time.Duration
+	// AcceptV1 accepts v1 jobs, whose person's fields are in plaintext,
+	// during a migration; the default refuses them. Start logs a warning
+	// when it is on, and every v1 job is logged with a warning.
+	AcceptV1 bool
 	Maker    Maker
 	Printers []Printer
 	Logger   *slog.Logger // nil means slog.Default()
@@ -163,18 +181,31 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		workers:  map[string]*worker{},
 		draining: make(chan struct{}),
 	}
+	// runCtx first: the audit log's alarm (auditBroken) may fire while the
+	// chain is opened, and the key upkeep below takes a while.
+	d.runCtx, d.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
 	signer, err := NewAuditSigner(cfg.AuditKey)
 	if err != nil {
+		d.cancelRun()
 		return nil, err
 	}
 	audit := newAuditLog(st, cfg.Site, signer, cfg.AuditHeadFile)
 	audit.onBreak = d.auditBroken
 	d.audit = audit
 	if err := audit.Open(ctx); err != nil && !errors.Is(err, ErrChainBroken) {
+		d.cancelRun()
 		return nil, err
 	}
-	d.clerk = &Clerk{st: st, site: cfg.Site, audit: audit, now: cfg.Now}
-	d.runCtx, d.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
+	d.clerk = &Clerk{st: st, site: cfg.Site, audit: audit, now: cfg.Now, keys: cfg.Keys, acceptV1: cfg.AcceptV1, pools: d.poolOf}
+	if cfg.AcceptV1 {
+		d.log.Warn("queue: accept-v1 is on: v1 jobs, whose person's data cross the bus and rest in the streams in plaintext, are printed; turn it off once enrollment seals every job (contract v2)")
+	}
+	if cfg.Signer != nil {
+		if err := d.upkeepKeys(ctx); err != nil {
+			d.cancelRun()
+			return nil, err
+		}
+	}
 	d.env = &workerEnv{
 		cfg: cfg, st: st, ledger: st.ledger(), issues: st.issues(), audit: audit,
 		log: d.log, metrics: d.metrics, runCtx: d.runCtx, draining: d.draining,
@@ -210,7 +241,11 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.background(func() { d.watchDepth(pool, cons) })
 	}
 	d.background(d.sweepHeld)
+	d.background(func() { d.watchGauges(slices.Collect(maps.Keys(pools))) })
 	d.background(d.watchAudit)
+	if cfg.Signer != nil {
+		d.background(d.keyUpkeepLoop)
+	}
 	d.log.Info("queue: started", "site", cfg.Site, "printers", len(cfg.Printers), "pools", len(pools))
 	return d, nil
 }
@@ -230,6 +265,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("queue: config: JS is required")
 	case c.Approver == nil:
 		return c, fmt.Errorf("queue: config: Approver is required: no job is printed without an approval check")
+	case c.Keys == nil:
+		return c, fmt.Errorf("queue: config: Keys is required: the epoch key store that opens sealed jobs")
 	case c.Maker == nil:
 		return c, fmt.Errorf("queue: config: Maker is required")
 	case len(c.Printers) == 0:
@@ -278,6 +315,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxAckPending <= 0 {
 		c.MaxAckPending = DefaultMaxAckPending
+	}
+	if c.KeyUpkeep <= 0 {
+		c.KeyUpkeep = DefaultKeyUpkeep
 	}
 	if c.FetchWait <= 0 {
 		c.FetchWait = DefaultFetchWait

@@ -5,13 +5,14 @@
 //
 // [Setup] creates, idempotently, the streams and buckets of DESIGN.md:
 //
-//	CARD_JOBS       stream  cards.jobs.<site>.<pool>    WorkQueue, file storage, Duplicates >= 1h
+//	CARD_JOBS       stream  cards.jobs.<site>.<pool>    WorkQueue, file storage, Duplicates >= 1h, MaxAge (7 days)
 //	card_ledger     KV      <job_id>                    issuance state (see [Entry])
 //	card_issues     KV      <card number>               highest issue reserved for printing (see [IssueMark])
 //	CARD_HELD       stream  cards.held.<site>.<job_id>  held job bodies, MaxAge = held retention (72h)
 //	CARD_EVENTS     stream  cards.events.<job_id>       [Event]s, no personal data
 //	CARD_AUDIT      stream  cards.audit.<site>.<action> hash-chained [AuditRecord]s, deny delete and purge
 //	printer_status  KV      <site>.<printer>            [PrinterStatus], TTL 3x the status interval
+//	daemon_keys     KV      <site>.<daemon>.<epoch>     signed epoch public keys (queue/epoch)
 //
 // # Exactly one card per job
 //
@@ -22,12 +23,22 @@
 //
 //  1. Approval: the exact body bytes are verified against the
 //     Approval-Key / Approval-Signature headers. Failure: rejected.
-//  2. job.Parse (strict v1 contract). Failure: rejected.
+//  2. The contract: job.ParseEnvelope (strict v2: the clear fields and the
+//     sealed part's format; nothing is opened yet). A v1 body is refused
+//     (rule "v: must be 2 ...") unless Config.AcceptV1, which parses it
+//     with job.Parse and logs a warning per job. Failure: rejected.
 //  3. Nats-Msg-Id must be job.MsgID (the job_id bound to the approval
 //     signature: "<job_id>.<16 hex digits>"), or that and "/release-<n>" for
 //     a job a clerk released (n must equal the ledger's release counter).
 //     An unsigned message cannot carry a future job's id, so JetStream's
-//     duplicate check can never drop a real job for it.
+//     duplicate check can never drop a real job for it. Then the signed
+//     site and pool must be those of the subject
+//     (cards.jobs.<site>.<pool>); a job approved for another site or pool
+//     is rejected without touching the ledger. Then the sealed part must be
+//     wrapped for an epoch key this daemon holds (checked without opening
+//     it); if not, the job is put back (NakWithDelay) for another daemon of
+//     the site RetryLimit times, then rejected with reason "key-gone: ...",
+//     which tells enrollment to seal it again and submit it as a new job.
 //  4. Ledger: Create <job_id> = claimed. If the entry exists: claimed goes
 //     on; printing means the daemon died mid-card, so the job is held
 //     (outcome unknown, never printed again automatically); printed, held,
@@ -41,7 +52,12 @@
 //     reservation is made by compare-and-swap before the card is fed and is
 //     never rolled back, so two printers can never print the same issue
 //     and an issue whose job was cancelled is burnt.
-//  6. Maker.Make builds the card (its failure is a rejection, not a print).
+//  6. The sealed part is opened with the epoch keys (job.Envelope.OpenAt)
+//     and the person checked against the contract's rules; a part moved
+//     from another job or altered is rejected ("binding: ..."). Maker.Make
+//     then builds the card (its failure is a rejection, not a print), and
+//     the person's fields are wiped from the job (job.Job.Wipe): they lived
+//     only in this worker's memory.
 //  7. Ledger claimed -> printing by compare-and-swap; only the winner
 //     prints. In-progress acks keep the message alive while it prints.
 //     Before the swap the daemon's audit chain must be intact
@@ -109,7 +125,22 @@
 // so the personal data is gone. Both take a reason code (ReleaseReasons,
 // CancelReasons; no free text is stored) and the operator the server
 // attested (queue/service), and write an audit record and an event. Held
-// lists held jobs from the ledger, reading no body.
+// lists held jobs from the ledger, reading no body. The held body stays
+// sealed: a release republishes it as it is, and is refused
+// ([ErrUnprintable]) when the daemon no longer holds any of its epoch keys
+// (destroyed after their retention) or it is a v1 job the daemon does not
+// accept.
+//
+// # Epoch keys
+//
+// Config.Keys is the daemon's epoch key store (queue/epoch) and
+// Config.Signer its long-term key. Start runs the key upkeep
+// (epoch.Maintain) at start and every Config.KeyUpkeep (an hour): the
+// current and next epoch keys are made and announced, signed, in
+// daemon_keys; a key is destroyed once its epoch ended more than
+// CARD_JOBS' MaxAge + CARD_HELD's retention ago (audit "key-destroyed"),
+// which makes every stored or recorded copy of the jobs sealed to it
+// unreadable.
 //
 // # Erasing personal data
 //
@@ -138,8 +169,9 @@
 // # Reading the worker
 //
 // worker.handle (handle.go) is the list above as named steps, each with
-// its own error path: verifyApproval, parseJob, checkMsgID, claim (and
-// resume), checkIssue, render, reserveIssue, startPrinting, print,
+// its own error path: verifyApproval, parseJob, checkMsgID, checkSubject,
+// checkSealedTo, claim (and resume), checkIssue, openSealed, render,
+// reserveIssue, startPrinting, print,
 // recordOutcome (printed, retryBeforeFeed or hold). card_ledger and
 // card_issues are small types over their buckets (ledger, issueMarks in
 // ledger.go) with the operations the protocol needs: create, get,
@@ -148,9 +180,10 @@
 //
 // # Personal data
 //
-// Name, birth date, gender and photo exist only in the job message, in
-// memory while the card is made, and in CARD_HELD for at most its
-// retention. Ledger entries, events, audit records, printer status, metrics
+// Name, birth date, gender and photo travel and rest only sealed (contract
+// v2), in the job message and in CARD_HELD for at most its retention; they
+// are decrypted only in the worker's memory, from openSealed until the
+// card is laid out. Ledger entries, events, audit records, printer status, metrics
 // and log lines carry job ids, card numbers, issue numbers, printer names
 // and serials, and rule descriptions only.
 package queue

@@ -14,10 +14,11 @@ import (
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/queue"
+	"github.com/cityid/printerd/queue/epoch"
 	"github.com/cityid/printerd/queue/job"
 )
 
-// ExampleStart wires a daemon: approver keys, a maker (layout in
+// ExampleStart wires a daemon: approver keys, epoch keys, a maker (layout in
 // cmd/printerd), printers, then SIGTERM drains. (Compiled, not run: it
 // needs a NATS server and a printer.)
 func ExampleStart() {
@@ -35,11 +36,23 @@ func ExampleStart() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// The daemon's epoch keys (the sealed jobs' recipients) and its
+	// long-term key, which signs their announcements.
+	keys, err := epoch.Open(epoch.Options{Dir: "/var/lib/printerd/epoch"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	signer, err := epoch.LoadOrCreateSigner("/var/lib/printerd", "daemon")
+	if err != nil {
+		log.Fatal(err)
+	}
 	var front drivers.Printer // e.g. from drivers.Registry.Open(ctx, "usb://auto")
 	d, err := queue.Start(ctx, queue.Config{
 		Site:     "city-hall",
 		JS:       js,
 		Approver: verifier,
+		Keys:     keys,
+		Signer:   signer,
 		Maker: queue.MakerFunc(func(ctx context.Context, j *job.Job, _ card.Ribbon) (card.Card, error) {
 			return card.Card{}, nil // layout.Render in cmd/printerd
 		}),

@@ -17,6 +17,7 @@ import (
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/queue/job"
+	"github.com/cityid/printerd/queue/seal"
 )
 
 // delivery is one job message on its way through handle: what the steps
@@ -24,11 +25,12 @@ import (
 type delivery struct {
 	msg     jetstream.Msg
 	log     *slog.Logger
-	job     *job.Job
-	release int       // 0, or n for "<job_id>/release-<n>"
-	entry   Entry     // the job's ledger entry as last written or read
-	mark    IssueMark // the job's card_issues reservation
-	made    card.Card // the card the Maker made, to print
+	job     *job.Job      // the clear fields; the person too between openSealed and render
+	sealed  *job.Envelope // the v2 body (nil for a v1 job accepted by AcceptV1)
+	release int           // 0, or n for "<job_id>/release-<n>"
+	entry   Entry         // the job's ledger entry as last written or read
+	mark    IssueMark     // the job's card_issues reservation
+	made    card.Card     // the card the Maker made, to print
 }
 
 // handle processes one job message to its end (printed, retried, held,
@@ -42,14 +44,18 @@ func (w *worker) handle(msg jetstream.Msg) {
 	defer w.flushEvents()
 	defer func() { w.env.metrics.JobSeconds.WithLabelValues(w.p.Name).Observe(time.Since(start).Seconds()) }()
 	d := &delivery{msg: msg, log: w.log}
+	defer d.wipe()
 	ready := w.verifyApproval(ctx, d) && // 1. approval, on the exact bytes
-		w.parseJob(ctx, d) && // 2. the v1 contract
+		w.parseJob(ctx, d) && // 2. the contract: v2 clear fields (v1 only with AcceptV1)
 		w.checkMsgID(ctx, d) && // 3. Nats-Msg-Id is the job id or a release of it
+		w.checkSubject(ctx, d) && // 3'. the signed site and pool are the subject's
+		w.checkSealedTo(ctx, d) && // 3''. sealed to a key this daemon holds
 		w.received(d) &&
 		w.claim(ctx, d) && // 4. ledger: claimed (or what the entry says)
 		w.checkReprint(ctx, d) && // 4'. a reprint replaces a job the ledger knows
 		w.checkIssue(ctx, d) && // 5. issue rule, read-only
-		w.render(ctx, d) && // 6. Maker: the card
+		w.openSealed(ctx, d) && // 6a. the person, opened in memory and validated
+		w.render(ctx, d) && // 6. Maker: the card; the person wiped
 		w.reserveIssue(ctx, d) && // 5'. card_issues reserved by compare-and-swap
 		w.auditIntact(d) && // no evidence, no card
 		w.startPrinting(ctx, d) // 7. ledger claimed -> printing
@@ -83,9 +89,26 @@ func (w *worker) verifyApproval(ctx context.Context, d *delivery) bool {
 	return true
 }
 
-// parseJob applies the v1 contract.
+// parseJob applies the contract to the clear fields: v2, or v1 when
+// AcceptV1 allows it (with a warning per job).
 func (w *worker) parseJob(ctx context.Context, d *delivery) bool {
-	j, err := job.Parse(d.msg.Data())
+	body := d.msg.Data()
+	var j *job.Job
+	var err error
+	switch {
+	case job.Version(body) == job.V1 && w.env.cfg.AcceptV1:
+		j, err = job.Parse(body)
+		if err == nil {
+			w.log.Warn("queue: v1 job accepted (accept-v1): its person's data crossed the bus in plaintext", "job_id", j.ID)
+		}
+	case job.Version(body) == job.V1:
+		err = &job.FieldError{Field: "v", Rule: job.RuleV1Refused}
+	default:
+		var e *job.Envelope
+		if e, err = job.ParseEnvelope(body); err == nil {
+			d.sealed, j = e, e.Clear()
+		}
+	}
 	if err != nil {
 		// The body is authentic: if it names a job id, that job is rejected.
 		id := lenientJobID(d.msg.Data())
@@ -109,6 +132,82 @@ func (w *worker) checkMsgID(ctx context.Context, d *delivery) bool {
 	d.release = release
 	d.log = d.log.With("job_id", d.job.ID)
 	return true
+}
+
+// checkSubject requires the signed site and pool of a v2 job to be those
+// of the subject it came on (cards.jobs.<site>.<pool>): a job approved for
+// another site or pool is not printed here. The ledger is left alone: the
+// job may be valid where it belongs.
+func (w *worker) checkSubject(ctx context.Context, d *delivery) bool {
+	if d.sealed == nil {
+		return true // v1 has no site or pool to check
+	}
+	if d.msg.Subject() != JobsSubject(d.sealed.Site, d.sealed.Pool) || d.sealed.Site != w.env.cfg.Site {
+		w.reject(ctx, d.msg, rejection{JobID: d.job.ID, CardNumber: d.job.Card.Number, Issue: d.job.Card.Issue, Rule: "binding",
+			Reason: "site, pool: must be those of the subject the job was published to (cards.jobs.<site>.<pool>): the job is approved for another site or pool"})
+		return false
+	}
+	return true
+}
+
+// ReasonKeyGone is the rejection reason of a job sealed to no epoch key
+// the daemon holds; it starts with the reason code "key-gone".
+const ReasonKeyGone = "key-gone: sealed: the job is sealed to no epoch key this daemon holds (destroyed after its retention, or another site's): seal it again to the site's current daemon keys and submit it as a new job"
+
+// checkSealedTo requires the sealed part to be wrapped for a key this
+// daemon holds, without opening it. Another daemon of the site may hold
+// it (a job sealed while this daemon's key was not yet announced), so the
+// job is put back for it RetryLimit times before it is refused.
+func (w *worker) checkSealedTo(ctx context.Context, d *delivery) bool {
+	if d.sealed == nil {
+		return true
+	}
+	for _, kid := range d.sealed.RecipientKIDs() {
+		ok, err := w.env.cfg.Keys.Has(kid)
+		if err != nil {
+			return w.retryLater(d, "epoch key store", err)
+		}
+		if ok {
+			return true
+		}
+	}
+	if delivered(d.msg) < w.env.cfg.RetryLimit {
+		d.log.Info("queue: job sealed to no key of this daemon; leaving it for another daemon of the site", "deliveries", delivered(d.msg))
+		_ = d.msg.NakWithDelay(w.env.cfg.RetryDelay)
+		return false
+	}
+	w.reject(ctx, d.msg, rejection{JobID: d.job.ID, CardNumber: d.job.Card.Number, Issue: d.job.Card.Issue,
+		Rule: "sealed", Reason: ReasonKeyGone, Ledger: d.release == 0})
+	return false
+}
+
+// openSealed opens the person of a v2 job with the daemon's epoch keys
+// and validates it; the job then holds the person until render wipes it.
+func (w *worker) openSealed(ctx context.Context, d *delivery) bool {
+	if d.sealed == nil {
+		return true
+	}
+	j, err := d.sealed.OpenAt(w.env.cfg.Keys, w.env.now())
+	switch {
+	case errors.Is(err, seal.ErrKeyGone):
+		w.rejectEntry(ctx, d, "sealed", ReasonKeyGone) // destroyed since checkSealedTo
+		return false
+	case errors.Is(err, seal.ErrBinding):
+		w.rejectEntry(ctx, d, "sealed", "binding: sealed: does not open with this job's clear fields: moved from another job, or altered")
+		return false
+	case err != nil:
+		w.rejectEntry(ctx, d, "contract", trimPkg(err))
+		return false
+	}
+	d.job = j
+	return true
+}
+
+// wipe forgets the person's fields of the delivery's job.
+func (d *delivery) wipe() {
+	if d.job != nil {
+		d.job.Wipe()
+	}
 }
 
 // received publishes the job's "received" event.
@@ -198,6 +297,7 @@ func (w *worker) checkIssue(ctx context.Context, d *delivery) bool {
 func (w *worker) render(ctx context.Context, d *delivery) bool {
 	ribbon := w.ribbon(ctx)
 	made, err := w.env.cfg.Maker.Make(ctx, d.job, ribbon)
+	d.wipe() // the card is laid out: the person's fields are no longer needed
 	if err != nil && ctx.Err() != nil {
 		return false // the daemon is closing: the job is redelivered, still claimed
 	}
@@ -370,6 +470,7 @@ func (w *worker) printed(ctx context.Context, d *delivery) {
 		}
 	})
 	w.env.metrics.Cards.WithLabelValues(w.p.Name, "printed").Inc()
+	d.log.Info("queue: card printed", "issue", j.Card.Issue) // job id and printer from d.log; no personal data
 }
 
 // hold moves a job to held: body to CARD_HELD first (so a crash never

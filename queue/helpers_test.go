@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ import (
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/queue/epoch"
 	"github.com/cityid/printerd/queue/internal/natstest"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
@@ -196,6 +199,7 @@ func newEnv(t *testing.T, nPrinters int, tweak func(*Config)) *env {
 	cfg := Config{
 		Site: "test", JS: e.srv.JS,
 		Approver:       verifierFor(t, e.signer),
+		Keys:           testKeys(),
 		Maker:          blankMaker{},
 		Logger:         slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Setup:          SetupConfig{},
@@ -237,8 +241,55 @@ func newEnvPrinting(t *testing.T, number string) (*env, string) {
 	return e, id
 }
 
-// newJob returns a job id and a valid v1 body for an invented person.
+// testKeysDir holds the epoch keys of the test daemons that use the
+// shared store (TestMain removes it).
+var testKeysDir string
+
+// testKeys is the epoch key store every newEnv daemon uses unless a test
+// gives its own: newJob seals to its current key.
+var testKeys = sync.OnceValue(func() *epoch.Store {
+	st, err := epoch.Open(epoch.Options{Dir: filepath.Join(testKeysDir, "epoch")})
+	if err != nil {
+		panic(err)
+	}
+	return st
+})
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "queue-test-keys-")
+	if err != nil {
+		panic(err)
+	}
+	testKeysDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// newJob returns a job id and a valid v2 body for an invented person,
+// for site "test" and the default pool, sealed to testKeys.
 func newJob(number string, issue int, person int) (string, []byte) {
+	id, j := newPlainJob(number, issue, person)
+	return id, sample.SealedFor(j, "test", DefaultPool, time.Now(), testKeys())
+}
+
+// newV1Job returns a job id and a valid v1 body (plaintext person) for an
+// invented person: what AcceptV1 accepts.
+func newV1Job(number string, issue int, person int) (string, []byte) {
+	id, j := newPlainJob(number, issue, person)
+	b, _ := json.Marshal(j)
+	return id, b
+}
+
+// newReprintOf returns a sealed reprint job of ofJob.
+func newReprintOf(number string, issue, person int, ofJob string) (string, []byte) {
+	id, j := newPlainJob(number, issue, person)
+	j.Reprint.OfJob = ofJob
+	return id, sample.SealedFor(j, "test", DefaultPool, time.Now(), testKeys())
+}
+
+// newPlainJob returns a plain card job for an invented person.
+func newPlainJob(number string, issue int, person int) (string, *job.Job) {
 	id := uuid.NewString()
 	p := people[person%len(people)]
 	j := job.Job{
@@ -250,8 +301,7 @@ func newJob(number string, issue int, person int) (string, []byte) {
 		j.Kind = job.KindReprint
 		j.Reprint = &job.Reprint{OfJob: uuid.NewString(), Reason: "lost", RequestedBy: "clerk-7"}
 	}
-	b, _ := json.Marshal(j)
-	return id, b
+	return id, &j
 }
 
 // publish publishes a job body with the given headers to the default pool.

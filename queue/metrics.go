@@ -20,6 +20,14 @@ type Metrics struct {
 	QueueDepth *prometheus.GaugeVec
 	// PrinterReady is 1 while a printer is ready, 0 otherwise.
 	PrinterReady *prometheus.GaugeVec
+	// RibbonLeft is the cards a printer's ribbon can still print, as the
+	// printer last said (absent while unknown).
+	RibbonLeft *prometheus.GaugeVec
+	// HeldJobs is the jobs held for a clerk, by pool.
+	HeldJobs *prometheus.GaugeVec
+	// QueueAge is the age of the oldest job no printer claimed yet, by
+	// pool (0 when none waits).
+	QueueAge *prometheus.GaugeVec
 	// AuditChainOK is 1 while the daemon's audit chain is intact, 0 once it
 	// found it missing, truncated or forked (the daemon then takes no job).
 	AuditChainOK prometheus.Gauge
@@ -49,11 +57,21 @@ func NewMetrics() *Metrics {
 		PrinterReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "printerd_printer_ready", Help: "1 while the printer is ready.",
 		}, []string{"printer"}),
+		RibbonLeft: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "printerd_ribbon_remaining_cards", Help: "Cards the printer's ribbon can still print, as the printer says.",
+		}, []string{"printer"}),
+		HeldJobs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "printerd_held_jobs", Help: "Jobs held for a clerk, by pool.",
+		}, []string{"pool"}),
+		QueueAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "printerd_queue_oldest_job_age_seconds", Help: "Age of the oldest job no printer has claimed yet, by pool (0 when none waits).",
+		}, []string{"pool"}),
 		AuditChainOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "printerd_audit_chain_ok", Help: "1 while the daemon's audit chain is intact; 0: it takes no job.",
 		}),
 	}
 	m.AuditChainOK.Set(1)
-	m.Registry.MustRegister(m.Cards, m.Rejected, m.PrintSeconds, m.JobSeconds, m.QueueDepth, m.PrinterReady, m.AuditChainOK)
+	m.Registry.MustRegister(m.Cards, m.Rejected, m.PrintSeconds, m.JobSeconds, m.QueueDepth, m.PrinterReady,
+		m.RibbonLeft, m.HeldJobs, m.QueueAge, m.AuditChainOK)
 	return m
 }

@@ -1,5 +1,12 @@
 package queue
 
+// Paused reports whether a printer's worker is paused (false for an
+// unknown printer).
+func (d *Daemon) Paused(printer string) bool {
+	w, ok := d.workers[printer]
+	return ok && w.isPaused()
+}
+
 // PrinterStates returns the state of each printer this daemon holds, by
 // name: the last status its worker read (ready, problems, ribbon and cards
 // left), with whether it is paused and the job in it now.
@@ -22,4 +29,13 @@ func (d *Daemon) PrinterStates() []PrinterStatus {
 		out = append(out, ps)
 	}
 	return out
+}
+
+// poolOf returns a printer's pool ("" for a printer this daemon does not
+// run).
+func (d *Daemon) poolOf(printer string) string {
+	if w, ok := d.workers[printer]; ok {
+		return w.p.Pool
+	}
+	return ""
 }

@@ -149,7 +149,7 @@ func TestRejectedJobsNeverPrint(t *testing.T) {
 		}, "", "Approval-Signature"},
 		{"bad base64 signature", func(id string, b []byte) { e.publish(b, id, e.signer.kid, "%%%") }, "", "approval"},
 		{"malformed signed", func(id string, b []byte) {
-			bad := []byte(`{"v":1,"job_id":"` + id + `","kind":"issue","extra":true}`)
+			bad := []byte(`{"v":2,"job_id":"` + id + `","kind":"issue","extra":true}`)
 			e.publish(bad, id, e.signer.kid, e.signer.sign(bad))
 		}, Rejected, "unknown field"},
 		{"not json signed", func(id string, b []byte) {
@@ -413,8 +413,7 @@ func TestSameIssueNeverPrintedTwice(t *testing.T) {
 	if loser == id1 {
 		winner = id2
 	}
-	id3, b3 := newJob("I-0001", 2, 2)
-	b3 = reprintOf(t, b3, winner)
+	id3, b3 := newReprintOf("I-0001", 2, 2, winner)
 	e.submit(id3, b3)
 	e.waitState(id0, Rejected)
 	e.waitState(id3, Printed)
@@ -438,32 +437,20 @@ func TestReprintOfUnknownJob(t *testing.T) {
 
 	unknown, bu := newJob("R-0001", 2, 0) // of_job: a fresh UUID
 	e.submit(unknown, bu)
-	wrong, bw := newJob("R-0001", 2, 0)
-	e.submit(wrong, reprintOf(t, bw, other))
+	wrong, bw := newReprintOf("R-0001", 2, 0, other)
+	e.submit(wrong, bw)
 	for _, id := range []string{unknown, wrong} {
 		ev := e.waitEvent(id, EventRejected)
 		if !strings.Contains(ev.Reason, "reprint.of_job") {
 			t.Errorf("reprint %s rejected for %q; want reprint.of_job", id, ev.Reason)
 		}
 	}
-	good, bg := newJob("R-0001", 2, 0)
-	e.submit(good, reprintOf(t, bg, id1))
+	good, bg := newReprintOf("R-0001", 2, 0, id1)
+	e.submit(good, bg)
 	e.waitState(good, Printed)
 	if p := e.allPrinted(); p[unknown] != 0 || p[wrong] != 0 || p[good] != 1 {
 		t.Errorf("printed %v: want only the reprint of a printed job", p)
 	}
-}
-
-// reprintOf sets reprint.of_job in a job body.
-func reprintOf(t *testing.T, body []byte, ofJob string) []byte {
-	t.Helper()
-	var j job.Job
-	if err := json.Unmarshal(body, &j); err != nil || j.Reprint == nil {
-		t.Fatalf("reprintOf: not a reprint body: %v", err)
-	}
-	j.Reprint.OfJob = ofJob
-	b, _ := json.Marshal(j)
-	return b
 }
 
 func TestAuditChainDetectsTampering(t *testing.T) {
@@ -624,7 +611,7 @@ func TestNoPersonalDataOutside(t *testing.T) {
 		e.submit(id, body)
 		ids = append(ids, id)
 	}
-	bad := []byte(`{"v":1,"job_id":"` + uuid.NewString() + `","card":{"name":"Zephyrine Quillfeather"},"zz":1}`)
+	bad := []byte(`{"v":2,"job_id":"` + uuid.NewString() + `","card":{"name":"Zephyrine Quillfeather"},"zz":1}`)
 	e.publish(bad, "x", e.signer.kid, e.signer.sign(bad))
 	for _, id := range ids {
 		deadline := time.Now().Add(10 * time.Second)
@@ -696,7 +683,7 @@ func TestTwoDaemonsShareTheQueue(t *testing.T) {
 	e := newEnv(t, 2, nil)
 	// A second daemon on the same NATS, site and pool, with its own printers.
 	var devs2 []*simPrinter
-	cfg2 := Config{Site: "test", JS: e.srv.JS, Approver: verifierFor(t, e.signer), Maker: blankMaker{},
+	cfg2 := Config{Site: "test", JS: e.srv.JS, Approver: verifierFor(t, e.signer), Keys: testKeys(), Maker: blankMaker{},
 		Logger: e.d.log, StatusInterval: 200 * time.Millisecond, FetchWait: 200 * time.Millisecond}
 	for i := 0; i < 2; i++ {
 		p := newSimPrinter(t, fmt.Sprintf("%s-q%d", t.Name(), i), 0)
@@ -755,7 +742,7 @@ func TestStopMidCardThenRestartHoldsJob(t *testing.T) {
 	}
 	// A new daemon on a fresh printer takes over.
 	fresh := newSimPrinter(t, t.Name()+"-fresh", 0)
-	cfg := Config{Site: "test", JS: e.srv.JS, Approver: verifierFor(t, e.signer), Maker: blankMaker{},
+	cfg := Config{Site: "test", JS: e.srv.JS, Approver: verifierFor(t, e.signer), Keys: testKeys(), Maker: blankMaker{},
 		Logger: e.d.log, StatusInterval: 200 * time.Millisecond, FetchWait: 200 * time.Millisecond,
 		AckWait: 2 * time.Second, RetryDelay: 100 * time.Millisecond,
 		Printers: []Printer{{Name: "p0", Dev: fresh.drv}}}
@@ -833,7 +820,7 @@ func TestFinishedJobsErasedFromTheStore(t *testing.T) {
 	}
 	// Signed, but breaks the contract (unknown field): rejected.
 	rejectedID := uuid.NewString()
-	bad := []byte(`{"v":1,"job_id":"` + rejectedID + `","card":{"name":"` + people[2].name + `"},"zz":1}`)
+	bad := []byte(`{"v":2,"job_id":"` + rejectedID + `","card":{"name":"` + people[2].name + `"},"zz":1}`)
 	e.publish(bad, e.msgID(rejectedID, bad), e.signer.kid, e.signer.sign(bad))
 	e.waitEvent(rejectedID, EventRejected)
 	printedID, printedBody := newJob("E-0001", 1, 0)

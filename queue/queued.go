@@ -27,15 +27,13 @@ var queuedRePublish = &jetstream.RePublish{
 	HeadersOnly: true,
 }
 
-// QueuedMaxAge is how long the queue index keeps a job's headers: a job
-// still queued after that is counted per pool but not listed by id.
-const QueuedMaxAge = 30 * 24 * time.Hour
-
-// queuedStream is CARD_QUEUED's configuration.
-func queuedStream(storage jetstream.StorageType, replicas int) jetstream.StreamConfig {
+// queuedStream is CARD_QUEUED's configuration: it keeps a job's headers
+// as long as CARD_JOBS may keep the job (jobsMaxAge), so that every
+// queued job is listed.
+func queuedStream(storage jetstream.StorageType, replicas int, jobsMaxAge time.Duration) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name: StreamQueued, Description: "printerd: headers of queued jobs (no bodies), for clerks' listings",
-		Subjects: []string{"cards.queued.>"}, Storage: storage, Replicas: replicas, MaxAge: QueuedMaxAge,
+		Subjects: []string{"cards.queued.>"}, Storage: storage, Replicas: replicas, MaxAge: jobsMaxAge,
 	}
 }
 

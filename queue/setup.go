@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/queue/epoch"
 )
 
 // Names of the streams and buckets of DESIGN.md.
@@ -61,6 +63,9 @@ type Stores struct {
 	Ledger jetstream.KeyValue
 	Issues jetstream.KeyValue
 	Status jetstream.KeyValue
+	// DaemonKeys is the daemon_keys bucket of epoch key announcements
+	// (queue/epoch).
+	DaemonKeys jetstream.KeyValue
 }
 
 // Setup creates or updates, idempotently, the streams and buckets of
@@ -88,7 +93,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) (*Store
 			MaxAge:    cfg.JobsMaxAge,
 			RePublish: queuedRePublish,
 		}},
-		{&st.Queued, queuedStream(storage, cfg.Replicas)},
+		{&st.Queued, queuedStream(storage, cfg.Replicas, cfg.JobsMaxAge)},
 		{&st.Held, jetstream.StreamConfig{
 			Name: StreamHeld, Description: "printerd: held job bodies awaiting a clerk",
 			Subjects: []string{"cards.held.>"}, Storage: storage, Replicas: cfg.Replicas,
@@ -124,6 +129,9 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg SetupConfig) (*Store
 		if *b.dst, err = js.CreateOrUpdateKeyValue(ctx, b.cfg); err != nil {
 			return nil, fmt.Errorf("queue: setup bucket %s: %w", b.cfg.Bucket, err)
 		}
+	}
+	if st.DaemonKeys, err = epoch.SetupBucket(ctx, js, storage, cfg.Replicas); err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
 	}
 	return st, nil
 }

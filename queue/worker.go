@@ -261,6 +261,9 @@ func (w *worker) checkReady() bool {
 	})
 	ready := err == nil && st.Ready
 	w.env.metrics.PrinterReady.WithLabelValues(w.p.Name).Set(b2f(ready))
+	if err == nil && st.RibbonLeft >= 0 {
+		w.env.metrics.RibbonLeft.WithLabelValues(w.p.Name).Set(float64(st.RibbonLeft))
+	}
 	w.publishStatus(st, err, false, false)
 	return ready
 }

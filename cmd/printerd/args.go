@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"io"
 )
 
 // parseArgs parses args with fs, letting flags and positional arguments mix
@@ -24,6 +26,13 @@ func parseArgs(fs *flag.FlagSet, args []string) (pos []string, status int, done 
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// usageError reports bad usage of a command: what is wrong (naming the
+// flag or argument), and where the full help is, not the whole flag list.
+func usageError(stderr io.Writer, cmd, msg string) int {
+	fmt.Fprintf(stderr, "printerd %s: %s\nRun 'printerd help %s' for its flags and examples.\n", cmd, msg, cmd)
+	return exitUsage
 }
 
 // needVerb handles a command that takes a verb (jobs, users, audit): no

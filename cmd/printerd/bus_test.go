@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cityid/printerd/daemon"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/embedded"
@@ -95,7 +96,7 @@ func TestNoRoleSeesAJobBody(t *testing.T) {
 		if i == 0 {
 			pool = "jam"
 		}
-		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", pool), j.ID, sample.Body(j), f.approver)); err != nil {
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", pool), j.ID, f.sealed(ctx, t, js, "local", pool, j), f.approver)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,15 +117,30 @@ func TestNoRoleSeesAJobBody(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 
-	// Positive control: a daemon user reads the held body, name and all.
+	// Positive control: a daemon user reads the held body, sealed (contract
+	// v2), and the daemon's epoch keys open it to the name.
 	_, ijs := f.connect(t, natsURL, "inspector")
 	held, err := ijs.Stream(ctx, queue.StreamHeld)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m, err := held.GetLastMsgForSubject(ctx, queue.HeldSubject("local", jobs[0].ID))
-	if err != nil || !bytes.Contains(m.Data, []byte(name)) {
-		t.Fatalf("positive control: the daemon user could not read the held body with the name (%v)", err)
+	if err != nil {
+		t.Fatalf("positive control: the daemon user could not read the held body (%v)", err)
+	}
+	if bytes.Contains(m.Data, []byte(name)) {
+		t.Fatal("the held body holds the name in the clear")
+	}
+	env, err := job.ParseEnvelope(m.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _, err := daemon.OpenKeys(f.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opened, err := env.OpenAt(keys, time.Now()); err != nil || opened.Card.Name != name {
+		t.Fatalf("positive control: the held body does not open to the name (%v)", err)
 	}
 	// Every other user tries to read the body streams directly.
 	for who, js := range jss {
@@ -177,7 +193,7 @@ func TestAuditEvidence(t *testing.T) {
 	var j *job.Job
 	for i := 0; i < 3; i++ {
 		j = sample.Jobs(10+i, time.Now())[9+i]
-		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, f.sealed(ctx, t, js, "local", "default", j), f.approver)); err != nil {
 			t.Fatal(err)
 		}
 		if err := evs.waitFor(ctx, []string{j.ID}, queue.EventPrinted); err != nil {
@@ -232,7 +248,7 @@ func TestAuditEvidence(t *testing.T) {
 		t.Fatal("the daemon did not notice its audit stream was deleted")
 	}
 	j2 := sample.Jobs(2, time.Now())[1]
-	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j2.ID, sample.Body(j2), f.approver)); err != nil {
+	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j2.ID, f.sealed(ctx, t, js, "local", "default", j2), f.approver)); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(3 * time.Second)

@@ -99,3 +99,36 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestConfigAcceptV1: accept-v1 is off by default and set from the file,
+// the environment or the flag, in that order of precedence.
+func TestConfigAcceptV1(t *testing.T) {
+	dir := t.TempDir()
+	on := filepath.Join(dir, "on.json")
+	os.WriteFile(on, []byte(`{"accept-v1":true}`), 0o644)
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want bool
+		err  string
+	}{
+		{"default", nil, nil, false, ""},
+		{"file", map[string]string{"PRINTERD_CONFIG": on}, nil, true, ""},
+		{"env over file", map[string]string{"PRINTERD_CONFIG": on, "PRINTERD_ACCEPT_V1": "false"}, nil, false, ""},
+		{"flag", nil, []string{"--accept-v1"}, true, ""},
+		{"flag over env", map[string]string{"PRINTERD_ACCEPT_V1": "true"}, []string{"--accept-v1=false"}, false, ""},
+		{"env not a boolean", map[string]string{"PRINTERD_ACCEPT_V1": "maybe"}, nil, false, "PRINTERD_ACCEPT_V1: want true or false"},
+	} {
+		c, err := loadConfig("run", tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: err %v, want %q", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || c.AcceptV1 != tc.want {
+			t.Errorf("%s: accept-v1 = %v (%v), want %v", tc.name, c.AcceptV1, err, tc.want)
+		}
+	}
+}

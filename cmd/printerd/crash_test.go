@@ -55,7 +55,7 @@ func TestCrashMidCard(t *testing.T) {
 	jobs := sample.Jobs(4, time.Now())
 	var ids []string
 	for _, j := range jobs {
-		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, f.sealed(ctx, t, js, "local", "default", j), f.approver)); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, j.ID)

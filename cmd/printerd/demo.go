@@ -28,7 +28,8 @@ import (
 // cmdDemo is printerd demo: the daemon on embedded defaults in one process
 // (embedded NATS accepting in-process connections only, so it never clashes
 // with a running daemon), one simulated printer, N sample jobs signed and
-// published as an enrollment system would, printed by the real queue
+// sealed to the daemon's epoch key and published as an enrollment system
+// would, printed by the real queue
 // workers through the Evolis driver to the simulator.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("printerd demo", flag.ContinueOnError)
@@ -38,6 +39,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "log the daemon's records (JSON) to standard error")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	lang := fs.String("lang", "evolis", "simulated printer: evolis, or magicard (a Tango 2E, KEE layout, through the Magicard driver)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: printerd demo [--out DIR] [--jobs N] [--lang evolis|magicard] [--timeout D] [-v]\n\n"+
+			"Runs the whole job in one process on embedded defaults: an embedded nats-server with JetStream, one\n"+
+			"simulated printer, N sample jobs for invented people signed and published as an enrollment system\n"+
+			"would, printed by the real queue workers. Writes what the simulator printed (DIR/<job_id>-front.png,\n"+
+			"-back.png) and a proof PDF per card, shows each card as it comes out, then a summary.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -52,10 +61,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		level = slog.LevelInfo
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(newLogHandler(stderr, "", level))
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	res, err := runDemo(ctx, demoOptions{Out: *out, Jobs: *n, Log: log, Lang: *lang})
+	res, err := runDemo(ctx, demoOptions{Out: *out, Jobs: *n, Log: log, Lang: *lang, Progress: stdout})
 	if err != nil {
 		fmt.Fprintf(stderr, "printerd demo: %v\n", err)
 		if res == nil {
@@ -91,6 +100,9 @@ type demoOptions struct {
 	Jobs int
 	Log  *slog.Logger
 	Lang string // "magicard" for a simulated Magicard; else Evolis
+	// Progress, if set, gets a line as each card comes out (or its job
+	// ends otherwise): "[3/50] printed: job <id>, card <number>".
+	Progress io.Writer
 }
 
 // demoResult is one job's outcome.
@@ -208,6 +220,9 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 		}
 		res[i].State, res[i].Reason = ev.State, ev.Reason
 		if terminal(ev.State) {
+			if o.Progress != nil {
+				fmt.Fprintf(o.Progress, "[%d/%d] %s: job %s, card %s\n", len(jobs)-pending+1, len(jobs), ev.State, ev.JobID, res[i].Card)
+			}
 			pending--
 			if pending == 0 {
 				close(done)
@@ -222,8 +237,18 @@ func runDemo(ctx context.Context, o demoOptions) ([]demoResult, error) {
 		return nil, err
 	}
 
+	// As enrollment: pin the daemon's key, seal each job to its current
+	// epoch key (announced in daemon_keys), sign, publish.
+	pinned, err := daemonPub(cfg.State)
+	if err != nil {
+		return nil, fmt.Errorf("daemon key: %w", err)
+	}
 	for i, j := range jobs {
-		msg, err := signedJobMsg(queue.JobsSubject(cfg.Site, queue.DefaultPool), j.ID, sample.Body(j), approver)
+		body, _, err := sealForSite(ctx, d.JetStream(), cfg.Site, queue.DefaultPool, []keyfile.Public{pinned}, j, time.Now())
+		if err != nil {
+			return res, fmt.Errorf("seal job %d: %w", i+1, err)
+		}
+		msg, err := signedJobMsg(queue.JobsSubject(cfg.Site, queue.DefaultPool), j.ID, body, approver)
 		if err != nil {
 			return nil, err
 		}

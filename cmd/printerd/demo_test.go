@@ -23,6 +23,11 @@ func TestDemo(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
+	for _, want := range []string{"[1/2] printed: job ", "[2/2] printed: job "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo shows no progress line %q:\n%s", want, stdout)
+		}
+	}
 	if n := strings.Count(stdout, "  printed  "); n != 2 {
 		t.Errorf("summary shows %d printed jobs, want 2:\n%s", n, stdout)
 	}

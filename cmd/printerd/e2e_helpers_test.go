@@ -145,12 +145,52 @@ func signed(subject, msgID string, body []byte, key ed25519.PrivateKey) *nats.Ms
 	return m
 }
 
+// sealed seals the plain job j for site and pool as an enrollment system
+// does: to the current epoch keys, fetched from daemon_keys, of the
+// daemons whose state directories are given (their pinned daemon.pub;
+// default the fixture's daemon). It returns the v2 body to sign.
+func (f *e2eFixture) sealed(ctx context.Context, t testing.TB, js jetstream.JetStream, site, pool string, j *job.Job, states ...string) []byte {
+	t.Helper()
+	if len(states) == 0 {
+		states = []string{f.state}
+	}
+	var pinned []keyfile.Public
+	for _, s := range states {
+		p, err := daemonPub(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pinned = append(pinned, p)
+	}
+	body, _, err := sealForSite(ctx, js, site, pool, pinned, j, time.Now())
+	if err != nil {
+		t.Fatalf("seal job %s: %v", j.ID, err)
+	}
+	return body
+}
+
+// pinDir copies the daemon's public key into a directory, for printerd
+// submit --daemon-keys, and returns it.
+func (f *e2eFixture) pinDir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(f.dir, "daemons")
+	b, err := os.ReadFile(filepath.Join(f.state, daemon.DaemonKeyName+".pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "daemon.pub"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // publishSample publishes one sample job on the default pool, signed by
 // the fixture's approver, and returns it.
 func (f *e2eFixture) publishSample(ctx context.Context, t testing.TB, js jetstream.JetStream) *job.Job {
 	t.Helper()
 	j := sample.Jobs(1, time.Now())[0]
-	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, f.sealed(ctx, t, js, "local", "default", j), f.approver)); err != nil {
 		t.Fatal(err)
 	}
 	return j

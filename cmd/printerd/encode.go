@@ -34,11 +34,7 @@ func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if done {
 		return status
 	}
-	usageErr := func(msg string) int {
-		fmt.Fprintf(stderr, "printerd encode: %s\n", msg)
-		fs.Usage()
-		return exitUsage
-	}
+	usageErr := func(msg string) int { return usageError(stderr, "encode", msg) }
 	opts := evolis.Options{Compress: *compress, Levels: *levels, Rotation: *rotate, Ribbon: card.Ribbon(*cf.ribbon)}
 	switch {
 	case len(pos) != 1:

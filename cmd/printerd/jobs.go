@@ -26,7 +26,7 @@ verbs:
   status JOB_ID                 a job's ledger state
   held                          jobs waiting for a clerk
   release JOB_ID --reason R     print a held job again; R: printer-fixed, spoiled-destroyed
-  cancel JOB_ID --reason R      end a held or queued job (its data is deleted);
+  cancel JOB_ID --reason R      end a held or queued job (its data is erased);
                                 R: withdrawn, duplicate, data-error, spoiled-destroyed, other
   history CARD_NUMBER           issuance history of a card number (audit, no personal data)
 
@@ -247,7 +247,9 @@ func cmdPrinters(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 Lists the printers a running daemon holds: state (ready, printing, paused,
 not-ready with its problems, offline), ribbon, cards the ribbon has left,
-the job in the printer, model and serial number. No personal data.
+the job in the printer, model and serial number. No personal data. It is a
+verb of the jobs service (printerd.jobs.<site>.printers): a clerk or the
+console may use it; with several daemons for a site, the first answers.
 
 example:
   printerd printers --nats nats://127.0.0.1:4222`)

@@ -21,6 +21,8 @@ verbs:
   new      make a key pair: DIR/<kind>.key (PKCS#8 PEM, mode 0600) and DIR/<kind>.pub
   publish  write the JSON key list verifiers trust: [{kid, alg, key, valid_from, valid_to}]
   id       print the key id (kid) of public key files
+  daemon   print the daemon's long-term public key, which enrollment pins (--state DIR)
+  epoch    list, rotate or destroy the daemon's epoch keys (printerd keys epoch --help)
 
 printerd keys <verb> --help shows a verb's flags.
 `
@@ -41,6 +43,10 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return keysPublish(args[1:], stdout, stderr)
 	case "id":
 		return keysID(args[1:], stdout, stderr)
+	case "daemon":
+		return keysDaemon(args[1:], stdout, stderr)
+	case "epoch":
+		return keysEpoch(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "printerd keys: unknown verb %q\n\n%s", args[0], keysUsage)
 	return exitUsage
@@ -79,12 +85,8 @@ func keysNew(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "directory to write <kind>.key and <kind>.pub into")
 	alg := fs.String("alg", "", "algorithm: es256 (issuer default) or ed25519 (approver: the only choice)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	pos, code, done := parseArgs(fs, args)
-	if done {
+	if code, done := parseFlagsOnly(fs, args); done {
 		return code
-	}
-	if len(pos) > 0 {
-		return kvUsageError(fs, "unexpected argument %q", pos[0])
 	}
 	switch *kind {
 	case "issuer":

@@ -51,8 +51,8 @@ func TestKeysNew(t *testing.T) {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)
 			}
 			if code != exitOK || tc.wantAlg == "" {
-				if code == exitOK && !strings.Contains(errOut, "usage:") {
-					t.Errorf("--help printed no usage on stderr: %q", errOut)
+				if code == exitOK && !strings.Contains(out, "usage:") {
+					t.Errorf("--help printed no usage on stdout: %q", out)
 				}
 				return
 			}

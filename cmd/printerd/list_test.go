@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/job/sample"
@@ -30,11 +28,12 @@ func TestJobsListAndPrinters(t *testing.T) {
 	if code, _, errs := runCLI(ctx, "diag", "pause", "desk", "--nats", nats, f.as("tech-1")); code != exitOK {
 		t.Fatalf("diag pause: exit %d %s", code, errs)
 	}
-	js, _ := jetstream.New(p.d.Conn())
-	evs := watchEvents(t, p.d.Conn())
+	enc, js := f.connect(t, nats, "enr")
+	_, ijs := f.connect(t, nats, "inspector") // reads the streams, as only a daemon may
+	evs := watchEvents(t, enc)
 	jobs := sample.Jobs(2, time.Now())
 	for _, j := range jobs {
-		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, f.sealed(ctx, t, js, "local", "default", j), f.approver)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -62,7 +61,7 @@ func TestJobsListAndPrinters(t *testing.T) {
 		t.Errorf("jobs list (text): exit %d\n%s", code, out)
 	}
 	// The index holds headers only.
-	idx, err := js.Stream(ctx, queue.StreamQueued)
+	idx, err := ijs.Stream(ctx, queue.StreamQueued)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,12 +72,12 @@ func TestJobsListAndPrinters(t *testing.T) {
 		}
 	}
 
-	code, out, errs := runCLI(ctx, "jobs", "cancel", jobs[0].ID, "--reason", "withdrawn", "--nats", nats, f.as("clerk-1"), "--json")
+	code, out, errs := runCLI(ctx, "jobs", "cancel", jobs[0].ID, "--reason", "withdrawn", "--nats", nats, "--json", f.as("clerk-1"))
 	var e queue.Entry
 	if code != exitOK || json.Unmarshal([]byte(out), &e) != nil || e.State != queue.Cancelled {
 		t.Fatalf("cancel a queued job: exit %d %q %q", code, out, errs)
 	}
-	jobsStream, _ := js.Stream(ctx, queue.StreamJobs)
+	jobsStream, _ := ijs.Stream(ctx, queue.StreamJobs)
 	if _, err := jobsStream.GetMsg(ctx, l.Jobs[0].Seq); err == nil {
 		t.Error("the cancelled job's message is still in CARD_JOBS")
 	}
@@ -94,6 +93,10 @@ func TestJobsListAndPrinters(t *testing.T) {
 	code, out, _ = runCLI(ctx, "printers", "--nats", nats, f.as("clerk-1"))
 	if code != exitOK || !strings.Contains(out, "paused") || !strings.Contains(out, "ymcko") {
 		t.Errorf("printers (text): exit %d\n%s", code, out)
+	}
+	code, out, errs = runCLI(ctx, "diag", "status", "desk", "--nats", nats, "--json", f.as("tech-1"))
+	if code != exitOK || !strings.Contains(out, `"paused":true`) {
+		t.Errorf("diag status of a paused printer: exit %d %q %q; want paused:true", code, out, errs)
 	}
 	if code, _, errs := runCLI(ctx, "diag", "resume", "desk", "--nats", nats, f.as("tech-1")); code != exitOK {
 		t.Fatalf("diag resume: exit %d %s", code, errs)

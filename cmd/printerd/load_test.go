@@ -162,7 +162,7 @@ func runLoad(tb testing.TB, o loadOptions) loadResult {
 	jobs := sample.Jobs(o.Jobs, time.Now())
 	msgs := make([]*nats.Msg, len(jobs))
 	for i, j := range jobs {
-		msgs[i] = signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)
+		msgs[i] = signed(queue.JobsSubject("local", "default"), j.ID, f.sealed(context.Background(), tb, js, "local", "default", j), f.approver)
 	}
 	published := make(map[string]time.Time, len(jobs))
 	printed := make(map[string]time.Time, len(jobs))

@@ -130,7 +130,7 @@ func TestMixedPrinters(t *testing.T) {
 	var ids []string
 	want := map[string]string{} // card number -> job id
 	for _, j := range jobs {
-		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, f.sealed(ctx, t, js, "local", "default", j), f.approver)); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, j.ID)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityid/printerd/daemon"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
@@ -82,7 +83,7 @@ func TestPrivacy(t *testing.T) {
 		if i == 2 {
 			key = f.rogue
 		}
-		if _, err := js.PublishMsg(ctx, signed(subject, j.ID, sample.Body(j), key)); err != nil {
+		if _, err := js.PublishMsg(ctx, signed(subject, j.ID, f.sealed(ctx, t, js, "local", "default", j), key)); err != nil {
 			t.Fatal(err)
 		}
 		// One at a time, so the jam hits the second card fed.
@@ -150,8 +151,6 @@ func TestPrivacy(t *testing.T) {
 		sources = append(sources, source{strings.Join(args, " "), []byte(out + errs)})
 	}
 
-	// Positive control: the held job's body is in CARD_HELD (its one
-	// allowed place), and the search finds the name there.
 	held, err := js.Stream(ctx, queue.StreamHeld)
 	if err != nil {
 		t.Fatal(err)
@@ -160,11 +159,28 @@ func TestPrivacy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("held job body: %v", err)
 	}
-	if !bytes.Contains(hm.Data, []byte(privatePeople[3].name)) {
-		t.Fatal("positive control: the held body does not hold the name: the search would prove nothing")
+	// Positive control: the held job's body is in CARD_HELD (its one
+	// allowed place), sealed: the daemon's epoch keys open it to the name,
+	// and the search finds the name and photo in the plain card.
+	env, err := job.ParseEnvelope(hm.Data)
+	if err != nil || env.ID != jobs[3].ID {
+		t.Fatalf("held body: %v", err)
 	}
-	if j, err := job.Parse(hm.Data); err != nil || j.ID != jobs[3].ID {
-		t.Errorf("held body: %v", err)
+	keys, _, err := daemon.OpenKeys(f.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := env.OpenAt(keys, time.Now())
+	if err != nil || opened.Card.Name != privatePeople[3].name {
+		t.Fatalf("positive control: the held body does not open to the held person (%v): the search would prove nothing", err)
+	}
+	opened.Wipe()
+	plain := sample.Body(jobs[3])
+	pp3 := privatePeople[3]
+	for _, n := range []string{pp3.name, pp3.dob, pp3.gender, photos[3]} {
+		if !bytes.Contains(plain, []byte(n)) {
+			t.Fatalf("positive control: needle %q not found in the plain card: the search would prove nothing", n)
+		}
 	}
 
 	// Stop the daemon: the log is complete and the store is flushed.

@@ -30,11 +30,7 @@ func cmdRender(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if done {
 		return status
 	}
-	usageErr := func(msg string) int {
-		fmt.Fprintf(stderr, "printerd render: %s\n", msg)
-		fs.Usage()
-		return exitUsage
-	}
+	usageErr := func(msg string) int { return usageError(stderr, "render", msg) }
 	switch {
 	case len(pos) != 1:
 		return usageErr("name exactly one JOB.json")

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/queue"
@@ -51,14 +49,14 @@ func TestRibbons(t *testing.T) {
 	)
 	cfg.Templates = tdir
 	p := startInProcess(t, cfg, daemonDeps{sims: sims})
-	nc := p.d.Conn()
-	js, _ := jetstream.New(nc)
+	nc, js := f.connect(t, p.d.NATSURL(), "enr")
+	_, ijs := f.connect(t, p.d.NATSURL(), "inspector") // reads the ledger
 	evs := watchEvents(t, nc)
 	jobs := sample.Jobs(3, time.Now())
 	jobs[2].Template = "colour-only"
 	for i, pool := range []string{"ko", "k", "ko"} {
 		j := jobs[i]
-		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", pool), j.ID, sample.Body(j), f.approver)); err != nil {
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", pool), j.ID, f.sealed(ctx, t, js, "local", pool, j), f.approver)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,7 +66,7 @@ func TestRibbons(t *testing.T) {
 	if err := evs.waitFor(ctx, []string{jobs[2].ID}, queue.EventHeld); err != nil {
 		t.Fatalf("%v\n%s", err, p.log.Bytes())
 	}
-	e, err := ledgerState(ctx, js, jobs[2].ID)
+	e, err := ledgerState(ctx, ijs, jobs[2].ID)
 	if err != nil || e.State != queue.Held || !strings.Contains(e.Reason, "template colour-only needs ribbon ymcko or ymckok, the printer has ko") {
 		t.Errorf("colour-only job on the KO printer: ledger %+v, %v; want held naming the template and the ribbons", e, err)
 	}

@@ -63,7 +63,7 @@ func TestReload(t *testing.T) {
 	newKey, _ := keyfile.New(keyfile.Ed25519)
 	jobs := sample.Jobs(2, time.Now())
 	subject := queue.JobsSubject("local", "default")
-	if _, err := js.PublishMsg(ctx, signed(subject, jobs[0].ID, sample.Body(jobs[0]), newKey.(ed25519.PrivateKey))); err != nil {
+	if _, err := js.PublishMsg(ctx, signed(subject, jobs[0].ID, f.sealed(ctx, t, js, "local", "default", jobs[0]), newKey.(ed25519.PrivateKey))); err != nil {
 		t.Fatal(err)
 	}
 	if err := evs.waitFor(ctx, []string{jobs[0].ID}, queue.EventRejected); err != nil {
@@ -79,7 +79,7 @@ func TestReload(t *testing.T) {
 	next.LogLevel = "debug"
 	next.State = filepath.Join(f.dir, "elsewhere")
 	p.d.Reload(next)
-	if _, err := js.PublishMsg(ctx, signed(subject, jobs[1].ID, sample.Body(jobs[1]), newKey.(ed25519.PrivateKey))); err != nil {
+	if _, err := js.PublishMsg(ctx, signed(subject, jobs[1].ID, f.sealed(ctx, t, js, "local", "default", jobs[1]), newKey.(ed25519.PrivateKey))); err != nil {
 		t.Fatal(err)
 	}
 	if err := evs.waitFor(ctx, []string{jobs[1].ID}, queue.EventPrinted); err != nil {
@@ -106,18 +106,24 @@ func TestDrainFinishesCard(t *testing.T) {
 	evs := watchEvents(t, nc)
 	jobs := sample.Jobs(3, time.Now())
 	for _, j := range jobs {
-		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, sample.Body(j), f.approver)); err != nil {
+		if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "default"), j.ID, f.sealed(ctx, t, js, "local", "default", j), f.approver)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := evs.waitFor(ctx, []string{jobs[0].ID}, queue.EventPrinting); err != nil {
 		t.Fatal(err)
 	}
-	if code := p.shutdown(t); code != exitOK {
-		t.Errorf("exit %d after drain", code)
+	// Stop while the card prints, and watch for its "printed" event while
+	// the daemon drains: once it has stopped, its embedded server is gone
+	// and an event still on its way to this subscriber is lost with it
+	// (enrollment systems read CARD_EVENTS, where it is kept).
+	exit := make(chan int, 1)
+	go func() { exit <- p.shutdown(t) }()
+	if err := evs.waitFor(ctx, []string{jobs[0].ID}, queue.EventPrinted); err != nil {
+		t.Errorf("card in the printer at shutdown: %v (events %v), want it printed", err, evs.states(jobs[0].ID))
 	}
-	if got := evs.states(jobs[0].ID); got[len(got)-1] != queue.EventPrinted {
-		t.Errorf("card in the printer at shutdown: events %v, want it printed", got)
+	if code := <-exit; code != exitOK {
+		t.Errorf("exit %d after drain", code)
 	}
 	files := outFiles(t, f.out)
 	if !files[jobs[0].ID+"-front.png"] {
@@ -173,23 +179,23 @@ func TestSubmitErrors(t *testing.T) {
 	j.Card.Name = "Qwertzuiop Invented"
 	bad := filepath.Join(f.dir, "bad.json")
 	os.WriteFile(bad, sample.Body(j), 0o600)
-	code, _, errs := runCLI(ctx, "submit", bad, "--approver-key", f.approverKey, "--nats", "nats://127.0.0.1:1")
+	code, _, errs := runCLI(ctx, "submit", bad, "--approver-key", f.approverKey, "--daemon-keys", f.approvers, "--nats", "nats://127.0.0.1:1")
 	if code != exitFail || !strings.Contains(errs, "card.dob") || strings.Contains(errs, "2999-12-31") || strings.Contains(errs, "Qwertzuiop") {
 		t.Errorf("submit of an invalid job: exit %d, %q", code, errs)
 	}
 	good := filepath.Join(f.dir, "good.json")
 	os.WriteFile(good, sample.Body(sample.Jobs(1, time.Now())[0]), 0o600)
-	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.issuerKey, "--nats", "nats://127.0.0.1:1")
+	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.issuerKey, "--daemon-keys", f.approvers, "--nats", "nats://127.0.0.1:1")
 	if code != exitFail || !strings.Contains(errs, "want Ed25519") {
 		t.Errorf("submit with an ECDSA key: exit %d, %q", code, errs)
 	}
 	os.Chmod(f.approverKey, 0o644)
-	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.approverKey, "--nats", "nats://127.0.0.1:1")
+	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.approverKey, "--daemon-keys", f.approvers, "--nats", "nats://127.0.0.1:1")
 	if code != exitFail || !strings.Contains(errs, "readable by group or others") {
 		t.Errorf("submit with a readable key: exit %d, %q", code, errs)
 	}
 	os.Chmod(f.approverKey, 0o600)
-	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.approverKey, "--nats", "nats://127.0.0.1:1", "--timeout", "2s")
+	code, _, errs = runCLI(ctx, "submit", good, "--approver-key", f.approverKey, "--daemon-keys", f.approvers, "--nats", "nats://127.0.0.1:1", "--timeout", "2s")
 	if code != exitFail || !strings.Contains(errs, "nats") {
 		t.Errorf("submit with no server: exit %d, %q", code, errs)
 	}
@@ -213,7 +219,7 @@ func TestPrinterOfflineAtStart(t *testing.T) {
 	nc, js := f.connect(t, p.d.NATSURL(), "inspector")
 	evs := watchEvents(t, nc)
 	j := sample.Jobs(1, time.Now())[0]
-	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "net"), j.ID, sample.Body(j), f.approver)); err != nil {
+	if _, err := js.PublishMsg(ctx, signed(queue.JobsSubject("local", "net"), j.ID, f.sealed(ctx, t, js, "local", "net", j), f.approver)); err != nil {
 		t.Fatal(err)
 	}
 	// The network printer comes up: a simulator on that TCP port.
@@ -339,10 +345,11 @@ func TestNATSUsers(t *testing.T) {
 	j := sample.Jobs(1, time.Now())[0]
 	jobFile := filepath.Join(f.dir, "job.json")
 	os.WriteFile(jobFile, sample.Body(j), 0o600)
-	if code, _, errs := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--nats", url); code != exitFail || !strings.Contains(errs, "uthorization") {
+	pins := f.pinDir(t)
+	if code, _, errs := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--daemon-keys", pins, "--nats", url); code != exitFail || !strings.Contains(errs, "uthorization") {
 		t.Errorf("anonymous submit: exit %d, %q; want an authorization failure", code, errs)
 	}
-	if code, out, errs := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--nats", url, "--nats-nkey", seeds[embedded.RoleEnrollment]); code != exitOK {
+	if code, out, errs := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--daemon-keys", pins, "--nats", url, "--nats-nkey", seeds[embedded.RoleEnrollment]); code != exitOK {
 		t.Fatalf("enrollment submit: exit %d, %q %q", code, out, errs)
 	}
 	if code, _, _ := runCLI(ctx, "jobs", "status", j.ID, "--nats", url, "--nats-nkey", seeds[embedded.RoleEnrollment], "--timeout", "2s"); code != exitFail {
@@ -359,7 +366,7 @@ func TestNATSUsers(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if code, _, _ := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--nats", url, "--nats-nkey", seeds[embedded.RoleClerk], "--timeout", "2s"); code != exitFail {
+	if code, _, _ := runCLI(ctx, "submit", jobFile, "--approver-key", f.approverKey, "--daemon-keys", pins, "--nats", url, "--nats-nkey", seeds[embedded.RoleClerk], "--timeout", "2s"); code != exitFail {
 		t.Errorf("clerk submitted a job: exit %d", code)
 	}
 }

@@ -42,7 +42,20 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s\n\nflags:\n", simSynopsis)
 		fs.PrintDefaults()
-		fmt.Fprintln(stderr, "\nfault SPEC: comma-separated, e.g. jam=y@2,ribbon-out-after=10 (see go doc ./drivers/sim)")
+		fmt.Fprintln(stderr, `
+faults (--faults SPEC, comma-separated, e.g. jam=y@2,ribbon-out-after=10):
+  ribbon-out-after=N     the ribbon prints N more card sides, then runs out (no card fed)
+  ribbon-out=STAGE[@N]   the ribbon breaks at STAGE, card inside
+  jam=STAGE[@N]          the card jams at STAGE, card inside until reset
+  cover-open=STAGE[@N]   the cover opens at STAGE (at feed: before the card moves)
+  cover-open             the cover is open now
+  feeder-empty           no cards in the feeder
+  feeder=N               N cards in the feeder
+  silent-after=N         after N more commands the printer answers nothing but a reset
+  drop=STAGE[@N]         the link drops at STAGE, card inside
+  garbage=N              after N more commands, one reply is garbage bytes
+  need-cleaning-after=N  after N more cards the printer asks for cleaning
+STAGE is feed, y, m, c, k, o or eject; @N is the Nth card fed from now (default 1).`)
 	}
 	listen := fs.String("listen", "", "TCP address to serve, tcp://HOST:PORT (default tcp://127.0.0.1:9100 when no other mode is chosen)")
 	usePty := fs.Bool("pty", false, "serve on a new pseudo-terminal and print its path")
@@ -98,7 +111,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(newLogHandler(stderr, "", level))
 	so := sim.Options{Name: *name, Speed: *speed, Out: *out, Faults: f, FeederCards: *feeder, RibbonCards: *ribbon, Ribbon: card.Ribbon(*ribbonType), Logger: log}
 	var dev simPrinter
 	switch {

@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
-	"image"
+	"github.com/cityid/printerd/internal/imgcheck"
 	_ "image/jpeg" // card photos taken with a phone
 	_ "image/png"  // rendered cards
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cityid/printerd/layout/barcode"
 )
@@ -115,17 +118,51 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			DOB: c.DOB, Gender: c.Gender, Issued: c.Issued, Expires: c.Expires,
 		},
 	}
-	if *asJSON {
-		return kvPrintJSON(stdout, stderr, res)
-	}
-	// Personal data goes to standard output only: the operator asked for it.
-	fmt.Fprintf(stdout, "issuer:      %s\ncard number: %s\nissue:       %d\nname:        %s\nbirth date:  %s\ngender:      %s\nissued:      %s\nexpires:     %s",
-		c.Issuer, c.Number, c.Issue, c.Name, c.DOB, c.Gender, c.Issued, c.Expires)
+	status := exitOK
 	if expired {
-		fmt.Fprint(stdout, " (expired)")
+		// The signature is good but the card is no longer valid: a check
+		// that a script relies on must fail.
+		status = exitFail
 	}
-	fmt.Fprintf(stdout, "\nsignature: valid (kid %s)\n", kid)
-	return exitOK
+	if *asJSON {
+		if code := kvPrintJSON(stdout, stderr, res); code != exitOK {
+			return code
+		}
+	} else {
+		// Personal data goes to standard output only: the operator asked
+		// for it. Signed text is shown with control characters escaped, so
+		// a signed name cannot drive the terminal.
+		fmt.Fprintf(stdout, "issuer:      %s\ncard number: %s\nissue:       %d\nname:        %s\nbirth date:  %s\ngender:      %s\nissued:      %s\nexpires:     %s",
+			safeText(c.Issuer), safeText(c.Number), c.Issue, safeText(c.Name), safeText(c.DOB), safeText(c.Gender), safeText(c.Issued), safeText(c.Expires))
+		if expired {
+			fmt.Fprint(stdout, " (expired)")
+		}
+		fmt.Fprintf(stdout, "\nsignature: valid (kid %s)\n", kid)
+	}
+	if expired {
+		fmt.Fprintf(stderr, "printerd verify: the card expired on %s: the signature is valid, the card is not\n", safeText(c.Expires))
+	}
+	return status
+}
+
+// safeText returns s with every character that is not printable (control
+// characters, ANSI escapes, bidirectional overrides and other format
+// characters) written as a Go escape (\x1b, \u202e), and backslashes
+// doubled, so that text from a barcode cannot act on a terminal.
+func safeText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == utf8.RuneError || !unicode.IsPrint(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // verifyExpand replaces each directory among paths by its *.pub and
@@ -154,6 +191,14 @@ func verifyExpand(paths []string) ([]string, error) {
 	return out, nil
 }
 
+// Limits of verify --image: a scan or a phone's photo of a card, not
+// more (the header is checked before decoding).
+const (
+	verifyMaxFile   = 64 << 20
+	verifyMaxSide   = 16384
+	verifyMaxDecode = 256 << 20
+)
+
 // verifyScan reads the barcode text from an image file.
 func verifyScan(path string) (string, error) {
 	f, err := os.Open(path)
@@ -161,7 +206,14 @@ func verifyScan(path string) (string, error) {
 		return "", fmt.Errorf("image: %w", err)
 	}
 	defer f.Close()
-	img, _, err := image.Decode(f)
+	b, err := io.ReadAll(io.LimitReader(f, verifyMaxFile+1))
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", path, err)
+	}
+	if len(b) > verifyMaxFile {
+		return "", fmt.Errorf("image %s: larger than %d MiB", path, verifyMaxFile>>20)
+	}
+	img, _, err := imgcheck.Decode(b, verifyMaxSide, verifyMaxDecode)
 	if err != nil {
 		return "", fmt.Errorf("image %s: %w", path, err)
 	}

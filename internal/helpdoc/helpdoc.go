@@ -27,6 +27,8 @@ type Command struct {
 	Verbs []Verb
 	// Subs are the verbs' own helps, where they have one.
 	Subs []*Command
+	// Examples are the command lines listed under "examples:".
+	Examples []string
 }
 
 // Flag is one flag.
@@ -50,12 +52,21 @@ var (
 func Parse(path, help string) *Command {
 	c := &Command{Path: path}
 	lines := strings.Split(strings.ReplaceAll(help, "\r", ""), "\n")
-	inList := false
+	inList, inExamples := false, false
 	var text []string
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
 		trim := strings.TrimSpace(l)
+		if inExamples {
+			if strings.HasPrefix(l, "  ") && trim != "" {
+				c.Examples = append(c.Examples, trim)
+				continue
+			}
+			inExamples = false
+		}
 		switch {
+		case trim == "examples:":
+			inExamples, inList = true, false
 		case strings.HasPrefix(l, "usage: "):
 			c.Synopsis = strings.TrimPrefix(l, "usage: ")
 			inList = false

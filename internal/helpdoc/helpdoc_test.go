@@ -87,6 +87,12 @@ func TestParse(t *testing.T) {
 			Flags:    []Flag{{"json", "", "print the result as JSON"}},
 			Verbs:    []Verb{{"list", ""}, {"status", ""}, {"raw", ""}},
 		}},
+		{"examples", "printerd jobs", "usage: printerd jobs VERB\n\nClerk job control.\n\nflags:\n  -json\n    \tprint JSON\n\nexamples:\n  printerd jobs list\n  printerd jobs held --json\n", Command{
+			Synopsis: "printerd jobs VERB",
+			Text:     []string{"Clerk job control."},
+			Flags:    []Flag{{"json", "", "print JSON"}},
+			Examples: []string{"printerd jobs list", "printerd jobs held --json"},
+		}},
 		{"Usage of", "printerd demo", demoHelp, Command{
 			Synopsis: "printerd demo [flags]",
 			Flags:    []Flag{{"jobs", "int", "number of sample jobs (1-1000) (default 3)"}},

@@ -65,6 +65,13 @@ func Man(c *Command, p Page) []byte {
 		paragraphs(&b, s.Text)
 		options(&b, ".SS Options", s.Flags)
 	}
+	if len(c.Examples) > 0 {
+		b.WriteString(".SH EXAMPLES\n.nf\n")
+		for _, e := range c.Examples {
+			fmt.Fprintf(&b, "%s\n", line(e))
+		}
+		b.WriteString(".fi\n")
+	}
 	for _, s := range p.Sections {
 		fmt.Fprintf(&b, ".SH %s\n", escape(strings.ToUpper(s.Title)))
 		paragraphs(&b, s.Text)

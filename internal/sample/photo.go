@@ -187,14 +187,18 @@ func darker(c color.RGBA) color.RGBA {
 // with a correct CRC, an empty IDAT and IEND) that claims w x h pixels, for
 // tests that must reject oversized photos from the header alone, before any
 // pixel is decoded.
-func HugePNGHeader(w, h uint32) []byte {
+func HugePNGHeader(w, h uint32) []byte { return PNGHeader(w, h, 8, 2) }
+
+// PNGHeader is HugePNGHeader with the bit depth and colour type given
+// (e.g. 16 and 6: 16-bit RGBA, 8 bytes a pixel once decoded).
+func PNGHeader(w, h uint32, depth, colourType byte) []byte {
 	var b bytes.Buffer
 	b.WriteString("\x89PNG\r\n\x1a\n")
 	ihdr := make([]byte, 13)
 	binary.BigEndian.PutUint32(ihdr[0:], w)
 	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8] = 8 // bit depth
-	ihdr[9] = 2 // colour type RGB
+	ihdr[8] = depth
+	ihdr[9] = colourType
 	chunk(&b, "IHDR", ihdr)
 	chunk(&b, "IDAT", nil)
 	chunk(&b, "IEND", nil)

@@ -68,8 +68,8 @@ const (
 
 	maxIssuer = 64
 	maxNumber = 32
-	maxName   = 256
-	maxGender = 64
+	maxName   = 320 // 80 characters (the job contract) of up to 4 bytes in UTF-8
+	maxGender = 96  // 24 characters of up to 4 bytes
 )
 
 // Errors Verify returns; match them with errors.Is.
@@ -241,8 +241,8 @@ func toCWT(c Claims) (cwt, error) {
 	if err != nil {
 		return w, errors.New("barcode: claims: DOB: want a date YYYY-MM-DD")
 	}
-	if c.Issue < 0 || c.Issue > math.MaxInt32 {
-		return w, fmt.Errorf("barcode: claims: Issue: must be 0 to %d", math.MaxInt32)
+	if c.Issue < 0 {
+		return w, fmt.Errorf("barcode: claims: Issue: must be 0 to %d", math.MaxInt)
 	}
 	w = cwt{
 		Iss: c.Issuer,
@@ -437,6 +437,9 @@ func protected(msg *cose.Sign1Message) (cose.Algorithm, string, error) {
 	if alg != cose.AlgorithmES256 && alg != cose.AlgorithmEdDSA {
 		return 0, "", formatErr(StageHeader, "alg %d: want -7 (ES256) or -8 (EdDSA)", int(alg))
 	}
+	if err := checkCritical(msg.Headers.Protected); err != nil {
+		return 0, "", err
+	}
 	v, ok := msg.Headers.Protected[cose.HeaderLabelKeyID]
 	if !ok {
 		return 0, "", formatErr(StageHeader, "kid: missing from the protected header")
@@ -446,6 +449,35 @@ func protected(msg *cose.Sign1Message) (cose.Algorithm, string, error) {
 		return 0, "", formatErr(StageHeader, "kid: want an 8-byte string")
 	}
 	return alg, hex.EncodeToString(kid), nil
+}
+
+// checkCritical refuses a protected header whose crit parameter (RFC 9052
+// section 3.1) names a header parameter printerd does not process: only
+// alg and kid are understood, so a code that requires its verifier to
+// understand anything else is not one printerd may accept.
+func checkCritical(h cose.ProtectedHeader) error {
+	v, ok := h[cose.HeaderLabelCritical]
+	if !ok {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok || len(list) == 0 {
+		return formatErr(StageHeader, "crit: want a non-empty array of header labels")
+	}
+	for _, l := range list {
+		switch n := l.(type) {
+		case int64:
+			if n == cose.HeaderLabelAlgorithm || n == cose.HeaderLabelKeyID {
+				continue
+			}
+		case uint64:
+			if n == uint64(cose.HeaderLabelAlgorithm) || n == uint64(cose.HeaderLabelKeyID) {
+				continue
+			}
+		}
+		return formatErr(StageHeader, "crit: the code marks header parameter %v critical; printerd processes only alg (1) and kid (4)", l)
+	}
+	return nil
 }
 
 // findKey returns the trusted key with the given hex kid.
@@ -529,7 +561,7 @@ func decodeClaims(payload []byte) (*Claims, error) {
 		return nil, formatErr(StageClaims, "claim 169 key %d (date of birth): want YYYYMMDD", KeyDOB)
 	}
 	c.DOB = dob.Format(dateLayout)
-	if w.Identity.Issue > math.MaxInt32 {
+	if w.Identity.Issue > math.MaxInt {
 		return nil, formatErr(StageClaims, "claim 169 key %d (issue): too large", KeyIssue)
 	}
 	c.Issue = int(w.Identity.Issue)

@@ -2,6 +2,7 @@ package barcode
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -19,16 +20,15 @@ func TestSignRefuses(t *testing.T) {
 		{"no number", func(c *Claims) { c.Number = "" }, "Number: must not be empty"},
 		{"long number", func(c *Claims) { c.Number = strings.Repeat("7", 33) }, "Number: 33 bytes, more than 32"},
 		{"no name", func(c *Claims) { c.Name = "" }, "Name: must not be empty"},
-		{"long name", func(c *Claims) { c.Name = strings.Repeat("Zoë ", 80) }, "Name: 400 bytes, more than 256"},
+		{"long name", func(c *Claims) { c.Name = strings.Repeat("Zoë ", 80) }, "Name: 400 bytes, more than 320"},
 		{"name not UTF-8", func(c *Claims) { c.Name = "Zo\xff" }, "Name: not valid UTF-8"},
-		{"long gender", func(c *Claims) { c.Gender = strings.Repeat("x", 65) }, "Gender: 65 bytes"},
+		{"long gender", func(c *Claims) { c.Gender = strings.Repeat("x", 97) }, "Gender: 97 bytes"},
 		{"issued not a date", func(c *Claims) { c.Issued = "2026-13-01" }, "Issued: want a date YYYY-MM-DD"},
 		{"expires not a date", func(c *Claims) { c.Expires = "25.11.2036" }, "Expires: want a date"},
 		{"expires before issued", func(c *Claims) { c.Expires = "2020-01-01" }, "Expires: must not be before Issued"},
 		{"dob compact", func(c *Claims) { c.DOB = "19900228" }, "DOB: want a date YYYY-MM-DD"},
 		{"dob impossible", func(c *Claims) { c.DOB = "1990-02-30" }, "DOB: want a date"},
-		{"negative issue", func(c *Claims) { c.Issue = -1 }, "Issue: must be 0 to 2147483647"},
-		{"huge issue", func(c *Claims) { c.Issue = 1 << 40 }, "Issue: must be 0 to"},
+		{"negative issue", func(c *Claims) { c.Issue = -1 }, "Issue: must be 0 to "},
 		{"issued before 1970", func(c *Claims) { c.Issued = "1969-12-31" }, "Issued: must be 1970-01-01 or later"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,4 +158,20 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted with kid %q", k)
 		}
 	})
+}
+
+// TestIssueRange: the issue counter signs and verifies up to the largest
+// int the job contract can carry (the contract sets no maximum).
+func TestIssueRange(t *testing.T) {
+	key, pub := newKey(t, keyfile.ES256)
+	c := fixture
+	c.Issue = math.MaxInt
+	text, err := Sign(c, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := Verify(text, []keyfile.Public{pub})
+	if err != nil || got.Issue != math.MaxInt {
+		t.Fatalf("issue %d: %v, %v", c.Issue, got, err)
+	}
 }

@@ -160,6 +160,28 @@ func (s *Store) Keys() ([]Key, error) {
 // key with this id, or an error matching seal.ErrKeyGone if the store does
 // not hold it (destroyed, or never made here).
 func (s *Store) PrivateKey(kid string) (hpke.PrivateKey, error) {
+	sk, err := s.find(kid)
+	if err != nil {
+		return nil, err
+	}
+	if sk == nil {
+		return nil, fmt.Errorf("epoch: key %s: %w", kid, seal.ErrKeyGone)
+	}
+	return sk, nil
+}
+
+// Has reports whether the store holds the private key with this id,
+// without handing it out: a release checks that a held job can still be
+// opened, without opening it.
+func (s *Store) Has(kid string) (bool, error) {
+	sk, err := s.find(kid)
+	return sk != nil, err
+}
+
+// find returns the private key with this id, or nil if the store does not
+// hold it. File names whose key id is known (s.kids) are not read again
+// unless they match.
+func (s *Store) find(kid string) (hpke.PrivateKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	names, err := s.names()
@@ -181,7 +203,7 @@ func (s *Store) PrivateKey(kid string) (hpke.PrivateKey, error) {
 			return sk, nil
 		}
 	}
-	return nil, fmt.Errorf("epoch: key %s: %w", kid, seal.ErrKeyGone)
+	return nil, nil
 }
 
 // DestroyExpired destroys every key whose epoch ended at least maxJobAge

@@ -1,6 +1,14 @@
-// Package job is the v1 card-job contract of DESIGN.md: the JSON body an
-// enrollment system publishes, its validation rules, and the approval
-// signature that proves the enrollment system approved it.
+// Package job is the card-job contract: the JSON body an enrollment
+// system publishes, its validation rules, and the approval signature that
+// proves the enrollment system approved it.
+//
+// Contract v2 (docs/job-contract-v2.md) is what travels: an Envelope with
+// the clear fields and the person sealed (queue/seal) to the site's
+// daemons; ParseEnvelope checks it without opening anything, OpenAt opens
+// it with a daemon's epoch keys and applies the person's rules, Seal makes
+// it from a plain card job. The v1 body (Parse, Job) is the plain card
+// file that printerd submit, render and encode read, and what a daemon
+// accepts on the bus only with accept-v1 during a migration.
 //
 // It knows nothing of NATS: queue/ moves the bytes, this package judges them.
 //
@@ -35,8 +43,9 @@
 // the JSON ("\ud800") into U+FFFD, and either means the text was damaged
 // before it was sent.
 //
-// Dates: every date is from 1900-01-01 on (year 0 is a default value, not
-// a date); card.dob is not after card.issued; card.issued is at most 31
+// Dates: card.dob is from 1900-01-01 on (year 0 is a default value, not
+// a date) and card.issued from 1970-01-01 on (the signed code's dates are
+// CWT NumericDates); card.dob is not after card.issued; card.issued is at most 31
 // days after today (UTC+14); card.expires is not before card.issued and
 // not before today in UTC-12, so no card is printed already expired
 // everywhere. These rules make explicit what the v1 table's "a real date"

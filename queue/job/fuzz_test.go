@@ -11,8 +11,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/cityid/printerd/internal/keyfile"
+	"github.com/cityid/printerd/queue/epoch"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
+	"github.com/cityid/printerd/queue/seal"
 )
 
 // seedBodies are the fixtures: good jobs and every bad job.
@@ -123,6 +125,34 @@ func FuzzVerify(f *testing.F) {
 		}
 		if !errors.Is(err, job.ErrNoApproval) && !errors.Is(err, job.ErrUnknownKey) && !errors.Is(err, job.ErrBadSignature) {
 			t.Fatalf("untyped error %v", err)
+		}
+	})
+}
+
+// FuzzParseEnvelope: the v2 parser never panics, and an error is always a
+// FieldError that names a known field without quoting the body.
+func FuzzParseEnvelope(f *testing.F) {
+	st, err := epoch.Open(epoch.Options{Dir: f.TempDir() + "/epoch", KEM: seal.KEMX25519})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(sample.SealedFor(validJob(), "town-hall", "front-desk", now, st))
+	f.Add(sample.SealedFor(validReprint(), "s", "p", now, st))
+	f.Add([]byte(`{"v":2,"sealed":{}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e, err := job.ParseEnvelope(body)
+		if err != nil {
+			var fe *job.FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %T is not a FieldError: %v", err, err)
+			}
+			return
+		}
+		if err := e.Validate(); err != nil {
+			t.Fatalf("parsed envelope does not validate: %v", err)
+		}
+		if _, err := e.OpenAt(st, now); err == nil && e.Sealed == nil {
+			t.Fatal("opened without a sealed part")
 		}
 	})
 }

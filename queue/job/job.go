@@ -18,6 +18,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/cityid/printerd/internal/imgcheck"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -153,6 +155,7 @@ const (
 	RuleVisible      = "must contain a visible character and no blank filler (Hangul fillers U+115F, U+1160, U+3164, U+FFA0, Braille blank U+2800)"
 	RuleReplacement  = "must not contain U+FFFD (a replacement character, or a lone surrogate escaped in the JSON): the text was damaged before it was sent"
 	RuleDateRange    = "must be a date from 1900-01-01 on"
+	RuleIssuedRange  = "must be a date from 1970-01-01 on (the signed code counts dates from 1970)"
 	RuleDOBIssued    = "must not be after card.issued"
 	RuleExpired      = "must not be in the past: the card would be expired when printed"
 	RuleIssuedFuture = "must not be more than 31 days in the future"
@@ -162,6 +165,7 @@ const (
 	RulePhotoFormat  = "must be a JPEG or PNG image (by its magic bytes)"
 	RulePhotoHeader  = "must have a readable JPEG or PNG header"
 	RulePhotoPixels  = "must be at most 4096x4096 pixels, and not empty"
+	RulePhotoDepth   = "must decode within 64 MiB (width x height x bytes a pixel): a 16-bit PNG at most 2896x2896"
 	RulePhotoBroken  = "must be a complete, decodable image"
 	RuleTemplate     = "must be 1-64 of a-z, 0-9 and -"
 	RuleReprintReq   = "is required for kind reprint"
@@ -187,30 +191,40 @@ func Parse(body []byte) (*Job, error) { return ParseAt(body, time.Now()) }
 // ParseAt is Parse with the clock given: now decides whether a birth date
 // is in the future.
 func ParseAt(body []byte, now time.Time) (*Job, error) {
-	if len(body) > MaxBody {
-		return nil, &FieldError{"body", RuleBodySize}
-	}
-	if !utf8.Valid(body) {
-		// encoding/json would silently turn bad bytes into U+FFFD.
-		return nil, &FieldError{"body", RuleUTF8}
-	}
-	if err := checkKeys(body, "", schema); err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	var j Job
-	if err := dec.Decode(&j); err != nil {
-		return nil, jsonError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &FieldError{"body", RuleTrailing}
+	if err := decodeStrict(body, schema, &j); err != nil {
+		return nil, err
 	}
 	j.Normalize()
 	if err := j.ValidateAt(now); err != nil {
 		return nil, err
 	}
 	return &j, nil
+}
+
+// decodeStrict decodes one body into v: at most MaxBody bytes of valid
+// UTF-8, member names exactly as in sch (checkKeys), exactly one JSON
+// object. Errors are *FieldError values that never quote the body.
+func decodeStrict(body []byte, sch object, v any) error {
+	if len(body) > MaxBody {
+		return &FieldError{"body", RuleBodySize}
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would silently turn bad bytes into U+FFFD.
+		return &FieldError{"body", RuleUTF8}
+	}
+	if err := checkKeys(body, "", sch); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return envelopeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &FieldError{"body", RuleTrailing}
+	}
+	return nil
 }
 
 // Normalize puts card.name and card.gender in Unicode NFC, in place.
@@ -294,10 +308,12 @@ func join(path, key string) string {
 // knownFields are the JSON paths a FieldError may name.
 var knownFields = func() map[string]bool {
 	m := map[string]bool{"body": true}
-	for k, sub := range schema {
-		m[k] = true
-		for s := range sub {
-			m[k+"."+s] = true
+	for _, sch := range []object{schema, schemaV2} {
+		for k, sub := range sch {
+			m[k] = true
+			for s := range sub {
+				m[k+"."+s] = true
+			}
 		}
 	}
 	return m
@@ -355,10 +371,33 @@ func (j *Job) Validate() error { return j.ValidateAt(time.Now()) }
 // is in the future. Name and gender must already be NFC (see Normalize).
 // The photo is checked last because it is the costly check.
 func (j *Job) ValidateAt(now time.Time) error {
-	c := &j.Card
 	if j.V != 1 {
 		return &FieldError{"v", RuleV}
 	}
+	if err := j.checkHead(); err != nil {
+		return err
+	}
+	if err := j.Card.checkPerson("card.", now); err != nil {
+		return err
+	}
+	if err := j.checkTail(); err != nil {
+		return err
+	}
+	if err := j.Card.checkClock(now); err != nil {
+		return err
+	}
+	img, err := j.Card.checkPhoto()
+	if err != nil {
+		return err
+	}
+	j.photo, j.photoOf = img, j.Card.Photo
+	return nil
+}
+
+// checkHead checks job_id, kind, card.number and card.issue: the rules
+// before the person's fields in the v1 order.
+func (j *Job) checkHead() error {
+	c := &j.Card
 	if !ValidID(j.ID) {
 		return &FieldError{"job_id", RuleUUID}
 	}
@@ -374,22 +413,38 @@ func (j *Job) ValidateAt(now time.Time) error {
 	if j.Kind == KindReprint && c.Issue < 2 {
 		return &FieldError{"card.issue", RuleIssueAgain}
 	}
+	return nil
+}
+
+// checkPerson checks the name, birth date and gender; prefix is the path
+// of their object in errors ("card." in v1, "sealed." in v2).
+func (c *Card) checkPerson(prefix string, now time.Time) error {
 	if rule := checkText(c.Name, MaxName, RuleNameLen); rule != "" {
-		return &FieldError{"card.name", rule}
+		return &FieldError{prefix + "name", rule}
 	}
 	dob, ok := parseDate(c.DOB)
 	if !ok {
-		return &FieldError{"card.dob", RuleDate}
+		return &FieldError{prefix + "dob", RuleDate}
 	}
 	if dob.Before(minDate) {
-		return &FieldError{"card.dob", RuleDateRange}
+		return &FieldError{prefix + "dob", RuleDateRange}
 	}
 	if dob.After(latestToday(now)) {
-		return &FieldError{"card.dob", RuleDOBFuture}
+		return &FieldError{prefix + "dob", RuleDOBFuture}
+	}
+	if issued, ok := parseDate(c.Issued); ok && dob.After(issued) {
+		return &FieldError{prefix + "dob", RuleDOBIssued}
 	}
 	if rule := checkText(c.Gender, MaxGender, RuleGenderLen); rule != "" {
-		return &FieldError{"card.gender", rule}
+		return &FieldError{prefix + "gender", rule}
 	}
+	return nil
+}
+
+// checkTail checks the dates, the template and the reprint object: the
+// clear rules after the person's fields in the v1 order.
+func (j *Job) checkTail() error {
+	c := &j.Card
 	issued, ok := parseDate(c.Issued)
 	if !ok {
 		return &FieldError{"card.issued", RuleDate}
@@ -398,21 +453,13 @@ func (j *Job) ValidateAt(now time.Time) error {
 	if !ok {
 		return &FieldError{"card.expires", RuleDate}
 	}
-	if err := checkDates(dob, issued, expires, now); err != nil {
+	if err := checkDates(issued, expires); err != nil {
 		return err
 	}
 	if !isTemplate(j.Template) {
 		return &FieldError{"template", RuleTemplate}
 	}
-	if err := j.validateReprint(); err != nil {
-		return err
-	}
-	img, err := c.checkPhoto()
-	if err != nil {
-		return err
-	}
-	j.photo, j.photoOf = img, c.Photo
-	return nil
+	return j.validateReprint()
 }
 
 func (j *Job) validateReprint() error {
@@ -552,13 +599,18 @@ var (
 	magicPNG  = []byte("\x89PNG\r\n\x1a\n")
 )
 
-// checkPhoto: base64, magic bytes, header size, then a full decode, whose
-// image it returns.
+// checkPhoto: base64, then checkPhotoBytes.
 func (c *Card) checkPhoto() (image.Image, error) {
 	b, err := c.PhotoBytes()
 	if err != nil {
 		return nil, err
 	}
+	return checkPhotoBytes("card.photo", b)
+}
+
+// checkPhotoBytes: magic bytes, header size, then a full decode, whose
+// image it returns. field names the photo in errors.
+func checkPhotoBytes(field string, b []byte) (image.Image, error) {
 	var decodeConfig func(io.Reader) (image.Config, error)
 	var decode func(io.Reader) (image.Image, error)
 	switch {
@@ -567,18 +619,21 @@ func (c *Card) checkPhoto() (image.Image, error) {
 	case bytes.HasPrefix(b, magicPNG):
 		decodeConfig, decode = png.DecodeConfig, png.Decode
 	default:
-		return nil, &FieldError{"card.photo", RulePhotoFormat}
+		return nil, &FieldError{field, RulePhotoFormat}
 	}
 	cfg, err := decodeConfig(bytes.NewReader(b))
 	if err != nil {
-		return nil, &FieldError{"card.photo", RulePhotoHeader}
+		return nil, &FieldError{field, RulePhotoHeader}
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxPhotoSide || cfg.Height > MaxPhotoSide {
-		return nil, &FieldError{"card.photo", RulePhotoPixels}
+		return nil, &FieldError{field, RulePhotoPixels}
+	}
+	if imgcheck.Check(cfg, MaxPhotoSide, imgcheck.DefaultBudget) != nil {
+		return nil, &FieldError{"card.photo", RulePhotoDepth}
 	}
 	img, err := decode(bytes.NewReader(b))
 	if err != nil {
-		return nil, &FieldError{"card.photo", RulePhotoBroken}
+		return nil, &FieldError{field, RulePhotoBroken}
 	}
 	return img, nil
 }

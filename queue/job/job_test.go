@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	isample "github.com/cityid/printerd/internal/sample"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
 )
@@ -117,7 +118,8 @@ func TestValidateAt(t *testing.T) {
 		{"dob year 0", validJob, func(j *job.Job) { j.Card.DOB = "0000-01-01" }, "card.dob", job.RuleDateRange},
 		{"dob 1899", validJob, func(j *job.Job) { j.Card.DOB = "1899-12-31" }, "card.dob", job.RuleDateRange},
 		{"dob 1900", validJob, func(j *job.Job) { j.Card.DOB = "1900-01-01" }, "", ""},
-		{"issued year 0", validJob, func(j *job.Job) { j.Card.Issued = "0000-01-01" }, "card.issued", job.RuleDateRange},
+		{"issued year 0", validJob, func(j *job.Job) { j.Card.Issued = "0000-01-01" }, "card.dob", job.RuleDOBIssued}, // the birth date's rules come first
+		{"issued 1969", validJob, func(j *job.Job) { j.Card.Issued = "1969-12-31"; j.Card.DOB = "1950-01-01" }, "card.issued", job.RuleIssuedRange},
 		{"dob after issued", validJob, func(j *job.Job) { j.Card.DOB = "2026-01-15"; j.Card.Issued = "2026-01-14" }, "card.dob", job.RuleDOBIssued},
 		{"expired before printing", validJob, func(j *job.Job) { j.Card.Issued = "2020-01-01"; j.Card.Expires = "2026-01-13" }, "card.expires", job.RuleExpired},
 		// 09:00 UTC is 21:00 on the 14th in UTC-12: a card expiring on
@@ -263,6 +265,31 @@ func TestParseLoneSurrogate(t *testing.T) {
 		var fe *job.FieldError
 		if !errors.As(err, &fe) || fe.Field != "card.name" || fe.Rule != job.RuleReplacement {
 			t.Errorf("name with %s: %v; want card.name %q", esc, err, job.RuleReplacement)
+		}
+	}
+}
+
+// TestPhotoDecodeBudget: the decoded size (width x height x bytes a pixel,
+// from the header) is bounded before decoding: a 16-bit RGBA 4096x4096
+// PNG (128 MiB decoded from a few KB) is refused by its header; at
+// 2896x2896 it is within the budget and goes on to the decode.
+func TestPhotoDecodeBudget(t *testing.T) {
+	for _, tc := range []struct {
+		w, h        uint32
+		depth, kind byte
+		rule        string
+	}{
+		{4096, 4096, 16, 6, job.RulePhotoDepth},
+		{4096, 4096, 16, 2, job.RulePhotoDepth},
+		{2896, 2896, 16, 6, job.RulePhotoBroken}, // within the budget: decoded, and truncated
+		{4096, 4096, 8, 6, job.RulePhotoBroken},  // 8-bit RGBA at the contract's limit: 64 MiB
+	} {
+		j := validJob()
+		j.Card.Photo = base64.StdEncoding.EncodeToString(isample.PNGHeader(tc.w, tc.h, tc.depth, tc.kind))
+		err := j.ValidateAt(now)
+		var fe *job.FieldError
+		if !errors.As(err, &fe) || fe.Field != "card.photo" || fe.Rule != tc.rule {
+			t.Errorf("%dx%d %d-bit colour type %d: %v; want card.photo %q", tc.w, tc.h, tc.depth, tc.kind, err, tc.rule)
 		}
 	}
 }

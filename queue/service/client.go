@@ -116,8 +116,8 @@ func (c *Client) Printers(ctx context.Context) ([]queue.PrinterStatus, error) {
 	return ps, c.jobs(ctx, VerbPrinters, JobsRequest{}, &ps)
 }
 
-// Cancel ends a held or queued job for a reason code (queue.CancelReasons);
-// its data is erased.
+// Cancel ends a held or queued job for a reason code
+// (queue.CancelReasons); its data is erased.
 func (c *Client) Cancel(ctx context.Context, jobID, reason string) (queue.Entry, error) {
 	var e queue.Entry
 	return e, c.jobs(ctx, VerbCancel, JobsRequest{JobID: jobID, Reason: reason}, &e)

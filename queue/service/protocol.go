@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/queue"
 )
 
@@ -75,6 +76,14 @@ type JobsRequest struct {
 	JobID      string `json:"job_id,omitempty"`
 	CardNumber string `json:"card_number,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+}
+
+// StatusResult is the result of the diag verb status through a daemon: the
+// printer's status and whether the daemon paused its worker (a paused
+// printer takes no job even when ready).
+type StatusResult struct {
+	drivers.Status
+	Paused bool `json:"paused"`
 }
 
 // PauseResult is the result of pause and resume.

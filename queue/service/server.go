@@ -28,11 +28,13 @@ type Daemon interface {
 	// WithPrinter runs fn on a printer when no card prints (queue.Daemon.WithPrinter).
 	WithPrinter(ctx context.Context, printer string, fn func(ctx context.Context, dev drivers.Printer) error) error
 	Clerk() *queue.Clerk
+	// PrinterStates reports the printers the daemon holds.
+	PrinterStates() []queue.PrinterStatus
+	// Paused reports whether a printer's worker is paused.
+	Paused(printer string) bool
 	// RecordDiag appends the audit record of a technician verb that
 	// changes or may change the printer (queue.Daemon.RecordDiag).
 	RecordDiag(ctx context.Context, rec queue.DiagRecord) error
-	// PrinterStates reports the printers the daemon holds.
-	PrinterStates() []queue.PrinterStatus
 }
 
 var _ Daemon = (*queue.Daemon)(nil)
@@ -289,6 +291,10 @@ func (s *Server) diag(ctx context.Context, printer, verb string, data []byte, wh
 		res, err = s.cfg.Diag(ctx, dev, verb, req.Arg)
 		return err
 	})
+	if st, ok := res.(drivers.Status); ok && err == nil {
+		// The printer may be ready while its worker is paused: say so.
+		return StatusResult{Status: st, Paused: s.cfg.Daemon.Paused(printer)}, nil
+	}
 	return res, err
 }
 

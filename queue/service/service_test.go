@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/embedded"
+	"github.com/cityid/printerd/queue/epoch"
 	"github.com/cityid/printerd/queue/internal/natstest"
 	"github.com/cityid/printerd/queue/job"
 	"github.com/cityid/printerd/queue/job/sample"
@@ -43,6 +45,7 @@ type env struct {
 	c      *service.Client
 	svc    *service.Server
 	key    ed25519.PrivateKey
+	keys   *epoch.Store // the daemon's epoch keys, which jobs are sealed to
 	devs   []*sim.Device
 	events chan queue.Event
 }
@@ -103,8 +106,11 @@ func newEnv(t *testing.T, o options) *env {
 	e.devs = append(e.devs, dev)
 	log := slog.New(slog.DiscardHandler)
 	ctx := natstest.Context(t, 10*time.Second)
+	if e.keys, err = epoch.Open(epoch.Options{Dir: filepath.Join(t.TempDir(), "epoch")}); err != nil {
+		t.Fatal(err)
+	}
 	e.d, err = queue.Start(ctx, queue.Config{
-		Site: "test", JS: e.js, Approver: v, Logger: log,
+		Site: "test", JS: e.js, Approver: v, Keys: e.keys, Logger: log,
 		Maker: queue.MakerFunc(func(context.Context, *job.Job, card.Ribbon) (card.Card, error) {
 			return card.Card{Ribbon: card.YMCKO, Front: card.Side{K: card.NewPlane()}}, nil
 		}),
@@ -147,7 +153,7 @@ func newEnv(t *testing.T, o options) *env {
 func (e *env) submit(i int) *job.Job {
 	e.t.Helper()
 	j := sample.Jobs(i+1, time.Now())[i]
-	body := sample.Body(j)
+	body := sample.SealedFor(j, "test", queue.DefaultPool, time.Now(), e.keys)
 	kid, sig, _ := job.Sign(e.key, body)
 	m := nats.NewMsg(queue.JobsSubject("test", queue.DefaultPool))
 	m.Data = body

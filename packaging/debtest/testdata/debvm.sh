@@ -64,8 +64,10 @@ check state-dir "$(stat -c '%U:%G %a' /var/lib/printerd) $(ls /var/lib/printerd 
 check credential-not-readable-by-service "issuer.key $(stat -c '%U:%G %a' /etc/printerd/keys/issuer.key)" \
 	sh -c '! runuser -u printerd -- cat /etc/printerd/keys/issuer.key >/dev/null 2>&1'
 
-# 3. A card job, as the enrollment system sends it.
-id=$(submit /root/job.json --approver-key /root/keys/approver.key --json 2>&1 | sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p')
+# 3. A card job, as the enrollment system sends it: the daemon's key
+# pinned, the person sealed to its current epoch key (contract v2).
+mkdir -p /root/pins && cp /var/lib/printerd/daemon.pub /root/pins/desk1.pub
+id=$(submit /root/job.json --approver-key /root/keys/approver.key --daemon-keys /root/pins --json 2>&1 | sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p')
 printed() { jobstatus "$id" 2>/dev/null | grep -Eq '^state[[:space:]]+printed'; }
 waitfor 90 printed
 check job-printed "job ${id:-none}: $(jobstatus "$id" 2>&1 | grep ^state)" printed
@@ -116,7 +118,7 @@ check usb-printer-usable-by-group "$(echo "$list" | grep usb:// | head -1)" sh -
 # (DeviceAllow=char-usb_device, user printerd, no capabilities).
 sed -i 's#"sim://desk1?speed=0"#"usb://auto?name=desk1"#' /etc/printerd/printerd.json
 systemctl restart printerd
-id2=$(submit /root/job2.json --approver-key /root/keys/approver.key --json 2>&1 | sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p')
+id2=$(submit /root/job2.json --approver-key /root/keys/approver.key --daemon-keys /root/pins --json 2>&1 | sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p')
 printed2() { jobstatus "$id2" 2>/dev/null | grep -Eq '^state[[:space:]]+printed'; }
 waitfor 240 printed2
 check usb-card-printed-by-service "job ${id2:-none}: $(jobstatus "$id2" 2>&1 | grep ^state)" printed2

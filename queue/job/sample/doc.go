@@ -1,6 +1,8 @@
-// Package sample makes deterministic sample card jobs (v1 contract) for the
-// demo and for tests of queue and cmd/printerd, from the invented people
-// and drawn photos of internal/sample.
+// Package sample makes deterministic sample card jobs for the demo and for
+// tests of queue and cmd/printerd, from the invented people and drawn
+// photos of internal/sample. A sample job is a plain card job (the v1 JSON,
+// Body); Sealed and SealedFor make the v2 body that travels, its person
+// sealed to daemons' epoch keys, as enrollment does.
 //
 // Nothing here is a real person or a real face. The same (n, today) always
 // gives the same jobs, byte for byte, so fixtures can be regenerated and

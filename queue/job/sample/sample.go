@@ -9,7 +9,9 @@ import (
 	"github.com/google/uuid"
 
 	isample "github.com/cityid/printerd/internal/sample"
+	"github.com/cityid/printerd/queue/epoch"
 	"github.com/cityid/printerd/queue/job"
+	"github.com/cityid/printerd/queue/seal"
 )
 
 // Template is the card template every sample job asks for.
@@ -81,4 +83,36 @@ func Body(j *job.Job) []byte {
 		panic("sample: marshal job: " + err.Error())
 	}
 	return b
+}
+
+// Sealed returns the v2 body of j (a plain card job, as Jobs makes) for
+// site and pool, its person sealed to the recipients (job.Seal). It panics
+// on an error: sample jobs are valid and tests give valid recipients.
+func Sealed(j *job.Job, site, pool string, recipients []seal.Recipient) []byte {
+	b, err := job.Seal(nil, j, site, pool, recipients)
+	if err != nil {
+		panic("sample: seal job: " + err.Error())
+	}
+	return b
+}
+
+// Recipients returns the current epoch key (at now) of each daemon's
+// epoch store, making it if needed: the keys an enrollment system seals a
+// job to when those daemons serve its site. It panics on an error (a test
+// helper).
+func Recipients(now time.Time, daemons ...*epoch.Store) []seal.Recipient {
+	var out []seal.Recipient
+	for _, st := range daemons {
+		k, err := st.Current(now)
+		if err != nil {
+			panic("sample: epoch key: " + err.Error())
+		}
+		out = append(out, k.Recipient())
+	}
+	return out
+}
+
+// SealedFor is Sealed to the current keys (at now) of the daemons' stores.
+func SealedFor(j *job.Job, site, pool string, now time.Time, daemons ...*epoch.Store) []byte {
+	return Sealed(j, site, pool, Recipients(now, daemons...))
 }
