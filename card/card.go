@@ -85,6 +85,32 @@ type Card struct {
 	Back   *Side
 	// Mag holds ISO 7811 tracks 1-3; an empty string leaves the track unwritten.
 	Mag [3]string
+	// Chip, if set, is written onto the card's chip at the printer's
+	// encoder station before the card is printed.
+	Chip *ChipPayload
+}
+
+// Chip interfaces: where the printer moves the card to reach its chip.
+const (
+	Contactless = "contactless" // the contactless station (Evolis Sic)
+	Contact     = "contact"     // the smart-card contacts (Evolis Sis)
+)
+
+// ChipPayload is what goes onto a card's chip: an NDEF message (the
+// credential sealed under the card access number printed on the face,
+// never clear personal data) and whether the chip's UID is to be kept.
+type ChipPayload struct {
+	// Interface is Contactless or Contact.
+	Interface string
+	// NDEF is the NDEF message written as the chip's NDEF file.
+	NDEF []byte
+	// LinkUID says the card is linked to another system (transit,
+	// library) by its chip's UID: only then does the driver report it.
+	LinkUID bool
+	// UID is set by the driver after a successful encoding when LinkUID
+	// is true; otherwise it stays nil. It is the one output field of a
+	// card: the payload is shared by pointer with the caller of Print.
+	UID []byte
 }
 
 // NewPlane returns a blank (all zero) plane of card size.

@@ -206,6 +206,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		Metrics:  metrics,
 		Setup:    queue.SetupConfig{HeldRetention: time.Duration(cfg.HeldRetention), JobsMaxAge: time.Duration(cfg.JobsMaxAge)},
 		AckWait:  time.Duration(cfg.AckWait),
+		Journal:  filepath.Join(cfg.State, "outcomes.journal"),
 
 		AuditKey:      d.signer.Key,
 		AuditHeadFile: filepath.Join(cfg.State, AuditHeadFile),

@@ -120,6 +120,24 @@ func (l *lazyPrinter) Reset(ctx context.Context) error {
 	return op.Reset(ctx)
 }
 
+// Probe implements drivers.Printer.
+func (l *lazyPrinter) Probe(ctx context.Context) (drivers.Snapshot, error) {
+	op, err := l.get(ctx)
+	if err != nil {
+		return drivers.Snapshot{}, err
+	}
+	return op.Probe(ctx)
+}
+
+// Reject implements drivers.Printer.
+func (l *lazyPrinter) Reject(ctx context.Context) error {
+	op, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return op.Reject(ctx)
+}
+
 // Unwrap returns the opened printer, or nil while it is offline (for
 // drivers/diag, which looks for the driver behind wrappers).
 func (l *lazyPrinter) Unwrap() drivers.Printer {

@@ -32,6 +32,14 @@ type Printer interface {
 	Clean(ctx context.Context) error
 	// Reset soft-resets the printer and clears its error state.
 	Reset(ctx context.Context) error
+	// Probe reads what the printer says of itself for reconciliation:
+	// serial, card counters, card position (see Snapshot). It moves
+	// nothing.
+	Probe(ctx context.Context) (Snapshot, error)
+	// Reject moves a card left inside the printer to its reject tray,
+	// where it is counted as rejected (spoiled). With no card inside it
+	// does nothing and returns nil.
+	Reject(ctx context.Context) error
 }
 
 // Info is a printer's identity.

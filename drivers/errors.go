@@ -33,6 +33,10 @@ const (
 	// or unreachable connection, an unplugged USB printer, a port held
 	// by another program.
 	BadConfig
+	// EncodeFailed: the card's chip or stripe could not be written or did
+	// not read back as written. The card is spoiled: the driver has sent
+	// it to the reject tray, and it is never printed on as if good.
+	EncodeFailed
 )
 
 var codeNames = [...]string{
@@ -40,7 +44,7 @@ var codeNames = [...]string{
 	RibbonLow: "ribbon-low", FeederEmpty: "feeder-empty", CoverOpen: "cover-open",
 	CardJam: "card-jam", NeedsCleaning: "needs-cleaning", HopperFull: "hopper-full",
 	HeadError: "head-error", BadCommand: "bad-command", Protocol: "protocol", MagError: "mag-error",
-	BadConfig: "bad-config",
+	BadConfig: "bad-config", EncodeFailed: "encode-failed",
 }
 
 // String returns the code's stable kebab-case name, used in events and status.
@@ -129,4 +133,16 @@ func Fed(err error) bool {
 		return pe.Feed != BeforeFeed
 	}
 	return true
+}
+
+// String names a Feed for reasons and logs: before-feed, after-feed or
+// feed-unknown.
+func (f Feed) String() string {
+	switch f {
+	case BeforeFeed:
+		return "before-feed"
+	case AfterFeed:
+		return "after-feed"
+	}
+	return "feed-unknown"
 }

@@ -29,5 +29,5 @@ func Example() {
 	}
 	card.Panels.Label = "job id"
 	fmt.Println(r.Templates(), card.Panels.Ribbon, card.Panels.Front.K.Bounds().Size())
-	// Output: [municipal-id] ymcko (1016,648)
+	// Output: [municipal-id municipal-id-chip] ymcko (1016,648)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/internal/keyfile"
 	"github.com/cityid/printerd/layout/barcode"
+	"github.com/cityid/printerd/layout/credential"
 )
 
 //go:embed templates
@@ -59,6 +60,9 @@ type Options struct {
 	Trusted []keyfile.Public
 	// Ribbon decides the panels; "" means ymcko.
 	Ribbon card.Ribbon
+	// NewCAN, if set, makes the card access number of each chip card
+	// (tests); nil means credential.NewCAN (12 random digits).
+	NewCAN func() (string, error)
 }
 
 // Renderer lays out cards from templates. It is safe for concurrent use.
@@ -208,6 +212,10 @@ type Card struct {
 	Panels card.Card
 	// Barcode is the signed barcode text (Base45) printed on the card.
 	Barcode string
+	// CAN is the card access number printed on a chip card's face, which
+	// opens its chip's credential; "" for a card without a chip. Like the
+	// fields it is printed, never logged.
+	CAN string
 
 	sides    [2]*sideDraw // for the PDF proof
 	kid      string       // key that verified the barcode in the self-check
@@ -274,6 +282,13 @@ func (r *Renderer) RenderFor(ctx context.Context, ribbon card.Ribbon, template s
 	if err != nil {
 		return nil, err
 	}
+	var can string
+	if t.Chip != nil {
+		if can, err = r.newCAN(); err != nil {
+			return nil, fmt.Errorf("layout: chip access number: %w", err)
+		}
+		values[FieldCAN] = credential.FormatCAN(can)
+	}
 	claims := barcode.Claims{
 		Issuer: r.opts.IssuerCode, Issued: f.Issued, Expires: f.Expires,
 		Number: f.Number, Issue: f.Issue, Name: f.Name, DOB: f.DOB, Gender: f.Gender,
@@ -324,6 +339,9 @@ func (r *Renderer) RenderFor(ctx context.Context, ribbon card.Ribbon, template s
 		return nil, err
 	}
 	c.kid, c.template = kid, t.Name
+	if err := t.encodeCard(c, f, can); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

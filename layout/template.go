@@ -44,7 +44,7 @@ var signedFields = []string{FieldName, FieldDOB, FieldGender, FieldNumber, Field
 
 var knownFields = map[string]bool{
 	FieldName: true, FieldDOB: true, FieldGender: true, FieldNumber: true,
-	FieldIssue: true, FieldIssued: true, FieldExpires: true,
+	FieldIssue: true, FieldIssued: true, FieldExpires: true, FieldCAN: true,
 }
 
 // Element types.
@@ -79,6 +79,10 @@ type Template struct {
 	Ribbons []card.Ribbon `json:"ribbons,omitempty"`
 	Front   Face          `json:"front"`
 	Back    Face          `json:"back"`
+	// Mag, if set, says what goes on the magnetic stripe (clear fields only).
+	Mag *MagSpec `json:"mag,omitempty"`
+	// Chip, if set, says the chip is encoded with the sealed credential.
+	Chip *ChipSpec `json:"chip,omitempty"`
 
 	// images holds decoded image elements by src, loaded with the template.
 	images map[string]image.Image
@@ -247,7 +251,7 @@ func (t *Template) validate(open func(string) ([]byte, error)) error {
 			return fmt.Errorf("layout: template %s: no element prints field %s, which the barcode signs", t.Name, f)
 		}
 	}
-	return nil
+	return t.checkEncoding(printed)
 }
 
 // PrintableOn reports an error wrapping card.ErrRibbon when the template
@@ -396,12 +400,13 @@ func (e *Element) check() error {
 	switch e.Type {
 	case ElemField:
 		if e.Field == "" {
-			return errors.New("field missing: want name, dob, gender, number, issue, issued or expires")
+			return errors.New("field missing: want name, dob, gender, number, issue, issued, expires or chip.can")
 		}
 		if !knownFields[e.Field] {
-			return fmt.Errorf("field %q unknown: want name, dob, gender, number, issue, issued or expires", e.Field)
+			return fmt.Errorf("field %q unknown: want name, dob, gender, number, issue, issued, expires or chip.can", e.Field)
 		}
 		if e.Panel == PanelNone && e.Field != FieldIssue {
+			// chip.can too: a chip nobody can open is no use
 			return fmt.Errorf("field %s is signed into the barcode and must be printed (panel ymc or k)", e.Field)
 		}
 	case ElemLabel, ElemText:

@@ -121,7 +121,7 @@ func TestNewRefusesBadTemplateDir(t *testing.T) {
 func TestTemplatesDir(t *testing.T) {
 	key := newKey(t, keyfile.ES256)
 	r := newRenderer(t, Options{Issuer: key, Templates: "../testdata/templates"})
-	if got := strings.Join(r.Templates(), ","); got != "compact-qr-front,municipal-id" {
+	if got := strings.Join(r.Templates(), ","); got != "compact-qr-front,municipal-id,municipal-id-chip" {
 		t.Fatalf("templates %s", got)
 	}
 	f := sampleFields(t, 1)

@@ -59,6 +59,10 @@ func (nullPrinter) Counters(context.Context) (drivers.Counters, error) {
 func (nullPrinter) Print(context.Context, card.Card) error { return nil }
 func (nullPrinter) Clean(context.Context) error            { return nil }
 func (nullPrinter) Reset(context.Context) error            { return nil }
+func (nullPrinter) Reject(context.Context) error           { return nil }
+func (nullPrinter) Probe(context.Context) (drivers.Snapshot, error) {
+	return drivers.Snapshot{Serial: "NULL", Rejected: -1, Card: drivers.CardNone}, nil
+}
 
 func benchDaemon(b *testing.B, drv string, printers int, rate float64) {
 	srv := natstest.Start(b)

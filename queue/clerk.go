@@ -19,13 +19,16 @@ import (
 // HeldJob is a job waiting in CARD_HELD for a clerk. It carries no
 // personal data.
 type HeldJob struct {
-	JobID      string    `json:"job_id"`
-	CardNumber string    `json:"card_number,omitempty"`
-	Issue      int       `json:"issue,omitempty"`
-	Pool       string    `json:"pool,omitempty"`
-	Printer    string    `json:"printer,omitempty"`
-	Reason     string    `json:"reason,omitempty"`
-	Since      time.Time `json:"since"`
+	JobID      string `json:"job_id"`
+	CardNumber string `json:"card_number,omitempty"`
+	Issue      int    `json:"issue,omitempty"`
+	Pool       string `json:"pool,omitempty"`
+	Printer    string `json:"printer,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	// Spoiled says the card was fed and spoiled (in the reject tray): a
+	// release needs reason spoiled-destroyed.
+	Spoiled bool      `json:"spoiled,omitempty"`
+	Since   time.Time `json:"since"`
 	// Expires is when CARD_HELD drops the body (held retention).
 	Expires time.Time `json:"expires"`
 }
@@ -81,7 +84,7 @@ func (c *Clerk) Held(ctx context.Context) ([]HeldJob, error) {
 			continue // being released, or printed after all
 		}
 		out = append(out, HeldJob{JobID: jobID, CardNumber: e.CardNumber, Issue: e.Issue, Printer: e.Printer, Reason: e.Reason,
-			Since: e.Updated.UTC(), Expires: e.Updated.Add(info.Config.MaxAge).UTC(), Pool: c.poolOf(e.Printer)})
+			Spoiled: e.Spoiled, Since: e.Updated.UTC(), Expires: e.Updated.Add(info.Config.MaxAge).UTC(), Pool: c.poolOf(e.Printer)})
 	}
 	sort.Slice(out, func(i, k int) bool { return out[i].Since.Before(out[k].Since) })
 	return out, nil
@@ -98,13 +101,18 @@ func (c *Clerk) poolOf(printer string) string {
 // Reason codes, the only reason text stored for a clerk's decision
 // (DESIGN.md, Reason codes).
 var (
-	ReleaseReasons = []string{"printer-fixed", "spoiled-destroyed"}
+	ReleaseReasons = []string{"printer-fixed", ReleaseSpoiledDestroyed}
 	CancelReasons  = []string{"withdrawn", "duplicate", "data-error", "spoiled-destroyed", "other"}
 )
 
 // ErrInvalid is matched by the errors for a request field that breaks its
 // rule (a reason that is not a code, a malformed operator).
 var ErrInvalid = errors.New("invalid")
+
+// ReleaseSpoiledDestroyed is the release reason code by which a clerk
+// confirms a spoiled card (in the reject tray) destroyed: the only one a
+// job held with a spoiled card is released with.
+const ReleaseSpoiledDestroyed = "spoiled-destroyed"
 
 // checkReason requires one of the codes.
 func checkReason(verb, reason string, codes []string) error {
@@ -146,6 +154,18 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator, reason string) (En
 	if e.State != Held && !(e.State == Claimed && e.Releases > 0) {
 		return Entry{}, fmt.Errorf("queue: release %s: job is %s, not held: %w", jobID, e.State, ErrConflict)
 	}
+	if e.State == Held && e.Spoiled && reason != ReleaseSpoiledDestroyed {
+		return Entry{}, fmt.Errorf("queue: release %s: its card was spoiled (in the reject tray): destroy it, then release with reason %s: %w", jobID, ReleaseSpoiledDestroyed, ErrConflict)
+	}
+	if e.State == Held && e.CardNumber != "" {
+		m, err := c.st.issues().get(ctx, e.CardNumber)
+		if err != nil {
+			return Entry{}, fmt.Errorf("queue: release %s: %w", jobID, err)
+		}
+		if m.Delivered && m.Issue >= e.Issue {
+			return Entry{}, fmt.Errorf("queue: release %s: card number %s issue %d was already delivered (card_issues); cancel the job: %w", jobID, e.CardNumber, m.Issue, ErrConflict)
+		}
+	}
 	held, err := c.st.Held.GetLastMsgForSubject(ctx, HeldSubject(c.site, jobID))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return Entry{}, fmt.Errorf("queue: release %s: the held job body is gone (retention passed); cancel it and ask for a new job: %w", jobID, ErrNotFound)
@@ -163,6 +183,7 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator, reason string) (En
 	prev := e
 	if e.State == Held {
 		e.State, e.Releases, e.Updated, e.Reason = Claimed, e.Releases+1, c.now().UTC(), "released: "+reason
+		e.Spoiled = false
 		if e, err = c.st.ledger().swap(ctx, jobID, prev.Revision, e); err != nil {
 			return Entry{}, fmt.Errorf("queue: release %s: %w", jobID, err)
 		}
@@ -185,7 +206,7 @@ func (c *Clerk) Release(ctx context.Context, jobID, operator, reason string) (En
 			// Back to held, keeping the counter at n so that the next
 			// release publishes under a new id.
 			back := e
-			back.State, back.Reason = Held, prev.Reason
+			back.State, back.Reason, back.Spoiled = Held, prev.Reason, prev.Spoiled
 			if _, rerr := c.st.ledger().swap(ctx, jobID, e.Revision, back); rerr == nil {
 				return Entry{}, fmt.Errorf("queue: release %s: republish failed, still held: %w", jobID, err)
 			}

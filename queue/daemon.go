@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -125,6 +127,12 @@ type Config struct {
 	// Now gives the time for ledger entries, events and audit records;
 	// nil means time.Now.
 	Now func() time.Time
+	// Journal is the path of the local outcome journal (see
+	// queue/journal): the pre-feed intent and the outcome of every card,
+	// synced, until the ledger, card_issues, audit and events have it.
+	// "" means a journal in a new temporary directory, which does not
+	// survive the process (tests).
+	Journal string
 	// AuditKey signs the daemon's audit records (its long-term Ed25519 key,
 	// queue/epoch.LoadOrCreateSigner); its key id names the daemon's chain,
 	// cards.audit.<site>.<kid>. nil makes a key for this run only (tests).
@@ -181,20 +189,27 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		workers:  map[string]*worker{},
 		draining: make(chan struct{}),
 	}
+	book, err := openBook(cfg.Journal, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
 	// runCtx first: the audit log's alarm (auditBroken) may fire while the
 	// chain is opened, and the key upkeep below takes a while.
 	d.runCtx, d.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
+	fail := func(err error) (*Daemon, error) {
+		d.cancelRun()
+		book.j.Close()
+		return nil, err
+	}
 	signer, err := NewAuditSigner(cfg.AuditKey)
 	if err != nil {
-		d.cancelRun()
-		return nil, err
+		return fail(err)
 	}
 	audit := newAuditLog(st, cfg.Site, signer, cfg.AuditHeadFile)
 	audit.onBreak = d.auditBroken
 	d.audit = audit
 	if err := audit.Open(ctx); err != nil && !errors.Is(err, ErrChainBroken) {
-		d.cancelRun()
-		return nil, err
+		return fail(err)
 	}
 	d.clerk = &Clerk{st: st, site: cfg.Site, audit: audit, now: cfg.Now, keys: cfg.Keys, acceptV1: cfg.AcceptV1, pools: d.poolOf}
 	if cfg.AcceptV1 {
@@ -202,12 +217,12 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	if cfg.Signer != nil {
 		if err := d.upkeepKeys(ctx); err != nil {
-			d.cancelRun()
-			return nil, err
+			return fail(err)
 		}
 	}
 	d.env = &workerEnv{
-		cfg: cfg, st: st, ledger: st.ledger(), issues: st.issues(), audit: audit,
+		book: book,
+		cfg:  cfg, st: st, ledger: st.ledger(), issues: st.issues(), audit: audit,
 		log: d.log, metrics: d.metrics, runCtx: d.runCtx, draining: d.draining,
 		background: d.background,
 	}
@@ -226,14 +241,14 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 			MaxDeliver:    -1,
 		})
 		if err != nil {
-			d.cancelRun()
-			return nil, fmt.Errorf("queue: consumer for pool %s: %w", p.Pool, err)
+			return fail(fmt.Errorf("queue: consumer for pool %s: %w", p.Pool, err))
 		}
 		pools[p.Pool] = cons
 	}
 	for _, p := range cfg.Printers {
 		d.workers[p.Name] = newWorker(d.env, p, pools[p.Pool])
 	}
+	d.env.workerOf = func(name string) *worker { return d.workers[name] }
 	for _, w := range d.workers {
 		d.background(w.run)
 	}
@@ -241,6 +256,8 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.background(func() { d.watchDepth(pool, cons) })
 	}
 	d.background(d.sweepHeld)
+	d.background(d.replayOutcomes)
+	d.background(d.sweepPrinting)
 	d.background(func() { d.watchGauges(slices.Collect(maps.Keys(pools))) })
 	d.background(d.watchAudit)
 	if cfg.Signer != nil {
@@ -324,6 +341,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Journal == "" {
+		dir, err := os.MkdirTemp("", "printerd-journal-")
+		if err != nil {
+			return c, fmt.Errorf("queue: config: journal: %w", err)
+		}
+		c.Journal = filepath.Join(dir, "outcomes.journal")
 	}
 	if c.AuditKey == nil {
 		_, key, err := ed25519.GenerateKey(nil)
@@ -448,6 +472,9 @@ func (d *Daemon) Close() {
 		d.drainOnce.Do(func() { close(d.draining) })
 		d.cancelRun()
 		d.wg.Wait()
+		if err := d.env.book.j.Close(); err != nil {
+			d.log.Warn("queue: closing the outcome journal", "err", err)
+		}
 	})
 }
 

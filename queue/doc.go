@@ -40,8 +40,10 @@
 //     the site RetryLimit times, then rejected with reason "key-gone: ...",
 //     which tells enrollment to seal it again and submit it as a new job.
 //  4. Ledger: Create <job_id> = claimed. If the entry exists: claimed goes
-//     on; printing means the daemon died mid-card, so the job is held
-//     (outcome unknown, never printed again automatically); printed, held,
+//     on; printing means the daemon died mid-card (or lost NATS), so the
+//     outcome is taken from the journal or reconciled with the printer,
+//     never printed again automatically; a held job's body is copied to
+//     CARD_HELD if recovery held it without its message; printed, held,
 //     rejected and cancelled are acknowledged and skipped.
 //  5. Issue rule: card_issues[<card number>] holds the highest issue
 //     reserved for printing and the job that reserved it. A job whose issue
@@ -58,23 +60,49 @@
 //     then builds the card (its failure is a rejection, not a print), and
 //     the person's fields are wiped from the job (job.Job.Wipe): they lived
 //     only in this worker's memory.
-//  7. Ledger claimed -> printing by compare-and-swap; only the winner
-//     prints. In-progress acks keep the message alive while it prints.
+//  7. The printer's pre-feed snapshot (drivers.Snapshot: serial, printed
+//     and rejected counters, card position) is journaled as the printer's
+//     intent in the local outcome journal (queue/journal, synced), then the
+//     ledger goes claimed -> printing with it by compare-and-swap; only the
+//     winner prints. In-progress acks keep the message alive while it prints.
 //     Before the swap the daemon's audit chain must be intact
 //     (Daemon.AuditHealthy); if not, the job is put back, still claimed.
-//  8. Print. Success: printing -> printed, card_issues marked printed,
-//     audit "printed", event "printed", then (in the background) the
-//     message erased and acked. Failure before feed
-//     (drivers.Fed false): back to claimed, NakWithDelay, retried when the
-//     printer is Ready again. Failure after feed: the card is spoiled:
-//     body and approval headers copied to CARD_HELD (first, so a crash
-//     never loses it), ledger held, audit "spoiled", event "held", Term.
-//     A failure that may have fed a card (drivers.FeedUnknown) is held the
-//     same way with audit "held" and reason "unknown outcome: <code>".
-//     The outcome is recorded even while the daemon closes. A card the
-//     driver refuses before feed (bad-command), or a job that failed before
-//     feed Config.RetryLimit times on a printer that said it was ready, is
-//     held too (audit "held", reason "not printed: ..."): no card was fed.
+//  8. Print, then the outcome is journaled (synced) and applied. Success:
+//     card_issues marked delivered, printing -> printed, audit "printed",
+//     event "printed", then (in the background) the message erased and
+//     acked. Failure before feed (drivers.Fed false): back to claimed,
+//     NakWithDelay, retried when the printer is Ready again. A failure
+//     that fed or may have fed a card: the printer is asked (see below).
+//     Spoiled (a card inside rejected to the reject tray, or one more
+//     rejected): body and approval headers copied to CARD_HELD (first, so
+//     a crash never loses it), ledger held with Spoiled set, audit
+//     "spoiled", event "held", Term. Printed after all (the printed
+//     counter one up, no card inside): recorded printed. Nothing moved:
+//     retried. The printer cannot tell: held the same way with audit
+//     "held" and a reason "unknown outcome: <code> (<feed>); <what the
+//     printer showed>". The outcome is recorded even while the daemon
+//     closes. A card the driver refuses before feed (bad-command), or a
+//     job that failed before feed Config.RetryLimit times on a printer
+//     that said it was ready, is held too (audit "held", reason "not
+//     printed: ..."): no card was fed.
+//
+// # Unknown outcomes and the outcome journal
+//
+// Every outcome (printed, spoiled, held, retry) is journaled, synced,
+// before the message is acked, and applied to card_issues (delivered),
+// the ledger, audit and events, each once (the journal records which
+// sink took it); what fails is retried by the daemon's replayer with
+// backoff across NATS outages and restarts. A failure that may have fed
+// a card, a redelivered job at printing, a printer found with a card
+// inside at start or after a reconnect, and a printing entry older than
+// the ack wait (the sweep) are reconciled by asking the printer
+// (decide in reconcile.go): a card inside is rejected to the reject tray
+// and the job held as spoiled (released only with spoiled-destroyed);
+// the printed counter one up with no card inside is printed; nothing
+// moved and no card inside is a retry; anything the printer cannot tell
+// (no answer, another serial, counters gone back, Magicard's unknown
+// card position) is held with a reason saying what was seen. A journaled
+// outcome is used before the printer is asked again.
 //
 // The message is kept alive with in-progress acks from fetch to ack, so a
 // slow layout or print is never redelivered to another worker. A stale

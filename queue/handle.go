@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cityid/printerd/card"
@@ -62,6 +61,7 @@ func (w *worker) handle(msg jetstream.Msg) {
 	if !ready {
 		return
 	}
+	defer w.env.inflight.Delete(d.job.ID)
 	perr := w.print(ctx, d.job.ID, d.made) // 8. print
 	// Record the outcome even if the daemon is being closed: a printed card
 	// left at "printing" would be held and could be released a second time.
@@ -263,15 +263,21 @@ func (w *worker) resume(ctx context.Context, d *delivery) bool {
 		}
 		return true
 	case Printing:
-		// The daemon died mid-card: the outcome is unknown.
-		w.hold(ctx, d, AuditHeld, "unknown outcome: stopped while printing")
+		// The daemon died mid-card, or lost its link or NATS: the outcome
+		// is settled from the journal, or by asking the printer.
+		w.settleUnknown(ctx, d)
 		return false
 	case Printed:
 		log.Info("queue: job already printed; acknowledged and skipped")
 		w.erase(ctx, d.msg)
 		_ = d.msg.DoubleAck(ctx)
 		return false
-	default: // held, rejected, cancelled
+	case Held:
+		// A job held while its message was out of hand (recovery, the
+		// sweep) has its body copied to CARD_HELD now.
+		w.ensureHeldCopy(ctx, d)
+		return false
+	default: // rejected, cancelled
 		log.Info("queue: job already finished; dropped")
 		w.erase(ctx, d.msg)
 		_ = d.msg.Term()
@@ -344,11 +350,20 @@ func (w *worker) auditIntact(d *delivery) bool {
 	return true
 }
 
-// startPrinting moves the entry claimed -> printing: only the winner prints.
+// startPrinting reads the printer's pre-feed snapshot, journals it (the
+// intent) and moves the entry claimed -> printing with it: only the
+// winner prints.
 func (w *worker) startPrinting(ctx context.Context, d *delivery) bool {
+	pre, err := w.preFeed(ctx, d)
+	if err != nil {
+		return w.retryLater(d, "printer snapshot or outcome journal", err)
+	}
 	pe := d.entry
-	pe.Printer = w.p.Name
-	pe, err := w.env.ledger.move(ctx, d.job.ID, pe, Printing, "", w.env.now())
+	pe.Printer, pe.Pre, pe.Post, pe.Spoiled = w.p.Name, &pre, nil, false
+	pe, err = w.env.ledger.move(ctx, d.job.ID, pe, Printing, "", w.env.now())
+	if err != nil {
+		w.env.inflight.Delete(d.job.ID) // no card will be fed for this delivery
+	}
 	if errors.Is(err, ErrConflict) {
 		// Another delivery of this job moved the entry; it owns the message now.
 		d.log.Warn("queue: lost the claim on a job to another worker; leaving it")
@@ -382,10 +397,11 @@ func (w *worker) print(ctx context.Context, jobID string, c card.Card) error {
 }
 
 // recordOutcome records what became of the card: printed, retried (no card
-// fed), or held (spoiled, unknown, refused).
+// fed), or held (spoiled, refused, unknown). A failure that may have fed a
+// card is settled by asking the printer (askPrinter).
 func (w *worker) recordOutcome(ctx context.Context, d *delivery, perr error) {
 	if perr == nil {
-		w.printed(ctx, d)
+		w.settle(ctx, d, verdict{Outcome: OutcomePrinted})
 		return
 	}
 	code := drivers.CodeOf(perr).String()
@@ -398,15 +414,23 @@ func (w *worker) recordOutcome(ctx context.Context, d *delivery, perr error) {
 		if drivers.CodeOf(perr) == drivers.BadCommand {
 			why = "the printer refused the card"
 		}
-		w.hold(ctx, d, AuditHeld, "not printed: "+code+" before feed, "+why)
+		w.settle(ctx, d, verdict{Outcome: OutcomeHeld, Reason: "not printed: " + code + " before feed, " + why})
 	case !drivers.Fed(perr):
-		w.retryBeforeFeed(ctx, d, code)
-	case feedOf(perr) == drivers.AfterFeed:
-		d.log.Warn("queue: print failed after the card was fed; holding the job", "code", code)
-		w.hold(ctx, d, AuditSpoiled, "spoiled: "+code)
+		d.log.Warn("queue: print failed before the card was fed; retrying", "code", code)
+		w.settle(ctx, d, verdict{Outcome: OutcomeRetry, Reason: "retry: " + code})
 	default:
-		d.log.Warn("queue: print failed and a card may have been fed; holding the job", "code", code)
-		w.hold(ctx, d, AuditHeld, "unknown outcome: "+code)
+		v := w.askPrinter(ctx, d.entry.Pre)
+		if rest, ok := strings.CutPrefix(v.Reason, "unknown outcome: "); ok {
+			v.Reason = "unknown outcome: " + code + " (" + feedOf(perr).String() + "); " + rest
+		} else {
+			v.Reason += "; the print failed with " + code + " (" + feedOf(perr).String() + ")"
+		}
+		if drivers.CodeOf(perr) == drivers.EncodeFailed && v.Outcome == OutcomeSpoiled {
+			// the driver rejected the card whose chip or stripe failed
+			v.Reason = "spoiled-encoding: " + v.Reason
+		}
+		d.log.Warn("queue: print failed after a card may have been fed; asked the printer", "code", code, "outcome", v.Outcome, "reason", v.Reason)
+		w.settle(ctx, d, v)
 	}
 }
 
@@ -417,92 +441,6 @@ func feedOf(err error) drivers.Feed {
 		return de.Feed
 	}
 	return drivers.FeedUnknown
-}
-
-// retryBeforeFeed puts a job whose print failed before the card was fed
-// back to claimed, for a redelivery once the printer is ready again.
-func (w *worker) retryBeforeFeed(ctx context.Context, d *delivery, code string) {
-	if _, err := w.env.ledger.move(ctx, d.job.ID, d.entry, Claimed, "retry: "+code, w.env.now()); err != nil {
-		// Leave the entry at printing: a redelivery holds the job,
-		// which is safe. Never print on an entry we do not own.
-		d.log.Error("queue: could not return the job to claimed after a failure before feed", "err", err)
-	}
-	w.env.metrics.Cards.WithLabelValues(w.p.Name, "retried").Inc()
-	d.log.Warn("queue: print failed before the card was fed; retrying", "code", code)
-	_ = d.msg.NakWithDelay(w.env.cfg.RetryDelay)
-}
-
-// printed records a printed card: ledger, card_issues, audit, event, ack.
-func (w *worker) printed(ctx context.Context, d *delivery) {
-	j, pe := d.job, d.entry
-	done := pe
-	done.State, done.Updated, done.Reason = Printed, w.env.now(), ""
-	for try := 0; ; try++ {
-		_, err := w.env.ledger.swap(ctx, j.ID, pe.Revision, done)
-		if err == nil {
-			break
-		}
-		// The entry moved while we printed (a redelivery held it after a
-		// partition): the card IS printed, so the ledger must say so.
-		cur, gerr := w.env.ledger.get(ctx, j.ID)
-		if gerr == nil {
-			d.log.Warn("queue: ledger moved while printing; recording printed", "was", cur.State)
-			done.Releases = cur.Releases
-			pe.Revision = cur.Revision
-			if cur.State == Held {
-				_ = w.env.st.eraseHeld(ctx, HeldSubject(w.env.cfg.Site, j.ID))
-			}
-		}
-		if try >= 5 || ctx.Err() != nil {
-			d.log.Error("queue: could not record printed in the ledger", "err", err)
-			break
-		}
-	}
-	if err := w.env.issues.markPrinted(ctx, j.Card.Number, j.Card.Issue, j.ID, d.mark, w.env.now()); err != nil {
-		d.log.Error("queue: could not mark the issue printed", "err", err)
-	}
-	w.auditLog(ctx, AuditRecord{Action: AuditPrinted, JobID: j.ID, CardNumber: j.Card.Number, Issue: j.Card.Issue})
-	w.event(Event{JobID: j.ID, State: EventPrinted, CardNumber: j.Card.Number})
-	msg, log := d.msg, d.log
-	w.eraseThen(msg, func(ctx context.Context) {
-		if err := msg.DoubleAck(ctx); err != nil {
-			log.Warn("queue: ack of a printed job failed; the ledger skips its redelivery", "err", err)
-		}
-	})
-	w.env.metrics.Cards.WithLabelValues(w.p.Name, "printed").Inc()
-	d.log.Info("queue: card printed", "issue", j.Card.Issue) // job id and printer from d.log; no personal data
-}
-
-// hold moves a job to held: body to CARD_HELD first (so a crash never
-// loses it), then the ledger, audit, event, and the message terminated.
-func (w *worker) hold(ctx context.Context, d *delivery, action, reason string) {
-	j, msg := d.job, d.msg
-	hdr := msg.Headers()
-	copyMsg := &nats.Msg{
-		Subject: HeldSubject(w.env.cfg.Site, j.ID),
-		Data:    msg.Data(),
-		Header:  nats.Header{},
-	}
-	copyMsg.Header.Set(job.HeaderKey, hdr.Get(job.HeaderKey))
-	copyMsg.Header.Set(job.HeaderSignature, hdr.Get(job.HeaderSignature))
-	copyMsg.Header.Set(HeaderJobsSubject, msg.Subject())
-	copyMsg.Header.Set(HeaderHeldReason, reason)
-	if _, err := w.env.st.JS.PublishMsg(ctx, copyMsg); err != nil {
-		// Without the copy the job must stay redeliverable; the ledger
-		// (printing) makes the redelivery hold it again, never print it.
-		d.log.Error("queue: could not copy a held job to CARD_HELD; will retry", "err", err)
-		_ = msg.NakWithDelay(w.env.cfg.RetryDelay)
-		return
-	}
-	if _, err := w.env.ledger.move(ctx, j.ID, d.entry, Held, reason, w.env.now()); err != nil {
-		d.log.Error("queue: could not record held in the ledger; will retry", "err", err)
-		_ = msg.NakWithDelay(w.env.cfg.RetryDelay)
-		return
-	}
-	w.auditLog(ctx, AuditRecord{Action: action, JobID: j.ID, CardNumber: j.Card.Number, Issue: j.Card.Issue, Reason: reason})
-	w.event(Event{JobID: j.ID, State: EventHeld, Reason: reason, CardNumber: j.Card.Number})
-	w.eraseThen(msg, func(context.Context) { _ = msg.Term() }) // the body lives on in CARD_HELD only
-	w.env.metrics.Cards.WithLabelValues(w.p.Name, "held").Inc()
 }
 
 // rejection describes a refused job. JobID is set only when trusted or a

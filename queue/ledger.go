@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cityid/printerd/drivers"
 )
 
 // State is a job's issuance state in the card_ledger bucket.
@@ -36,6 +38,15 @@ type Entry struct {
 	// Releases counts the times a clerk released the job; a released job
 	// is republished with Nats-Msg-Id "<job.MsgID>/release-<Releases>".
 	Releases int `json:"releases,omitempty"`
+	// Pre is what the printer said of itself just before the card was fed
+	// (serial, counters, card position); Post what it said when the
+	// outcome was settled by asking it. Reconciliation compares the two.
+	Pre  *drivers.Snapshot `json:"pre,omitempty"`
+	Post *drivers.Snapshot `json:"post,omitempty"`
+	// Spoiled says the held job's card was fed and spoiled (rejected to
+	// the reject tray, counted, audited): a clerk releases it only with
+	// reason code spoiled-destroyed, once the card is destroyed.
+	Spoiled bool `json:"spoiled,omitempty"`
 	// Revision is the KV revision the entry was read at (not stored).
 	Revision uint64 `json:"-"`
 }
@@ -118,7 +129,13 @@ type IssueMark struct {
 	Issue int    `json:"issue"`
 	JobID string `json:"job_id"`
 	// Printed is false while the reserving job has not printed yet.
-	Printed bool      `json:"printed"`
+	Printed bool `json:"printed"`
+	// Delivered says the reserving job's card came out good: this number
+	// and issue exist as a card, and no release may print them again.
+	Delivered bool `json:"delivered,omitempty"`
+	// ChipUID is the hex UID of the delivered card's chip, kept only when
+	// its template links the card to another system (transit, library).
+	ChipUID string    `json:"chip_uid,omitempty"`
 	Updated time.Time `json:"updated"`
 	// Revision is the KV revision the mark was read or written at (not
 	// stored); 0 means no mark.
@@ -206,9 +223,19 @@ func (b issueMarks) reserve(ctx context.Context, number string, issue int, jobID
 	return IssueMark{}, false, fmt.Errorf("card_issues: too much contention on one card number")
 }
 
+// markDelivered is markPrinted that also records the issue delivered.
+// chipUID, if not empty, is recorded with it.
+func (b issueMarks) markDelivered(ctx context.Context, number string, issue int, jobID, chipUID string, m IssueMark, now time.Time) error {
+	return b.mark(ctx, number, issue, jobID, chipUID, m, now, true)
+}
+
 // markPrinted sets Printed on jobID's own reservation of issue, read as m
 // (re-read if it changed since).
 func (b issueMarks) markPrinted(ctx context.Context, number string, issue int, jobID string, m IssueMark, now time.Time) error {
+	return b.mark(ctx, number, issue, jobID, "", m, now, false)
+}
+
+func (b issueMarks) mark(ctx context.Context, number string, issue int, jobID, chipUID string, m IssueMark, now time.Time, delivered bool) error {
 	for try := 0; try < casTries; try++ {
 		if try > 0 {
 			var err error
@@ -216,10 +243,14 @@ func (b issueMarks) markPrinted(ctx context.Context, number string, issue int, j
 				return err
 			}
 		}
-		if m.JobID != jobID || m.Issue != issue || m.Printed {
+		if m.JobID != jobID || m.Issue != issue || m.Printed && (m.Delivered || !delivered) {
 			return nil
 		}
 		m.Printed, m.Updated = true, now
+		m.Delivered = m.Delivered || delivered
+		if delivered && chipUID != "" {
+			m.ChipUID = chipUID
+		}
 		_, ok, err := b.put(ctx, number, m)
 		if err != nil || ok {
 			return err

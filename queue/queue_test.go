@@ -270,12 +270,19 @@ func TestSpoiledCardHeldThenReleased(t *testing.T) {
 	if len(held) != 1 || string(held[0]) != string(body) {
 		t.Fatalf("CARD_HELD holds %d copies, want the exact job body once", len(held))
 	}
-	e.devs[0].dev.SoftReset() // the technician clears the jam
+	// The daemon asked the printer: the jammed card was inside, it went
+	// to the reject tray (counted), and the job is held as spoiled.
+	if !ent.Spoiled || ent.Post == nil || ent.Pre == nil || ent.Post.Rejected != ent.Pre.Rejected+1 || ent.Post.Card != drivers.CardNone {
+		t.Errorf("held entry: spoiled %v, pre %+v, post %+v; want spoiled, one more rejected, no card inside", ent.Spoiled, ent.Pre, ent.Post)
+	}
+	if st := e.devs[0].dev.State(); st.CardInside || st.Error != "" || e.devs[0].dev.Counters().Rejected != 1 {
+		t.Errorf("printer after reconciliation: %+v, %d rejected; want empty, no error, one rejected", st, e.devs[0].dev.Counters().Rejected)
+	}
 	ctx := natstest.Context(t, 10*time.Second)
 	c := e.d.Clerk()
 	hl, err := c.Held(ctx)
-	if err != nil || len(hl) != 1 || hl[0].JobID != id || hl[0].CardNumber != "S-0001" {
-		t.Fatalf("Held = %+v, %v; want the one held job", hl, err)
+	if err != nil || len(hl) != 1 || hl[0].JobID != id || hl[0].CardNumber != "S-0001" || !hl[0].Spoiled {
+		t.Fatalf("Held = %+v, %v; want the one held job, spoiled", hl, err)
 	}
 	if _, err := c.Release(ctx, id, "", "printer-fixed"); err == nil {
 		t.Errorf("Release without operator: want an error")
@@ -283,7 +290,10 @@ func TestSpoiledCardHeldThenReleased(t *testing.T) {
 	if _, err := c.Release(ctx, id, "clerk-7", "fixed it, Zephyrine called"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Release with free text as reason: %v, want ErrInvalid", err)
 	}
-	rel, err := c.Release(ctx, id, "clerk-7", "printer-fixed")
+	if _, err := c.Release(ctx, id, "clerk-7", "printer-fixed"); !errors.Is(err, ErrConflict) {
+		t.Errorf("Release of a spoiled card's job without spoiled-destroyed: %v, want ErrConflict", err)
+	}
+	rel, err := c.Release(ctx, id, "clerk-7", ReleaseSpoiledDestroyed)
 	if err != nil {
 		t.Fatalf("Release: %v", err)
 	}
@@ -374,7 +384,15 @@ func TestRedeliveryWhilePrintingIsHeld(t *testing.T) {
 	if p := e.allPrinted(); len(p) != 0 {
 		t.Errorf("printed %v, want nothing", p)
 	}
-	if held := e.streamData(StreamHeld, HeldSubject("test", id)); len(held) != 1 {
+	// The entry may be held by the worker's start-up recovery before the
+	// message arrives; the body is copied when it does.
+	deadline := time.Now().Add(10 * time.Second)
+	held := e.streamData(StreamHeld, HeldSubject("test", id))
+	for len(held) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		held = e.streamData(StreamHeld, HeldSubject("test", id))
+	}
+	if len(held) != 1 {
 		t.Errorf("CARD_HELD has %d copies, want 1", len(held))
 	}
 }
@@ -971,7 +989,9 @@ func TestJunkWithAFutureJobsIDDoesNotStopIt(t *testing.T) {
 	// Junk under the first release's id, sent before the clerk releases.
 	e.publish(junk, ReleaseMsgID(e.msgID(id2, body2), 1), "", "")
 	ctx := natstest.Context(t, 10*time.Second)
-	if _, err := e.d.Clerk().Release(ctx, id2, "clerk-1", "printer-fixed"); !errors.Is(err, ErrConflict) {
+	// The jammed card was rejected to the reject tray: the release says
+	// it was destroyed.
+	if _, err := e.d.Clerk().Release(ctx, id2, "clerk-1", ReleaseSpoiledDestroyed); !errors.Is(err, ErrConflict) {
 		t.Fatalf("Release whose republish was a duplicate: %v, want a conflict", err)
 	}
 	if held := e.streamData(StreamHeld, HeldSubject("test", id2)); len(held) != 1 {
@@ -980,7 +1000,7 @@ func TestJunkWithAFutureJobsIDDoesNotStopIt(t *testing.T) {
 	if ent := e.waitState(id2, Held); ent.Releases != 1 {
 		t.Errorf("after a failed release: releases %d, want 1 (the next release uses a new id)", ent.Releases)
 	}
-	if _, err := e.d.Clerk().Release(ctx, id2, "clerk-1", "printer-fixed"); err != nil {
+	if _, err := e.d.Clerk().Release(ctx, id2, "clerk-1", ReleaseSpoiledDestroyed); err != nil {
 		t.Fatalf("second release: %v", err)
 	}
 	e.waitState(id2, Printed)

@@ -44,5 +44,28 @@ func (w *worker) holdForRibbon(ctx context.Context, d *delivery, err error) {
 		reason = reason[:i]
 	}
 	d.log.Warn("queue: the card cannot be printed on this printer's ribbon; holding the job", "reason", reason)
-	w.hold(ctx, d, AuditHeld, reason)
+	w.holdUnprinted(ctx, d, reason)
+}
+
+// holdUnprinted holds a job no card was fed for (its entry is still
+// claimed): the body is copied to CARD_HELD first, so a crash never loses
+// it, then the ledger, audit and event, and the message is terminated.
+// Nothing was printed, so there is no outcome to journal.
+func (w *worker) holdUnprinted(ctx context.Context, d *delivery, reason string) {
+	if err := w.copyHeld(ctx, d, reason); err != nil {
+		d.log.Error("queue: could not copy a held job to CARD_HELD; will retry", "err", err)
+		_ = d.msg.NakWithDelay(w.env.cfg.RetryDelay)
+		return
+	}
+	if _, err := w.env.ledger.move(ctx, d.job.ID, d.entry, Held, reason, w.env.now()); err != nil {
+		d.log.Error("queue: could not record held in the ledger; will retry", "err", err)
+		_ = d.msg.NakWithDelay(w.env.cfg.RetryDelay)
+		return
+	}
+	j := d.job
+	w.auditLog(ctx, AuditRecord{Action: AuditHeld, JobID: j.ID, CardNumber: j.Card.Number, Issue: j.Card.Issue, Reason: reason})
+	w.event(Event{JobID: j.ID, State: EventHeld, Reason: reason, CardNumber: j.Card.Number})
+	msg := d.msg
+	w.eraseThen(msg, func(context.Context) { _ = msg.Term() }) // the body lives on in CARD_HELD only
+	w.env.metrics.Cards.WithLabelValues(w.p.Name, "held").Inc()
 }

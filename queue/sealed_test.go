@@ -303,7 +303,7 @@ func TestBusCaptureHasNoPersonalData(t *testing.T) {
 		t.Fatalf("Held = %v, %v", held, err)
 	}
 	e.devs[0].dev.SoftReset() // the technician clears the jam
-	if _, err := e.d.Clerk().Release(ctx, heldID, "clerk-1", "printer-fixed"); err != nil {
+	if _, err := e.d.Clerk().Release(ctx, heldID, "clerk-1", ReleaseSpoiledDestroyed); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
 	e.waitState(heldID, Printed)
@@ -390,7 +390,7 @@ func TestStoreUnreadableAfterKeyDestroyed(t *testing.T) {
 	if _, err := env.OpenAt(k.store, now()); !errors.Is(err, seal.ErrKeyGone) {
 		t.Fatalf("held copy after the key upkeep: %v, want ErrKeyGone", err)
 	}
-	if _, err := e.d.Clerk().Release(ctx, heldID, "clerk-1", "printer-fixed"); !errors.Is(err, ErrUnprintable) {
+	if _, err := e.d.Clerk().Release(ctx, heldID, "clerk-1", ReleaseSpoiledDestroyed); !errors.Is(err, ErrUnprintable) {
 		t.Fatalf("Release of a job whose key is destroyed: %v, want ErrUnprintable", err)
 	}
 	// The destruction is audited, and the announcement withdrawn.

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -62,12 +64,20 @@ type workerEnv struct {
 	audit   *auditLog
 	log     *slog.Logger
 	metrics *Metrics
+	// book is the outcome journal: intents before feed, outcomes until
+	// every sink has them.
+	book *outcomeBook
+	// inflight holds the ids of the jobs whose card a worker of this
+	// daemon is printing or settling now.
+	inflight sync.Map
 	// runCtx is cancelled by Close: it stops printing.
 	runCtx context.Context
 	// draining is closed by Drain: no new fetch.
 	draining <-chan struct{}
 	// background runs f in a goroutine the daemon's Drain and Close wait for.
 	background func(f func())
+	// workerOf returns the daemon's worker of a printer, or nil.
+	workerOf func(name string) *worker
 }
 
 // now returns the configured time in UTC.
@@ -115,10 +125,26 @@ type worker struct {
 	lastReady  bool
 	last       PrinterStatus // the last status published (printers.go)
 	wake       chan struct{}
+	// recoverDue asks the worker to clear its printer and reconcile the
+	// job of a card interrupted by a crash or a lost link (recover) before
+	// it takes a job: at start, after the printer did not answer, when it
+	// reports a card inside, and when the sweep asks.
+	recoverDue atomic.Bool
 }
 
 func newWorker(env *workerEnv, p Printer, cons jetstream.Consumer) *worker {
-	return &worker{env: env, p: p, cons: cons, dev: newDevLock(), log: env.log.With("printer", p.Name), wake: make(chan struct{}, 1)}
+	w := &worker{env: env, p: p, cons: cons, dev: newDevLock(), log: env.log.With("printer", p.Name), wake: make(chan struct{}, 1)}
+	w.recoverDue.Store(true)
+	return w
+}
+
+// requestRecover has the worker run recover before its next job.
+func (w *worker) requestRecover() {
+	w.recoverDue.Store(true)
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (w *worker) setPaused(v bool) {
@@ -216,7 +242,19 @@ func (w *worker) run() {
 			}
 			continue
 		}
-		if !w.checkReady() {
+		ready, answered := w.checkReady()
+		if answered && w.recoverDue.Load() {
+			ctx, cancel := context.WithTimeout(w.env.runCtx, 2*time.Minute)
+			ok := w.recover(ctx)
+			cancel()
+			if ok {
+				w.recoverDue.Store(false)
+			} else if !w.sleep(cfg.StatusInterval) {
+				break
+			}
+			continue
+		}
+		if !ready {
 			if !w.sleep(cfg.StatusInterval) {
 				break
 			}
@@ -249,8 +287,10 @@ func (w *worker) run() {
 }
 
 // checkReady reads the printer's status, publishes it when due, and
-// reports whether a card can be printed now.
-func (w *worker) checkReady() bool {
+// reports whether a card can be printed now and whether the printer
+// answered. A printer that did not answer, or reports a card inside, is
+// due a recover.
+func (w *worker) checkReady() (ready, answered bool) {
 	ctx, cancel := context.WithTimeout(w.env.runCtx, 10*time.Second)
 	defer cancel()
 	var st drivers.Status
@@ -259,13 +299,16 @@ func (w *worker) checkReady() bool {
 		st, err = dev.Status(ctx)
 		return err
 	})
-	ready := err == nil && st.Ready
+	ready = err == nil && st.Ready
+	if err != nil || slices.Contains(st.Problems, drivers.CardJam) {
+		w.recoverDue.Store(true)
+	}
 	w.env.metrics.PrinterReady.WithLabelValues(w.p.Name).Set(b2f(ready))
 	if err == nil && st.RibbonLeft >= 0 {
 		w.env.metrics.RibbonLeft.WithLabelValues(w.p.Name).Set(float64(st.RibbonLeft))
 	}
 	w.publishStatus(st, err, false, false)
-	return ready
+	return ready, err == nil
 }
 
 func b2f(b bool) float64 {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/diag"
+	"github.com/cityid/printerd/drivers/pcsc"
 	"github.com/cityid/printerd/drivers/playback"
 	"github.com/cityid/printerd/drivers/serial"
 	"github.com/cityid/printerd/drivers/usb"
@@ -22,7 +24,7 @@ import (
 	"github.com/cityid/printerd/queue/service"
 )
 
-const diagSynopsis = "printerd diag list|status|info|counters|clean|test-card|reset|pause|resume|raw PRINTER [ARG] [--nats URL [--site S] | --device URI [--record FILE]] [--json]"
+const diagSynopsis = "printerd diag list|status|info|counters|clean|test-card|reset|pause|resume|raw PRINTER [ARG] [--nats URL [--site S] | --device URI [--record FILE]] [--json]\n       printerd diag readers|chip [READER] [--device URI] [--json]"
 
 // cmdDiag is printerd diag: technician diagnostics, through the daemon's
 // service (--nats, the default) or directly on a device no daemon holds
@@ -35,7 +37,11 @@ func cmdDiag(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"With --device the verb runs on the printer at URI (no daemon may hold it; PRINTER is then\n"+
 			"only a name and may be left out). Otherwise it is sent to the daemon as a NATS request to\n"+
 			"printerd.diag.<site>.<PRINTER>.<verb>. ARG is the ribbon for test-card and the command for\n"+
-			"raw (e.g. Rco;p). pause and resume need the daemon.\n\nflags:\n", diagSynopsis)
+			"raw (e.g. Rco;p). pause and resume need the daemon.\n\n"+
+			"readers lists this host's PC/SC readers (the printers' chip encoders). chip checks the chip\n"+
+			"at an encoder station: present, UID, NDEF space used and free, locked; never its content.\n"+
+			"Its READER is a reader name (or the start of one), else the reader= of the --device URI, else\n"+
+			"the only reader there is. Move a card to the station first, e.g. diag raw Sic --device URI.\n\nflags:\n", diagSynopsis)
 		fs.PrintDefaults()
 	}
 	var nc natsClient
@@ -67,6 +73,21 @@ func cmdDiag(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usageErr("list takes no printer")
 		}
 		return diagList(ctx, stdout, *asJSON, fail)
+	}
+	if verb == "readers" || verb == "chip" {
+		if len(pos) > 2 || verb == "readers" && len(pos) > 1 {
+			return usageErr("too many arguments")
+		}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		result, err := diagChip(ctx, verb, pos[1:], *device)
+		if err != nil {
+			return fail(err)
+		}
+		if err := printResult(stdout, verb, result, *asJSON); err != nil {
+			return fail(err)
+		}
+		return exitOK
 	}
 	if !validVerb(verb) {
 		return usageErr(fmt.Sprintf("unknown verb %q", verb))
@@ -266,4 +287,29 @@ func diagList(ctx context.Context, w io.Writer, asJSON bool, fail func(error) in
 		fmt.Fprintf(w, "%-6s %-40s %s\n", l.Kind, l.URI, l.Detail)
 	}
 	return exitOK
+}
+
+// diagChip runs the local chip verbs: readers (the PC/SC readers) and
+// chip (pcsc.Inspect of the chip at a reader: never its content).
+func diagChip(ctx context.Context, verb string, args []string, device string) (any, error) {
+	if verb == "readers" {
+		r, err := pcsc.Readers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			Readers []string `json:"readers"`
+		}{r}, nil
+	}
+	var reader string
+	if len(args) == 1 {
+		reader = args[0]
+	} else if device != "" {
+		u, err := url.Parse(device)
+		if err != nil {
+			return nil, fmt.Errorf("--device: %w", err)
+		}
+		reader = u.Query().Get("reader")
+	}
+	return pcsc.Inspect(ctx, reader, 3*time.Second)
 }

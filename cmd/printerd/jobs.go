@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/service"
 )
@@ -26,6 +27,7 @@ verbs:
   status JOB_ID                 a job's ledger state
   held                          jobs waiting for a clerk
   release JOB_ID --reason R     print a held job again; R: printer-fixed, spoiled-destroyed
+                                (a spoiled card's job: spoiled-destroyed, once the card is destroyed)
   cancel JOB_ID --reason R      end a held or queued job (its data is erased);
                                 R: withdrawn, duplicate, data-error, spoiled-destroyed, other
   history CARD_NUMBER           issuance history of a card number (audit, no personal data)
@@ -129,6 +131,17 @@ func printJobsResult(w io.Writer, res any) error {
 		}
 		if e.Releases > 0 {
 			fmt.Fprintf(tw, "releases\t%d\n", e.Releases)
+		}
+		if e.Spoiled {
+			fmt.Fprintf(tw, "spoiled\tyes: destroy the card from the reject tray, then release with --reason spoiled-destroyed\n")
+		}
+		for _, sn := range []struct {
+			name string
+			s    *drivers.Snapshot
+		}{{"before feed", e.Pre}, {"reconciled", e.Post}} {
+			if sn.s != nil {
+				fmt.Fprintf(tw, "%s\tserial %s, printed %d, rejected %d, card %s\n", sn.name, sn.s.Serial, sn.s.Printed, sn.s.Rejected, sn.s.Card)
+			}
 		}
 		fmt.Fprintf(tw, "updated\t%s\n", e.Updated.Format(time.RFC3339))
 	case []queue.HeldJob:

@@ -50,6 +50,10 @@ func (p nullPrinter) Status(context.Context) (drivers.Status, error) {
 	return drivers.Status{Ready: true, RibbonLeft: -1}, nil
 }
 
+func (p nullPrinter) Probe(context.Context) (drivers.Snapshot, error) {
+	return drivers.Snapshot{Serial: "NULL", Rejected: -1, Card: drivers.CardNone}, nil
+}
+
 func (p nullPrinter) Print(ctx context.Context, _ card.Card) error {
 	if p.d > 0 {
 		select {

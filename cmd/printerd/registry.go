@@ -5,6 +5,7 @@ import (
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/evolis"
 	"github.com/cityid/printerd/drivers/magicard"
+	"github.com/cityid/printerd/drivers/pcsc"
 	"github.com/cityid/printerd/drivers/serial"
 	"github.com/cityid/printerd/drivers/sim"
 	"github.com/cityid/printerd/drivers/tcp"
@@ -22,7 +23,8 @@ func newRegistry(sims *sim.Registry) (*drivers.Registry, error) {
 	}
 	r := &drivers.Registry{}
 	for _, err := range []error{
-		r.RegisterLanguage("evolis", evolis.Language),
+		// chip cards are encoded through pcscd at the printer's reader (reader=)
+		r.RegisterLanguage("evolis", evolis.LanguageWith(pcsc.NewEncoder(pcsc.Options{}))),
 		r.RegisterLanguage("magicard", magicard.Language),
 		r.RegisterDetector(magicard.Detect),
 		r.RegisterTransport("serial", serial.Open),

@@ -68,6 +68,7 @@ STAGE is feed, y, m, c, k, o or eject; @N is the Nth card fed from now (default 
 	ribbon := fs.Int("ribbon-cards", 0, "card sides the ribbon can print (0: 300)")
 	ribbonType := fs.String("ribbon", string(card.YMCKO), "ribbon loaded, as the printer reports it: ymcko, ymckok, ko or k")
 	verbose := fs.Bool("verbose", false, "log every command (names only)")
+	vpcd := fs.String("vpcd", "", "encoder station: present each card's virtual chip to pcscd through vsmartcard's vpcd at HOST:PORT (e.g. 127.0.0.1:35963) while the card is there")
 	lang := fs.String("lang", "evolis", "printer language: evolis or magicard (the Magicard text protocol)")
 	mcLayout := fs.String("layout", "kee", "with --lang magicard: line layout, kee (Tango 2E, USB 0c1f:1800) or kge (Enduro 3E, 0c1f:4800)")
 	if err := fs.Parse(args); err != nil {
@@ -112,7 +113,7 @@ STAGE is feed, y, m, c, k, o or eject; @N is the Nth card fed from now (default 
 		level = slog.LevelDebug
 	}
 	log := slog.New(newLogHandler(stderr, "", level))
-	so := sim.Options{Name: *name, Speed: *speed, Out: *out, Faults: f, FeederCards: *feeder, RibbonCards: *ribbon, Ribbon: card.Ribbon(*ribbonType), Logger: log}
+	so := sim.Options{Name: *name, Speed: *speed, Out: *out, Faults: f, FeederCards: *feeder, RibbonCards: *ribbon, Ribbon: card.Ribbon(*ribbonType), Logger: log, VPCD: *vpcd}
 	var dev simPrinter
 	switch {
 	case *lang == "evolis":

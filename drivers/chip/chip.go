@@ -23,6 +23,12 @@ type Encoder interface {
 	Encode(ctx context.Context, reader string, payload []byte) (Result, error)
 }
 
+// Checker is implemented by encoders that can tell, before a card is fed,
+// whether they can reach their reader at all (pcscd up, reader present).
+type Checker interface {
+	Ready(ctx context.Context, reader string) error
+}
+
 // Result is what an encoding did.
 type Result struct {
 	// UID is the chip's unique identifier as the reader reports it (GET

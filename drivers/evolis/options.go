@@ -9,6 +9,7 @@ import (
 
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/drivers/chip"
 )
 
 // Options tune a Printer. The zero value is a working configuration.
@@ -56,6 +57,14 @@ type Options struct {
 	// ribbon is refused before it is fed. Empty means: take the card's
 	// ribbon, or ymcko if the card has none.
 	Ribbon card.Ribbon
+	// Encoder writes the chip of a card that has one (card.Card.Chip),
+	// with the card at the encoder station. Nil means the printer has no
+	// chip encoder: a chip card is refused before it is fed.
+	Encoder chip.Encoder
+	// Reader names the PC/SC reader of the printer's encoder (URI
+	// parameter reader=); "" lets the encoder pick the only reader there
+	// is.
+	Reader string
 	// Logger receives debug records of commands (names only, never
 	// payloads) and resets. Nil means slog.Default().
 	Logger *slog.Logger
@@ -116,7 +125,8 @@ func (o Options) Validate() error {
 
 // OptionsFromParams reads driver options from printer URI query parameters:
 // compress=1, rotate=90|270, levels=32|64|128, ribbon=ymcko|ymckok|ko|k,
-// timeout=5s (ReplyTimeout), motion-timeout=60s, padding=N, resets=N.
+// timeout=5s (ReplyTimeout), motion-timeout=60s, padding=N, resets=N,
+// reader=NAME (the encoder's PC/SC reader).
 // Other parameters belong to other layers and are ignored here; the
 // registry refuses those no layer declares (Params).
 func OptionsFromParams(params url.Values) (Options, error) {
@@ -150,12 +160,13 @@ func OptionsFromParams(params url.Values) (Options, error) {
 		}
 	}
 	o.Ribbon = card.Ribbon(params.Get("ribbon"))
+	o.Reader = params.Get("reader")
 	return o, o.Validate()
 }
 
 // Params are the URI parameters OptionsFromParams reads, for
 // drivers.Registry.RegisterParams.
-var Params = []string{"compress", "rotate", "levels", "padding", "resets", "timeout", "motion-timeout", "ribbon"}
+var Params = []string{"compress", "rotate", "levels", "padding", "resets", "timeout", "motion-timeout", "ribbon", "reader"}
 
 // Language is the registry entry for the Evolis language: it makes a
 // Printer on link with options from the URI parameters (OptionsFromParams).
@@ -165,4 +176,17 @@ func Language(link drivers.Link, params url.Values) (drivers.Printer, error) {
 		return nil, err
 	}
 	return New(link, o), nil
+}
+
+// LanguageWith is Language with a chip encoder: the registry entry of a
+// host that reaches its printers' encoder stations (drivers/pcsc).
+func LanguageWith(enc chip.Encoder) drivers.Language {
+	return func(link drivers.Link, params url.Values) (drivers.Printer, error) {
+		o, err := OptionsFromParams(params)
+		if err != nil {
+			return nil, err
+		}
+		o.Encoder = enc
+		return New(link, o), nil
+	}
 }

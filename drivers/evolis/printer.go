@@ -328,6 +328,10 @@ type step struct {
 	cmd   []byte
 	slow  bool // waits MotionTimeout
 	feeds bool // the command that takes a card from the feeder
+	// check, if set, runs once the command was answered OK: the chip
+	// encoding at the station, the stripe's read-back. Its failure spoils
+	// the card (rejected, EncodeFailed).
+	check func(ctx context.Context) error
 }
 
 // ribbonFor picks the ribbon for a card: the card's, which must match the
@@ -426,6 +430,9 @@ func sideSteps(side string, s card.Side, ribbon card.Ribbon, back bool, opts Opt
 // padding. The ribbon is the card's (which must match opts.Ribbon if that is
 // set), else opts.Ribbon, else ymcko.
 func EncodeCard(c card.Card, opts Options) ([]byte, error) {
+	if c.Chip != nil {
+		return nil, errors.New("evolis: the card has a chip to encode, which needs a live printer and its encoder, not a command stream")
+	}
 	p := &Printer{opts: opts.withDefaults()}
 	ribbon, err := p.ribbonFor(c)
 	if err != nil {
@@ -472,6 +479,14 @@ func (p *Printer) Print(ctx context.Context, c card.Card) error {
 	if err != nil {
 		return fail(drivers.BadCommand, drivers.BeforeFeed, err)
 	}
+	if steps, err = p.encodeSteps(c, steps); err != nil {
+		return fail(drivers.BadCommand, drivers.BeforeFeed, err)
+	}
+	if err := p.encoderReady(ctx, c); err != nil {
+		// nothing fed: the encoder must be fixed before a chip card is
+		// worth feeding
+		return fail(drivers.BadConfig, drivers.BeforeFeed, err)
+	}
 	last := &steps[len(steps)-1]
 	last.cmd = append(last.cmd, make([]byte, p.opts.Padding)...)
 
@@ -504,6 +519,11 @@ func (p *Printer) Print(ctx context.Context, c card.Card) error {
 		if err == nil {
 			if s.feeds {
 				fed = drivers.AfterFeed
+			}
+			if s.check != nil {
+				if err := s.check(ctx); err != nil {
+					return p.spoil(ctx, c.Label, commandName(s.cmd), err)
+				}
 			}
 			continue
 		}

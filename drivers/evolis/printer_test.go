@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,6 +184,7 @@ type scriptLink struct {
 	silent  bool
 	dead    bool
 	script  func(n int, name string) (reply string, silent, dead bool)
+	mag     [3]string // tracks loaded with Dm, which Rmb reads back
 }
 
 func (l *scriptLink) Write(ctx context.Context, p []byte) (int, error) {
@@ -196,6 +199,15 @@ func (l *scriptLink) Write(ctx context.Context, p []byte) (int, error) {
 	}
 	l.names = append(l.names, name)
 	r, silent, dead := "OK\r", false, false
+	if args := strings.SplitN(strings.TrimSuffix(string(p[1:]), "\r"), ";", 3); name == "Dm" && len(args) == 3 {
+		if n, err := strconv.Atoi(args[1]); err == nil && n >= 1 && n <= 3 {
+			l.mag[n-1] = args[2]
+		}
+	} else if name == "Rmb" && len(args) == 2 {
+		if n, err := strconv.Atoi(args[1]); err == nil && n >= 1 && n <= 3 {
+			r = l.mag[n-1] + "\r"
+		}
+	}
 	if l.script != nil {
 		if sr, s, d := l.script(len(l.names), name); sr != "" || s || d {
 			r, silent, dead = sr, s, d
@@ -306,7 +318,7 @@ func TestPrintSequence(t *testing.T) {
 	if err := p.Print(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"Pem", "Pr", "Ss", "Pmt", "Dm", "Pmt", "Dm", "Smw", "Sr", "Db;y", "Db;m", "Db;c", "Db;k", "Db;o", "Sv", "Db;y", "Db;m", "Db;c", "Db;k", "Db;o", "Se"}
+	want := []string{"Pem", "Pr", "Ss", "Pmt", "Dm", "Pmt", "Dm", "Smw", "Smr", "Rmb", "Rmb", "Sr", "Db;y", "Db;m", "Db;c", "Db;k", "Db;o", "Sv", "Db;y", "Db;m", "Db;c", "Db;k", "Db;o", "Se"}
 	if !slices.Equal(l.names, want) {
 		t.Fatalf("commands %v, want %v", l.names, want)
 	}
@@ -425,5 +437,38 @@ func TestStatusDuringPrint(t *testing.T) {
 	defer l.mu.Unlock()
 	if slices.Contains(l.names, "Rlr") {
 		t.Errorf("Status sent commands during the print: %v", l.names)
+	}
+}
+
+// TestEncodingFailureSpoils: a stripe that reads back other than written
+// spoils the card: it goes to the reject tray (Ser), the error is
+// EncodeFailed after feed, and nothing is printed on it. A chip card on a
+// printer without an encoder is refused before anything moves.
+func TestEncodingFailureSpoils(t *testing.T) {
+	l := &scriptLink{script: at("Rmb", 1, "1234567890=2513\r", false, false)}
+	c := testCard(card.KO)
+	c.Mag[1] = "1234567890=2512"
+	err := New(l, fast).Print(context.Background(), c)
+	var pe *drivers.Error
+	if !errors.As(err, &pe) || pe.Code != drivers.EncodeFailed || pe.Feed != drivers.AfterFeed || !errors.Is(err, ErrMagReadBack) {
+		t.Fatalf("Print = %v, want encode-failed after feed (read back differs)", err)
+	}
+	if strings.Contains(err.Error(), "2512") || strings.Contains(err.Error(), "2513") {
+		t.Errorf("the error shows track data: %v", err)
+	}
+	want := []string{"Pem", "Pr", "Ss", "Pmt", "Dm", "Smw", "Smr", "Rmb", "Ser"}
+	if !slices.Equal(l.names, want) {
+		t.Errorf("commands %v, want %v", l.names, want)
+	}
+
+	l = &scriptLink{}
+	c = testCard(card.KO)
+	c.Chip = &card.ChipPayload{Interface: card.Contactless, NDEF: []byte{0xd4, 0, 0}}
+	err = New(l, fast).Print(context.Background(), c)
+	if !errors.As(err, &pe) || pe.Code != drivers.BadCommand || pe.Feed != drivers.BeforeFeed || !strings.Contains(err.Error(), "no chip encoder") {
+		t.Fatalf("chip card without encoder: Print = %v", err)
+	}
+	if len(l.names) != 0 {
+		t.Errorf("commands sent: %v", l.names)
 	}
 }

@@ -478,6 +478,9 @@ func (p *Printer) Print(ctx context.Context, cd card.Card) error {
 	if _, err := magTokens(cd.Mag); err != nil {
 		return badCard(err)
 	}
+	if cd.Chip != nil {
+		return badCard(errors.New("magicard: the card has a chip to encode; this driver has no chip encoder"))
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.printing.Store(true)

@@ -35,11 +35,20 @@ func NewEncoder(opts Options) *Encoder {
 	return &Encoder{opts: opts}
 }
 
-// Encode waits for the chip at reader, writes payload (an NDEF message) as
+// Encode finds the reader (MatchReader: the one named, the only one whose
+// name starts with reader, or with reader empty the only reader there
+// is), waits for the chip there, writes payload (an NDEF message) as
 // its NDEF file, reads it back and compares, locks it where the chip
 // allows and returns its UID (t4t.Encode). Errors are *chip.Error; Spoiled
 // tells whether the card is to be rejected.
 func (e *Encoder) Encode(ctx context.Context, reader string, payload []byte) (chip.Result, error) {
+	readers, err := Readers(ctx)
+	if err != nil {
+		return chip.Result{}, err
+	}
+	if reader, err = MatchReader(readers, reader); err != nil {
+		return chip.Result{}, err
+	}
 	wait, cancel := context.WithTimeout(ctx, e.opts.CardTimeout)
 	card, err := connect(ctx, wait, reader)
 	cancel()
@@ -51,3 +60,16 @@ func (e *Encoder) Encode(ctx context.Context, reader string, payload []byte) (ch
 }
 
 var _ chip.Encoder = (*Encoder)(nil)
+
+// Ready reports whether the encoder can reach reader now (pcscd answers
+// and the reader is there), without waiting for a chip: drivers ask it
+// before they feed a chip card, so that a missing encoder does not spoil
+// card after card. Errors are *chip.Error with code NoReader or Offline.
+func (e *Encoder) Ready(ctx context.Context, reader string) error {
+	readers, err := Readers(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = MatchReader(readers, reader)
+	return err
+}

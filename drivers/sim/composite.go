@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/cityid/printerd/card"
+	"github.com/cityid/printerd/drivers/chip/t4t"
 	"github.com/cityid/printerd/internal/transpose"
 )
 
@@ -18,6 +19,7 @@ import (
 type printedCard struct {
 	label    string
 	mag      [3]string
+	chip     *t4t.Image
 	files    []string // set before the card is kept, never after
 	planes   [2]map[byte]panelData
 	rotation int
@@ -55,7 +57,7 @@ func (k *printedCard) get() Printed {
 // it also keeps the design-orientation panels in FrontPanels and
 // BackPanels.
 func (k *printedCard) composite(panels bool) Printed {
-	p := Printed{Label: k.label, Mag: k.mag, Files: k.files}
+	p := Printed{Label: k.label, Mag: k.mag, Chip: k.chip, Files: k.files}
 	var front *image.RGBA
 	p.FrontPanels, front = k.compositeSide(k.planes[0], panels)
 	p.Front = front

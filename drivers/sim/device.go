@@ -8,6 +8,8 @@ import (
 
 	"github.com/cityid/printerd/card"
 	"github.com/cityid/printerd/drivers"
+	"github.com/cityid/printerd/drivers/chip/t4t"
+	"github.com/cityid/printerd/drivers/chip/vchip"
 )
 
 // Device is a simulated Evolis card printer. Its methods are safe for
@@ -43,6 +45,7 @@ type Device struct {
 	coercivity  string
 	nextLabel   string
 	cards       []*printedCard // the last Options.KeepCards cards, oldest first
+	chipLeft    time.Time      // when the last chip left the encoder station
 }
 
 // cardState is a card inside the printer.
@@ -54,7 +57,10 @@ type cardState struct {
 	pendingSide int
 	sideStarted [2]bool
 	mag         [3]string
-	aborted     bool // its sequence ended without an eject
+	aborted     bool        // its sequence ended without an eject
+	station     string      // Rlr;p's answer at an encoder station, or ""
+	chip        *vchip.Chip // the chip presented to pcscd while at the station
+	chipImage   *t4t.Image  // what the chip held when it left the station
 }
 
 // faultKind names what an armed trigger does.
@@ -91,6 +97,9 @@ type Printed struct {
 	BackPanels  *card.Side
 	// Mag holds the magnetic tracks written on the card (Smw).
 	Mag [3]string
+	// Chip is the card's chip as it left the encoder station (with
+	// Options.VPCD set), nil for a card that never reached one.
+	Chip *t4t.Image
 	// Files are the image files written to Options.Out.
 	Files []string
 }
@@ -310,6 +319,7 @@ func (d *Device) SoftReset() {
 
 func (d *Device) softReset() {
 	if d.card != nil {
+		d.leaveStation(d.card)
 		d.rejected++
 		d.card = nil
 	}

@@ -86,6 +86,21 @@
 //	drop=STAGE[@N]         the link drops at STAGE: Serve returns ErrDropped, card inside
 //	garbage=N              after N more commands, one reply is garbage bytes
 //	need-cleaning-after=N  after N more cards Ss answers NEED CLEANING until Scp
+//	chip=KIND[@N]          the Nth card's chip at the encoder station (Options.VPCD):
+//	                       missing (no chip comes), refuse (every write refused)
+//	                       or remove (the chip goes away in the middle of the write)
+//
+// # Encoder station
+//
+// With Options.VPCD (URI vpcd=HOST:PORT, printerd sim --vpcd) the printer
+// has a chip encoder: Sis (contacts) or Sic (contactless) feeds the card
+// if needed and moves it to the station, where a virtual chip
+// (drivers/chip/vchip) connects to vsmartcard's vpcd, so pcscd's reader
+// sees a chip; Rlr;p answers SMART CARD or CONTACTLESS CARD. The chip
+// leaves the reader when the card moves on (Sr, Sv), is ejected or
+// rejected; the printed card keeps its image (Printed.Chip, and
+// <label>-chip.json in Out). The next chip comes no sooner than 1 s after
+// the last left, so pcscd sees them apart.
 //
 // STAGE is one of feed, y, m, c, k, o, eject (a panel stage is when that
 // panel prints, on whichever side comes first); @N is the Nth card fed from

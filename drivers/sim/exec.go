@@ -126,6 +126,9 @@ func (e *run) do(cmd command) string {
 		if len(cmd.params) != 1 || cmd.params[0] != "p" {
 			return replyParams
 		}
+		if d.card != nil && d.card.station != "" {
+			return d.card.station
+		}
 		if d.card != nil {
 			return replyCard
 		}
@@ -210,6 +213,9 @@ func (e *run) do(cmd command) string {
 		if r := e.printPending(); r != "" {
 			return r
 		}
+		if d.card != nil {
+			d.leaveStation(d.card)
+		}
 		d.side = 0
 		if cmd.name == "Sv" {
 			d.side = 1
@@ -234,9 +240,13 @@ func (e *run) do(cmd command) string {
 				return r
 			}
 		}
+		if cmd.name != "Si" {
+			return e.toStation(cmd.name)
+		}
 		return replyOK
 	case "Ser", "Seb":
 		if d.card != nil {
+			d.leaveStation(d.card)
 			d.rejected++
 			d.card = nil
 			e.delay += d.delayFor(StageEject)
@@ -472,6 +482,7 @@ func (e *run) eject() string {
 		return r
 	}
 	c := d.card
+	d.leaveStation(c)
 	d.card = nil
 	d.seq = false
 	d.side = 0
@@ -480,7 +491,7 @@ func (e *run) eject() string {
 	if d.cleanAt > 0 && d.sinceClean >= d.cleanAt {
 		d.cleanDue = true
 	}
-	k := &printedCard{label: c.label, mag: c.mag, planes: c.planes, rotation: d.opts.Rotation}
+	k := &printedCard{label: c.label, mag: c.mag, chip: c.chipImage, planes: c.planes, rotation: d.opts.Rotation}
 	if d.opts.Out != "" {
 		// The faces are composited for the files and then let go: Cards
 		// composites them again if asked.
@@ -488,6 +499,14 @@ func (e *run) eject() string {
 		files, err := writeImages(d.opts.Out, p)
 		if err != nil {
 			d.opts.Logger.Warn("sim: writing card images", "device", d.opts.Name, "card", p.Label, "err", err)
+		}
+		if k.chip != nil && err == nil {
+			var f string
+			if f, err = writeChip(d.opts.Out, p.Label, k.chip); err != nil {
+				d.opts.Logger.Warn("sim: writing the chip image", "device", d.opts.Name, "card", p.Label, "err", err)
+			} else {
+				files = append(files, f)
+			}
 		}
 		k.files = files
 	}

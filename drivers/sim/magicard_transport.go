@@ -53,6 +53,9 @@ func (r *Registry) magicardTransport(u *url.URL) (drivers.LinkCloser, error) {
 	}
 	d := r.mc[o.Name]
 	if d == nil {
+		if o.Serial == "" {
+			o.Serial = processSerial(o.Options)
+		}
 		d = NewMagicard(o)
 		if r.mc == nil {
 			r.mc = map[string]*Magicard{}

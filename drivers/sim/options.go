@@ -64,6 +64,11 @@ type Options struct {
 	ReadTimeout time.Duration
 	// Faults are injected at start; see Faults and ParseFaults.
 	Faults Faults
+	// VPCD is the address of vsmartcard's vpcd (e.g. vchip.Addr0,
+	// 127.0.0.1:35963) where the printer's encoder station presents a
+	// virtual chip to pcscd while a card sits there (Sis, Sic). Empty
+	// means the cards have no chip a host can reach.
+	VPCD string
 	// Logger receives debug records of commands (names only, never
 	// parameters or payloads). Nil means no logging.
 	Logger *slog.Logger
@@ -197,6 +202,9 @@ type Faults struct {
 	// NeedCleaningAfter, if set, makes the printer answer NEED CLEANING
 	// (at Ss) once that many more cards have been printed, until Scp.
 	NeedCleaningAfter *int
+	// Chip arms chip faults at the encoder station, per card: the chip
+	// missing, refusing writes, or removed in the middle of the write.
+	Chip []ChipFault
 }
 
 // Int returns a pointer to n, for the optional counts in Faults.
@@ -227,6 +235,9 @@ func (f Faults) String() string {
 	trig("drop", f.Drop)
 	num("garbage", f.Garbage)
 	num("need-cleaning-after", f.NeedCleaningAfter)
+	for _, c := range f.Chip {
+		parts = append(parts, c.String())
+	}
 	return strings.Join(parts, ",")
 }
 
@@ -299,8 +310,13 @@ func ParseFaults(spec string) (Faults, error) {
 			f.Garbage, err = num()
 		case "need-cleaning-after":
 			f.NeedCleaningAfter, err = num()
+		case "chip":
+			var c ChipFault
+			if c, err = parseChipFault(val); err == nil {
+				f.Chip = append(f.Chip, c)
+			}
 		default:
-			err = fmt.Errorf("sim: unknown fault %q: want ribbon-out-after, ribbon-out, jam, cover-open, feeder-empty, feeder, silent-after, drop, garbage or need-cleaning-after", name)
+			err = fmt.Errorf("sim: unknown fault %q: want ribbon-out-after, ribbon-out, jam, cover-open, feeder-empty, feeder, silent-after, drop, garbage, need-cleaning-after or chip", name)
 		}
 		if err != nil {
 			return Faults{}, err

@@ -2,9 +2,12 @@ package sim
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strconv"
 	"sync"
@@ -100,6 +103,12 @@ func OptionsFromURI(u *url.URL) (Options, error) {
 		}
 		o.KeepCards = n
 	}
+	if v := q.Get("vpcd"); v != "" {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return o, fmt.Errorf("sim: URI parameter vpcd=%q: want host:port of vsmartcard's vpcd, such as 127.0.0.1:35963", v)
+		}
+		o.VPCD = v
+	}
 	if v := q.Get("faults"); v != "" {
 		f, err := ParseFaults(v)
 		if err != nil {
@@ -113,7 +122,7 @@ func OptionsFromURI(u *url.URL) (Options, error) {
 // Params are the URI parameters of sim:// the simulator reads (its own,
 // the driver's ribbon and rotate, and the Magicard simulator's layout and
 // head), for drivers.Registry.RegisterParams.
-var Params = []string{"out", "speed", "ribbon", "rotate", "keep", "faults", "layout", "head"}
+var Params = []string{"out", "speed", "ribbon", "rotate", "keep", "faults", "layout", "head", "vpcd"}
 
 // Transport opens sim://<name>?out=DIR&speed=X&faults=SPEC on r: an
 // in-process simulated printer. The first open of a name makes the device
@@ -141,6 +150,9 @@ func (r *Registry) Transport(ctx context.Context, u *url.URL) (drivers.LinkClose
 	}
 	d := r.m[o.Name]
 	if d == nil {
+		if o.Serial == "" {
+			o.Serial = processSerial(o)
+		}
 		d = New(o)
 		if r.m == nil {
 			r.m = map[string]*Device{}
@@ -152,6 +164,22 @@ func (r *Registry) Transport(ctx context.Context, u *url.URL) (drivers.LinkClose
 }
 
 var _ drivers.Transport = (*Registry)(nil).Transport
+
+// bootID tells this process's in-process devices from another process's.
+var bootID = func() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}()
+
+// processSerial is the serial number of an in-process device with none
+// set: the name's default serial and this process's boot id. An
+// in-process device lives and dies with its process, so a daemon
+// restarted on a sim:// printer sees another printer (another serial)
+// and never takes the new device's counters for the old one's.
+func processSerial(o Options) string {
+	return o.withDefaults().Serial + "-" + bootID
+}
 
 // Link is an in-process connection to a Device: the host side of a
 // buffered pipe whose device side a goroutine serves. It implements

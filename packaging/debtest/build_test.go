@@ -181,7 +181,7 @@ func TestContents(t *testing.T) {
 	if err != nil {
 		t.Fatalf("debtest: dpkg-deb --info: %v\n%s", err, info)
 	}
-	for _, w := range []string{"Package: printerd", "Version: " + version1, "Depends: libc6", "libusb-1.0-0", "systemd (>= 252)", "postinst", "prerm", "postrm"} {
+	for _, w := range []string{"Package: printerd", "Version: " + version1, "Depends: libc6", "libusb-1.0-0", "libpcsclite1", "systemd (>= 252)", "postinst", "prerm", "postrm"} {
 		if !strings.Contains(string(info), w) {
 			t.Errorf("debtest: dpkg-deb --info lacks %q:\n%s", w, info)
 		}

@@ -132,10 +132,11 @@ func buildGuest(t *testing.T, path, rfs string, k *qemuvm.Kernel, deb1, deb2 str
 	c.CharDev("dev/console", 5, 1)
 	root := repoRoot(t)
 	for name, src := range map[string]string{
-		"root/printerd_1.deb": deb1,
-		"root/printerd_2.deb": deb2,
-		"root/job.json":       filepath.Join(root, "testdata/jobs/issue-polish.json"),
-		"root/job2.json":      filepath.Join(root, "testdata/jobs/issue-icelandic.json"),
+		"root/libpcsclite1.deb": pcscliteDeb(t),
+		"root/printerd_1.deb":   deb1,
+		"root/printerd_2.deb":   deb2,
+		"root/job.json":         filepath.Join(root, "testdata/jobs/issue-polish.json"),
+		"root/job2.json":        filepath.Join(root, "testdata/jobs/issue-icelandic.json"),
 	} {
 		if err := c.FileFrom(name, src, 0o644); err != nil {
 			t.Fatal(err)
@@ -155,6 +156,30 @@ func buildGuest(t *testing.T, path, rfs string, k *qemuvm.Kernel, deb1, deb2 str
 		t.Fatal(err)
 	}
 	return int64(size)
+}
+
+// pcscliteDeb returns Debian's libpcsclite1 package (printerd links
+// pcsc-lite for its chip encoders), fetched once with apt-get download
+// into the cache's debs directory. The guest installs it before printerd:
+// it is not in the cached userland, whose package list stays as it was so
+// that the shared cache is not rebuilt.
+func pcscliteDeb(t *testing.T) string {
+	t.Helper()
+	debs := filepath.Join(cacheDir(t), "debs")
+	if m, _ := filepath.Glob(filepath.Join(debs, "libpcsclite1_*_amd64.deb")); len(m) > 0 {
+		return m[0]
+	}
+	os.MkdirAll(debs, 0o755)
+	cmd := exec.Command("apt-get", "download", "libpcsclite1")
+	cmd.Dir = debs
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("debtest: apt-get download libpcsclite1: %v\n%s", err, out)
+	}
+	m, _ := filepath.Glob(filepath.Join(debs, "libpcsclite1_*_amd64.deb"))
+	if len(m) == 0 {
+		t.Fatal("debtest: apt-get download libpcsclite1 left no package")
+	}
+	return m[0]
 }
 
 type countWriter int64

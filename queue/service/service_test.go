@@ -468,13 +468,14 @@ func TestOperatorIsTheAuthenticatedUser(t *testing.T) {
 	if _, err := clerk.OnBehalfOf("mallory").Release(c, j.ID, "printer-fixed"); !errors.Is(err, service.ErrForbidden) {
 		t.Fatalf("clerk naming a person: %v, want forbidden", err)
 	}
-	if _, err := clerk.Release(c, j.ID, "printer-fixed"); err != nil {
+	// holdOne's jammed card went to the reject tray: spoiled-destroyed.
+	if _, err := clerk.Release(c, j.ID, queue.ReleaseSpoiledDestroyed); err != nil {
 		t.Fatal(err)
 	}
 	e.waitEvent(j.ID, queue.EventPrinted)
 	rel := e.auditOf(queue.AuditReleased)
-	if len(rel) != 1 || rel[0].Operator != "clerk-1" || rel[0].Reason != "printer-fixed" {
-		t.Fatalf("release records %+v, want one by clerk-1 for printer-fixed", rel)
+	if len(rel) != 1 || rel[0].Operator != "clerk-1" || rel[0].Reason != queue.ReleaseSpoiledDestroyed {
+		t.Fatalf("release records %+v, want one by clerk-1 for spoiled-destroyed", rel)
 	}
 
 	// The console acts for a signed-in person: both are recorded.

@@ -286,3 +286,16 @@ func (t *Tag) update(ctx context.Context, op string, off uint16, data []byte) er
 	}
 	return nil
 }
+
+// NDEFLength reads only the NDEF file's length field: how many bytes of
+// message the tag holds, without reading them (diagnostics).
+func (t *Tag) NDEFLength(ctx context.Context) (int, error) {
+	if err := t.selectFile(ctx, t.cc.FileID); err != nil {
+		return 0, err
+	}
+	nb, err := t.read(ctx, "read NDEF length", 0, 2)
+	if err != nil {
+		return 0, err
+	}
+	return int(binary.BigEndian.Uint16(nb)), nil
+}

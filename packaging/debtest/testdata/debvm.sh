@@ -22,7 +22,8 @@ depmod -a
 # usbcore before printerd starts: DeviceAllow=char-usb_device needs its major.
 modprobe -a usbcore vhci-hcd usblp || fail modules "modprobe usbcore vhci-hcd usblp"
 
-# 1. Install, as an administrator does.
+# 1. Install, as an administrator does (apt would bring libpcsclite1 along).
+dpkg -i /root/libpcsclite1.deb >/dev/null 2>&1 || fail install "dpkg -i libpcsclite1"
 out=$(dpkg -i /root/printerd_1.deb 2>&1)
 st=$?
 echo "$out" | sed 's/^/DEBVM-DPKG-INSTALL| /'
