@@ -450,9 +450,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		if got := eval[string](br, fmt.Sprintf(`document.querySelector("#held-%s .reason").innerText`, a.ID)); !strings.Contains(got, "card-jam") {
 			t.Errorf("held reason on the page %q, want the jam", got)
 		}
+		// The card was spoiled: the page says to destroy it and offers
+		// only spoiled-destroyed.
+		if got := eval[string](br, fmt.Sprintf(`[...document.querySelectorAll("#release-reason-%s option")].map(o => o.value).join(",")`, a.ID)); got != ",spoiled-destroyed" {
+			t.Errorf("release reasons for a spoiled card: %q, want only spoiled-destroyed", got)
+		}
 		br.check(st, "queue")
 		br.do("release it",
-			chromedp.SetValue(chromedp.CSS("#release-reason-"+a.ID), "printer-fixed"),
+			chromedp.SetValue(chromedp.CSS("#release-reason-"+a.ID), "spoiled-destroyed"),
 			chromedp.Click(chromedp.CSS("#release-"+a.ID)))
 		br.notice("Job released")
 		br.markPage()
@@ -524,7 +529,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		text := br.text()
 		// The release is audited as the signed-in clerk via the daemon's
 		// console user, with the reason code chosen.
-		for _, want := range []string{"spoiled", "released", "printed", "clara via console-local", "printer-fixed", "verified"} {
+		for _, want := range []string{"spoiled", "released", "printed", "clara via console-local", "spoiled-destroyed", "verified"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("history page lacks %q", want)
 			}

@@ -249,8 +249,11 @@ type jobView struct {
 	Printer    string
 	State      string
 	Reason     string
-	Since      time.Time
-	Expires    time.Time
+	// Spoiled: the card was fed and spoiled (in the reject tray); the
+	// only release is spoiled-destroyed, once a clerk destroyed it.
+	Spoiled bool
+	Since   time.Time
+	Expires time.Time
 }
 
 // queueView builds the queue page from the jobs list verb: per pool the
@@ -284,7 +287,7 @@ func (s *Server) queueView(ctx context.Context, c *service.Client) ([]poolView, 
 	}
 	for _, h := range l.Held {
 		p := pool(h.Pool)
-		p.Held = append(p.Held, jobView{JobID: h.JobID, CardNumber: h.CardNumber, Issue: h.Issue, Printer: h.Printer,
+		p.Held = append(p.Held, jobView{JobID: h.JobID, CardNumber: h.CardNumber, Issue: h.Issue, Printer: h.Printer, Spoiled: h.Spoiled,
 			State: string(queue.Held), Reason: h.Reason, Since: h.Since, Expires: h.Expires})
 	}
 	if sts, err := s.statuses(ctx); err == nil {

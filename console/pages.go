@@ -34,6 +34,9 @@ type pageData struct {
 	Recent   []queue.Event
 
 	ReleaseReasons, CancelReasons, ReprintReasons []string
+	// SpoiledReasons are the release reasons of a job whose card was
+	// spoiled.
+	SpoiledReasons []string
 }
 
 // Can reports whether the signed-in person may take action (templates
@@ -88,6 +91,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, page s
 		d.Notice = n
 	}
 	d.ReleaseReasons, d.CancelReasons, d.ReprintReasons = ReleaseReasons, CancelReasons, ReprintReasons
+	d.SpoiledReasons = []string{queue.ReleaseSpoiledDestroyed}
 	t := s.pages[page]
 	name := "layout.html"
 	if r.URL.Query().Get("partial") == "1" && t.Lookup("live") != nil {
