@@ -141,7 +141,8 @@ func startChipDaemon(t *testing.T, faults string) *chipDaemon {
 	reg := &drivers.Registry{}
 	cd.enc = &timedEncoder{Encoder: pcsc.NewEncoder(pcsc.Options{})}
 	if err := errors.Join(reg.RegisterLanguage("evolis", evolis.LanguageWith(cd.enc)),
-		reg.RegisterTransport("sim", sims.Transport)); err != nil {
+		reg.RegisterTransport("sim", sims.Transport), reg.RegisterParams("", daemon.URIParams...),
+		reg.RegisterParams("evolis", evolis.Params...), reg.RegisterParams("sim", sim.Params...)); err != nil {
 		t.Fatal(err)
 	}
 	r, err := layout.New(layout.Options{Issuer: iss, Templates: templates})
