@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +58,10 @@ type Config struct {
 	Templates      string   `json:"templates"`
 	Site           string   `json:"site"`
 	HTTP           string   `json:"http"`
+	ConsoleListen  string   `json:"console-listen"`
+	ConsoleUsers   string   `json:"console-users"`
+	ConsoleCert    string   `json:"console-tls-cert"`
+	ConsoleKey     string   `json:"console-tls-key"`
 	HeldRetention  Duration `json:"held-retention"`
 	JobsMaxAge     Duration `json:"jobs-max-age"`
 	AllowRaw       bool     `json:"allow-raw"`
@@ -166,6 +171,10 @@ func (c *Config) Settings() []Setting {
 		{Name: "templates", Usage: "directory of extra card templates (*.json)", Str: &c.Templates},
 		{Name: "site", Usage: "site name: the <site> token of subjects", Str: &c.Site},
 		{Name: "http", Usage: "host:port for /metrics and /healthz; empty disables", Str: &c.HTTP},
+		{Name: "console-listen", Usage: "host:port the office console listens on (HTTPS); empty: no console (printerd console serves one apart)", Str: &c.ConsoleListen},
+		{Name: "console-users", Usage: "console users file (printerd console users add); default <state>/console-users.json", Str: &c.ConsoleUsers},
+		{Name: "console-tls-cert", Usage: "the console's TLS certificate (PEM); empty: a self-signed one made in the state directory, its fingerprint logged", Str: &c.ConsoleCert},
+		{Name: "console-tls-key", Usage: "the console's TLS key (PEM), with console-tls-cert", Str: &c.ConsoleKey},
 		{Name: "held-retention", Usage: "how long CARD_HELD keeps a held job's body", Dur: &c.HeldRetention},
 		{Name: "jobs-max-age", Usage: "how long CARD_JOBS keeps a job nobody printed (e.g. on a pool without printers)", Dur: &c.JobsMaxAge},
 		{Name: "allow-raw", Usage: "let technicians send any raw printer command (diag raw); without it only read and status commands pass", Bool: &c.AllowRaw},
@@ -174,6 +183,15 @@ func (c *Config) Settings() []Setting {
 		{Name: "log-format", Usage: "text or json; empty: text on a terminal, json otherwise (journald, files)", Str: &c.LogFormat},
 		{Name: "accept-v1", Usage: "also print v1 jobs, whose person's data cross the bus in plaintext, during a migration to sealed (v2) jobs; logged as a warning at start and for every such job", Bool: &c.AcceptV1},
 	}
+}
+
+// ConsoleUsersFile is the console users file: console-users, or
+// console-users.json in the state directory.
+func (c *Config) ConsoleUsersFile() string {
+	if c.ConsoleUsers != "" {
+		return c.ConsoleUsers
+	}
+	return filepath.Join(c.State, "console-users.json")
 }
 
 // PrinterSpec is one configured printer.
@@ -263,6 +281,20 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
 			return bad("http", "must be host:port or empty")
 		}
+	}
+	if c.ConsoleListen != "" {
+		if _, _, err := net.SplitHostPort(c.ConsoleListen); err != nil {
+			return bad("console-listen", "must be host:port or empty")
+		}
+		if c.NATS != "" {
+			return bad("console-listen", "serves the console of a daemon with the embedded server (nats unset); with a deployment run printerd console apart, as a console user")
+		}
+		if c.ConsoleListen == c.HTTP {
+			return bad("console-listen", "must differ from http: metrics and health stay apart from the console")
+		}
+	}
+	if (c.ConsoleCert == "") != (c.ConsoleKey == "") {
+		return bad("console-tls-cert", "console-tls-cert and console-tls-key go together")
 	}
 	if c.HeldRetention < Duration(time.Minute) {
 		return bad("held-retention", "must be at least 1m")

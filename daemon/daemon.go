@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cityid/printerd/console"
 	"github.com/cityid/printerd/drivers"
 	"github.com/cityid/printerd/drivers/diag"
 	"github.com/cityid/printerd/internal/natsconn"
@@ -98,6 +101,13 @@ type Daemon struct {
 	httpAddr string       // actual listen address
 	lock     *stateLock   // the state directory's lock (embedded NATS)
 	natsURL  string       // where clients connect ("" if in-process only)
+	// consoleLn, consoleUsers and consoleCert are the console's, checked
+	// by preflight; console serves them once NATS is up.
+	consoleLn    net.Listener
+	consoleUsers *console.Users
+	consoleCert  tls.Certificate
+	consoleNC    *nats.Conn // the in-process console user's connection
+	console      *console.Server
 
 	// svcCtx is the parent of the service handlers' contexts; Shutdown
 	// cancels it.
@@ -211,6 +221,11 @@ func (d *Daemon) start(ctx context.Context) error {
 	for _, u := range d.users {
 		names[u.NKey] = u.Name
 	}
+	if d.ns != nil {
+		if cu := d.ns.ConsoleUser(); cu.NKey != "" {
+			names[cu.NKey] = cu.Name
+		}
+	}
 	d.svc, err = service.Serve(service.Config{
 		NC: d.nc, Site: cfg.Site, Daemon: d.q, Diag: diag.Run, Logger: d.log,
 		Context: d.svcCtx, Go: d.goCounted,
@@ -224,7 +239,70 @@ func (d *Daemon) start(ctx context.Context) error {
 	if d.httpLn != nil {
 		d.serveHTTP(metrics.Registry)
 	}
+	if cfg.ConsoleListen != "" {
+		if err := d.serveConsole(); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// serveConsole starts the office console on the listener preflight took.
+// It acts as the embedded server's in-process console user, so the
+// services see "person via console-<site>" as for a console of its own;
+// it reads printer_status and the audit chain through the daemon's
+// JetStream, which the console account has not.
+func (d *Daemon) serveConsole() error {
+	cfg := d.cfg
+	nc, err := d.ns.ConnectConsole("printerd console", d.connHandlers()...)
+	if err != nil {
+		return err
+	}
+	d.consoleNC = nc
+	srv, err := console.New(console.Config{NC: nc, JS: d.js, Site: cfg.Site, Name: embedded.ConsoleName(cfg.Site), Users: d.consoleUsers,
+		Certificate: d.consoleCert, StateDir: cfg.State, Logger: d.log,
+		AuditKeys: queue.AuditKeys{d.signer.KID: d.signer.Key.Public().(ed25519.PublicKey)}})
+	if err != nil {
+		return err
+	}
+	if err := srv.Serve(d.consoleLn); err != nil {
+		return err
+	}
+	d.console = srv
+	return nil
+}
+
+// preflightConsole reads the console's users and certificate (made
+// self-signed on first run) and takes its address, so that a mistake in
+// any of them stops the start before NATS and the printers.
+func (d *Daemon) preflightConsole() error {
+	cfg := d.cfg
+	users, err := console.LoadUsers(cfg.ConsoleUsersFile())
+	if err != nil {
+		return fmt.Errorf("config: console-users: %w", err)
+	}
+	host, _, _ := net.SplitHostPort(cfg.ConsoleListen)
+	cert, created, err := console.LoadCertificate(cfg.ConsoleCert, cfg.ConsoleKey, cfg.State, []string{host})
+	if err != nil {
+		return fmt.Errorf("config: console-tls-cert: %w", err)
+	}
+	if created {
+		d.log.Info("daemon: console: made a self-signed certificate; check this fingerprint in the browser", "cert_sha256", console.Fingerprint(cert))
+	}
+	ln, err := net.Listen("tcp", cfg.ConsoleListen)
+	if err != nil {
+		return fmt.Errorf("config: console-listen: %w", err)
+	}
+	d.consoleUsers, d.consoleCert, d.consoleLn = users, cert, ln
+	return nil
+}
+
+// ConsoleAddr returns the address the console listens on ("" if none).
+func (d *Daemon) ConsoleAddr() string {
+	if d.console == nil {
+		return ""
+	}
+	return d.console.Addr()
 }
 
 // EpochDir is the directory of the daemon's epoch private keys
@@ -294,7 +372,8 @@ func (d *Daemon) connect(ctx context.Context) error {
 	d.users = users
 	if cfg.NATS == "" {
 		d.ns, err = embedded.Start(ctx, embedded.Options{State: cfg.State, Listen: cfg.NATSListen, Logger: d.log, SyncAlways: true,
-			Users: users, Site: cfg.Site, InsecureNoAuth: cfg.InsecureNoAuth, KeyFile: storeKeyPath(cfg)})
+			Users: users, Site: cfg.Site, InsecureNoAuth: cfg.InsecureNoAuth, KeyFile: storeKeyPath(cfg),
+			Console: cfg.ConsoleListen != ""})
 		if err != nil {
 			return err
 		}
@@ -580,6 +659,14 @@ func (d *Daemon) shutdown() {
 		d.svc.Stop()
 	}
 	d.cancelSvc()
+	if d.console != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = d.console.Shutdown(ctx)
+		cancel()
+	}
+	if d.consoleNC != nil {
+		d.consoleNC.Close()
+	}
 	if d.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = d.http.Shutdown(ctx)
@@ -597,6 +684,9 @@ func (d *Daemon) shutdown() {
 	}
 	if d.ns != nil {
 		d.ns.Shutdown()
+	}
+	if d.console == nil && d.consoleLn != nil {
+		d.consoleLn.Close() // taken by preflight, never served
 	}
 	if d.http == nil && d.httpLn != nil {
 		d.httpLn.Close() // taken by preflight, never served

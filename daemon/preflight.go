@@ -100,6 +100,11 @@ func (d *Daemon) preflight(specs []PrinterSpec) error {
 		}
 		d.httpLn = ln
 	}
+	if cfg.ConsoleListen != "" {
+		if err := d.preflightConsole(); err != nil {
+			return err
+		}
+	}
 	if cfg.NATS == "" && cfg.NATSListen != "none" && cfg.NATSListen != "" {
 		ln, err := net.Listen("tcp", cfg.NATSListen)
 		if err != nil {

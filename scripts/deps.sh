@@ -24,6 +24,10 @@ if [ "${1:-}" = test ]; then
   command -v debootstrap >/dev/null || need+=(debootstrap)
   command -v git >/dev/null || need+=(git)
   command -v zsh >/dev/null || need+=(zsh)
+  # console browser tests: Debian's chromium, and axe-core from npm in a
+  # cache directory (pinned; the test injects axe.min.js into each page).
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v npm >/dev/null || need+=(npm)
   # drivers/usb/vmtest downloads Debian's kernel package with apt-get download: it needs package lists.
   apt-cache show linux-image-amd64 >/dev/null 2>&1 || { if [ "$(id -u)" -eq 0 ]; then apt-get update -qq; else sudo apt-get update -qq; fi; }
 fi
@@ -34,4 +38,14 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+
+if [ "${1:-}" = test ]; then
+  axe="${PRINTERD_AXE_DIR:-${HOME:-/root}/.cache/printerd-axe}"
+  axe_version=4.14.1
+  if ! grep -qs "\"version\": \"$axe_version\"" "$axe/node_modules/axe-core/package.json"; then
+    echo "deps: installing axe-core $axe_version into $axe" >&2
+    mkdir -p "$axe"
+    npm install --prefix "$axe" --no-audit --no-fund --silent "axe-core@$axe_version" >&2
+  fi
 fi

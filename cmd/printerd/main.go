@@ -40,9 +40,10 @@ var commands = map[string]command{
 	"submit":   {"seal, sign and publish a plain card file as an enrollment system does", cmdSubmit},
 	"diag":     {"technician diagnostics on a printer", cmdDiag},
 	"jobs":     {"clerk job control: list, status, held, release, cancel, history", cmdJobs},
-	"printers": {"the printers a daemon holds: state, ribbon, current job", cmdPrinters},
 	"users":    {"NATS users of an office: add (nkey, role, site), list, server config", cmdUsers},
 	"audit":    {"export a site's audit chains; verify an export offline", cmdAudit},
+	"printers": {"the printers a daemon holds: state, ribbon, current job", cmdPrinters},
+	"console":  {"the office console for clerks and technicians (HTTPS), and its users", cmdConsole},
 
 	"version": {"print the version, commit and Go version", cmdVersion},
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/service"
 )
 
@@ -56,8 +57,13 @@ func AccountsConfig(users []User, insecure bool) (string, error) {
 		}
 		fmt.Fprintf(&b, "    ]\n  }\n")
 	}
+	// The console follows the job events and printer status (live pages)
+	// and sends reprint requests to the enrollment systems: streams
+	// exported one way each.
+	events, status, reprints := "cards.events.>", "$KV."+queue.BucketStatus+".>", "cards.reprints.>"
 	account(AccountPrinterd, "jetstream: enabled",
-		fmt.Sprintf("exports: [{service: %s}, {service: %s}]", q(jobs), q(diag)))
+		fmt.Sprintf("exports: [{service: %s}, {service: %s}, {stream: %s}, {stream: %s}]", q(jobs), q(diag), q(events), q(status)),
+		fmt.Sprintf("imports: [{stream: {account: %s, subject: %s}}]", AccountConsole, q(reprints)))
 	imp := func(subjects ...string) string {
 		var is []string
 		for _, s := range subjects {
@@ -67,7 +73,9 @@ func AccountsConfig(users []User, insecure bool) (string, error) {
 	}
 	account(AccountClerk, imp(jobs))
 	account(AccountTechnician, imp(diag))
-	account(AccountConsole, imp(jobs, diag))
+	account(AccountConsole, strings.TrimSuffix(imp(jobs, diag), "]")+
+		fmt.Sprintf(", {stream: {account: %s, subject: %s}}, {stream: {account: %s, subject: %s}}]", AccountPrinterd, q(events), AccountPrinterd, q(status)),
+		fmt.Sprintf("exports: [{stream: %s}]", q(reprints)))
 	b.WriteString("}\n")
 	if insecure {
 		fmt.Fprintf(&b, "no_auth_user: %s\n", q(AnonymousUser))

@@ -70,7 +70,16 @@ type Options struct {
 	// KeyFile is the store's encryption key file; "" means
 	// State/jetstream.key.
 	KeyFile string
+	// Console makes an in-process console user (role console of Site,
+	// named ConsoleName), for the console a daemon serves itself
+	// (console-listen): ConnectConsole connects as it. Its seed lives in
+	// memory only, so no other client can be it.
+	Console bool
 }
+
+// ConsoleName names the in-process console user in audit records
+// ("alice via console-<site>").
+func ConsoleName(site string) string { return "console-" + site }
 
 // Server is a running embedded nats-server.
 type Server struct {
@@ -78,6 +87,9 @@ type Server struct {
 	once sync.Once
 	// self is the daemon's own nkey when Users are set.
 	self nkeys.KeyPair
+	// console is the in-process console user's nkey (Options.Console).
+	console     nkeys.KeyPair
+	consoleUser User
 }
 
 // ErrPermissive is returned when the encryption key file can be read or
@@ -112,6 +124,16 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		site = "local"
 	}
 	users := append([]User{{Name: "printerd-self", NKey: selfPub, Role: RoleDaemon, Site: site}}, o.Users...)
+	var console nkeys.KeyPair
+	var consoleUser User
+	if o.Console {
+		if console, err = nkeys.CreateUser(); err != nil {
+			return nil, fmt.Errorf("embedded: console nkey: %w", err)
+		}
+		pub, _ := console.PublicKey()
+		consoleUser = User{Name: ConsoleName(site), NKey: pub, Role: RoleConsole, Site: site}
+		users = append(users, consoleUser)
+	}
 	conf, err := AccountsConfig(users, o.InsecureNoAuth)
 	if err != nil {
 		return nil, err
@@ -183,7 +205,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return fail(fmt.Sprintf("not ready after %s (is %s in use? set --nats-listen)", timeout, listen))
 		}
 	}
-	return &Server{ns: ns, self: self}, nil
+	return &Server{ns: ns, self: self, console: console, consoleUser: consoleUser}, nil
 }
 
 // lg returns the options' logger.
@@ -342,6 +364,26 @@ func (s *Server) Connect(name string, opts ...nats.Option) (*nats.Conn, error) {
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: connect: %w", err)
+	}
+	return nc, nil
+}
+
+// ConsoleUser returns the in-process console user (Options.Console), or
+// the zero User.
+func (s *Server) ConsoleUser() User { return s.consoleUser }
+
+// ConnectConsole opens an in-process connection as the console user
+// (Options.Console), with its private inbox.
+func (s *Server) ConnectConsole(name string, opts ...nats.Option) (*nats.Conn, error) {
+	if s.console == nil {
+		return nil, errors.New("embedded: connect console: the server was started without Options.Console")
+	}
+	pub, _ := s.console.PublicKey()
+	opts = append([]nats.Option{nats.InProcessServer(s.ns), nats.Name(name), nats.MaxReconnects(-1),
+		nats.Nkey(pub, s.console.Sign), nats.CustomInboxPrefix(InboxPrefix(pub))}, opts...)
+	nc, err := nats.Connect("", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: connect console: %w", err)
 	}
 	return nc, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cityid/printerd/internal/natsconn"
 	"github.com/cityid/printerd/internal/trust"
+	"github.com/cityid/printerd/queue"
 	"github.com/cityid/printerd/queue/service"
 )
 
@@ -240,15 +241,18 @@ func RolePermissions(u User) (Permissions, error) {
 				"$JS.API.CONSUMER.DELETE.CARD_EVENTS.>",
 				"$JS.ACK.CARD_EVENTS.>",
 			},
-			SubAllow: []string{inbox, "cards.events.>"},
+			SubAllow: []string{inbox, "cards.events.>", "cards.reprints." + site},
 		}, nil
 	case RoleClerk:
 		return Permissions{PubAllow: []string{service.JobsPrefix + "." + site + ".*"}, SubAllow: []string{inbox}}, nil
 	case RoleTechnician:
 		return Permissions{PubAllow: []string{service.DiagPrefix + "." + site + ".*.*"}, SubAllow: []string{inbox}}, nil
 	case RoleConsole:
-		return Permissions{PubAllow: []string{service.JobsPrefix + "." + site + ".*", service.DiagPrefix + "." + site + ".*.*"},
-			SubAllow: []string{inbox}}, nil
+		// Services for signed-in people; its site's printer status and
+		// every job event (events carry no site) for the live pages; reprint
+		// requests to its site's enrollment systems.
+		return Permissions{PubAllow: []string{service.JobsPrefix + "." + site + ".*", service.DiagPrefix + "." + site + ".*.*", "cards.reprints." + site},
+			SubAllow: []string{inbox, "cards.events.>", "$KV." + queue.BucketStatus + "." + site + ".*"}}, nil
 	case RoleAuditor:
 		a := "CARD_AUDIT"
 		return Permissions{
